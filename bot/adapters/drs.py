@@ -1,0 +1,127 @@
+"""DRS through boto3: one client per region, AWS errors turned into the bot's own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.domain.engine import JobSnapshot, ServerLaunch
+from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_drs import DrsClient
+
+# botocore's standard mode retries throttling and 5xx with backoff; what is left after that is ours.
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
+_UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
+_FAILURE_EVENTS = {
+    "LAUNCH_FAILED",
+    "CONVERSION_FAIL",
+    "SNAPSHOT_FAIL",
+    "USING_PREVIOUS_SNAPSHOT_FAILED",
+    "CLEANUP_FAIL",
+    "NETWORK_RECOVERY_FAIL",
+    "LAUNCH_TEMPLATE_FAILED",
+}
+
+ClientFactory = Callable[[str], "DrsClient"]
+
+
+class DrsGateway:
+    def __init__(self, client_for_region: ClientFactory) -> None:
+        self._factory = client_for_region
+        self._clients: dict[str, DrsClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, region: str) -> DrsClient:
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = self._factory(region)
+            return self._clients[region]
+
+    def start_recovery(
+        self, region: str, source_server_ids: Sequence[str], *, is_drill: bool, tags: dict[str, str]
+    ) -> str:
+        with _translated():
+            response = self._client(region).start_recovery(
+                sourceServers=[{"sourceServerID": sid} for sid in source_server_ids],
+                isDrill=is_drill,
+                tags=tags,
+            )
+        return response["job"]["jobID"]
+
+    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
+        with _translated():
+            return [
+                _job(job) for job in self._pages(region, "describe_jobs", filters={"jobIDs": list(job_ids)})
+            ]
+
+    def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
+        with _translated():
+            for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()}):
+                job_tags = job.get("tags") or {}
+                if all(job_tags.get(key) == value for key, value in tags.items()):
+                    return str(job["jobID"])
+        return None
+
+    def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
+        wanted = set(source_server_ids)
+        reasons: dict[str, str] = {}
+        with _translated():
+            for item in self._pages(region, "describe_job_log_items", jobID=job_id):
+                data = item.get("eventData") or {}
+                server = data.get("sourceServerID")
+                if server in wanted and item.get("event") in _FAILURE_EVENTS:
+                    text = data.get("rawError") or f"{item['event']} at {item.get('logDateTime', '?')}"
+                    reasons[server] = str(text)
+        return reasons
+
+    def _pages(self, region: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._client(region).get_paginator(operation)  # type: ignore[call-overload]
+        for page in paginator.paginate(**kwargs):
+            yield from page.get("items", [])
+
+
+def _job(job: dict[str, Any]) -> JobSnapshot:
+    return JobSnapshot(
+        job_id=job["jobID"],
+        status=job.get("status", "PENDING"),
+        servers=tuple(
+            ServerLaunch(
+                source_server_id=server["sourceServerID"],
+                launch_status=server.get("launchStatus", "PENDING"),
+                recovery_instance_id=server.get("recoveryInstanceID"),
+            )
+            for server in job.get("participatingServers", [])
+        ),
+    )
+
+
+class _translated:
+    """Turn boto errors into DrsUnavailable / DrsConflict / DrsRefused."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> Literal[False]:
+        if isinstance(error, ClientError):
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            message = error.response.get("Error", {}).get("Message", str(error))
+            if code in _UNAVAILABLE:
+                raise DrsUnavailable(code, message) from error
+            if code == "ConflictException":
+                raise DrsConflict(code, message) from error
+            raise DrsRefused(code, message) from error
+        if isinstance(error, BotoCoreError):
+            raise DrsUnavailable(type(error).__name__, str(error)) from error
+        return False
+
+
+__all__ = ["RETRY_CONFIG", "DrsError", "DrsGateway"]

@@ -1,0 +1,34 @@
+"""Starting the durable executor loop: a Step Functions execution named after the bot's execution."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+class StepFunctionsTrigger:
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+
+    def start(self, execution_id: str) -> None:
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._arn, name=execution_id, input=json.dumps({"execution_id": execution_id})
+            )
+        except ClientError as error:
+            # The name is the execution id: a second start of the same loop is refused, which is the point.
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+
+
+class PollingTrigger:
+    """No durable loop to start: a runner polls the active executions (the sandbox, a laptop)."""
+
+    def start(self, execution_id: str) -> None:
+        return None

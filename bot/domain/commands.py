@@ -1,0 +1,109 @@
+"""The /drs command grammar: text in, a command or a specific complaint out."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain.execution import ExecutionType
+
+USAGE = (
+    "Usage:\n"
+    "• `/drs help` — this help\n"
+    "• `/drs plans` — the recovery plans\n"
+    "• `/drs execute <plan> drill` — run a drill of a plan\n"
+    "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
+    "• `/drs status [<execution>]` — the latest execution in this channel, or the one named"
+)
+
+KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup")
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Help(_Command):
+    kind: Literal["help"] = "help"
+
+
+class ListPlans(_Command):
+    kind: Literal["plans"] = "plans"
+
+
+class Execute(_Command):
+    kind: Literal["execute"] = "execute"
+    plan_name: str
+    execution_type: ExecutionType
+
+
+class Status(_Command):
+    kind: Literal["status"] = "status"
+    execution_ref: str | None = None
+
+
+class NotYetAvailable(_Command):
+    """A reserved keyword whose command this version does not offer yet."""
+
+    kind: Literal["not_yet"] = "not_yet"
+    keyword: str
+
+
+class Invalid(_Command):
+    """The text is not a command; `message` says what was wrong and what to type instead."""
+
+    kind: Literal["invalid"] = "invalid"
+    message: str
+
+
+Command = Help | ListPlans | Execute | Status | NotYetAvailable | Invalid
+
+
+def parse(text: str) -> Command:
+    words = text.split()
+    if not words:
+        return Help()
+    keyword, args = words[0].lower(), words[1:]
+    if keyword == "help":
+        return Help()
+    if keyword == "plans":
+        return ListPlans() if not args else _invalid("`/drs plans` takes no arguments.")
+    if keyword == "execute":
+        return _parse_execute(args)
+    if keyword == "status":
+        if len(args) > 1:
+            return _invalid("`/drs status` takes at most one execution id.")
+        return Status(execution_ref=args[0] if args else None)
+    if keyword in KEYWORDS:
+        return NotYetAvailable(keyword=keyword)
+    guess = difflib.get_close_matches(keyword, KEYWORDS, n=1, cutoff=0.6)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    return _invalid(f"`{_clip(words[0])}` is not a /drs command.{hint}")
+
+
+def _parse_execute(args: list[str]) -> Command:
+    types = ", ".join(t.value.lower() for t in ExecutionType)
+    if len(args) != 2:
+        return _invalid(
+            f"`/drs execute` needs a plan and a type ({types}), e.g. `/drs execute plan-x drill`."
+        )
+    plan_name, kind = args
+    try:
+        execution_type = ExecutionType(kind.upper())
+    except ValueError:
+        guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)
+        hint = f" Did you mean `{guess[0]}`?" if guess else ""
+        return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")
+    return Execute(plan_name=plan_name, execution_type=execution_type)
+
+
+def _invalid(message: str) -> Invalid:
+    return Invalid(message=f"{message}\n\n{USAGE}")
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    # Echo the user's word back safely: short, and without backticks that would break the formatting.
+    word = word.replace("`", "'")
+    return word if len(word) <= limit else word[: limit - 1] + "…"

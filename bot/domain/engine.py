@@ -1,0 +1,385 @@
+"""The wave engine's decisions, as pure functions of an execution, what DRS reported, and the time.
+
+`advance` applies what DRS reported, ends waves whose servers are all terminal, starts the next wave
+in the same step (no idle tick between waves), and says which chunks to start. The service performs
+the StartRecovery calls and reports back through `record_job_started` / `record_start_refused`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.events import (
+    FAILURES_LISTED,
+    Event,
+    ExecutionFinished,
+    ExecutionStarted,
+    ServerFailure,
+    StatusEvent,
+    WaveFinished,
+    WaveStarted,
+)
+from bot.domain.execution import (
+    Chunk,
+    ChunkRef,
+    ChunkStatus,
+    Execution,
+    ExecutionStatus,
+    Limits,
+    ServerRun,
+    ServerStatus,
+    WaveRun,
+    WaveStatus,
+    tally,
+)
+
+# DRS job statuses: there is no FAILED; a COMPLETED job can hold servers whose launch FAILED.
+JOB_DONE = "COMPLETED"
+_LAUNCHING = {"PENDING", "IN_PROGRESS"}
+
+
+class ServerLaunch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source_server_id: str
+    launch_status: str
+    recovery_instance_id: str | None = None
+
+
+class JobSnapshot(BaseModel):
+    """One DRS job as DescribeJobs returned it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: str
+    servers: tuple[ServerLaunch, ...] = ()
+
+
+class Observation(BaseModel):
+    """What DRS said this tick: the jobs, and DRS's own error text for servers that failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: Mapping[str, JobSnapshot] = Field(default_factory=dict)
+    failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    execution: Execution
+    starts: tuple[ChunkRef, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+class _Events:
+    """Numbers events in the order they happen, continuing the execution's count."""
+
+    def __init__(self, execution: Execution) -> None:
+        self.next_seq = execution.events_emitted + 1
+        self.items: list[Event] = []
+
+    def add(self, event_type: type[StatusEvent], **fields: Any) -> None:
+        self.items.append(event_type(seq=self.next_seq, **fields))  # type: ignore[arg-type]
+        self.next_seq += 1
+
+    def stamp(self, execution: Execution) -> Execution:
+        return execution.model_copy(update={"events_emitted": self.next_seq - 1})
+
+
+def job_ids_to_follow(execution: Execution) -> list[str]:
+    return [
+        chunk.job_id
+        for wave in execution.waves
+        for chunk in wave.chunks
+        if chunk.status is ChunkStatus.RUNNING and chunk.job_id
+    ]
+
+
+def newly_failed(execution: Execution, jobs: Mapping[str, JobSnapshot]) -> list[tuple[str, str]]:
+    """(job id, source server id) of servers DRS reports FAILED that the execution does not know yet."""
+    known = {s.source_server_id for s in execution.servers() if s.status is ServerStatus.FAILED}
+    return [
+        (job.job_id, launch.source_server_id)
+        for job in jobs.values()
+        for launch in job.servers
+        if launch.launch_status == "FAILED" and launch.source_server_id not in known
+    ]
+
+
+def start_execution(execution: Execution, now: datetime) -> Decision:
+    """The first event of a running execution (a drill at once; a recovery once approved)."""
+    events = _Events(execution)
+    events.add(
+        ExecutionStarted,
+        at=now,
+        execution_id=execution.execution_id,
+        plan_name=execution.plan_name,
+        execution_type=execution.execution_type,
+        initiated_by=execution.initiated_by,
+        wave_count=len(execution.waves),
+        server_count=execution.server_count(),
+    )
+    started = execution.model_copy(update={"status": ExecutionStatus.IN_PROGRESS, "start_time": now})
+    return Decision(execution=events.stamp(started), events=tuple(events.items))
+
+
+def advance(execution: Execution, observation: Observation, now: datetime, limits: Limits) -> Decision:
+    if execution.status is not ExecutionStatus.IN_PROGRESS:
+        return Decision(execution=execution)
+    events = _Events(execution)
+    execution = _apply_observation(execution, observation, now)
+    starts: list[ChunkRef] = []
+    while (wave := execution.current_wave()) is not None:
+        if wave.status is WaveStatus.PENDING:
+            wave = wave.model_copy(update={"status": WaveStatus.IN_PROGRESS, "start_time": now})
+        wave, wave_starts = _claim_chunks(execution, wave, now, limits)
+        starts += wave_starts
+        if not _wave_done(wave):
+            execution = execution.replace_wave(wave)
+            break
+        wave = _finish_wave(wave, now)
+        execution = execution.replace_wave(wave)
+        events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
+    if execution.current_wave() is None:
+        execution = _finish_execution(execution, now, events)
+    return Decision(execution=events.stamp(execution), starts=tuple(starts), events=tuple(events.items))
+
+
+def record_jobs_started(
+    execution: Execution, started: Iterable[tuple[ChunkRef, str]], now: datetime
+) -> Decision:
+    """The StartRecovery calls of this tick returned (or a job was found by its tags after a crash)."""
+    events = _Events(execution)
+    by_wave: dict[int, list[str]] = {}
+    for ref, job_id in started:
+        wave = execution.waves[ref.wave]
+        first_job_of_wave = not wave.job_ids
+        chunk = wave.chunks[ref.chunk]
+        if chunk.status is not ChunkStatus.STARTING:
+            continue  # another tick recorded it already
+        servers = tuple(
+            s.model_copy(update={"status": ServerStatus.LAUNCHING, "recovery_job_id": job_id})
+            for s in chunk.servers
+        )
+        chunk = chunk.model_copy(update={"status": ChunkStatus.RUNNING, "job_id": job_id, "servers": servers})
+        execution = execution.replace_wave(_replace_chunk(wave, chunk))
+        if first_job_of_wave or ref.wave in by_wave:
+            by_wave.setdefault(ref.wave, []).append(job_id)
+    for wave_index, job_ids in by_wave.items():
+        wave = execution.waves[wave_index]
+        events.add(
+            WaveStarted,
+            at=now,
+            execution_id=execution.execution_id,
+            wave_index=wave.index,
+            wave_count=len(execution.waves),
+            wave_name=wave.name,
+            protection_group=wave.protection_group,
+            region=wave.region,
+            server_count=sum(1 for _ in wave.servers()),
+            job_ids=job_ids,
+        )
+    return Decision(execution=events.stamp(execution), events=tuple(events.items))
+
+
+def record_start_refused(execution: Execution, ref: ChunkRef, error: str, now: datetime) -> Execution:
+    """DRS refused to start a chunk for good (not a throttle): its servers failed with DRS's answer."""
+    wave = execution.waves[ref.wave]
+    chunk = wave.chunks[ref.chunk]
+    if chunk.status is not ChunkStatus.STARTING:
+        return execution
+    servers = tuple(
+        s.model_copy(update={"status": ServerStatus.FAILED, "error": f"StartRecovery refused: {error}"})
+        for s in chunk.servers
+    )
+    chunk = chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+    return execution.replace_wave(_replace_chunk(wave, chunk))
+
+
+def _apply_observation(execution: Execution, observation: Observation, now: datetime) -> Execution:
+    for wave in execution.waves:
+        if wave.status is not WaveStatus.IN_PROGRESS:
+            continue
+        chunks = tuple(_follow_chunk(chunk, observation, now) for chunk in wave.chunks)
+        if chunks != wave.chunks:
+            execution = execution.replace_wave(wave.model_copy(update={"chunks": chunks}))
+    return execution
+
+
+def _follow_chunk(chunk: Chunk, observation: Observation, now: datetime) -> Chunk:
+    job = observation.jobs.get(chunk.job_id or "")
+    if chunk.status is not ChunkStatus.RUNNING or job is None:
+        return chunk
+    launches = {launch.source_server_id: launch for launch in job.servers}
+    job_done = job.status == JOB_DONE
+    servers = tuple(
+        _follow_server(server, launches.get(server.source_server_id), job_done, observation, now)
+        for server in chunk.servers
+    )
+    done = job_done or all(server.status.is_terminal for server in servers)
+    return chunk.model_copy(
+        update={"servers": servers, "status": ChunkStatus.DONE if done else ChunkStatus.RUNNING}
+    )
+
+
+def _follow_server(
+    server: ServerRun, launch: ServerLaunch | None, job_done: bool, observation: Observation, now: datetime
+) -> ServerRun:
+    if server.status.is_terminal:
+        return server
+    status = launch.launch_status if launch else None
+    if status == "LAUNCHED":
+        return server.model_copy(
+            update={
+                "status": ServerStatus.LAUNCHED,
+                "instance_id": launch.recovery_instance_id if launch else None,
+                "launch_time": now,
+            }
+        )
+    if status in ("FAILED", "TERMINATED"):
+        reason = observation.failure_reasons.get(server.source_server_id)
+        if status == "TERMINATED":
+            reason = reason or "the recovery instance was terminated during the launch"
+        return server.model_copy(
+            update={"status": ServerStatus.FAILED, "error": reason or "DRS reported the launch as FAILED"}
+        )
+    if job_done:
+        reason = observation.failure_reasons.get(server.source_server_id)
+        return server.model_copy(
+            update={
+                "status": ServerStatus.FAILED,
+                "error": reason or f"the DRS job completed without launching it (last status: {status})",
+            }
+        )
+    return server
+
+
+def _claim_chunks(
+    execution: Execution, wave: WaveRun, now: datetime, limits: Limits
+) -> tuple[WaveRun, list[ChunkRef]]:
+    """Chunks to start now: planned ones while quota allows, and stale claims of a crashed tick."""
+    jobs_in_flight, servers_in_flight = _in_flight(execution)
+    stale_before = now - timedelta(seconds=limits.claim_timeout_seconds)
+    starts: list[ChunkRef] = []
+    for chunk in wave.chunks:
+        reclaim = (
+            chunk.status is ChunkStatus.STARTING
+            and chunk.claimed_at is not None
+            and chunk.claimed_at < stale_before
+        )
+        if chunk.status is ChunkStatus.PLANNED:
+            size = len(chunk.servers)
+            if jobs_in_flight + 1 > limits.concurrent_jobs:
+                break
+            if servers_in_flight + size > limits.servers_in_active_jobs:
+                break
+            jobs_in_flight += 1
+            servers_in_flight += size
+        elif not reclaim:
+            continue
+        claimed = chunk.model_copy(
+            update={"status": ChunkStatus.STARTING, "claimed_at": now, "attempts": chunk.attempts + 1}
+        )
+        wave = _replace_chunk(wave, claimed)
+        starts.append(ChunkRef(wave=wave.index, chunk=chunk.index))
+    return wave, starts
+
+
+def _in_flight(execution: Execution) -> tuple[int, int]:
+    jobs = servers = 0
+    for wave in execution.waves:
+        for chunk in wave.chunks:
+            if chunk.status in (ChunkStatus.STARTING, ChunkStatus.RUNNING):
+                jobs += 1
+                servers += len(chunk.servers)
+    return jobs, servers
+
+
+def _wave_done(wave: WaveRun) -> bool:
+    return all(chunk.status is ChunkStatus.DONE for chunk in wave.chunks)
+
+
+def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
+    counts = tally(wave.servers())
+    if counts.launched == counts.total:
+        status = WaveStatus.COMPLETED
+    elif counts.launched == 0:
+        status = WaveStatus.FAILED
+    else:
+        status = WaveStatus.PARTIAL
+    return wave.model_copy(update={"status": status, "end_time": now})
+
+
+def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) -> dict[str, object]:
+    counts = tally(wave.servers())
+    failed = [s for s in wave.servers() if s.status is ServerStatus.FAILED]
+    started = wave.start_time or now
+    return {
+        "at": now,
+        "execution_id": execution.execution_id,
+        "wave_index": wave.index,
+        "wave_count": len(execution.waves),
+        "wave_name": wave.name,
+        "status": wave.status,
+        "launched": counts.launched,
+        "failed": counts.failed,
+        "duration_seconds": (now - started).total_seconds(),
+        "job_ids": wave.job_ids,
+        "failures": [
+            ServerFailure(source_server_id=s.source_server_id, error=s.error or "", job_id=s.recovery_job_id)
+            for s in failed[:FAILURES_LISTED]
+        ],
+        "more_failures": max(0, len(failed) - FAILURES_LISTED),
+    }
+
+
+def _finish_execution(execution: Execution, now: datetime, events: _Events) -> Execution:
+    counts = tally(execution.servers())
+    if all(wave.status is WaveStatus.COMPLETED for wave in execution.waves):
+        status = ExecutionStatus.COMPLETED
+    elif counts.launched == 0:
+        status = ExecutionStatus.FAILED
+    else:
+        status = ExecutionStatus.PARTIAL
+    execution = execution.model_copy(update={"status": status, "end_time": now})
+    events.add(
+        ExecutionFinished,
+        at=now,
+        execution_id=execution.execution_id,
+        plan_name=execution.plan_name,
+        execution_type=execution.execution_type,
+        status=status,
+        launched=counts.launched,
+        failed=counts.failed,
+        total=counts.total,
+        duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
+    )
+    return execution
+
+
+def _replace_chunk(wave: WaveRun, chunk: Chunk) -> WaveRun:
+    chunks = tuple(chunk if existing.index == chunk.index else existing for existing in wave.chunks)
+    return wave.model_copy(update={"chunks": chunks})
+
+
+def release_chunk(execution: Execution, ref: ChunkRef) -> Execution:
+    """DRS was unavailable: the chunk goes back to the queue (its attempt count makes the next
+    try look for a job by its tags first, in case the call did take effect)."""
+    wave = execution.waves[ref.wave]
+    if wave.chunks[ref.chunk].status is not ChunkStatus.STARTING:
+        return execution
+    chunk = wave.chunks[ref.chunk].model_copy(update={"status": ChunkStatus.PLANNED})
+    return execution.replace_wave(_replace_chunk(wave, chunk))
+
+
+def progress(execution: Execution) -> tuple[str, int, int, int]:
+    """What the anchor message's progress line shows; it is refreshed when this changes."""
+    counts = tally(execution.servers())
+    waves_done = sum(1 for wave in execution.waves if wave.status.is_terminal)
+    return execution.status.value, waves_done, counts.launched, counts.failed

@@ -1,0 +1,221 @@
+"""An execution: one run of a recovery plan, down to each source server's launch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.plans import Catalog, RecoveryPlan
+
+
+class ExecutionType(StrEnum):
+    DRILL = "DRILL"
+    RECOVERY = "RECOVERY"
+    FAILBACK = "FAILBACK"
+
+    @property
+    def is_drill(self) -> bool:
+        return self is ExecutionType.DRILL
+
+
+class ExecutionStatus(StrEnum):
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (ExecutionStatus.PENDING_APPROVAL, ExecutionStatus.IN_PROGRESS)
+
+
+class WaveStatus(StrEnum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (WaveStatus.PENDING, WaveStatus.IN_PROGRESS)
+
+
+class ServerStatus(StrEnum):
+    PENDING = "PENDING"
+    LAUNCHING = "LAUNCHING"
+    LAUNCHED = "LAUNCHED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (ServerStatus.LAUNCHED, ServerStatus.FAILED)
+
+
+class ChunkStatus(StrEnum):
+    """A chunk is the set of servers one StartRecovery call launches."""
+
+    PLANNED = "PLANNED"
+    STARTING = "STARTING"  # intent saved; the job may or may not exist in DRS yet
+    RUNNING = "RUNNING"  # DRS job known; following it
+    DONE = "DONE"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ServerRun(_Model):
+    source_server_id: str
+    status: ServerStatus = ServerStatus.PENDING
+    recovery_job_id: str | None = None
+    instance_id: str | None = None
+    launch_time: datetime | None = None
+    error: str | None = None
+
+
+class Chunk(_Model):
+    index: int
+    status: ChunkStatus = ChunkStatus.PLANNED
+    job_id: str | None = None
+    claimed_at: datetime | None = None  # when a tick took on starting it
+    attempts: int = 0
+    servers: tuple[ServerRun, ...]
+
+    @property
+    def server_ids(self) -> list[str]:
+        return [server.source_server_id for server in self.servers]
+
+
+class WaveRun(_Model):
+    index: int
+    name: str
+    protection_group: str
+    region: str
+    status: WaveStatus = WaveStatus.PENDING
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    chunks: tuple[Chunk, ...]
+
+    def servers(self) -> Iterator[ServerRun]:
+        for chunk in self.chunks:
+            yield from chunk.servers
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [chunk.job_id for chunk in self.chunks if chunk.job_id]
+
+
+class Execution(_Model):
+    execution_id: str
+    plan_name: str
+    plan_description: str = ""
+    execution_type: ExecutionType
+    status: ExecutionStatus
+    initiated_by: str
+    created_at: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    channel_id: str | None = None
+    anchor_ts: str | None = None
+    events_emitted: int = 0
+    version: int = 0
+    waves: tuple[WaveRun, ...]
+
+    def servers(self) -> Iterator[ServerRun]:
+        for wave in self.waves:
+            yield from wave.servers()
+
+    def server_count(self) -> int:
+        return sum(1 for _ in self.servers())
+
+    def current_wave(self) -> WaveRun | None:
+        return next((wave for wave in self.waves if not wave.status.is_terminal), None)
+
+    def replace_wave(self, wave: WaveRun) -> Execution:
+        waves = tuple(wave if existing.index == wave.index else existing for existing in self.waves)
+        return self.model_copy(update={"waves": waves})
+
+
+class ChunkRef(_Model):
+    wave: int
+    chunk: int
+
+
+def chunked(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def new_execution(
+    *,
+    execution_id: str,
+    plan: RecoveryPlan,
+    catalog: Catalog,
+    execution_type: ExecutionType,
+    initiated_by: str,
+    channel_id: str | None,
+    now: datetime,
+    servers_per_job: int,
+) -> Execution:
+    """Lay out an execution: each wave's servers split into as few jobs as the per-job quota allows."""
+    waves = []
+    for index, wave in enumerate(plan.waves):
+        group = catalog.group(wave.protection_group)
+        chunks = tuple(
+            Chunk(index=number, servers=tuple(ServerRun(source_server_id=sid) for sid in ids))
+            for number, ids in enumerate(chunked(list(group.source_servers), servers_per_job))
+        )
+        waves.append(
+            WaveRun(
+                index=index, name=wave.name, protection_group=group.name, region=group.region, chunks=chunks
+            )
+        )
+    status = ExecutionStatus.IN_PROGRESS if execution_type.is_drill else ExecutionStatus.PENDING_APPROVAL
+    return Execution(
+        execution_id=execution_id,
+        plan_name=plan.name,
+        plan_description=plan.description,
+        execution_type=execution_type,
+        status=status,
+        initiated_by=initiated_by,
+        created_at=now,
+        start_time=now if status is ExecutionStatus.IN_PROGRESS else None,
+        channel_id=channel_id,
+        waves=tuple(waves),
+    )
+
+
+class Tally(_Model):
+    total: int = 0
+    launched: int = 0
+    failed: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.launched - self.failed
+
+
+def tally(servers: Iterator[ServerRun]) -> Tally:
+    total = launched = failed = 0
+    for server in servers:
+        total += 1
+        launched += server.status is ServerStatus.LAUNCHED
+        failed += server.status is ServerStatus.FAILED
+    return Tally(total=total, launched=launched, failed=failed)
+
+
+class Limits(_Model):
+    """DRS quotas the engine respects (configurable: accounts differ)."""
+
+    servers_per_job: int = Field(default=100, ge=1, le=200)
+    concurrent_jobs: int = Field(default=20, ge=1)
+    servers_in_active_jobs: int = Field(default=500, ge=1)
+    claim_timeout_seconds: float = Field(default=120, gt=0)

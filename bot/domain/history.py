@@ -1,0 +1,56 @@
+"""The stored history in the shape users of the original orchestration tool know (DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain.execution import Execution, ServerRun, WaveRun
+
+
+def epoch(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+def to_history(execution: Execution) -> dict[str, Any]:
+    """ExecutionId, PlanId, ExecutionType, Status, times as epoch seconds, Waves[].Servers[]."""
+    return {
+        "ExecutionId": execution.execution_id,
+        "PlanId": execution.plan_name,
+        "ExecutionType": execution.execution_type.value,
+        "Status": execution.status.value,
+        "StartTime": epoch(execution.start_time),
+        "EndTime": epoch(execution.end_time),
+        "InitiatedBy": execution.initiated_by,
+        "Waves": [_wave(wave) for wave in execution.waves],
+        # The bot's additions.
+        "CreatedTime": epoch(execution.created_at),
+        "SlackChannel": execution.channel_id,
+        "SlackThreadTs": execution.anchor_ts,
+        "Version": execution.version,
+    }
+
+
+def _wave(wave: WaveRun) -> dict[str, Any]:
+    return {
+        "WaveName": wave.name,
+        "ProtectionGroupId": wave.protection_group,
+        "Region": wave.region,
+        "Status": wave.status.value,
+        "StartTime": epoch(wave.start_time),
+        "EndTime": epoch(wave.end_time),
+        "JobIds": wave.job_ids,
+        "Servers": [_server(server) for server in wave.servers()],
+    }
+
+
+def _server(server: ServerRun) -> dict[str, Any]:
+    return {
+        "SourceServerId": server.source_server_id,
+        "RecoveryJobId": server.recovery_job_id,
+        # LAUNCHING|LAUNCHED|FAILED as in the original; PENDING (not started yet) is the bot's.
+        "Status": server.status.value,
+        "InstanceId": server.instance_id,
+        "LaunchTime": epoch(server.launch_time),
+        "Error": server.error,
+    }

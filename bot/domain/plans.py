@@ -1,0 +1,174 @@
+"""Protection groups and recovery plans: the catalog users keep as code in plans.yml."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SourceServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
+# Plan and group names are typed in slash commands, so no spaces; wave names are only displayed.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+WaveName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S.*$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos in a file that decides what gets launched: refuse them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProtectionGroup(_Strict):
+    """A named set of DRS source servers in one region."""
+
+    name: Name
+    region: Region
+    source_servers: list[SourceServerId] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _servers_unique(self) -> ProtectionGroup:
+        seen: set[str] = set()
+        for index, server in enumerate(self.source_servers):
+            if server in seen:
+                raise ValueError(f"source_servers[{index}]: {server} is listed twice")
+            seen.add(server)
+        return self
+
+
+class Wave(_Strict):
+    """One step of a plan: launch one protection group."""
+
+    name: WaveName
+    protection_group: Name
+
+
+class RecoveryPlan(_Strict):
+    """A named, ordered list of waves."""
+
+    name: Name
+    description: str = ""
+    waves: list[Wave] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _wave_names_unique(self) -> RecoveryPlan:
+        _reject_duplicates([wave.name for wave in self.waves], "waves")
+        return self
+
+
+class Catalog(_Strict):
+    """Everything plans.yml declares, checked as a whole (names unique, references resolve)."""
+
+    protection_groups: list[ProtectionGroup] = Field(default_factory=list)
+    plans: list[RecoveryPlan] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalog:
+        _reject_duplicates([group.name for group in self.protection_groups], "protection_groups")
+        _reject_duplicates([plan.name for plan in self.plans], "plans")
+        groups = {group.name for group in self.protection_groups}
+        for plan_index, plan in enumerate(self.plans):
+            for wave_index, wave in enumerate(plan.waves):
+                if wave.protection_group not in groups:
+                    known = ", ".join(sorted(groups)) or "none"
+                    raise ValueError(
+                        f"plans[{plan_index}].waves[{wave_index}].protection_group: "
+                        f"unknown protection group {wave.protection_group!r} (known: {known})"
+                    )
+        return self
+
+    def plan(self, name: str) -> RecoveryPlan | None:
+        return next((plan for plan in self.plans if plan.name == name), None)
+
+    def group(self, name: str) -> ProtectionGroup:
+        return next(group for group in self.protection_groups if group.name == name)
+
+    def plan_names(self) -> list[str]:
+        return [plan.name for plan in self.plans]
+
+
+def _reject_duplicates(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"{where}[{index}].name: {name!r} is used twice; names must be unique")
+        seen.add(name)
+
+
+class PlanProblem(BaseModel):
+    """One thing wrong in a plans file, located the way a user searches the file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InvalidCatalog(Exception):
+    """A plans file that must not be applied; `problems` says where and why."""
+
+    def __init__(self, source: str, problems: list[PlanProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+def parse_catalog(text: str, source: str) -> Catalog:
+    """Parse and check plans.yml text; raise InvalidCatalog naming `source` and each path."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InvalidCatalog(source, [PlanProblem(path=where, message=f"not valid YAML: {error}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidCatalog(
+            source, [PlanProblem(path="", message="expected a mapping with protection_groups and plans")]
+        )
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as error:
+        raise InvalidCatalog(source, [_problem(e) for e in error.errors()]) from None
+
+
+def _problem(error: object) -> PlanProblem:
+    assert isinstance(error, dict)
+    path = _format_loc(error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    message = message.removeprefix("Value error, ")
+    # Our whole-catalog checks carry their own relative path ("plans[0].waves[1].x: ...").
+    head, sep, rest = message.partition(": ")
+    if sep and head and " " not in head and ("[" in head or "." in head or head.isidentifier()):
+        path = f"{path}.{head}" if path else head
+        message = rest
+    if error.get("type") == "extra_forbidden":
+        message = "unknown key (check the spelling; unknown keys are not ignored)"
+    elif error.get("type") == "string_pattern_mismatch" and "source_servers" in path:
+        message = f"{error.get('input')!r} is not a DRS source server id (s- followed by 17 letters/digits)"
+    elif error.get("type") == "string_pattern_mismatch" and path.endswith("region"):
+        message = f"{error.get('input')!r} is not an AWS region name (like us-east-1)"
+    elif error.get("type") == "string_pattern_mismatch":
+        message = f"{error.get('input')!r} is not a valid name (letters, digits, '.', '_' or '-'; no spaces)"
+    elif error.get("type") == "too_short" and path.endswith("waves"):
+        message = "a plan needs at least one wave"
+    elif error.get("type") == "too_short" and path.endswith("source_servers"):
+        message = "a protection group needs at least one source server"
+    return PlanProblem(path=path, message=message)
+
+
+def _format_loc(loc: object) -> str:
+    path = ""
+    for part in loc if isinstance(loc, tuple | list) else ():
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path

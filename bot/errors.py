@@ -1,0 +1,49 @@
+"""The project's own errors: adapters turn AWS and Slack failures into these."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base for errors the bot explains to users."""
+
+
+class StaleExecution(BotError):
+    """Someone else saved the execution since we read it (optimistic locking)."""
+
+
+class ExecutionExists(BotError):
+    """An execution with this id was already created (a repeated request)."""
+
+
+class DrsError(BotError):
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+class DrsUnavailable(DrsError):
+    """Throttled or failing after retries: the call had no effect; try again later."""
+
+
+class DrsConflict(DrsError):
+    """A source server is already in an active job (maybe ours, started before a crash)."""
+
+
+class DrsRefused(DrsError):
+    """DRS said no for good (validation, access denied, uninitialized region, quota)."""
+
+
+class SlackError(BotError):
+    def __init__(self, error: str, *, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+        super().__init__(error)
+
+
+class SlackUnavailable(SlackError):
+    """Rate limited, 5xx, or no answer: deliver later."""
+
+
+class SlackRefused(SlackError):
+    """Slack refused the call (not_in_channel, channel_not_found, invalid_blocks...)."""

@@ -1,0 +1,26 @@
+"""Plans as code: validate a plans file, apply it to the bot's catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain.plans import Catalog, InvalidCatalog, PlanProblem, parse_catalog
+from bot.services.ports import CatalogStore, Clock
+
+
+def read_catalog(path: Path) -> Catalog:
+    """Parse and check a plans file; InvalidCatalog names the file and each problem's path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidCatalog(
+            str(path), [PlanProblem(path="", message=f"cannot read: {error.strerror}")]
+        ) from None
+    return parse_catalog(text, str(path))
+
+
+def apply_catalog(path: Path, store: CatalogStore, *, applied_by: str, clock: Clock) -> Catalog:
+    """Replace the catalog with the file's, only if the whole file is valid."""
+    catalog = read_catalog(path)
+    store.replace(catalog, applied_by=applied_by, now=clock())
+    return catalog

@@ -1,0 +1,114 @@
+"""What the use cases need from the outside world. Adapters implement these; tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain.engine import JobSnapshot
+from bot.domain.events import Event
+from bot.domain.execution import Execution
+from bot.domain.plans import Catalog
+
+Clock = Callable[[], datetime]
+
+
+class OutboxEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event: Event
+    attempts: int = 0
+
+
+class CatalogStore(Protocol):
+    def load(self) -> Catalog: ...
+
+    def replace(self, catalog: Catalog, *, applied_by: str, now: datetime) -> None: ...
+
+
+class ExecutionStore(Protocol):
+    def create(self, execution: Execution, events: Sequence[Event]) -> Execution:
+        """Store a new execution with its first events; ExecutionExists if the id is taken."""
+        ...
+
+    def get(self, execution_id: str) -> Execution | None: ...
+
+    def save(self, execution: Execution, previous: Execution, events: Sequence[Event]) -> Execution:
+        """Write what changed since `previous` and the events, if nobody saved in between.
+
+        Returns the execution with its new version; StaleExecution otherwise."""
+        ...
+
+    def set_anchor(self, execution_id: str, ts: str) -> None: ...
+
+    def active_ids(self) -> list[str]: ...
+
+    def latest_in_channel(self, channel_id: str) -> Execution | None: ...
+
+    def pending_events(self, execution_id: str) -> list[OutboxEntry]: ...
+
+    def claim_event(self, execution_id: str, seq: int, now: datetime, lease_seconds: float) -> bool: ...
+
+    def release_event(self, execution_id: str, seq: int) -> None: ...
+
+    def mark_delivered(self, execution_id: str, seq: int, message_ts: str | None) -> None: ...
+
+
+class Drs(Protocol):
+    def start_recovery(
+        self, region: str, source_server_ids: Sequence[str], *, is_drill: bool, tags: dict[str, str]
+    ) -> str:
+        """Start one job for these servers; return its id."""
+        ...
+
+    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]: ...
+
+    def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
+        """The id of a job created since `since` carrying all these tags, if any."""
+        ...
+
+    def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
+        """DRS's own error text for each failed server of a job, from its job log."""
+        ...
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    blocks: list[dict[str, Any]] = []
+
+
+class Notifier(Protocol):
+    def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        key: str,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str:
+        """Post a message tagged with `key`; return its ts."""
+        ...
+
+    def find(self, channel: str, key: str, *, thread_ts: str | None = None) -> str | None:
+        """The ts of a message posted earlier with `key` (after an ambiguous failure), if any."""
+        ...
+
+    def update(self, channel: str, ts: str, message: Message) -> None: ...
+
+
+class Renderer(Protocol):
+    def anchor(self, execution: Execution, now: datetime) -> Message: ...
+
+    def event(self, event: Event) -> Message: ...
+
+
+class ExecutorTrigger(Protocol):
+    def start(self, execution_id: str) -> None:
+        """Make sure the durable loop runs ticks for this execution (a duplicate start is harmless)."""
+        ...

@@ -1,0 +1,116 @@
+"""The /drs command: a fast acknowledgement, then the slow part in a lazy listener.
+
+Bolt runs lazy listeners even when the ack refused the request, so the lazy half parses the text again
+and acts only on what the ack accepted. Lambda may deliver the lazy invocation twice: starting an
+execution is keyed on the Slack request, so the second delivery finds it already started.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.domain import commands
+from bot.domain.commands import Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
+from bot.services.executions import Executions, RequestResult
+from bot.services.ports import CatalogStore, Clock
+from bot.slack import blocks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    executions: Executions
+    catalog: CatalogStore
+    clock: Clock
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    app.command("/drs")(ack=acknowledge, lazy=[_lazy(deps)])
+
+
+def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+    """Answer within Slack's 3 seconds: pure parsing only, no AWS or Slack call."""
+    parsed = commands.parse(command.get("text") or "")
+    ack(response_type="ephemeral", text=_ack_text(parsed))
+
+
+def _ack_text(parsed: commands.Command) -> str:
+    if isinstance(parsed, Help):
+        return blocks.help_text(commands.USAGE)
+    if isinstance(parsed, Invalid):
+        return parsed.message
+    if isinstance(parsed, NotYetAvailable):
+        return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
+    if isinstance(parsed, Execute):
+        return f"Starting a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
+    return "Looking that up…"
+
+
+def _lazy(deps: SlackDeps) -> Callable[..., None]:
+    def run_command(command: dict[str, Any], respond: Respond) -> None:
+        parsed = commands.parse(command.get("text") or "")
+        if isinstance(parsed, Execute):
+            _execute(deps, parsed, command, respond)
+        elif isinstance(parsed, ListPlans):
+            respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
+        elif isinstance(parsed, Status):
+            _status(deps, parsed, command, respond)
+        # Help, Invalid and reserved words were fully answered by the ack.
+
+    return run_command
+
+
+def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond: Respond) -> None:
+    if not parsed.execution_type.is_drill:
+        respond(
+            response_type="ephemeral",
+            text="Real recoveries and failbacks need approvals, which this version does not offer yet. "
+            "Only drills can run: `/drs execute <plan> drill`.",
+        )
+        return
+    outcome = deps.executions.request(
+        plan_name=parsed.plan_name,
+        execution_type=parsed.execution_type,
+        user_id=command["user_id"],
+        channel_id=command["channel_id"],
+        request_key=command.get("trigger_id"),
+    )
+    if outcome.result is RequestResult.UNKNOWN_PLAN:
+        respond(response_type="ephemeral", text=_unknown_plan(parsed.plan_name, outcome.known_plans))
+    elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
+        respond(
+            response_type="ephemeral",
+            text=f"The drill `{outcome.execution.execution_id}` is running, but I could not post its status "
+            f"here ({outcome.slack_error}). Invite me with `/invite @DRS ChatOps`; the messages follow.",
+        )
+
+
+def _unknown_plan(name: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return (
+            f"There is no plan `{name}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`."
+        )
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)
+
+
+def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: Respond) -> None:
+    if parsed.execution_ref:
+        execution = deps.executions.get(parsed.execution_ref)
+        if execution is None:
+            respond(response_type="ephemeral", text=f"There is no execution `{parsed.execution_ref}`.")
+            return
+    else:
+        execution = deps.executions.latest_in_channel(command["channel_id"])
+        if execution is None:
+            respond(response_type="ephemeral", text="No execution has run in this channel yet.")
+            return
+    respond(response_type="ephemeral", text=blocks.status_text(execution, deps.clock()))

@@ -1,0 +1,88 @@
+"""Dependencies are wired here and only here: settings in, ready-to-use services out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.adapters import aws
+from bot.adapters.drs import DrsGateway
+from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.adapters.secrets import SlackCredentials, load_slack_credentials
+from bot.adapters.slack_notifier import SlackNotifier, web_client
+from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
+from bot.services.executions import Executions
+from bot.services.outbox import Outbox
+from bot.services.ports import Clock, ExecutorTrigger
+from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.app import build_app
+from bot.slack.listeners import SlackDeps
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BlockKitRenderer:
+    anchor = staticmethod(blocks.anchor)
+    event = staticmethod(blocks.event)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock = utc_now
+
+    @cached_property
+    def credentials(self) -> SlackCredentials:
+        s = self.settings
+        return load_slack_credentials(s.slack_secret_id, s.slack_signing_secret, s.slack_bot_token)
+
+    @cached_property
+    def slack_client(self) -> WebClient:
+        return web_client(self.credentials.bot_token.get_secret_value(), self.settings.slack_api_url)
+
+    @cached_property
+    def catalog(self) -> DynamoCatalogStore:
+        return DynamoCatalogStore(aws.dynamodb_client(self.settings.region), self.settings.catalog_table)
+
+    @cached_property
+    def store(self) -> DynamoExecutionStore:
+        return DynamoExecutionStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.store, SlackNotifier(self.slack_client), BlockKitRenderer(), self.clock)
+
+    @cached_property
+    def trigger(self) -> ExecutorTrigger:
+        if self.settings.state_machine_arn:
+            client = aws.stepfunctions_client(self.settings.region)
+            return StepFunctionsTrigger(client, self.settings.state_machine_arn)
+        return PollingTrigger()
+
+    @cached_property
+    def executions(self) -> Executions:
+        return Executions(
+            catalog=self.catalog,
+            store=self.store,
+            drs=DrsGateway(aws.drs_client),
+            outbox=self.outbox,
+            trigger=self.trigger,
+            clock=self.clock,
+            limits=self.settings.limits,
+            poll_seconds=self.settings.poll_seconds,
+        )
+
+    def slack_app(self) -> App:
+        deps = SlackDeps(executions=self.executions, catalog=self.catalog, clock=self.clock)
+        return build_app(
+            signing_secret=self.credentials.signing_secret.get_secret_value(),
+            client=self.slack_client,
+            deps=deps,
+        )

@@ -1,0 +1,97 @@
+"""The execution history in DynamoDB: round trips, optimistic locking, the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.domain import engine
+from bot.domain.execution import ExecutionStatus, Limits
+from bot.errors import ExecutionExists, StaleExecution
+from tests.unit.builders import T0, at, catalog, execution, job, observe
+
+
+@pytest.fixture
+def store(dynamodb: Any, tables: dict[str, str]) -> DynamoExecutionStore:
+    return DynamoExecutionStore(dynamodb, tables["ExecutionsTable"])
+
+
+def test_an_execution_reads_back_exactly_as_written(store: DynamoExecutionStore) -> None:
+    started = engine.start_execution(execution(150, 3, servers_per_job=100), T0)
+    created = store.create(started.execution, started.events)
+    assert created.version == 1
+    assert store.get(created.execution_id) == created
+    assert [e.event.seq for e in store.pending_events(created.execution_id)] == [1]
+
+
+def test_creating_the_same_execution_twice_is_refused(store: DynamoExecutionStore) -> None:
+    ex = execution(2)
+    store.create(ex, [])
+    with pytest.raises(ExecutionExists):
+        store.create(ex, [])
+
+
+def test_a_save_based_on_an_old_read_is_refused_and_writes_nothing(store: DynamoExecutionStore) -> None:
+    created = store.create(execution(2), [])
+    first = engine.advance(created, observe(), at(1), Limits())
+    saved = store.save(first.execution, created, first.events)
+    assert saved.version == 2
+    stale = engine.advance(created, observe(), at(2), Limits())
+    with pytest.raises(StaleExecution):
+        store.save(stale.execution, created, stale.events)
+    assert store.get(created.execution_id) == saved
+
+
+def test_only_changed_chunks_are_written_and_all_are_read(store: DynamoExecutionStore, dynamodb: Any) -> None:
+    created = store.create(execution(250, servers_per_job=100), [])
+    decision = engine.advance(created, observe(), at(1), Limits(concurrent_jobs=1))
+    saved = store.save(decision.execution, created, decision.events)
+    recorded = engine.record_jobs_started(saved, [(decision.starts[0], "drsjob-00000000000000001")], at(2))
+    again = store.save(recorded.execution, saved, recorded.events)
+    assert store.get(created.execution_id) == again
+    servers = {s.source_server_id: s for s in again.waves[0].chunks[0].servers}
+    done = job("drsjob-00000000000000001", "COMPLETED", **dict.fromkeys(servers, "LAUNCHED"))
+    final = engine.advance(again, observe(done), at(500), Limits(concurrent_jobs=1))
+    assert store.save(final.execution, again, final.events) == store.get(created.execution_id)
+
+
+def test_active_executions_come_from_the_index_and_leave_it_when_finished(
+    store: DynamoExecutionStore,
+) -> None:
+    created = store.create(execution(1), [])
+    assert created.execution_id in store.active_ids()
+    finished = created.model_copy(update={"status": ExecutionStatus.COMPLETED, "end_time": at(9)})
+    store.save(finished, created, [])
+    assert created.execution_id not in store.active_ids()
+
+
+def test_the_anchor_survives_a_save_from_an_older_read(store: DynamoExecutionStore) -> None:
+    created = store.create(execution(1), [])
+    store.set_anchor(created.execution_id, "1764412345.000100")
+    decision = engine.advance(created, observe(), at(1), Limits())
+    store.save(decision.execution, created, decision.events)
+    loaded = store.get(created.execution_id)
+    assert loaded is not None and loaded.anchor_ts == "1764412345.000100"
+
+
+def test_an_event_is_claimed_by_one_deliverer_at_a_time(store: DynamoExecutionStore) -> None:
+    started = engine.start_execution(execution(1), T0)
+    created = store.create(started.execution, started.events)
+    eid = created.execution_id
+    assert store.claim_event(eid, 1, at(0), 60)
+    assert not store.claim_event(eid, 1, at(1), 60)
+    assert store.claim_event(eid, 1, at(61), 60)  # the first deliverer died: the claim expired
+    (entry,) = store.pending_events(eid)
+    assert entry.attempts == 2
+    store.mark_delivered(eid, 1, "1.1")
+    assert store.pending_events(eid) == []
+    assert not store.claim_event(eid, 1, at(200), 60)
+
+
+def test_the_catalog_is_replaced_whole(dynamodb: Any, tables: dict[str, str]) -> None:
+    catalogs = DynamoCatalogStore(dynamodb, tables["CatalogTable"])
+    assert catalogs.load().plans == []
+    catalogs.replace(catalog(2, 3), applied_by="ops", now=T0)
+    assert catalogs.load() == catalog(2, 3)

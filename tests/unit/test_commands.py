@@ -1,0 +1,59 @@
+"""The /drs grammar."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain import commands
+from bot.domain.commands import Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.execution import ExecutionType
+
+
+@pytest.mark.parametrize("text", ["", "   ", "help", "HELP"])
+def test_help(text: str) -> None:
+    assert isinstance(commands.parse(text), Help)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("execute plan-x drill", ExecutionType.DRILL),
+        ("EXECUTE plan-x Drill", ExecutionType.DRILL),
+        ("execute  plan-x   recovery", ExecutionType.RECOVERY),
+        ("execute plan-x failback", ExecutionType.FAILBACK),
+    ],
+)
+def test_execute(text: str, kind: ExecutionType) -> None:
+    assert commands.parse(text) == Execute(plan_name="plan-x", execution_type=kind)
+
+
+def test_execute_without_a_type_says_what_is_missing() -> None:
+    parsed = commands.parse("execute plan-x")
+    assert isinstance(parsed, Invalid)
+    assert "needs a plan and a type" in parsed.message and "/drs execute plan-x drill" in parsed.message
+
+
+def test_a_near_miss_type_gets_did_you_mean() -> None:
+    parsed = commands.parse("execute plan-x dril")
+    assert isinstance(parsed, Invalid) and "Did you mean `drill`?" in parsed.message
+
+
+def test_a_near_miss_keyword_gets_did_you_mean() -> None:
+    parsed = commands.parse("exectue plan-x drill")
+    assert isinstance(parsed, Invalid) and "Did you mean `execute`?" in parsed.message
+
+
+def test_other_commands() -> None:
+    assert commands.parse("plans") == ListPlans()
+    assert commands.parse("status") == Status()
+    assert commands.parse("status abc123") == Status(execution_ref="abc123")
+    assert commands.parse("cleanup x") == NotYetAvailable(keyword="cleanup")
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_to_a_command_or_a_specific_complaint(text: str) -> None:
+    parsed = commands.parse(text)
+    if isinstance(parsed, Invalid):
+        assert parsed.message.strip() and commands.USAGE in parsed.message
