@@ -1,0 +1,287 @@
+"""The whole product on this machine, as a local deployment of the bot.
+
+moto serves DynamoDB and Step Functions, the emulator serves DRS, the fake serves Slack's Web API, and
+the fake Lambda Invoke API runs Bolt's lazy listeners by re-invoking the real handler, as on AWS.
+Slack's HTTP requests arrive at an endpoint that hands them to handlers/slack_http.py as API Gateway
+HTTP API v2 events; a runner thread ticks active executions through handlers/executor.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from bot.adapters.dynamodb import DynamoCatalogStore
+from bot.domain.plans import Catalog
+from bot.services.plans import read_catalog
+from bot.settings import Settings
+from bot.wiring import Container
+from sandbox.config import SandboxConfig
+from sandbox.drs_emulator import DrsEmulator, EmulatorServer
+from sandbox.lambda_fake import FakeLambda, make_context
+from sandbox.moto_server import MotoServer
+from sandbox.slack_fake import FakeSlack
+from sandbox.tables import create_tables
+
+log = logging.getLogger(__name__)
+
+REGION = "us-east-1"
+SLACK_FUNCTION = "drs-chatops-slack"
+EXECUTOR_FUNCTION = "drs-chatops-executor"
+TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
+
+
+class SandboxStack:
+    def __init__(self, plans: Path, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.catalog: Catalog = read_catalog(plans)
+        self.moto = MotoServer()
+        self.slack = FakeSlack(bot_token=self.config.bot_token)
+        self.lambdas = FakeLambda()
+        regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
+        self.drs = DrsEmulator(
+            regions=tuple(regions), time_scale=self.config.time_scale, seed=self.config.seed
+        )
+        self.drs_server = EmulatorServer(self.drs)
+        self._http: ThreadingHTTPServer | None = None
+        self._runner: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._saved_env: dict[str, str | None] = {}
+        self.container: Container | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> SandboxStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.moto.start()
+        self.slack.start()
+        self.lambdas.start()
+        self.drs_server.start()
+        self._set_environment()
+        self._create_tables()
+        self._seed_drs()
+        self._deploy_functions()
+        self._serve_slack_endpoint()
+        self._start_runner()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._runner:
+            self._runner.join(timeout=10)
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        self.lambdas.wait_idle(timeout=10)
+        for part in (self.lambdas, self.drs_server, self.slack, self.moto):
+            try:
+                part.stop()
+            except Exception:
+                log.exception("could not stop %s", part)
+        self._restore_environment()
+
+    def __enter__(self) -> SandboxStack:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- what a user of the sandbox needs ------------------------------------------------------------
+
+    @property
+    def slack_request_url(self) -> str:
+        assert self._http is not None
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}/slack/events"
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "slack_request_url": self.slack_request_url,
+            "signing_secret": self.config.signing_secret,
+            "slack_api_url": self.slack.api_url,
+            "drs_endpoint_url": self.drs_server.url,
+            "dynamodb_endpoint_url": self.moto.url,
+        }
+
+    def settings(self) -> Settings:
+        return Settings()
+
+    # --- parts -----------------------------------------------------------------------------------
+
+    def _set_environment(self) -> None:
+        # boto3 reads AWS_ENDPOINT_URL_<SERVICE>: the bot's code runs unchanged against the local parts.
+        values = {
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url,
+            "AWS_ENDPOINT_URL_SFN": self.moto.url,
+            "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
+            "DRS_BOT_REGION": REGION,
+            "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+            "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+            "DRS_BOT_SLACK_SIGNING_SECRET": self.config.signing_secret,
+            "DRS_BOT_SLACK_BOT_TOKEN": self.config.bot_token,
+            "DRS_BOT_SLACK_API_URL": self.slack.api_url,
+            "DRS_BOT_POLL_SECONDS": str(self.config.poll_seconds),
+            "DRS_BOT_LIMITS": self.config.limits.model_dump_json(),
+            "POWERTOOLS_SERVICE_NAME": "drs-chatops",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        self.container = Container(Settings())
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _create_tables(self) -> None:
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_tables(client, TABLES)
+        store = DynamoCatalogStore(client, TABLES["CatalogTable"])
+        assert self.container is not None
+        store.replace(self.catalog, applied_by="sandbox", now=self.container.clock())
+
+    def _seed_drs(self) -> None:
+        for group in self.catalog.protection_groups:
+            self.drs.add_source_servers(group.region, ids=list(group.source_servers))
+        for server_id, behaviour in self.config.servers.items():
+            if behaviour.launch == "fail":
+                if behaviour.error:
+                    self.drs.fail_launch(server_id, error=behaviour.error)
+                else:
+                    self.drs.fail_launch(server_id)
+            if behaviour.replication_state != "CONTINUOUS":
+                self.drs.set_replication_state(server_id, behaviour.replication_state)
+            if behaviour.slow_conversion_seconds:
+                self.drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
+
+    def _deploy_functions(self) -> None:
+        # Import here: the handlers read the environment set above, as they would on Lambda.
+        from handlers import executor, slack_http
+
+        slack_http._slack_handler.cache_clear()
+        executor._executions.cache_clear()
+        self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
+        self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
+
+    def _serve_slack_endpoint(self) -> None:
+        stack = self
+
+        class SlackEndpoint(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                result = stack.invoke_slack_function(self.path, dict(self.headers.items()), raw)
+                body = str(result.get("body") or "").encode()
+                self.send_response(int(result.get("statusCode", 500)))
+                for name, value in (result.get("headers") or {}).items():
+                    if name.lower() != "content-length":
+                        self.send_header(name, str(value))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("slack endpoint: " + format, *args)
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), SlackEndpoint)
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
+
+    def invoke_slack_function(self, path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        """What API Gateway does: the request as an HTTP API v2 event to the Slack function."""
+        from handlers import slack_http
+
+        event = http_api_event(path, headers, raw)
+        context = make_context(SLACK_FUNCTION)
+        result: dict[str, Any] = slack_http.handler(event, context)
+        return result
+
+    def _start_runner(self) -> None:
+        from handlers import executor
+
+        def run() -> None:
+            while not self._stopping.wait(self.config.poll_seconds):
+                assert self.container is not None
+                for execution_id in self.container.executions.active():
+                    try:
+                        executor.handler({"execution_id": execution_id}, make_context(EXECUTOR_FUNCTION))
+                    except Exception:  # the Step Functions loop would retry the tick; so do we
+                        log.exception("tick of %s failed", execution_id)
+
+        self._runner = threading.Thread(target=run, name="executor-runner", daemon=True)
+        self._runner.start()
+
+
+def http_api_event(path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+    raw_path, _, query = path.partition("?")
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": {name.lower(): value for name, value in headers.items()},
+        "requestContext": {
+            "http": {"method": "POST", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": base64.b32encode(os.urandom(10)).decode().lower(),
+            "stage": "$default",
+        },
+        "body": base64.b64encode(raw).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def signed_command(
+    text: str, *, signing_secret: str, response_url: str, user_id: str, channel_id: str, timestamp: int
+) -> tuple[bytes, dict[str, str]]:
+    """A slash command as Slack sends it: form body and signature headers."""
+    from urllib.parse import urlencode
+
+    from slack_sdk.signature import SignatureVerifier
+
+    body = urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": "T0SANDBOX",
+            "team_domain": "sandbox",
+            "channel_id": channel_id,
+            "channel_name": "drills",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": "/drs",
+            "text": text,
+            "api_app_id": "A0SANDBOX",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{timestamp}.{os.urandom(6).hex()}",
+        }
+    ).encode()
+    signature = SignatureVerifier(signing_secret).generate_signature(
+        timestamp=str(timestamp), body=body.decode()
+    )
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature,
+    }
+    return body, headers
+
+
+__all__ = ["SandboxStack", "http_api_event", "signed_command"]

@@ -1,0 +1,137 @@
+"""The whole product on this machine: signed HTTP requests in, DRS jobs and Slack threads out."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.execution import Execution
+from sandbox.config import SandboxConfig, ServerBehaviour
+from sandbox.stack import SandboxStack, signed_command
+
+PLANS = """
+protection_groups:
+  - name: db-tier
+    region: us-east-1
+    source_servers: [s-d00000000000000a1, s-d00000000000000a2]
+  - name: web-tier
+    region: us-east-1
+    source_servers: [s-e00000000000000b1, s-e00000000000000b2, s-e00000000000000b3]
+  - name: flaky-tier
+    region: us-east-1
+    source_servers: [s-f00000000000000c1, s-f00000000000000c2]
+plans:
+  - name: plan-x
+    description: Payments stack
+    waves:
+      - name: Databases
+        protection_group: db-tier
+      - name: Web
+        protection_group: web-tier
+  - name: plan-flaky
+    waves:
+      - name: Flaky
+        protection_group: flaky-tier
+"""
+FAILING_SERVER = "s-f00000000000000c2"
+LAUNCH_ERROR = (
+    "Failed to launch recovery instance: You are not authorized to perform: ec2:CreateLaunchTemplateVersion"
+)
+_channels = itertools.count(1)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+class Sandbox:
+    def __init__(self, stack: SandboxStack) -> None:
+        self.stack = stack
+
+    @property
+    def secret(self) -> str:
+        return self.stack.config.signing_secret
+
+    def new_channel(self) -> str:
+        return f"C{next(_channels):08d}"
+
+    def command(
+        self, text: str, *, channel: str, user: str = "U0ALICE", secret: str | None = None, age: int = 0
+    ) -> Reply:
+        body, headers = signed_command(
+            text,
+            signing_secret=secret or self.secret,
+            response_url=self.stack.slack.new_response_url(channel, user),
+            user_id=user,
+            channel_id=channel,
+            timestamp=int(time.time()) - age,
+        )
+        return self.post(body, headers)
+
+    def post(self, body: bytes, headers: dict[str, str]) -> Reply:
+        request = urllib.request.Request(
+            self.stack.slack_request_url, data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raw, status = error.read(), error.code
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            parsed = {"raw": raw.decode(errors="replace")}
+        return Reply(status=status, body=parsed)
+
+    def settle(self) -> None:
+        """Let lazy listeners (async Lambda invocations) finish."""
+        self.stack.lambdas.wait_idle(timeout=15)
+
+    def finished_execution(self, channel: str, timeout: float = 60) -> Execution:
+        store = self.stack.container.store  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.settle()
+            execution = store.latest_in_channel(channel)
+            if (
+                execution
+                and execution.status.is_terminal
+                and not store.pending_events(execution.execution_id)
+            ):
+                return execution
+            time.sleep(0.1)
+        raise AssertionError(f"no finished execution in {channel} after {timeout} s")
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.stack.slack.messages() if m["channel"] == channel]
+
+    def ephemeral(self, channel: str) -> list[str]:
+        return [m["text"] for m in self.messages(channel) if m.get("ephemeral")]
+
+    def public(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages(channel) if not m.get("ephemeral")]
+
+
+@pytest.fixture(scope="package")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    plans = Path(tmp_path_factory.mktemp("plans")) / "plans.yml"
+    plans.write_text(PLANS)
+    config = SandboxConfig(
+        time_scale=600,
+        poll_seconds=0.2,
+        servers={FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR)},
+    )
+    with SandboxStack(plans, config) as stack:
+        yield Sandbox(stack)
