@@ -15,6 +15,15 @@ class ExecutionExists(BotError):
     """An execution with this id was already created (a repeated request)."""
 
 
+class PlanBusy(BotError):
+    """The plan already has an execution that has not ended (one at a time per plan)."""
+
+    def __init__(self, plan_name: str, execution_id: str | None) -> None:
+        self.plan_name = plan_name
+        self.execution_id = execution_id
+        super().__init__(f"plan {plan_name} is busy with execution {execution_id}")
+
+
 class DrsError(BotError):
     def __init__(self, code: str, message: str) -> None:
         self.code = code

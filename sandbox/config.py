@@ -30,6 +30,7 @@ class SandboxConfig(BaseModel):
     bot_token: str = "xoxb-sandbox"
     channel_id: str = "C0DRILLS"
     seed: int = 7
+    drs_events: bool = Field(default=True, description="DRS launch-result events trigger an early tick")
     servers: dict[str, ServerBehaviour] = Field(default_factory=dict)
 
     @classmethod

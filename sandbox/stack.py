@@ -9,9 +9,11 @@ HTTP API v2 events; a runner thread ticks active executions through handlers/exe
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 REGION = "us-east-1"
 SLACK_FUNCTION = "drs-chatops-slack"
 EXECUTOR_FUNCTION = "drs-chatops-executor"
+EVENTS_FUNCTION = "drs-chatops-drs-events"
 TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
 
 
@@ -56,6 +59,7 @@ class SandboxStack:
         self._stopping = threading.Event()
         self._saved_env: dict[str, str | None] = {}
         self.container: Container | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -71,10 +75,14 @@ class SandboxStack:
         self._deploy_functions()
         self._serve_slack_endpoint()
         self._start_runner()
+        if self.config.drs_events:
+            self._route_drs_events()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._unsubscribe:
+            self._unsubscribe()
         if self._runner:
             self._runner.join(timeout=10)
         if self._http:
@@ -175,12 +183,24 @@ class SandboxStack:
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.
-        from handlers import executor, slack_http
+        from handlers import drs_events, executor, slack_http
 
         slack_http._slack_handler.cache_clear()
         executor._executions.cache_clear()
+        drs_events._executions.cache_clear()
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
+        self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
+
+    def _route_drs_events(self) -> None:
+        """What the EventBridge rule does on AWS: DRS launch results invoke the events function."""
+        client = boto3.client("lambda", region_name=REGION)
+
+        def deliver(event: dict[str, Any]) -> None:
+            if event.get("detail-type") == "DRS Source Server Launch Result":
+                client.invoke(FunctionName=EVENTS_FUNCTION, InvocationType="Event", Payload=json.dumps(event))
+
+        self._unsubscribe = self.drs.subscribe(deliver)
 
     def _serve_slack_endpoint(self) -> None:
         stack = self

@@ -69,6 +69,12 @@ class DrsGateway:
                     return str(job["jobID"])
         return None
 
+    def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
+        with _translated():
+            response = self._client(region).describe_jobs(filters={"jobIDs": [job_id]})
+        items = response.get("items", [])
+        return dict(items[0].get("tags") or {}) if items else None
+
     def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
         wanted = set(source_server_ids)
         reasons: dict[str, str] = {}

@@ -1,11 +1,12 @@
 """The catalog and the execution history in DynamoDB (tables declared in cfn/template.yaml).
 
 An execution is stored as several items under its id so that none nears the 400 KB item limit:
-  EXECUTION            the header (status, times, who, Slack anchor, version) and the wave summaries
-  CHUNK#w0000#c0000    the servers of one StartRecovery chunk
-  OUTBOX#00000001      one status event of the outbox, with its delivery state
-A save writes the header (conditioned on the version read), the chunks that changed and the new events
-in one transaction, so an event exists exactly when the state change that caused it does.
+  EXECUTION            the header: status, times, who, Slack anchor, version, waves and their jobs
+  PAGE#w0000#p0000     up to 200 servers of one wave (DRS's 4,000-server maximum makes 20 pages)
+  EVENT#00000001       one status event waiting for (or done with) delivery to Slack (the outbox)
+and, per plan, PLAN#<name> / LOCK naming the one execution of that plan that has not ended.
+A save writes the header (conditioned on the version read), the pages that changed and the new
+events in one transaction, so an event exists exactly when the state change that caused it does.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from bot.domain.events import EVENT_ADAPTER, Event
-from bot.domain.execution import Chunk, Execution, WaveRun
+from bot.domain.execution import Chunk, Execution, ServerRun, WaveRun
 from bot.domain.plans import Catalog
-from bot.errors import ExecutionExists, StaleExecution
+from bot.errors import ExecutionExists, PlanBusy, StaleExecution
 from bot.services.ports import OutboxEntry
 
 if TYPE_CHECKING:
@@ -29,16 +30,23 @@ if TYPE_CHECKING:
 
 HEADER = "EXECUTION"
 ACTIVE = "ACTIVE"
-OUTBOX = "OUTBOX#"  # sorts after EXECUTION and CHUNK#: the state is one range query
-_CHUNKS_ADAPTER: TypeAdapter[tuple[Chunk, ...]] = TypeAdapter(tuple[Chunk, ...])
+PAGE = "PAGE#"
+OUTBOX = "EVENT#"  # sorts before EXECUTION and PAGE#: the state is one range query from the header on
+LOCK = "LOCK"
+SERVERS_PER_PAGE = 200
+_SERVERS: TypeAdapter[list[ServerRun]] = TypeAdapter(list[ServerRun])
 
 
-def _chunk_key(wave: int, chunk: int) -> str:
-    return f"CHUNK#w{wave:04d}#c{chunk:04d}"
+def _page_key(wave: int, page: int) -> str:
+    return f"{PAGE}w{wave:04d}#p{page:04d}"
 
 
 def _event_key(seq: int) -> str:
     return f"{OUTBOX}{seq:08d}"
+
+
+def _plan_key(plan: str) -> str:
+    return f"PLAN#{plan}"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -81,51 +89,87 @@ class DynamoExecutionStore:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+        self.items_written = 0  # for benchmarks: DynamoDB items written by this store
 
     # --- writing ---------------------------------------------------------------------------------
 
     def create(self, execution: Execution, events: Sequence[Event]) -> Execution:
         created = execution.model_copy(update={"version": 1})
-        writes = [self._put(self._header_item(created), condition="attribute_not_exists(ExecutionId)")]
-        writes += [self._put(self._chunk_item(created, w, c)) for w, c in _all_chunks(created)]
-        writes += [self._put(self._event_item(created.execution_id, event)) for event in events]
+        eid = created.execution_id
+        writes = [
+            self._put(self._header_item(created), condition="attribute_not_exists(ExecutionId)"),
+            self._put(
+                {**self._key(_plan_key(created.plan_name), LOCK), "Holder": _s(eid)},
+                condition="attribute_not_exists(Holder)",
+            ),
+        ]
+        writes += [self._put(item) for item in self._page_items(created)]
+        writes += [self._put(self._event_item(eid, event)) for event in events]
         try:
             self._transact(writes)
         except ClientError as error:
-            if _condition_failed(error):
-                raise ExecutionExists(execution.execution_id) from None
+            failed = _failed_conditions(error)
+            if 0 in failed:
+                raise ExecutionExists(eid) from None
+            if 1 in failed:
+                raise PlanBusy(created.plan_name, self.plan_holder(created.plan_name)) from None
             raise
         return created
 
     def save(self, execution: Execution, previous: Execution, events: Sequence[Event]) -> Execution:
         saved = execution.model_copy(update={"version": previous.version + 1})
         writes = [self._update_header(saved, expected_version=previous.version)]
-        for w, c in _all_chunks(saved):
-            if saved.waves[w].chunks[c] != previous.waves[w].chunks[c]:
-                writes.append(self._put(self._chunk_item(saved, w, c)))
+        old_pages = dict(self._pages(previous))
+        writes += [
+            self._put(self._page_item(saved.execution_id, key, servers))
+            for key, servers in self._pages(saved)
+            if old_pages.get(key) != servers
+        ]
         writes += [self._put(self._event_item(saved.execution_id, event)) for event in events]
+        if saved.status.is_terminal and not previous.status.is_terminal:
+            # The plan is free again in the same step that ends its execution.
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": self._key(_plan_key(saved.plan_name), LOCK),
+                        "ConditionExpression": "attribute_not_exists(Holder) OR Holder = :me",
+                        "ExpressionAttributeValues": {":me": _s(saved.execution_id)},
+                    }
+                }
+            )
         try:
             self._transact(writes)
         except ClientError as error:
-            if _condition_failed(error):
+            if _failed_conditions(error) or _conflicted(error):
                 raise StaleExecution(execution.execution_id) from None
             raise
         return saved
 
+    def plan_holder(self, plan_name: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(_plan_key(plan_name), LOCK), ConsistentRead=True
+        ).get("Item")
+        return item["Holder"]["S"] if item else None
+
     def set_anchor(self, execution_id: str, ts: str) -> None:
-        # Not part of the versioned state: the anchor is set once, whoever posted it.
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(execution_id, HEADER),
+        # Beside the versioned state: the anchor is set once, whoever posted it.
+        self._update(
+            execution_id,
+            HEADER,
             UpdateExpression="SET AnchorTs = if_not_exists(AnchorTs, :ts)",
             ExpressionAttributeValues={":ts": _s(ts)},
         )
 
+    def retire(self, execution_id: str) -> None:
+        """An ended execution whose messages are all delivered leaves the active index."""
+        self._update(execution_id, HEADER, UpdateExpression="REMOVE ActiveShard")
+
     def claim_event(self, execution_id: str, seq: int, now: datetime, lease_seconds: float) -> bool:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(execution_id, _event_key(seq)),
+            self._update(
+                execution_id,
+                _event_key(seq),
                 UpdateExpression="SET ClaimedUntil = :until ADD Attempts :one",
                 ConditionExpression=(
                     "attribute_exists(ExecutionId) AND attribute_not_exists(DeliveredTs) "
@@ -138,22 +182,18 @@ class DynamoExecutionStore:
                 },
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
         return True
 
     def release_event(self, execution_id: str, seq: int) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(execution_id, _event_key(seq)),
-            UpdateExpression="REMOVE ClaimedUntil",
-        )
+        self._update(execution_id, _event_key(seq), UpdateExpression="REMOVE ClaimedUntil")
 
     def mark_delivered(self, execution_id: str, seq: int, message_ts: str | None) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(execution_id, _event_key(seq)),
+        self._update(
+            execution_id,
+            _event_key(seq),
             UpdateExpression="SET DeliveredTs = :ts REMOVE Pending",
             ExpressionAttributeValues={":ts": _s(message_ts or "")},
         )
@@ -162,31 +202,20 @@ class DynamoExecutionStore:
 
     def get(self, execution_id: str) -> Execution | None:
         header: dict[str, Any] | None = None
-        chunks: dict[tuple[int, int], Chunk] = {}
+        pages: dict[int, list[ServerRun]] = {}
         for item in self._query(
-            KeyConditionExpression="ExecutionId = :id AND Item < :outbox",
-            ExpressionAttributeValues={":id": _s(execution_id), ":outbox": _s(OUTBOX)},
+            KeyConditionExpression="ExecutionId = :id AND Item >= :header",
+            ExpressionAttributeValues={":id": _s(execution_id), ":header": _s(HEADER)},
             ConsistentRead=True,
         ):
-            kind = item["Item"]["S"]
-            if kind == HEADER:
+            if item["Item"]["S"] == HEADER:
                 header = item
-            elif kind.startswith("CHUNK#"):
-                chunk = Chunk.model_validate_json(item["Body"]["S"])
-                chunks[(int(item["Wave"]["N"]), chunk.index)] = chunk
+            elif item["Item"]["S"].startswith(PAGE):
+                # Pages arrive in key order, so each wave's servers are appended in order.
+                pages.setdefault(int(item["Wave"]["N"]), []).extend(_SERVERS.validate_json(item["Body"]["S"]))
         if header is None:
             return None
-        body = json.loads(header["Body"]["S"])
-        waves = []
-        for wave in body.pop("waves"):
-            count = wave.pop("chunk_count")
-            wave["chunks"] = [chunks[(wave["index"], c)] for c in range(count)]
-            waves.append(WaveRun.model_validate(wave))
-        body["waves"] = waves
-        body["version"] = int(header["Version"]["N"])
-        if "AnchorTs" in header:
-            body["anchor_ts"] = header["AnchorTs"]["S"]
-        return Execution.model_validate(body)
+        return _assemble(header, pages)
 
     def pending_events(self, execution_id: str) -> list[OutboxEntry]:
         entries = []
@@ -211,23 +240,27 @@ class DynamoExecutionStore:
         ]
 
     def latest_in_channel(self, channel_id: str) -> Execution | None:
+        ids = self.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=1)
+        return self.get(ids[0]) if ids else None
+
+    def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]:
         page = self._client.query(
             TableName=self._table,
-            IndexName="ByChannel",
-            KeyConditionExpression="ChannelId = :channel",
-            ExpressionAttributeValues={":channel": _s(channel_id)},
+            IndexName=index,
+            KeyConditionExpression=f"{key} = :value",
+            ExpressionAttributeValues={":value": _s(value)},
             ScanIndexForward=False,
-            Limit=1,
+            Limit=limit,
         )
-        items = page.get("Items", [])
-        return self.get(items[0]["ExecutionId"]["S"]) if items else None
+        return [item["ExecutionId"]["S"] for item in page.get("Items", [])]
 
     # --- items -----------------------------------------------------------------------------------
 
     def _header_item(self, execution: Execution) -> dict[str, Any]:
         body = execution.model_dump(mode="json", exclude={"version", "anchor_ts"})
         for wave in body["waves"]:
-            wave["chunk_count"] = len(wave.pop("chunks"))
+            for chunk in wave["chunks"]:
+                chunk["size"] = len(chunk.pop("servers"))
         item = {
             **self._key(execution.execution_id, HEADER),
             "Body": _s(json.dumps(body, separators=(",", ":"))),
@@ -235,45 +268,48 @@ class DynamoExecutionStore:
             "PlanId": _s(execution.plan_name),
             "Status": _s(execution.status.value),
             "CreatedAt": _s(execution.created_at.isoformat()),
+            # Stays until the outbox is drained (retire), so the runner delivers the last messages.
+            "ActiveShard": _s(ACTIVE),
         }
         if execution.channel_id:
             item["ChannelId"] = _s(execution.channel_id)
         if execution.anchor_ts:
             item["AnchorTs"] = _s(execution.anchor_ts)
-        if not execution.status.is_terminal:
-            item["ActiveShard"] = _s(ACTIVE)
         return item
 
     def _update_header(self, execution: Execution, *, expected_version: int) -> dict[str, Any]:
-        # An update, not a put: the anchor ts is written beside the versioned state and must survive.
+        # An update, not a put: the anchor ts and the active flag are managed beside the versioned state.
         item = self._header_item(execution)
-        fields = {
-            name: value for name, value in item.items() if name not in ("ExecutionId", "Item", "AnchorTs")
-        }
-        names = {f"#{name}": name for name in fields}
+        skip = ("ExecutionId", "Item", "AnchorTs", "ActiveShard")
+        fields = {name: value for name, value in item.items() if name not in skip}
         values = {f":{name}": value for name, value in fields.items()}
         values[":expected"] = _n(expected_version)
-        update = "SET " + ", ".join(f"#{name} = :{name}" for name in fields)
-        if "ActiveShard" not in fields:
-            names["#ActiveShard"] = "ActiveShard"
-            update += " REMOVE #ActiveShard"
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": self._key(execution.execution_id, HEADER),
-                "UpdateExpression": update,
+                "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in fields),
                 "ConditionExpression": "Version = :expected",
-                "ExpressionAttributeNames": names,
+                "ExpressionAttributeNames": {f"#{name}": name for name in fields},
                 "ExpressionAttributeValues": values,
             }
         }
 
-    def _chunk_item(self, execution: Execution, wave: int, chunk: int) -> dict[str, Any]:
-        return {
-            **self._key(execution.execution_id, _chunk_key(wave, chunk)),
-            "Wave": _n(wave),
-            "Body": _s(execution.waves[wave].chunks[chunk].model_dump_json()),
-        }
+    def _pages(self, execution: Execution) -> Iterator[tuple[str, tuple[ServerRun, ...]]]:
+        for wave in execution.waves:
+            servers = tuple(wave.servers())
+            for page, start in enumerate(range(0, len(servers), SERVERS_PER_PAGE)):
+                yield _page_key(wave.index, page), servers[start : start + SERVERS_PER_PAGE]
+
+    def _page_items(self, execution: Execution) -> list[dict[str, Any]]:
+        return [
+            self._page_item(execution.execution_id, key, servers) for key, servers in self._pages(execution)
+        ]
+
+    def _page_item(self, execution_id: str, key: str, servers: tuple[ServerRun, ...]) -> dict[str, Any]:
+        wave = int(key[len(PAGE) + 1 : len(PAGE) + 5])
+        body = _SERVERS.dump_json(list(servers), exclude_none=True).decode()
+        return {**self._key(execution_id, key), "Wave": _n(wave), "Body": _s(body)}
 
     def _event_item(self, execution_id: str, event: Event) -> dict[str, Any]:
         return {
@@ -285,18 +321,19 @@ class DynamoExecutionStore:
     def _key(self, execution_id: str, item: str) -> dict[str, Any]:
         return {"ExecutionId": _s(execution_id), "Item": _s(item)}
 
-    def _put(
-        self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def _put(self, item: dict[str, Any], *, condition: str | None = None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._table, "Item": item}
         if condition:
             put["ConditionExpression"] = condition
-        if values:
-            put["ExpressionAttributeValues"] = values
         return {"Put": put}
+
+    def _update(self, execution_id: str, item: str, **kwargs: Any) -> None:
+        self._client.update_item(TableName=self._table, Key=self._key(execution_id, item), **kwargs)
+        self.items_written += 1
 
     def _transact(self, writes: list[dict[str, Any]]) -> None:
         self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+        self.items_written += len(writes)
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("query")
@@ -304,20 +341,35 @@ class DynamoExecutionStore:
             yield from page.get("Items", [])
 
 
-def _all_chunks(execution: Execution) -> Iterator[tuple[int, int]]:
-    for wave in execution.waves:
-        for chunk in wave.chunks:
-            yield wave.index, chunk.index
+def _assemble(header: dict[str, Any], pages: dict[int, list[ServerRun]]) -> Execution:
+    body = json.loads(header["Body"]["S"])
+    waves = []
+    for wave in body.pop("waves"):
+        servers = pages.get(wave["index"], [])
+        chunks, start = [], 0
+        for chunk in wave["chunks"]:
+            size = chunk.pop("size")
+            chunks.append(Chunk.model_validate({**chunk, "servers": servers[start : start + size]}))
+            start += size
+        wave["chunks"] = chunks
+        waves.append(WaveRun.model_validate(wave))
+    body["waves"] = waves
+    body["version"] = int(header["Version"]["N"])
+    if "AnchorTs" in header:
+        body["anchor_ts"] = header["AnchorTs"]["S"]
+    return Execution.model_validate(body)
 
 
-def _condition_failed(error: ClientError) -> bool:
+def _failed_conditions(error: ClientError) -> set[int]:
+    """Indexes of the transaction's writes whose condition failed."""
     code = error.response.get("Error", {}).get("Code", "")
     if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons", [])
-        # A concurrent transaction on the same items is the same situation: someone else saved.
-        return any(
-            reason.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for reason in reasons
-        )
-    return False
+        return {0}
+    reasons = error.response.get("CancellationReasons", []) if code == "TransactionCanceledException" else []
+    return {index for index, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"}
+
+
+def _conflicted(error: ClientError) -> bool:
+    # A concurrent transaction on the same items: someone else is saving this execution.
+    reasons = error.response.get("CancellationReasons", [])
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)

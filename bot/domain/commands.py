@@ -15,7 +15,8 @@ USAGE = (
     "• `/drs plans` — the recovery plans\n"
     "• `/drs execute <plan> drill` — run a drill of a plan\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
-    "• `/drs status [<execution>]` — the latest execution in this channel, or the one named"
+    "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
+    "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end"
 )
 
 KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup")
@@ -44,6 +45,11 @@ class Status(_Command):
     execution_ref: str | None = None
 
 
+class Cancel(_Command):
+    kind: Literal["cancel"] = "cancel"
+    execution_ref: str
+
+
 class NotYetAvailable(_Command):
     """A reserved keyword whose command this version does not offer yet."""
 
@@ -58,7 +64,7 @@ class Invalid(_Command):
     message: str
 
 
-Command = Help | ListPlans | Execute | Status | NotYetAvailable | Invalid
+Command = Help | ListPlans | Execute | Status | Cancel | NotYetAvailable | Invalid
 
 
 def parse(text: str) -> Command:
@@ -76,6 +82,10 @@ def parse(text: str) -> Command:
         if len(args) > 1:
             return _invalid("`/drs status` takes at most one execution id.")
         return Status(execution_ref=args[0] if args else None)
+    if keyword == "cancel":
+        if len(args) != 1:
+            return _invalid("`/drs cancel` needs the execution id (or its first 6+ characters).")
+        return Cancel(execution_ref=args[0])
     if keyword in KEYWORDS:
         return NotYetAvailable(keyword=keyword)
     guess = difflib.get_close_matches(keyword, KEYWORDS, n=1, cutoff=0.6)

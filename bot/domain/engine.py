@@ -15,12 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.events import (
     FAILURES_LISTED,
+    WAVES_LISTED,
+    CancelRequested,
     Event,
     ExecutionFinished,
     ExecutionStarted,
+    ProgressUpdated,
     ServerFailure,
     StatusEvent,
     WaveFinished,
+    WaveLine,
+    WaveScheduled,
+    WavesSkipped,
     WaveStarted,
 )
 from bot.domain.execution import (
@@ -34,8 +40,10 @@ from bot.domain.execution import (
     ServerStatus,
     WaveRun,
     WaveStatus,
+    clip_error,
     tally,
 )
+from bot.domain.plans import OnFailure
 
 # DRS job statuses: there is no FAILED; a COMPLETED job can hold servers whose launch FAILED.
 JOB_DONE = "COMPLETED"
@@ -73,8 +81,10 @@ class Decision(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     execution: Execution
-    starts: tuple[ChunkRef, ...] = ()
+    starts: tuple[ChunkRef, ...] = ()  # chunks to start (after looking for a job by tags if retried)
+    reconcile: tuple[ChunkRef, ...] = ()  # chunks only to look up by tags: never to start (cancelled)
     events: tuple[Event, ...] = ()
+    wake_at: datetime | None = None  # when a waiting wave becomes due
 
 
 class _Events:
@@ -88,7 +98,12 @@ class _Events:
         self.items.append(event_type(seq=self.next_seq, **fields))  # type: ignore[arg-type]
         self.next_seq += 1
 
-    def stamp(self, execution: Execution) -> Execution:
+    def stamp(
+        self, execution: Execution, before: Execution | None = None, now: datetime | None = None
+    ) -> Execution:
+        """Close the step: when what the anchor shows changed, say so last (its edit follows the news)."""
+        if before is not None and now is not None and progress(before) != progress(execution):
+            self.add(ProgressUpdated, **progress_fields(execution, now))
         return execution.model_copy(update={"events_emitted": self.next_seq - 1})
 
 
@@ -129,26 +144,98 @@ def start_execution(execution: Execution, now: datetime) -> Decision:
     return Decision(execution=events.stamp(started), events=tuple(events.items))
 
 
+def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
+    counts = tally(execution.servers())
+    return {
+        "at": now,
+        "execution_id": execution.execution_id,
+        "plan_name": execution.plan_name,
+        "execution_type": execution.execution_type,
+        "status": execution.status,
+        "initiated_by": execution.initiated_by,
+        "waves": [
+            WaveLine(
+                name=wave.name,
+                protection_group=wave.protection_group,
+                region=wave.region,
+                servers=sum(len(chunk.servers) for chunk in wave.chunks),
+                status=wave.status,
+            )
+            for wave in execution.waves[:WAVES_LISTED]
+        ],
+        "wave_count": len(execution.waves),
+        "waves_done": sum(1 for wave in execution.waves if wave.status.is_terminal),
+        "launched": counts.launched,
+        "failed": counts.failed,
+        "total": counts.total,
+        "started_at": execution.start_time,
+        "ended_at": execution.end_time,
+    }
+
+
 def advance(execution: Execution, observation: Observation, now: datetime, limits: Limits) -> Decision:
+    """Apply what DRS reported, end waves that are done, start what may start now."""
     if execution.status is not ExecutionStatus.IN_PROGRESS:
         return Decision(execution=execution)
     events = _Events(execution)
+    before = execution
     execution = _apply_observation(execution, observation, now)
+    execution = _apply_timeouts(execution, now)
     starts: list[ChunkRef] = []
+    reconcile: list[ChunkRef] = []
+    stopped_by: str | None = None
     while (wave := execution.current_wave()) is not None:
         if wave.status is WaveStatus.PENDING:
+            if execution.cancelling:
+                execution = _skip_remaining(execution, events, now, "the execution was cancelled")
+                break
+            if wave.not_before is not None and now < wave.not_before:
+                break  # waiting out the wave's wait_before
             wave = wave.model_copy(update={"status": WaveStatus.IN_PROGRESS, "start_time": now})
-        wave, wave_starts = _claim_chunks(execution, wave, now, limits)
+        wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits)
         starts += wave_starts
+        reconcile += wave_reconcile
+        execution = execution.replace_wave(wave)
         if not _wave_done(wave):
-            execution = execution.replace_wave(wave)
             break
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
+        if wave.on_failure is OnFailure.STOP and wave.status is not WaveStatus.COMPLETED:
+            stopped_by = wave.name
+            reason = f"wave {wave.name} ended {wave.status.value} and its on_failure is stop"
+            execution = _skip_remaining(execution, events, now, reason)
+            break
+        execution = _schedule_next(execution, wave, events, now)
     if execution.current_wave() is None:
-        execution = _finish_execution(execution, now, events)
-    return Decision(execution=events.stamp(execution), starts=tuple(starts), events=tuple(events.items))
+        execution = _finish_execution(execution, now, events, stopped_by)
+    return Decision(
+        execution=events.stamp(execution, before, now),
+        starts=tuple(starts),
+        reconcile=tuple(reconcile),
+        events=tuple(events.items),
+        wake_at=_next_wake(execution),
+    )
+
+
+def request_cancel(execution: Execution, user_id: str, now: datetime) -> Decision:
+    """No new chunk or wave starts from now on; jobs already running are followed to their end."""
+    events = _Events(execution)
+    cancelled = execution.model_copy(update={"cancel_requested_by": user_id, "cancel_requested_at": now})
+    running = sum(
+        1
+        for wave in execution.waves
+        for chunk in wave.chunks
+        if chunk.status in (ChunkStatus.STARTING, ChunkStatus.RUNNING)
+    )
+    events.add(
+        CancelRequested,
+        at=now,
+        execution_id=execution.execution_id,
+        requested_by=user_id,
+        jobs_running=running,
+    )
+    return Decision(execution=events.stamp(cancelled, execution, now), events=tuple(events.items))
 
 
 def record_jobs_started(
@@ -156,6 +243,7 @@ def record_jobs_started(
 ) -> Decision:
     """The StartRecovery calls of this tick returned (or a job was found by its tags after a crash)."""
     events = _Events(execution)
+    before = execution
     by_wave: dict[int, list[str]] = {}
     for ref, job_id in started:
         wave = execution.waves[ref.wave]
@@ -185,7 +273,7 @@ def record_jobs_started(
             server_count=sum(1 for _ in wave.servers()),
             job_ids=job_ids,
         )
-    return Decision(execution=events.stamp(execution), events=tuple(events.items))
+    return Decision(execution=events.stamp(execution, before, now), events=tuple(events.items))
 
 
 def record_start_refused(execution: Execution, ref: ChunkRef, error: str, now: datetime) -> Execution:
@@ -195,7 +283,9 @@ def record_start_refused(execution: Execution, ref: ChunkRef, error: str, now: d
     if chunk.status is not ChunkStatus.STARTING:
         return execution
     servers = tuple(
-        s.model_copy(update={"status": ServerStatus.FAILED, "error": f"StartRecovery refused: {error}"})
+        s.model_copy(
+            update={"status": ServerStatus.FAILED, "error": clip_error(f"StartRecovery refused: {error}")}
+        )
         for s in chunk.servers
     )
     chunk = chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
@@ -247,7 +337,10 @@ def _follow_server(
         if status == "TERMINATED":
             reason = reason or "the recovery instance was terminated during the launch"
         return server.model_copy(
-            update={"status": ServerStatus.FAILED, "error": reason or "DRS reported the launch as FAILED"}
+            update={
+                "status": ServerStatus.FAILED,
+                "error": clip_error(reason or "DRS reported the launch as FAILED"),
+            }
         )
     if job_done:
         reason = observation.failure_reasons.get(server.source_server_id)
@@ -262,17 +355,27 @@ def _follow_server(
 
 def _claim_chunks(
     execution: Execution, wave: WaveRun, now: datetime, limits: Limits
-) -> tuple[WaveRun, list[ChunkRef]]:
-    """Chunks to start now: planned ones while quota allows, and stale claims of a crashed tick."""
+) -> tuple[WaveRun, list[ChunkRef], list[ChunkRef]]:
+    """Chunks to start now (planned ones while quota allows; stale claims of a crashed tick),
+    or, once cancelled, only stale claims to look up: a job may exist for them."""
     jobs_in_flight, servers_in_flight = _in_flight(execution)
     stale_before = now - timedelta(seconds=limits.claim_timeout_seconds)
     starts: list[ChunkRef] = []
+    reconcile: list[ChunkRef] = []
     for chunk in wave.chunks:
-        reclaim = (
+        ref = ChunkRef(wave=wave.index, chunk=chunk.index)
+        stale = (
             chunk.status is ChunkStatus.STARTING
             and chunk.claimed_at is not None
             and chunk.claimed_at < stale_before
         )
+        if execution.cancelling:
+            if chunk.status is ChunkStatus.PLANNED:
+                wave = _replace_chunk(wave, _not_started(chunk, "not started: the execution was cancelled"))
+            elif stale:
+                wave = _replace_chunk(wave, chunk.model_copy(update={"claimed_at": now}))
+                reconcile.append(ref)
+            continue
         if chunk.status is ChunkStatus.PLANNED:
             size = len(chunk.servers)
             if jobs_in_flight + 1 > limits.concurrent_jobs:
@@ -281,14 +384,94 @@ def _claim_chunks(
                 break
             jobs_in_flight += 1
             servers_in_flight += size
-        elif not reclaim:
+        elif not stale:
             continue
         claimed = chunk.model_copy(
             update={"status": ChunkStatus.STARTING, "claimed_at": now, "attempts": chunk.attempts + 1}
         )
         wave = _replace_chunk(wave, claimed)
-        starts.append(ChunkRef(wave=wave.index, chunk=chunk.index))
-    return wave, starts
+        starts.append(ref)
+    return wave, starts, reconcile
+
+
+def _not_started(chunk: Chunk, reason: str) -> Chunk:
+    servers = tuple(s.model_copy(update={"error": reason}) for s in chunk.servers)
+    return chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+
+
+def record_not_started(execution: Execution, ref: ChunkRef, reason: str) -> Execution:
+    """A claimed chunk that no job exists for, and that must not start any more (cancelled)."""
+    wave = execution.waves[ref.wave]
+    chunk = wave.chunks[ref.chunk]
+    if chunk.status is not ChunkStatus.STARTING:
+        return execution
+    return execution.replace_wave(_replace_chunk(wave, _not_started(chunk, reason)))
+
+
+def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
+    wave = execution.current_wave()
+    if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
+        return execution
+    elapsed = (now - wave.start_time).total_seconds()
+    if elapsed < wave.timeout_seconds:
+        return execution
+    reason = f"timed out: not launched {_minutes(wave.timeout_seconds)} after the wave started"
+    chunks = []
+    for chunk in wave.chunks:
+        if chunk.status in (ChunkStatus.RUNNING, ChunkStatus.PLANNED):
+            servers = tuple(
+                s
+                if s.status.is_terminal
+                else s.model_copy(update={"status": ServerStatus.FAILED, "error": reason})
+                for s in chunk.servers
+            )
+            chunk = chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+        chunks.append(chunk)
+    return execution.replace_wave(wave.model_copy(update={"chunks": tuple(chunks)}))
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+def _schedule_next(execution: Execution, finished: WaveRun, events: _Events, now: datetime) -> Execution:
+    if finished.index + 1 >= len(execution.waves):
+        return execution
+    upcoming = execution.waves[finished.index + 1]
+    if upcoming.wait_before_seconds <= 0:
+        return execution
+    starts_at = now + timedelta(seconds=upcoming.wait_before_seconds)
+    events.add(
+        WaveScheduled,
+        at=now,
+        execution_id=execution.execution_id,
+        wave_index=upcoming.index,
+        wave_count=len(execution.waves),
+        wave_name=upcoming.name,
+        starts_at=starts_at,
+        wait_seconds=upcoming.wait_before_seconds,
+    )
+    return execution.replace_wave(upcoming.model_copy(update={"not_before": starts_at}))
+
+
+def _skip_remaining(execution: Execution, events: _Events, now: datetime, reason: str) -> Execution:
+    skipped = []
+    for wave in execution.waves:
+        if wave.status is WaveStatus.PENDING:
+            execution = execution.replace_wave(wave.model_copy(update={"status": WaveStatus.SKIPPED}))
+            skipped.append(wave.name)
+    if skipped:
+        events.add(
+            WavesSkipped, at=now, execution_id=execution.execution_id, wave_names=skipped, reason=reason
+        )
+    return execution
+
+
+def _next_wake(execution: Execution) -> datetime | None:
+    wave = execution.current_wave()
+    if wave is not None and wave.status is WaveStatus.PENDING:
+        return wave.not_before
+    return None
 
 
 def _in_flight(execution: Execution) -> tuple[int, int]:
@@ -307,7 +490,9 @@ def _wave_done(wave: WaveRun) -> bool:
 
 def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
     counts = tally(wave.servers())
-    if counts.launched == counts.total:
+    if not wave.job_ids and counts.failed == 0:
+        status = WaveStatus.SKIPPED  # nothing was started (cancelled before its first job)
+    elif counts.launched == counts.total:
         status = WaveStatus.COMPLETED
     elif counts.launched == 0:
         status = WaveStatus.FAILED
@@ -329,6 +514,7 @@ def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) ->
         "status": wave.status,
         "launched": counts.launched,
         "failed": counts.failed,
+        "not_started": counts.pending,
         "duration_seconds": (now - started).total_seconds(),
         "job_ids": wave.job_ids,
         "failures": [
@@ -339,9 +525,15 @@ def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) ->
     }
 
 
-def _finish_execution(execution: Execution, now: datetime, events: _Events) -> Execution:
+def _finish_execution(
+    execution: Execution, now: datetime, events: _Events, stopped_by: str | None
+) -> Execution:
     counts = tally(execution.servers())
-    if all(wave.status is WaveStatus.COMPLETED for wave in execution.waves):
+    if execution.cancelling:
+        status = ExecutionStatus.CANCELLED
+    elif stopped_by is not None:
+        status = ExecutionStatus.FAILED
+    elif all(wave.status is WaveStatus.COMPLETED for wave in execution.waves):
         status = ExecutionStatus.COMPLETED
     elif counts.launched == 0:
         status = ExecutionStatus.FAILED
@@ -378,8 +570,8 @@ def release_chunk(execution: Execution, ref: ChunkRef) -> Execution:
     return execution.replace_wave(_replace_chunk(wave, chunk))
 
 
-def progress(execution: Execution) -> tuple[str, int, int, int]:
-    """What the anchor message's progress line shows; it is refreshed when this changes."""
+def progress(execution: Execution) -> tuple[object, ...]:
+    """What the anchor message shows; it is edited when this changes."""
     counts = tally(execution.servers())
-    waves_done = sum(1 for wave in execution.waves if wave.status.is_terminal)
-    return execution.status.value, waves_done, counts.launched, counts.failed
+    waves = tuple(wave.status for wave in execution.waves)
+    return execution.status, execution.cancelling, waves, counts.launched, counts.failed

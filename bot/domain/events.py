@@ -53,6 +53,29 @@ class WaveStarted(StatusEvent):
     job_ids: list[str]
 
 
+class WaveScheduled(StatusEvent):
+    """The next wave waits (its wait_before) after the previous one ended."""
+
+    kind: Literal["wave_scheduled"] = "wave_scheduled"
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    starts_at: datetime
+    wait_seconds: int
+
+
+class WavesSkipped(StatusEvent):
+    kind: Literal["waves_skipped"] = "waves_skipped"
+    wave_names: list[str]
+    reason: str
+
+
+class CancelRequested(StatusEvent):
+    kind: Literal["cancel_requested"] = "cancel_requested"
+    requested_by: str
+    jobs_running: int
+
+
 class WaveFinished(StatusEvent):
     kind: Literal["wave_finished"] = "wave_finished"
     wave_index: int
@@ -61,10 +84,42 @@ class WaveFinished(StatusEvent):
     status: WaveStatus
     launched: int
     failed: int
+    not_started: int = 0
     duration_seconds: float
     job_ids: list[str]
     failures: list[ServerFailure]  # the first FAILURES_LISTED
     more_failures: int = 0
+
+
+class WaveLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    protection_group: str
+    region: str
+    servers: int
+    status: WaveStatus
+
+
+class ProgressUpdated(StatusEvent):
+    """What the anchor message shows; delivered as an edit of it, in order, the last one winning."""
+
+    kind: Literal["progress"] = "progress"
+    plan_name: str
+    execution_type: ExecutionType
+    status: ExecutionStatus
+    initiated_by: str
+    waves: list[WaveLine]  # the first WAVES_LISTED
+    wave_count: int
+    waves_done: int
+    launched: int
+    failed: int
+    total: int
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+WAVES_LISTED = 40
 
 
 class ExecutionFinished(StatusEvent):
@@ -79,7 +134,14 @@ class ExecutionFinished(StatusEvent):
 
 
 Event = Annotated[
-    ExecutionStarted | WaveStarted | WaveFinished | ExecutionFinished,
+    ExecutionStarted
+    | WaveStarted
+    | WaveScheduled
+    | WaveFinished
+    | WavesSkipped
+    | CancelRequested
+    | ProgressUpdated
+    | ExecutionFinished,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -8,7 +8,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain.plans import Catalog, RecoveryPlan
+from bot.domain.plans import DEFAULT_WAVE_TIMEOUT, Catalog, OnFailure, RecoveryPlan
+
+# DRS error texts run to a few hundred characters; a cap keeps a 4,000-server history storable.
+ERROR_TEXT_LIMIT = 600
+
+
+def clip_error(text: str) -> str:
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
 class ExecutionType(StrEnum):
@@ -103,6 +110,10 @@ class WaveRun(_Model):
     status: WaveStatus = WaveStatus.PENDING
     start_time: datetime | None = None
     end_time: datetime | None = None
+    wait_before_seconds: int = 0
+    timeout_seconds: int = DEFAULT_WAVE_TIMEOUT
+    on_failure: OnFailure = OnFailure.CONTINUE
+    not_before: datetime | None = None  # set when the previous wave ends, if this one waits
     chunks: tuple[Chunk, ...]
 
     def servers(self) -> Iterator[ServerRun]:
@@ -128,7 +139,13 @@ class Execution(_Model):
     anchor_ts: str | None = None
     events_emitted: int = 0
     version: int = 0
+    cancel_requested_by: str | None = None
+    cancel_requested_at: datetime | None = None
     waves: tuple[WaveRun, ...]
+
+    @property
+    def cancelling(self) -> bool:
+        return self.cancel_requested_by is not None
 
     def servers(self) -> Iterator[ServerRun]:
         for wave in self.waves:

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 SourceServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
 # Plan and group names are typed in slash commands, so no spaces; wave names are only displayed.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 WaveName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S.*$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _seconds(value: object) -> object:
+    """Durations in plans.yml: 300, "90s", "15m", "2h", "1h30m"."""
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if not value.strip() or match is None:
+            raise ValueError(f"{value!r} is not a duration (use seconds, or like 90s, 15m, 2h, 1h30m)")
+        hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        return hours * 3600 + minutes * 60 + seconds
+    return value
+
+
+Seconds = Annotated[int, BeforeValidator(_seconds), Field(ge=0)]
+DEFAULT_WAVE_TIMEOUT = 2 * 3600  # a DRS launch takes ~9 minutes; two hours means something is stuck
+
+
+class OnFailure(StrEnum):
+    CONTINUE = "continue"
+    STOP = "stop"
 
 
 class _Strict(BaseModel):
@@ -40,6 +65,12 @@ class Wave(_Strict):
 
     name: WaveName
     protection_group: Name
+    # Seconds to wait after the previous wave ended before this one starts.
+    wait_before: Seconds = 0
+    # Servers not launched this long after the wave started are marked FAILED ("timed out").
+    timeout: Seconds = DEFAULT_WAVE_TIMEOUT
+    # stop: a wave that ends with any failed server skips the remaining waves and fails the execution.
+    on_failure: OnFailure = OnFailure.CONTINUE
 
 
 class RecoveryPlan(_Strict):

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict
 from bot.domain import engine
 from bot.domain.engine import JobSnapshot, Observation
 from bot.domain.execution import ChunkRef, ChunkStatus, Execution, ExecutionType, Limits, new_execution
-from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable, ExecutionExists, StaleExecution
+from bot.errors import (
+    DrsConflict,
+    DrsError,
+    DrsRefused,
+    DrsUnavailable,
+    ExecutionExists,
+    PlanBusy,
+    StaleExecution,
+)
 from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock, Drs, ExecutionStore, ExecutorTrigger
 
@@ -22,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "drs-chatops"
 DESCRIBE_JOBS_MAX_IDS = 1000
+MIN_PREFIX = 6
+NOT_STARTED = "not started: the execution was cancelled"
 # How far before a wave started to look for a job a crashed tick may have created.
 FIND_JOB_SLACK = timedelta(minutes=5)
 
@@ -30,6 +40,21 @@ class RequestResult(StrEnum):
     STARTED = "started"
     ALREADY_STARTED = "already_started"
     UNKNOWN_PLAN = "unknown_plan"
+    PLAN_BUSY = "plan_busy"
+
+
+class CancelResult(StrEnum):
+    CANCELLING = "cancelling"
+    ALREADY_CANCELLING = "already_cancelling"
+    ALREADY_ENDED = "already_ended"
+    NOT_FOUND = "not_found"
+
+
+class CancelOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result: CancelResult
+    execution: Execution | None = None
 
 
 class ExecutionRequest(BaseModel):
@@ -39,6 +64,7 @@ class ExecutionRequest(BaseModel):
     execution: Execution | None = None
     known_plans: tuple[str, ...] = ()
     slack_error: str | None = None  # why the anchor message could not be posted yet
+    busy_with: Execution | None = None  # the plan's execution that has not ended
 
 
 class TickResult(BaseModel):
@@ -122,6 +148,9 @@ class Executions:
         except ExecutionExists:
             existing = self._store.get(execution.execution_id)
             return ExecutionRequest(result=RequestResult.ALREADY_STARTED, execution=existing)
+        except PlanBusy as busy:
+            running = self._store.get(busy.execution_id) if busy.execution_id else None
+            return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=running)
         self._trigger.start(created.execution_id)
         report = self._outbox.deliver(created.execution_id)
         return ExecutionRequest(
@@ -133,6 +162,37 @@ class Executions:
     def get(self, execution_id: str) -> Execution | None:
         return self._store.get(execution_id)
 
+    def find(self, ref: str, channel_id: str | None = None) -> Execution | None:
+        """An execution by its id, or by a unique prefix among this channel's recent ones."""
+        exact = self._store.get(ref)
+        if exact is not None or channel_id is None or len(ref) < MIN_PREFIX:
+            return exact
+        recent = self._store.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=100)
+        matches = [execution_id for execution_id in recent if execution_id.startswith(ref)]
+        return self._store.get(matches[0]) if len(matches) == 1 else None
+
+    def cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
+        """No new chunk or wave starts; jobs already running are followed to their end and reported."""
+        for _ in range(5):
+            execution = self._store.get(execution_id)
+            if execution is None:
+                return CancelOutcome(result=CancelResult.NOT_FOUND)
+            if execution.status.is_terminal:
+                return CancelOutcome(result=CancelResult.ALREADY_ENDED, execution=execution)
+            if execution.cancelling:
+                return CancelOutcome(result=CancelResult.ALREADY_CANCELLING, execution=execution)
+            decision = engine.request_cancel(execution, user_id, self._clock())
+            try:
+                saved = self._store.save(decision.execution, execution, decision.events)
+            except StaleExecution:
+                continue  # a tick saved meanwhile: read again and retry
+            self._trigger.start(execution_id)
+            self.tick(execution_id)
+            return CancelOutcome(
+                result=CancelResult.CANCELLING, execution=self._store.get(execution_id) or saved
+            )
+        raise StaleExecution(execution_id)
+
     def latest_in_channel(self, channel_id: str) -> Execution | None:
         return self._store.latest_in_channel(channel_id)
 
@@ -142,34 +202,62 @@ class Executions:
         return self._store.active_ids()
 
     def tick(self, execution_id: str) -> TickResult:
-        """One idempotent step: observe DRS, decide, save, start chunks, save, notify."""
+        """One idempotent step: observe DRS, decide, save, start chunks, save, notify.
+
+        Safe to run twice at once: every save is conditioned on the version read, and only the tick
+        whose save claimed a chunk calls StartRecovery for it."""
         execution = self._store.get(execution_id)
         if execution is None:
             logger.warning("tick for unknown execution %s", execution_id)
             return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
         if execution.status.is_terminal:
-            self._outbox.deliver(execution_id)
-            return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
-        before = execution
+            return self._finish_delivery(execution)
+        wake_at = None
         try:
             observation = self._observe(execution)
-        except DrsError as error:
-            logger.warning("could not observe DRS for %s: %s", execution_id, error)
-            return TickResult(execution_id=execution_id, finished=False, wait_seconds=self._poll_seconds)
-        decision = engine.advance(execution, observation, self._clock(), self._limits)
-        try:
+            decision = engine.advance(execution, observation, self._clock(), self._limits)
+            wake_at = decision.wake_at
             if decision.execution != execution:
                 execution = self._store.save(decision.execution, execution, decision.events)
-            if decision.starts:
-                execution = self._start_chunks(execution, decision.starts)
+            if decision.starts or decision.reconcile:
+                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+        except DrsError as error:
+            logger.warning("DRS unavailable during the tick of %s: %s", execution_id, error)
         except StaleExecution:
             logger.info("execution %s was saved by another tick; leaving this one", execution_id)
-        self._outbox.deliver(execution_id, refresh_anchor=_progress_changed(before, execution))
+        report = self._outbox.deliver(execution_id)
+        if execution.status.is_terminal:
+            return self._finish_delivery(execution, report.error is not None)
         return TickResult(
-            execution_id=execution_id,
-            finished=execution.status.is_terminal,
-            wait_seconds=0 if execution.status.is_terminal else self._poll_seconds,
+            execution_id=execution_id, finished=False, wait_seconds=self._wait(execution, wake_at)
         )
+
+    def on_launch_result(self, region: str, job_id: str) -> TickResult | None:
+        """DRS says a server's launch ended: tick its execution now rather than at the next poll.
+
+        Events are best effort and may be for jobs that are not ours: such an event changes nothing."""
+        tags = self._drs.job_tags(region, job_id)
+        execution_id = (tags or {}).get(f"{TAG_PREFIX}:execution")
+        if not execution_id:
+            return None
+        return self.tick(execution_id)
+
+    def _finish_delivery(self, execution: Execution, failed: bool | None = None) -> TickResult:
+        """An ended execution keeps being ticked until every message is in Slack."""
+        if failed is None:
+            failed = self._outbox.deliver(execution.execution_id).error is not None
+        pending = failed or bool(self._store.pending_events(execution.execution_id))
+        return TickResult(
+            execution_id=execution.execution_id,
+            finished=not pending,
+            wait_seconds=self._poll_seconds if pending else 0,
+        )
+
+    def _wait(self, execution: Execution, wake_at: datetime | None) -> float:
+        if wake_at is None or engine.job_ids_to_follow(execution):
+            return self._poll_seconds
+        # Nothing runs: sleep until the waiting wave is due (a cancel is handled then too).
+        return max(1.0, (wake_at - self._clock()).total_seconds())
 
     def _observe(self, execution: Execution) -> Observation:
         regions = {wave.index: wave.region for wave in execution.waves}
@@ -192,25 +280,36 @@ class Executions:
             reasons.update(self._drs.failure_reasons(job_region[job_id], job_id, server_ids))
         return Observation(jobs=jobs, failure_reasons=reasons)
 
-    def _start_chunks(self, execution: Execution, refs: Sequence[ChunkRef]) -> Execution:
+    def _start_chunks(
+        self, execution: Execution, refs: Sequence[ChunkRef], reconcile: Sequence[ChunkRef] = ()
+    ) -> Execution:
         started: list[tuple[ChunkRef, str]] = []
         refused: list[tuple[ChunkRef, str]] = []
         retry_later: list[ChunkRef] = []
+        for ref in reconcile:
+            # Cancelled: such a chunk must not start now, but a crashed tick may have started it.
+            job_id = self._find_job(execution, ref)
+            if job_id:
+                started.append((ref, job_id))
+            else:
+                refused.append((ref, NOT_STARTED))
         for ref in refs:
             wave = execution.waves[ref.wave]
             chunk = wave.chunks[ref.chunk]
-            tags = job_tags(execution, ref)
-            since = (wave.start_time or execution.created_at) - FIND_JOB_SLACK
             try:
                 # A retried chunk may have started before a crash: find it by its tags first.
-                job_id = self._drs.find_job(wave.region, tags, since) if chunk.attempts > 1 else None
+                job_id = self._find_job(execution, ref) if chunk.attempts > 1 else None
                 if job_id is None:
                     job_id = self._drs.start_recovery(
-                        wave.region, chunk.server_ids, is_drill=execution.execution_type.is_drill, tags=tags
+                        wave.region,
+                        chunk.server_ids,
+                        is_drill=execution.execution_type.is_drill,
+                        tags=job_tags(execution, ref),
                     )
                 started.append((ref, job_id))
             except DrsConflict as error:
-                job_id = self._drs.find_job(wave.region, tags, since)
+                # One active job per source server: if it is ours, this chunk already started.
+                job_id = self._find_job(execution, ref)
                 if job_id:
                     started.append((ref, job_id))
                 else:
@@ -221,6 +320,11 @@ class Executions:
                 logger.warning("StartRecovery for %s %s deferred: %s", execution.execution_id, ref, error)
                 retry_later.append(ref)
         return self._record_starts(execution, started, refused, retry_later)
+
+    def _find_job(self, execution: Execution, ref: ChunkRef) -> str | None:
+        wave = execution.waves[ref.wave]
+        since = (wave.start_time or execution.created_at) - FIND_JOB_SLACK
+        return self._drs.find_job(wave.region, job_tags(execution, ref), since)
 
     def _record_starts(
         self,
@@ -234,7 +338,10 @@ class Executions:
             decision = engine.record_jobs_started(execution, started, now)
             updated = decision.execution
             for ref, error in refused:
-                updated = engine.record_start_refused(updated, ref, error, now)
+                if error == NOT_STARTED:
+                    updated = engine.record_not_started(updated, ref, error)
+                else:
+                    updated = engine.record_start_refused(updated, ref, error, now)
             for ref in retry_later:
                 updated = engine.release_chunk(updated, ref)
             try:
@@ -246,7 +353,3 @@ class Executions:
                     raise
                 execution = latest
         raise StaleExecution(execution.execution_id)
-
-
-def _progress_changed(before: Execution, after: Execution) -> bool:
-    return engine.progress(before) != engine.progress(after)

@@ -6,9 +6,11 @@ import logging
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.events import ExecutionFinished
+from bot.domain.engine import progress_fields
+from bot.domain.events import ExecutionFinished, ProgressUpdated
+from bot.domain.execution import Execution
 from bot.errors import SlackRefused, SlackUnavailable
-from bot.services.ports import Clock, ExecutionStore, Notifier, Renderer
+from bot.services.ports import Clock, ExecutionStore, Notifier, OutboxEntry, Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -30,47 +32,69 @@ class Outbox:
         self._renderer = renderer
         self._clock = clock
 
-    def deliver(self, execution_id: str, *, refresh_anchor: bool = False) -> DeliveryReport:
+    def deliver(self, execution_id: str) -> DeliveryReport:
         """Post the pending events of an execution in order; say how far it got."""
         execution = self._store.get(execution_id)
-        if execution is None or execution.channel_id is None:
+        if execution is None:
             return DeliveryReport()
-        channel = execution.channel_id
-        delivered = 0
+        if execution.channel_id is None:
+            if execution.status.is_terminal:
+                self._store.retire(execution_id)
+            return DeliveryReport()
         try:
-            if execution.anchor_ts is None:
-                key = f"{execution_id}:anchor"
-                anchor = self._notifier.find(channel, key) or self._notifier.post(
-                    channel, self._renderer.anchor(execution, self._clock()), key=key
-                )
-                self._store.set_anchor(execution_id, anchor)
-                execution = execution.model_copy(update={"anchor_ts": anchor})
-            thread = execution.anchor_ts
-            assert thread is not None
-            for entry in self._store.pending_events(execution_id):
-                seq = entry.event.seq
-                if not self._store.claim_event(execution_id, seq, self._clock(), CLAIM_SECONDS):
-                    break  # another tick is delivering; it keeps the order
-                key = f"{execution_id}:{seq}"
-                # A claim that was taken before and never completed may have posted: look first.
-                ts = self._notifier.find(channel, key, thread_ts=thread) if entry.attempts else None
-                if ts is None:
-                    final = isinstance(entry.event, ExecutionFinished)
-                    message = self._renderer.event(entry.event)
-                    try:
-                        ts = self._notifier.post(channel, message, key=key, thread_ts=thread, broadcast=final)
-                    except (SlackUnavailable, SlackRefused):
-                        self._store.release_event(execution_id, seq)
-                        raise
-                self._store.mark_delivered(execution_id, seq, ts)
-                delivered += 1
-            if delivered or refresh_anchor:
-                latest = self._store.get(execution_id) or execution
-                self._notifier.update(channel, thread, self._renderer.anchor(latest, self._clock()))
+            delivered = self._deliver(execution, execution.channel_id)
         except SlackUnavailable as error:
             logger.warning("Slack unavailable; %s will be delivered later: %s", execution_id, error)
-            return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts, error=error.error)
+            return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
         except SlackRefused as error:
             logger.error("Slack refused a message of %s (kept for a retry): %s", execution_id, error)
-            return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts, error=error.error)
+            return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
+        if execution.status.is_terminal and not self._store.pending_events(execution_id):
+            self._store.retire(execution_id)
         return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts)
+
+    def _deliver(self, execution: Execution, channel: str) -> int:
+        execution_id = execution.execution_id
+        thread = execution.anchor_ts or self._post_anchor(execution, channel)
+        pending = self._store.pending_events(execution_id)
+        last_progress = max((e.event.seq for e in pending if isinstance(e.event, ProgressUpdated)), default=0)
+        delivered = 0
+        for entry in pending:
+            event, seq = entry.event, entry.event.seq
+            if not self._store.claim_event(execution_id, seq, self._clock(), CLAIM_SECONDS):
+                break  # another deliverer has it; it keeps the order
+            try:
+                if isinstance(event, ProgressUpdated):
+                    # Edits are idempotent, and only the newest pending one matters.
+                    if seq == last_progress:
+                        self._notifier.update(channel, thread, self._renderer.anchor(event, self._clock()))
+                    ts: str | None = thread
+                else:
+                    ts = self._post_once(channel, thread, execution_id, entry)
+            except (SlackUnavailable, SlackRefused):
+                self._store.release_event(execution_id, seq)
+                raise
+            self._store.mark_delivered(execution_id, seq, ts)
+            delivered += 1
+        return delivered
+
+    def _post_anchor(self, execution: Execution, channel: str) -> str:
+        key = f"{execution.execution_id}:anchor"
+        now = self._clock()
+        view = ProgressUpdated(seq=0, **progress_fields(execution, now))
+        ts = self._notifier.find(channel, key) or self._notifier.post(
+            channel, self._renderer.anchor(view, now), key=key
+        )
+        self._store.set_anchor(execution.execution_id, ts)
+        return ts
+
+    def _post_once(self, channel: str, thread: str, execution_id: str, entry: OutboxEntry) -> str:
+        key = f"{execution_id}:{entry.event.seq}"
+        # An earlier attempt may have posted before failing: look for it before posting again.
+        if entry.attempts:
+            found = self._notifier.find(channel, key, thread_ts=thread)
+            if found:
+                return found
+        final = isinstance(entry.event, ExecutionFinished)
+        message = self._renderer.event(entry.event)
+        return self._notifier.post(channel, message, key=key, thread_ts=thread, broadcast=final)

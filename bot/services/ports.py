@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.engine import JobSnapshot
-from bot.domain.events import Event
+from bot.domain.events import Event, ProgressUpdated
 from bot.domain.execution import Execution
 from bot.domain.plans import Catalog
 
@@ -44,7 +44,17 @@ class ExecutionStore(Protocol):
 
     def set_anchor(self, execution_id: str, ts: str) -> None: ...
 
+    def retire(self, execution_id: str) -> None:
+        """The execution ended and all its messages went out: no more ticks needed."""
+        ...
+
+    def plan_holder(self, plan_name: str) -> str | None:
+        """The execution of this plan that has not ended, if any."""
+        ...
+
     def active_ids(self) -> list[str]: ...
+
+    def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]: ...
 
     def latest_in_channel(self, channel_id: str) -> Execution | None: ...
 
@@ -68,6 +78,10 @@ class Drs(Protocol):
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         """The id of a job created since `since` carrying all these tags, if any."""
+        ...
+
+    def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
+        """A job's tags, or None when DRS has no such job."""
         ...
 
     def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
@@ -103,7 +117,7 @@ class Notifier(Protocol):
 
 
 class Renderer(Protocol):
-    def anchor(self, execution: Execution, now: datetime) -> Message: ...
+    def anchor(self, view: ProgressUpdated, now: datetime) -> Message: ...
 
     def event(self, event: Event) -> Message: ...
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain.events import Event, ExecutionFinished, ExecutionStarted, WaveFinished, WaveStarted
+from bot.domain.engine import progress_fields
+from bot.domain.events import (
+    CancelRequested,
+    Event,
+    ExecutionStarted,
+    ProgressUpdated,
+    WaveFinished,
+    WaveScheduled,
+    WavesSkipped,
+    WaveStarted,
+)
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus, tally
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
@@ -56,37 +66,36 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
 
 
-def progress_line(execution: Execution, now: datetime) -> str:
-    counts = tally(execution.servers())
-    waves_done = sum(1 for wave in execution.waves if wave.status.is_terminal)
-    started = execution.start_time or execution.created_at
-    elapsed = ((execution.end_time or now) - started).total_seconds()
+def progress_line(view: ProgressUpdated, now: datetime) -> str:
+    started = view.started_at or view.at
+    elapsed = ((view.ended_at or now) - started).total_seconds()
+    to_go = view.total - view.launched - view.failed
     return (
-        f"Waves {waves_done}/{len(execution.waves)} · servers {counts.launched} launched, "
-        f"{counts.failed} failed, {counts.pending} to go · {duration(elapsed)}"
+        f"Waves {view.waves_done}/{view.wave_count} · servers {view.launched} launched, "
+        f"{view.failed} failed, {to_go} to go · {duration(elapsed)}"
     )
 
 
-def anchor(execution: Execution, now: datetime) -> Message:
-    """The channel message every status reply threads under; refreshed with live progress."""
-    icon = _STATUS_ICON[execution.status]
-    title = (
-        f"{icon} *{_kind(execution.execution_type)} of `{execution.plan_name}`* — {execution.status.value}"
-    )
+def anchor(view: ProgressUpdated, now: datetime) -> Message:
+    """The channel message every status reply threads under; edited as the execution progresses."""
+    icon = _STATUS_ICON[view.status]
+    title = f"{icon} *{_kind(view.execution_type)} of `{view.plan_name}`* — {view.status.value}"
     waves = "\n".join(
-        f"{_WAVE_ICON[wave.status]} {wave.index + 1}. {wave.name} — `{wave.protection_group}` "
-        f"({sum(1 for _ in wave.servers())} servers, {wave.region})"
-        for wave in execution.waves[:40]
+        f"{_WAVE_ICON[wave.status]} {index + 1}. {wave.name} — `{wave.protection_group}` "
+        f"({wave.servers} servers, {wave.region})"
+        for index, wave in enumerate(view.waves)
     )
-    if len(execution.waves) > 40:
-        waves += f"\n…and {len(execution.waves) - 40} more waves"
-    progress = progress_line(execution, now)
-    meta = f"Execution `{execution.execution_id}` · started by <@{execution.initiated_by}>"
-    text = f"{_kind(execution.execution_type)} of {execution.plan_name}: {execution.status.value}. {progress}"
+    if view.wave_count > len(view.waves):
+        waves += f"\n…and {view.wave_count - len(view.waves)} more waves"
+    progress = progress_line(view, now)
+    meta = f"Execution `{view.execution_id}` · started by <@{view.initiated_by}>"
+    text = f"{_kind(view.execution_type)} of {view.plan_name}: {view.status.value}. {progress}"
     return Message(text=text, blocks=[_section(title), _section(waves), _context(progress), _context(meta)])
 
 
 def event(event: Event) -> Message:
+    if isinstance(event, ProgressUpdated):
+        return anchor(event, event.at)
     if isinstance(event, ExecutionStarted):
         text = (
             f":rocket: {_kind(event.execution_type)} of `{event.plan_name}` started by "
@@ -100,7 +109,25 @@ def event(event: Event) -> Message:
         )
     elif isinstance(event, WaveFinished):
         text = _wave_finished(event)
-    elif isinstance(event, ExecutionFinished):
+    elif isinstance(event, WaveScheduled):
+        text = (
+            f":hourglass: Wave {event.wave_index + 1}/{event.wave_count} *{event.wave_name}* starts at "
+            f"{event.starts_at:%H:%M:%S} UTC (waits {duration(event.wait_seconds)} after the previous wave)"
+        )
+    elif isinstance(event, WavesSkipped):
+        names = ", ".join(f"*{name}*" for name in event.wave_names)
+        text = f":fast_forward: Skipped {names}: {event.reason}."
+    elif isinstance(event, CancelRequested):
+        following = (
+            f" {event.jobs_running} running job(s) will be followed to their end and reported."
+            if event.jobs_running
+            else ""
+        )
+        text = (
+            f":octagonal_sign: Cancel requested by <@{event.requested_by}>: nothing new will start."
+            f"{following}"
+        )
+    else:
         text = (
             f"{_STATUS_ICON[event.status]} {_kind(event.execution_type)} of `{event.plan_name}` "
             f"*{event.status.value}*: {event.launched}/{event.total} servers launched, "
@@ -110,11 +137,13 @@ def event(event: Event) -> Message:
 
 
 def _wave_finished(event: WaveFinished) -> str:
-    total = event.launched + event.failed
+    total = event.launched + event.failed + event.not_started
     text = (
         f"{_WAVE_ICON[event.status]} Wave {event.wave_index + 1}/{event.wave_count} *{event.wave_name}* "
         f"{event.status.value}: {event.launched}/{total} launched in {duration(event.duration_seconds)} (RTO)"
     )
+    if event.not_started:
+        text += f", {event.not_started} not started"
     if event.failures:
         lines = [f"• `{f.source_server_id}`: {f.error}" for f in event.failures]
         if event.more_failures:
@@ -146,7 +175,7 @@ def status_text(execution: Execution, now: datetime) -> str:
     lines = [
         f"{_STATUS_ICON[execution.status]} *{_kind(execution.execution_type)} of `{execution.plan_name}`* "
         f"— {execution.status.value} (`{execution.execution_id}`)",
-        progress_line(execution, now),
+        progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
     ]
     for wave in execution.waves[:40]:
         counts = tally(wave.servers())

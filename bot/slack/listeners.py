@@ -16,8 +16,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.domain import commands
-from bot.domain.commands import Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
-from bot.services.executions import Executions, RequestResult
+from bot.domain.commands import Cancel, Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.execution import Execution
+from bot.services.executions import CancelResult, Executions, RequestResult
 from bot.services.ports import CatalogStore, Clock
 from bot.slack import blocks
 
@@ -62,6 +63,8 @@ def _lazy(deps: SlackDeps) -> Callable[..., None]:
             respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
         elif isinstance(parsed, Status):
             _status(deps, parsed, command, respond)
+        elif isinstance(parsed, Cancel):
+            _cancel(deps, parsed, command, respond)
         # Help, Invalid and reserved words were fully answered by the ack.
 
     return run_command
@@ -84,12 +87,25 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
     )
     if outcome.result is RequestResult.UNKNOWN_PLAN:
         respond(response_type="ephemeral", text=_unknown_plan(parsed.plan_name, outcome.known_plans))
+    elif outcome.result is RequestResult.PLAN_BUSY:
+        respond(response_type="ephemeral", text=_plan_busy(parsed.plan_name, outcome.busy_with))
     elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
         respond(
             response_type="ephemeral",
             text=f"The drill `{outcome.execution.execution_id}` is running, but I could not post its status "
             f"here ({outcome.slack_error}). Invite me with `/invite @DRS ChatOps`; the messages follow.",
         )
+
+
+def _plan_busy(plan_name: str, running: Execution | None) -> str:
+    if running is None:
+        return f"`{plan_name}` is already running; one execution per plan at a time."
+    where = f" in <#{running.channel_id}>" if running.channel_id else ""
+    return (
+        f"`{plan_name}` is already running: `{running.execution_id}` "
+        f"({running.execution_type.value.lower()}, {running.status.value}){where}. One execution per plan "
+        f"at a time: follow it there, or stop it with `/drs cancel {running.execution_id}`."
+    )
 
 
 def _unknown_plan(name: str, known: tuple[str, ...]) -> str:
@@ -102,11 +118,34 @@ def _unknown_plan(name: str, known: tuple[str, ...]) -> str:
     return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)
 
 
+def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: Respond) -> None:
+    execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+    if execution is None:
+        respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
+        return
+    outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
+    name = f"`{execution.execution_id}` ({execution.plan_name})"
+    texts = {
+        CancelResult.CANCELLING: f"Cancelling {name}: nothing new starts; running jobs are followed.",
+        CancelResult.ALREADY_CANCELLING: f"{name} is already being cancelled.",
+        CancelResult.ALREADY_ENDED: f"{name} already ended ({execution.status.value}); nothing to cancel.",
+        CancelResult.NOT_FOUND: _no_execution(parsed.execution_ref),
+    }
+    respond(response_type="ephemeral", text=texts[outcome.result])
+
+
+def _no_execution(ref: str) -> str:
+    return (
+        f"There is no execution `{ref}` (use its id from the thread, or its first 6+ characters "
+        "in the channel where it runs)."
+    )
+
+
 def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: Respond) -> None:
     if parsed.execution_ref:
-        execution = deps.executions.get(parsed.execution_ref)
+        execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
         if execution is None:
-            respond(response_type="ephemeral", text=f"There is no execution `{parsed.execution_ref}`.")
+            respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
             return
     else:
         execution = deps.executions.latest_in_channel(command["channel_id"])

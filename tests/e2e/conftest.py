@@ -112,7 +112,13 @@ class Sandbox:
             ):
                 return execution
             time.sleep(0.1)
-        raise AssertionError(f"no finished execution in {channel} after {timeout} s")
+        execution = store.latest_in_channel(channel)
+        pending = store.pending_events(execution.execution_id) if execution else []
+        raise AssertionError(
+            f"no finished execution in {channel} after {timeout} s: {execution!r}; "
+            f"pending events {[(e.event.kind, e.event.seq, e.attempts) for e in pending]}; "
+            f"lambda errors {[i.error for i in self.stack.lambdas.invocations if i.error]}"
+        )
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.stack.slack.messages() if m["channel"] == channel]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.domain import engine
 from bot.domain.execution import ExecutionStatus, Limits
-from bot.errors import ExecutionExists, StaleExecution
+from bot.errors import ExecutionExists, PlanBusy, StaleExecution
 from tests.unit.builders import T0, at, catalog, execution, job, observe
 
 
@@ -57,16 +58,6 @@ def test_only_changed_chunks_are_written_and_all_are_read(store: DynamoExecution
     assert store.save(final.execution, again, final.events) == store.get(created.execution_id)
 
 
-def test_active_executions_come_from_the_index_and_leave_it_when_finished(
-    store: DynamoExecutionStore,
-) -> None:
-    created = store.create(execution(1), [])
-    assert created.execution_id in store.active_ids()
-    finished = created.model_copy(update={"status": ExecutionStatus.COMPLETED, "end_time": at(9)})
-    store.save(finished, created, [])
-    assert created.execution_id not in store.active_ids()
-
-
 def test_the_anchor_survives_a_save_from_an_older_read(store: DynamoExecutionStore) -> None:
     created = store.create(execution(1), [])
     store.set_anchor(created.execution_id, "1764412345.000100")
@@ -95,3 +86,75 @@ def test_the_catalog_is_replaced_whole(dynamodb: Any, tables: dict[str, str]) ->
     assert catalogs.load().plans == []
     catalogs.replace(catalog(2, 3), applied_by="ops", now=T0)
     assert catalogs.load() == catalog(2, 3)
+
+
+def test_an_execution_stays_active_until_it_ended_and_its_messages_went_out(
+    store: DynamoExecutionStore,
+) -> None:
+    created = store.create(execution(1), [])
+    assert created.execution_id in store.active_ids()
+    finished = created.model_copy(update={"status": ExecutionStatus.COMPLETED, "end_time": at(9)})
+    store.save(finished, created, [])
+    assert created.execution_id in store.active_ids()  # the runner still has messages to deliver
+    store.retire(created.execution_id)
+    assert created.execution_id not in store.active_ids()
+
+
+def test_one_execution_per_plan_until_it_ends(store: DynamoExecutionStore) -> None:
+    first = store.create(execution(1), [])
+    second = execution(1).model_copy(update={"execution_id": "ex-0002"})
+    with pytest.raises(PlanBusy) as busy:
+        store.create(second, [])
+    assert busy.value.execution_id == first.execution_id and busy.value.plan_name == "plan-x"
+    assert store.get("ex-0002") is None  # nothing of the refused execution was written
+    store.save(first.model_copy(update={"status": ExecutionStatus.COMPLETED, "end_time": at(9)}), first, [])
+    assert store.create(second, []).version == 1
+
+
+def test_a_4000_server_execution_fits_dynamodb_item_limits(
+    store: DynamoExecutionStore, dynamodb: Any
+) -> None:
+    created = store.create(execution(4000, servers_per_job=100), [])
+    assert store.get(created.execution_id) == created
+    items = dynamodb.query(
+        TableName=store._table,
+        KeyConditionExpression="ExecutionId = :id",
+        ExpressionAttributeValues={":id": {"S": created.execution_id}},
+    )["Items"]
+    assert len(items) == 1 + 20  # the header and 20 pages of 200 servers
+    assert max(len(json.dumps(item)) for item in items) < 400_000 / 4
+
+
+def test_of_two_saves_from_the_same_read_at_the_same_time_exactly_one_wins(
+    store: DynamoExecutionStore,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for attempt in range(20):
+        created = store.create(execution(2).model_copy(update={"execution_id": f"race-{attempt}"}), [])
+        store.retire(created.execution_id)
+        decided = engine.advance(created, observe(), at(1), Limits())
+        recorded = engine.record_jobs_started(
+            decided.execution.model_copy(update={"version": 1}),
+            [(decided.starts[0], "drsjob-00000000000000001")],
+            at(2),
+        )
+        candidates = [decided.execution, recorded.execution]
+
+        def save(candidate: Any, created: Any = created) -> str:
+            try:
+                store.save(candidate, created, [])
+                return "saved"
+            except StaleExecution:
+                return "stale"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(save, candidates))
+        assert outcomes == ["saved", "stale"]
+        stored = store.get(created.execution_id)
+        assert stored is not None and stored.version == 2
+        # The header and the server pages come from the same save.
+        chunk = stored.waves[0].chunks[0]
+        assert {s.recovery_job_id for s in chunk.servers} == {chunk.job_id}
+        # Free the plan for the next attempt.
+        store.save(stored.model_copy(update={"status": ExecutionStatus.CANCELLED}), stored, [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import engine
-from bot.domain.events import ExecutionFinished, WaveFinished, WaveStarted
+from bot.domain.events import ExecutionFinished, ProgressUpdated, WaveFinished, WaveStarted
 from bot.domain.execution import (
     ChunkRef,
     ChunkStatus,
@@ -76,7 +76,7 @@ def test_the_next_wave_waits_until_every_server_of_the_previous_one_is_terminal(
     assert decision.execution.waves[0].status is WaveStatus.COMPLETED
     # Wave 2 starts in the same step: no idle tick between waves.
     assert decision.starts == (ChunkRef(wave=1, chunk=0),)
-    assert [type(e) for e in decision.events] == [WaveFinished]
+    assert [type(e) for e in decision.events] == [WaveFinished, ProgressUpdated]
 
 
 def test_a_completed_job_with_a_failed_server_makes_the_wave_partial_with_drs_error_text() -> None:
