@@ -1,0 +1,196 @@
+"""The admin HTTP API under /_emulator/: seeding, faults, clock and inspection for tests and demos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .clock import fmt_time, parse_time
+from .emulator import DrsEmulator
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Handler = Callable[[DrsEmulator, dict[str, Any], dict[str, list[str]]], dict[str, Any]]
+
+
+def _require(body: dict[str, Any], name: str) -> Any:
+    if body.get(name) is None:
+        raise AdminError(400, f"missing '{name}'")
+    return body[name]
+
+
+def health(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"ok": True}
+
+
+def state(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return emu.state_summary()
+
+
+def seed_servers(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    ids = emu.add_source_servers(
+        _require(body, "region"),
+        ids=body.get("ids"),
+        count=body.get("count"),
+        tags=body.get("tags"),
+        replication_state=body.get("replicationState", "CONTINUOUS"),
+        lag=body.get("lag", "P0D"),
+        hostnames=body.get("hostnames"),
+        origin_region=body.get("originRegion"),
+    )
+    return {"sourceServerIDs": ids}
+
+
+def replication_state(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.set_replication_state(_require(body, "sourceServerID"), _require(body, "state"), body.get("lag"))
+    return {}
+
+
+def launch_failure(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.fail_launch(
+        _require(body, "sourceServerID"),
+        body.get("error"),
+        phase=body.get("phase", "LAUNCH"),
+        times=body.get("times"),
+    )
+    return {}
+
+
+def slow_conversion(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.slow_conversion(_require(body, "sourceServerID"), float(_require(body, "extraSeconds")))
+    return {}
+
+
+def list_faults(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"faults": emu.faults}
+
+
+def add_fault(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.inject_fault(
+        _require(body, "operation"),
+        body.get("error", "ThrottlingException"),
+        count=body.get("count"),
+        rate=body.get("rate"),
+        retry_after=int(body.get("retryAfter", 1)),
+        message=body.get("message"),
+    )
+    return {"faults": emu.faults}
+
+
+def clear_faults(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.clear_faults()
+    return {}
+
+
+def get_clock(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"now": fmt_time(emu.now()), "manual": hasattr(emu.clock, "advance")}
+
+
+def move_clock(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    clock: Any = emu.clock
+    if not hasattr(clock, "advance"):
+        raise AdminError(
+            409, "the clock is not manual; start the emulator with a ManualClock (--manual-clock)"
+        )
+    if body.get("advanceSeconds") is not None:
+        clock.advance(float(body["advanceSeconds"]))
+    elif body.get("set") is not None:
+        clock.set(parse_time(body["set"]))
+    else:
+        raise AdminError(400, "give 'advanceSeconds' or 'set'")
+    events = emu.advance_all()
+    return {"now": fmt_time(emu.now()), "events": events}
+
+
+def list_calls(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    operation = query["operation"][0] if query.get("operation") else None
+    region = query["region"][0] if query.get("region") else None
+    calls = [
+        c.to_dict()
+        for c in emu.calls
+        if (operation is None or c.operation == operation) and (region is None or c.region == region)
+    ]
+    return {"calls": calls}
+
+
+def clear_calls(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.clear_calls()
+    return {}
+
+
+def launch_results(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"results": [r.to_dict() for r in emu.launch_results()]}
+
+
+def events(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"events": emu.events}
+
+
+def advance(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"events": emu.advance_all()}
+
+
+def initialize(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.initialize_region(_require(body, "region"))
+    return {}
+
+
+def reset(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.reset()
+    return {}
+
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "health"): health,
+    ("GET", "state"): state,
+    ("POST", "source-servers"): seed_servers,
+    ("POST", "replication-state"): replication_state,
+    ("POST", "launch-failures"): launch_failure,
+    ("POST", "slow-conversions"): slow_conversion,
+    ("GET", "faults"): list_faults,
+    ("POST", "faults"): add_fault,
+    ("DELETE", "faults"): clear_faults,
+    ("GET", "clock"): get_clock,
+    ("POST", "clock"): move_clock,
+    ("GET", "calls"): list_calls,
+    ("DELETE", "calls"): clear_calls,
+    ("GET", "launch-results"): launch_results,
+    ("GET", "events"): events,
+    ("POST", "advance"): advance,
+    ("POST", "initialize"): initialize,
+    ("POST", "reset"): reset,
+}
+
+
+def handle(
+    emu: DrsEmulator, method: str, path: str, body: Any, query: dict[str, list[str]]
+) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body) for an admin request; `path` is what follows /_emulator/."""
+    name = path.strip("/")
+    handler = ROUTES.get((method, name))
+    if handler is None:
+        known = any(route_name == name for _, route_name in ROUTES)
+        return (
+            (405, {"error": f"{method} not allowed on /_emulator/{name}"})
+            if known
+            else (
+                404,
+                {
+                    "error": f"no admin endpoint /_emulator/{name}",
+                    "endpoints": sorted({n for _, n in ROUTES}),
+                },
+            )
+        )
+    if body is None or not isinstance(body, dict):
+        return 400, {"error": "the body must be a JSON object"}
+    try:
+        return 200, handler(emu, body, query)
+    except AdminError as exc:
+        return exc.status, {"error": str(exc)}
+    except (ValueError, KeyError, TypeError) as exc:
+        return 400, {"error": str(exc).strip("'\"")}

@@ -1,0 +1,567 @@
+"""DrsEmulator: the thread-safe core. One lock; lifecycles advance lazily from the clock on every call."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import errors, lifecycle, model
+from .clock import Clock, ScaledClock, fmt_event_time, fmt_time, parse_duration
+from .config import Quotas, Timings
+from .errors import DrsError
+from .faults import Fault, FaultSet
+from .ids import det_hex, det_int
+from .operations import HANDLERS, MUTATING, Ctx, consume_failure
+from .state import HEALTHY_STATE, Hardware, LaunchFailure, RegionState, SourceServer
+
+log = logging.getLogger(__name__)
+
+REPLICATION_STATES = tuple(model.shapes()["DataReplicationState"]["enum"])
+DEFAULT_LAUNCH_ERROR = (
+    "Failed to create a launch template version for source server {source_server_id}. "
+    "An error occurred (UnauthorizedOperation) when calling the CreateLaunchTemplateVersion operation: "
+    "You are not authorized to perform this operation. User: arn:aws:sts::{account}:assumed-role/"
+    "drs-chatops-executor/drs-chatops is not authorized to perform: ec2:CreateLaunchTemplateVersion on "
+    "resource: arn:aws:ec2:{region}:{account}:launch-template/{launch_template_id} because no "
+    "identity-based policy allows the ec2:CreateLaunchTemplateVersion action"
+)
+# Seeded in these states, a server has never finished its initial sync, so it has no snapshots.
+_NEVER_REPLICATED = frozenset({"INITIATING", "INITIAL_SYNC"})
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+
+@dataclass
+class CallRecord:
+    """One API call as the emulator saw it."""
+
+    seq: int
+    operation: str
+    region: str
+    params: dict[str, Any]
+    time: datetime  # emulated time of the call
+    status: int = 0
+    error: str | None = None  # error code, when one was returned
+    error_message: str | None = None
+    response: dict[str, Any] | None = None  # kept for mutating operations only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "operation": self.operation,
+            "region": self.region,
+            "params": self.params,
+            "time": fmt_time(self.time),
+            "status": self.status,
+            "error": self.error,
+            "errorMessage": self.error_message,
+            "response": self.response,
+        }
+
+
+@dataclass
+class LaunchResult:
+    """When a server's launch reached LAUNCHED or FAILED."""
+
+    region: str
+    job_id: str
+    source_server_id: str
+    status: str
+    time: datetime
+    is_drill: bool
+    recovery_instance_id: str | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "jobID": self.job_id,
+            "sourceServerID": self.source_server_id,
+            "status": self.status,
+            "time": fmt_time(self.time),
+            "isDrill": self.is_drill,
+            "recoveryInstanceID": self.recovery_instance_id,
+            "error": self.error,
+        }
+
+
+class DrsEmulator:
+    def __init__(
+        self,
+        *,
+        regions: Iterable[str] = ("us-east-1",),
+        time_scale: float = 1.0,
+        seed: int = 0,
+        clock: Clock | None = None,
+        quotas: Quotas | None = None,
+        timings: Timings | None = None,
+        account_id: str = "123456789012",
+    ) -> None:
+        self.seed = seed
+        self.account_id = account_id
+        self.quotas = quotas or Quotas()
+        self.timings = timings or Timings()
+        self.clock: Clock = clock if clock is not None else ScaledClock(time_scale)
+        self.initial_regions = tuple(regions)
+        if not self.initial_regions:
+            raise ValueError("at least one region is needed")
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._faults = FaultSet(seed)
+        self._reset_state()
+
+    # ----- state -------------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self._regions: dict[str, RegionState] = {}
+        for name in self.initial_regions:
+            self._region(name).initialized = True
+        self._faults.clear()
+        self._calls: list[CallRecord] = []
+        self._launches: list[LaunchResult] = []
+        self._events: list[dict[str, Any]] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._last_now: datetime | None = None
+
+    def reset(self) -> None:
+        """Back to the state right after construction (the clock is left alone; subscribers stay)."""
+        with self._lock:
+            self._reset_state()
+
+    def _region(self, name: str) -> RegionState:
+        if name not in self._regions:
+            self._regions[name] = RegionState(name=name, account=self.account_id)
+        return self._regions[name]
+
+    def _now(self) -> datetime:
+        now = self.clock.now()
+        if self._last_now is not None and now < self._last_now:
+            now = self._last_now  # a clock must never make time run backwards for the lifecycles
+        self._last_now = now
+        return now
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now()
+
+    @property
+    def regions(self) -> list[str]:
+        with self._lock:
+            return list(self._regions)
+
+    def initialize_region(self, region: str) -> None:
+        with self._lock:
+            self._region(region).initialized = True
+
+    def _find_server(self, source_server_id: str) -> tuple[RegionState, SourceServer]:
+        for region in self._regions.values():
+            if source_server_id in region.servers:
+                return region, region.servers[source_server_id]
+        raise KeyError(f"no source server {source_server_id}")
+
+    # ----- seeding -----------------------------------------------------------------------------
+    def add_source_servers(
+        self,
+        region: str,
+        ids: Iterable[str] | None = None,
+        count: int | None = None,
+        tags: dict[str, str] | None = None,
+        replication_state: str = "CONTINUOUS",
+        lag: str | float | timedelta = "P0D",
+        *,
+        hostnames: Iterable[str] | None = None,
+        origin_region: str | None = None,
+        replicating_since: datetime | None = None,
+    ) -> list[str]:
+        """Seed source servers; ids are generated (s- + 17 lowercase hex, seeded) when count is given."""
+        if replication_state not in REPLICATION_STATES:
+            raise ValueError(f"unknown replication state {replication_state}")
+        id_list = list(ids) if ids is not None else []
+        if count is not None:
+            id_list += [None] * count  # type: ignore[list-item]
+        if not id_list:
+            raise ValueError("give ids or a count")
+        names = list(hostnames) if hostnames is not None else []
+        lag_seconds = parse_duration(lag)
+        with self._lock:
+            now = self._now()
+            state = self._region(region)
+            if len(state.servers) + len(id_list) > self.quotas.source_servers_per_region:
+                raise ValueError("source server quota for the region exceeded")
+            added = replicating_since or now - timedelta(days=8)
+            created = []
+            for i, sid in enumerate(id_list):
+                if sid is not None and not _valid_server_id(sid):
+                    raise ValueError(f"invalid source server id {sid!r}")
+                if sid is not None and any(sid in r.servers for r in self._regions.values()):
+                    raise ValueError(f"source server {sid} already exists")
+                server = self._new_server(
+                    state,
+                    server_id=sid,
+                    hostname=names[i] if i < len(names) else None,
+                    tags=tags,
+                    origin_region=origin_region or self._default_origin(region),
+                    added_at=added,
+                )
+                self._seed_replication(server, replication_state, lag_seconds, now)
+                created.append(server.id)
+            return created
+
+    def _default_origin(self, region: str) -> str:
+        others = [r for r in self.initial_regions if r != region]
+        if others:
+            return others[0]
+        return "us-west-2" if region != "us-west-2" else "us-east-1"
+
+    def _new_server(
+        self,
+        state: RegionState,
+        *,
+        server_id: str | None = None,
+        hostname: str | None = None,
+        tags: dict[str, str] | None = None,
+        origin_region: str,
+        origin_instance_id: str | None = None,
+        direction: str = "FAILOVER",
+        added_at: datetime | None = None,
+    ) -> SourceServer:
+        state.server_seq += 1
+        seq = state.server_seq
+        if server_id is None:
+            salt = 0
+            while True:
+                server_id = "s-" + det_hex(self.seed, "source-server", state.name, seq, salt)
+                if not any(server_id in r.servers for r in self._regions.values()):
+                    break
+                salt += 1
+        name = hostname or f"server-{seq:03d}"
+        s = self.seed
+        hardware = Hardware(
+            hostname=name,
+            disk_bytes=det_int(s, 8, 200, "disk", server_id) * 1024**3,
+            cores=det_int(s, 1, 4, "cores", server_id) * 2,
+            ram_bytes=det_int(s, 1, 8, "ram", server_id) * 4 * 1024**3,
+            mac=":".join(det_hex(s, "mac", server_id, length=12)[i : i + 2] for i in range(0, 12, 2)),
+            ip=".".join(
+                [
+                    "10",
+                    str(det_int(s, 0, 255, "ip1", server_id)),
+                    str(det_int(s, 0, 255, "ip2", server_id)),
+                    str(seq % 250 + 4),
+                ]
+            ),
+        )
+        now = self._last_now or self.clock.now()
+        added = added_at or now
+        server = SourceServer(
+            id=server_id,
+            region=state.name,
+            account=self.account_id,
+            seq=seq,
+            hardware=hardware,
+            tags={"Name": name, **(tags or {})},
+            added_at=added,
+            state="INITIATING",
+            state_since=added,
+            origin_region=origin_region,
+            origin_instance_id=origin_instance_id or "i-" + det_hex(s, "origin", server_id),
+            launch_template_id="lt-" + det_hex(s, "lt", server_id),
+            direction=direction,
+        )
+        state.servers[server_id] = server
+        return server
+
+    def _seed_replication(self, server: SourceServer, state: str, lag: float, now: datetime) -> None:
+        if state in _NEVER_REPLICATED:
+            server.set_state(state, now)
+            return
+        healthy_from = min(server.added_at + timedelta(seconds=self.timings.initial_sync), now)
+        server.set_state(HEALTHY_STATE, healthy_from)
+        if state == HEALTHY_STATE:
+            server.lag_override = lag
+        else:
+            # The server replicated fine until `lag` ago: its snapshots stop there.
+            server.set_state(state, max(healthy_from, now - timedelta(seconds=lag)))
+            server.lag_override = 0.0
+
+    def set_replication_state(
+        self, source_server_id: str, state: str, lag: str | float | timedelta | None = None
+    ) -> None:
+        if state not in REPLICATION_STATES:
+            raise ValueError(f"unknown replication state {state}")
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            _, server = self._find_server(source_server_id)
+            server.sync(now)
+            server.schedule.clear()
+            if server.state != state:
+                server.set_state(state, now)
+            server.lag_override = parse_duration(lag) if lag is not None else 0.0
+        self._flush()
+
+    # ----- launch faults -----------------------------------------------------------------------
+    def fail_launch(
+        self,
+        source_server_id: str,
+        error: str | None = None,
+        *,
+        phase: str = "LAUNCH",
+        times: int | None = None,
+    ) -> None:
+        """Make this server's launch end FAILED (inside an otherwise COMPLETED job), with `error` as
+        the job log's rawError. Applies to a launch already running if it has not passed that point,
+        else to the next one; `times` limits how many launches fail (None: until clear_faults())."""
+        if phase not in ("LAUNCH", "CONVERSION"):
+            raise ValueError("phase must be LAUNCH or CONVERSION")
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            region, server = self._find_server(source_server_id)
+            text = error or DEFAULT_LAUNCH_ERROR.format(
+                source_server_id=server.id,
+                account=self.account_id,
+                region=region.name,
+                launch_template_id=server.launch_template_id,
+            )
+            server.launch_failure = LaunchFailure(text, phase, times)
+            running = self._running(region, server.id)
+            if running:
+                job, run = running
+                if run.mode != "SKIP" and lifecycle.replan_allowed(
+                    job, run, self.timings, failure=server.launch_failure
+                ):
+                    consume_failure(server)
+        self._flush()
+
+    def slow_conversion(self, source_server_id: str, extra_seconds: float) -> None:
+        """Add emulated seconds to this server's conversion (this launch if still converting, and later)."""
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            region, server = self._find_server(source_server_id)
+            server.extra_conversion = float(extra_seconds)
+            running = self._running(region, server.id)
+            if running:
+                job, run = running
+                lifecycle.replan_allowed(job, run, self.timings, extra=float(extra_seconds))
+        self._flush()
+
+    def _running(self, region: RegionState, server_id: str) -> Any:
+        for job in region.active.values():
+            if job.type == "LAUNCH":
+                for run in job.runs:
+                    if run.source_server_id == server_id:
+                        return job, run
+        return None
+
+    # ----- API faults --------------------------------------------------------------------------
+    def inject_fault(
+        self,
+        operation: str,
+        error: str = "ThrottlingException",
+        count: int | None = None,
+        rate: float | None = None,
+        retry_after: int = 1,
+        message: str | None = None,
+    ) -> None:
+        """Fail the next `count` calls of `operation` ("*" for all), or a seeded `rate` of them, or
+        (neither given) every call until clear_faults()."""
+        with self._lock:
+            self._faults.add(Fault(operation, error, count, rate, retry_after, message))
+
+    def clear_faults(self) -> None:
+        """Remove injected API faults, launch failures and slow conversions."""
+        with self._lock:
+            self._faults.clear()
+            for region in self._regions.values():
+                for server in region.servers.values():
+                    server.launch_failure = None
+                    server.extra_conversion = 0.0
+
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.to_dict() for f in self._faults.faults]
+
+    # ----- observation -------------------------------------------------------------------------
+    @property
+    def calls(self) -> list[CallRecord]:
+        """Every API call so far (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def launch_results(self) -> list[LaunchResult]:
+        """Every server launch that reached LAUNCHED or FAILED, in time order."""
+        with self._lock:
+            self._advance(self._now())
+            results = list(self._launches)
+        self._flush()
+        return results
+
+    def server_launch_times(self) -> dict[str, datetime]:
+        """Source server id -> when its latest launch reached LAUNCHED or FAILED."""
+        return {r.source_server_id: r.time for r in self.launch_results()}
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every EventBridge-shaped event emitted so far."""
+        with self._lock:
+            return copy.deepcopy(self._events)
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call `callback(event)` (outside the lock) for each launch result; returns an unsubscribe."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def advance_all(self) -> list[dict[str, Any]]:
+        """Bring every lifecycle up to the clock's now and deliver the events that produces."""
+        with self._lock:
+            events = self._advance(self._now())
+        self._flush()
+        return copy.deepcopy(events)
+
+    def _advance(self, now: datetime) -> list[dict[str, Any]]:
+        outcomes: list[lifecycle.LaunchOutcome] = []
+        for region in self._regions.values():
+            outcomes += lifecycle.advance(region, now, self.seed, self.timings)
+        outcomes.sort(key=lambda o: o.at)
+        events = []
+        for o in outcomes:
+            self._launches.append(
+                LaunchResult(
+                    o.region,
+                    o.job_id,
+                    o.source_server_id,
+                    o.status,
+                    o.at,
+                    o.is_drill,
+                    o.recovery_instance_id,
+                    o.error,
+                )
+            )
+            events.append(self._event(o))
+        self._events += events
+        self._outbox += events
+        return events
+
+    def _event(self, o: lifecycle.LaunchOutcome) -> dict[str, Any]:
+        kind = "DRILL" if o.is_drill else "RECOVERY"
+        result = "SUCCEEDED" if o.status == "LAUNCHED" else "FAILED"
+        event_id = det_hex(self.seed, "event", o.job_id, o.source_server_id, length=32)
+        return {
+            "version": "0",
+            "id": "-".join((event_id[:8], event_id[8:12], event_id[12:16], event_id[16:20], event_id[20:])),
+            "source": "aws.drs",
+            "detail-type": "DRS Source Server Launch Result",
+            "account": self.account_id,
+            "time": fmt_event_time(o.at),
+            "region": o.region,
+            "resources": [o.source_server_arn],
+            "detail": {
+                "state": f"{kind}_LAUNCH_{result}",
+                "job-id": o.job_id,
+                "source-server-id": o.source_server_id,
+            },
+        }
+
+    def _flush(self) -> None:
+        """Deliver queued events to subscribers; called with the lock released."""
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            subscribers = list(self._subscribers)
+        for event in events:
+            for callback in subscribers:
+                try:
+                    callback(copy.deepcopy(event))
+                except Exception:  # a broken subscriber must not break the API call that advanced time
+                    log.exception("DRS emulator event subscriber failed")
+
+    # ----- the API -----------------------------------------------------------------------------
+    def handle(self, operation: str, region: str, params: dict[str, Any] | None) -> ApiResponse:
+        """Serve one DRS API call. `params` None means the request body could not be parsed."""
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            record = CallRecord(len(self._calls) + 1, operation, region, copy.deepcopy(params or {}), now)
+            self._calls.append(record)
+            try:
+                status, body = self._dispatch(operation, region, params, now)
+                record.status = status
+                if operation in MUTATING:
+                    record.response = copy.deepcopy(body)
+                response = ApiResponse(status, body, {})
+            except DrsError as exc:
+                record.status, record.error, record.error_message = exc.status, exc.code, exc.message
+                response = ApiResponse(exc.status, exc.body(), {"x-amzn-ErrorType": exc.code, **exc.headers})
+        self._flush()
+        return response
+
+    def _dispatch(
+        self, operation: str, region: str, params: dict[str, Any] | None, now: datetime
+    ) -> tuple[int, dict[str, Any] | None]:
+        if operation not in model.SUPPORTED_OPERATIONS:
+            known = operation in model.service_model()["operations"]
+            what = "is not implemented by the DRS emulator" if known else "is not a DRS operation"
+            raise errors.validation(f"Operation {operation} {what}", "unknownOperation")
+        fault = self._faults.check(operation, region, self.account_id)
+        if fault:
+            raise fault
+        if params is None:
+            raise errors.validation("Could not parse the request body as JSON", "cannotParse")
+        input_shape = model.operation(operation).get("input", {}).get("shape")
+        if input_shape:
+            issues = model.validate(input_shape, params)
+            if issues:
+                raise errors.from_issues(issues)
+        state = self._region(region)
+        if operation != "InitializeService" and not state.initialized:
+            raise errors.uninitialized(region)
+        ctx = Ctx(state, now, self.seed, self.quotas, self.timings, self._region, self._new_server)
+        body = HANDLERS[operation](ctx, params)
+        return model.success_code(operation), body
+
+    def state_summary(self) -> dict[str, Any]:
+        """A compact view of the world for the admin API and debugging."""
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            summary = {
+                "now": fmt_time(now),
+                "regions": {
+                    name: {
+                        "initialized": r.initialized,
+                        "sourceServers": len(r.servers),
+                        "jobs": len(r.jobs),
+                        "activeJobs": sorted(r.active),
+                        "recoveryInstances": len(r.instances),
+                    }
+                    for name, r in self._regions.items()
+                },
+            }
+        self._flush()
+        return summary
+
+
+def _valid_server_id(sid: str) -> bool:
+    return not model.validate("SourceServerID", sid)

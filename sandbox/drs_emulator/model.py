@@ -1,0 +1,191 @@
+"""botocore's DRS service model, loaded at run time: routing, success codes and input validation."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.loaders import create_loader
+
+from .clock import parse_time
+
+# Values real DRS returns that the model's enums lack. The ONE place for such exceptions:
+# the emulator may emit these, and the conformance tests allow exactly these beyond the model.
+EXTRA_ENUM_VALUES: dict[str, frozenset[str]] = {
+    "JobLogEvent": frozenset({"LAUNCH_END"}),
+}
+
+# Operations the emulator serves; any other operation is answered with unknownOperation.
+SUPPORTED_OPERATIONS = frozenset(
+    {
+        "StartRecovery",
+        "DescribeJobs",
+        "DescribeJobLogItems",
+        "DescribeSourceServers",
+        "DescribeRecoveryInstances",
+        "DescribeRecoverySnapshots",
+        "TerminateRecoveryInstances",
+        "ReverseReplication",
+        "GetLaunchConfiguration",
+        "InitializeService",
+        "DeleteJob",
+        "ListTagsForResource",
+        "TagResource",
+        "UntagResource",
+    }
+)
+
+# Real output uses '+00:00' where the model's pattern wants 'Z'; these shapes are checked by parsing.
+DATETIME_SHAPES = frozenset({"ISO8601DatetimeString"})
+
+
+@functools.cache
+def service_model() -> dict[str, Any]:
+    model: dict[str, Any] = create_loader().load_service_model("drs", "service-2")
+    return model
+
+
+def shapes() -> dict[str, Any]:
+    result: dict[str, Any] = service_model()["shapes"]
+    return result
+
+
+def operation(name: str) -> dict[str, Any]:
+    result: dict[str, Any] = service_model()["operations"][name]
+    return result
+
+
+def success_code(op_name: str) -> int:
+    return int(operation(op_name)["http"].get("responseCode", 200))
+
+
+def error_status(code: str) -> int:
+    shape = shapes().get(code, {})
+    return int(shape.get("error", {}).get("httpStatusCode", 400))
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: str
+    method: str
+    prefix: str  # literal part of the URI before the first {label}
+    label: str | None  # name of the single URI label, if any
+
+
+@functools.cache
+def routes() -> tuple[Route, ...]:
+    out = []
+    for name, op in service_model()["operations"].items():
+        uri = op["http"]["requestUri"].split("?")[0]
+        match = re.fullmatch(r"([^{]*)(?:\{(\w+)\+?\})?", uri)
+        if not match:
+            continue
+        out.append(Route(name, op["http"]["method"], match.group(1), match.group(2)))
+    return tuple(out)
+
+
+def route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """(operation, uri labels) for an HTTP method and decoded path, or None."""
+    for r in routes():
+        if r.method != method:
+            continue
+        if r.label is None and path == r.prefix:
+            return r.operation, {}
+        if r.label is not None and path.startswith(r.prefix) and len(path) > len(r.prefix):
+            return r.operation, {r.label: path[len(r.prefix) :]}
+    return None
+
+
+@dataclass
+class FieldIssue:
+    name: str
+    message: str
+    value: Any = None
+    type_error: bool = False
+
+
+def validate(shape_name: str, value: Any) -> list[FieldIssue]:
+    """Check a request against the model as the service does (required, types, lengths, patterns)."""
+    issues: list[FieldIssue] = []
+    _check(shape_name, value, "", issues)
+    return issues
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _check(shape_name: str, value: Any, path: str, issues: list[FieldIssue]) -> None:
+    shape = shapes()[shape_name]
+    kind = shape["type"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            issues.append(FieldIssue(path, "Member must be a structure", None, True))
+            return
+        for req in shape.get("required", []):
+            if value.get(req) is None:
+                issues.append(FieldIssue(_join(path, req), "Member must not be null"))
+        for key, item in value.items():
+            member = shape["members"].get(key)
+            if member is None or item is None:
+                continue  # unknown members are ignored, as the service does
+            _check(member["shape"], item, _join(path, key), issues)
+    elif kind == "list":
+        if not isinstance(value, list):
+            issues.append(FieldIssue(path, "Member must be a list", None, True))
+            return
+        _check_size(shape, len(value), path, issues)
+        for i, item in enumerate(value):
+            _check(shape["member"]["shape"], item, f"{path}.{i + 1}.member", issues)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            issues.append(FieldIssue(path, "Member must be a map", None, True))
+            return
+        _check_size(shape, len(value), path, issues)
+        for key, item in value.items():
+            _check(shape["key"]["shape"], key, f"{path}.key", issues)
+            _check(shape["value"]["shape"], item, f"{path}.{key}", issues)
+    elif kind == "string":
+        _check_string(shape_name, shape, value, path, issues)
+    elif kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            issues.append(FieldIssue(path, "Member must be an integer", value, True))
+            return
+        if "min" in shape and value < shape["min"]:
+            issues.append(
+                FieldIssue(path, f"Member must have value greater than or equal to {shape['min']}", value)
+            )
+        if "max" in shape and value > shape["max"]:
+            issues.append(
+                FieldIssue(path, f"Member must have value less than or equal to {shape['max']}", value)
+            )
+    elif kind == "boolean" and not isinstance(value, bool):
+        issues.append(FieldIssue(path, "Member must be a boolean", value, True))
+
+
+def _check_size(shape: dict[str, Any], size: int, path: str, issues: list[FieldIssue]) -> None:
+    if "min" in shape and size < shape["min"]:
+        issues.append(FieldIssue(path, f"Member must have length greater than or equal to {shape['min']}"))
+    if "max" in shape and size > shape["max"]:
+        issues.append(FieldIssue(path, f"Member must have length less than or equal to {shape['max']}"))
+
+
+def _check_string(name: str, shape: dict[str, Any], value: Any, path: str, issues: list[FieldIssue]) -> None:
+    if not isinstance(value, str):
+        issues.append(FieldIssue(path, "Member must be a string", value, True))
+        return
+    _check_size(shape, len(value), path, issues)
+    if "enum" in shape and value not in shape["enum"]:
+        allowed = ", ".join(shape["enum"])
+        issues.append(FieldIssue(path, f"Member must satisfy enum value set: [{allowed}]", value))
+    if name in DATETIME_SHAPES:
+        try:
+            parse_time(value)
+        except ValueError:
+            issues.append(FieldIssue(path, "Member must be an ISO-8601 date-time", value))
+    elif "pattern" in shape and not re.fullmatch(shape["pattern"], value):
+        issues.append(
+            FieldIssue(path, f"Member must satisfy regular expression pattern: {shape['pattern']}", value)
+        )

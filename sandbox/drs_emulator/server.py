@@ -1,0 +1,196 @@
+"""HTTP front end: rest-json DRS for boto3 (region from the SigV4 credential scope) plus /_emulator/."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import admin, model
+from .emulator import DrsEmulator
+
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+def region_from_authorization(header: str | None) -> tuple[str | None, str | None]:
+    """(region, service) from a SigV4 Authorization header's credential scope."""
+    match = _SCOPE.search(header or "")
+    return (match.group(1), match.group(2)) if match else (None, None)
+
+
+def _request_params(operation: str, body: Any, labels: dict[str, str], query: dict[str, list[str]]) -> Any:
+    """Merge body, URI labels and query string into one params dict, per the model's member locations."""
+    if not isinstance(body, dict):
+        return None
+    params = dict(body)
+    shape_name = model.operation(operation).get("input", {}).get("shape")
+    members = model.shapes()[shape_name]["members"] if shape_name else {}
+    for name, member in members.items():
+        location, wire = member.get("location"), member.get("locationName", name)
+        if location == "uri" and wire in labels:
+            params[name] = labels[wire]
+        elif location == "querystring" and wire in query:
+            is_list = model.shapes()[member["shape"]]["type"] == "list"
+            params[name] = query[wire] if is_list else query[wire][0]
+    return params
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; don't wait for ACKs
+    server: _HttpServer
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test and demo output clean
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body: Any = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = None
+        query = parse_qs(url.query)
+        path = unquote(url.path)
+        emulator = self.server.emulator
+        if path.startswith("/_emulator/"):
+            status, payload = admin.handle(emulator, method, path[len("/_emulator/") :], body, query)
+            self._send(status, payload, {})
+            return
+        region, service = region_from_authorization(self.headers.get("Authorization"))
+        if region is None or service != "drs":
+            code = "MissingAuthenticationTokenException" if region is None else "InvalidSignatureException"
+            message = (
+                "Missing Authentication Token"
+                if region is None
+                else ("Credential should be scoped to correct service: 'drs'.")
+            )
+            self._send(403, {"message": message}, {"x-amzn-ErrorType": code})
+            return
+        found = model.route(method, path)
+        if found is None:
+            # Not a route of the model: this name is never an operation, so the answer is unknownOperation.
+            response = emulator.handle(f"{method} {path}", region, body if isinstance(body, dict) else None)
+        else:
+            operation, labels = found
+            response = emulator.handle(operation, region, _request_params(operation, body, labels, query))
+        self._send(response.status, response.body, response.headers)
+
+    def _send(self, status: int, payload: dict[str, Any] | None, headers: dict[str, str]) -> None:
+        data = b"" if status == 204 else json.dumps(payload if payload is not None else {}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops bursts of connects, which then retry a second later
+
+    def __init__(self, address: tuple[str, int], emulator: DrsEmulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class EmulatorServer:
+    """Serves a DrsEmulator over HTTP on a background thread.
+
+    tick_interval: if set, a daemon thread calls emulator.advance_all() that often (real seconds), so
+    subscribers get launch events even when nobody is polling (useful with a scaled real clock).
+    """
+
+    def __init__(
+        self,
+        emulator: DrsEmulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tick_interval: float | None = None,
+    ) -> None:
+        self.emulator = emulator
+        self.host = host
+        self.port = port
+        self.tick_interval = tick_interval
+        self._httpd: _HttpServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        if self._httpd is not None:
+            return self
+        self._httpd = _HttpServer((self.host, self.port), self.emulator)
+        self.port = self._httpd.server_address[1]
+        self._stopping.clear()
+        # A short poll interval makes stop() quick: serve_forever only sees shutdown between polls.
+        serve = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="drs-emulator-http",
+            daemon=True,
+        )
+        serve.start()
+        self._threads = [serve]
+        if self.tick_interval:
+            tick = threading.Thread(target=self._tick, name="drs-emulator-tick", daemon=True)
+            tick.start()
+            self._threads.append(tick)
+        return self
+
+    def _tick(self) -> None:
+        assert self.tick_interval
+        while not self._stopping.wait(self.tick_interval):
+            self.emulator.advance_all()
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._httpd = None
+        self._threads = []
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
