@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,5 +25,9 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
 
     state_machine_arn: str | None = None
+    # Local rehearsals only (the sandbox): the bot's clock runs in step with the emulated DRS, which
+    # compresses real timings, so RTOs, wait_before and timeouts read as they would in production.
+    clock_scale: float = Field(default=1.0, gt=0)
+    clock_origin: datetime | None = None
     poll_seconds: float = Field(default=15.0, gt=0)
     limits: Limits = Limits()

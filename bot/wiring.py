@@ -28,6 +28,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def scaled_clock(origin: datetime, scale: float) -> Clock:
+    """Time that runs `scale` times faster than real time from `origin` on (the sandbox)."""
+
+    def now() -> datetime:
+        real = datetime.now(UTC)
+        return origin + (real - origin) * scale
+
+    return now
+
+
 class BlockKitRenderer:
     anchor = staticmethod(blocks.anchor)
     event = staticmethod(blocks.event)
@@ -36,7 +46,16 @@ class BlockKitRenderer:
 @dataclass
 class Container:
     settings: Settings
-    clock: Clock = utc_now
+    clock_override: Clock | None = None
+
+    @cached_property
+    def clock(self) -> Clock:
+        if self.clock_override is not None:
+            return self.clock_override
+        if self.settings.clock_scale != 1.0:
+            origin = self.settings.clock_origin or utc_now()
+            return scaled_clock(origin, self.settings.clock_scale)
+        return utc_now
 
     @cached_property
     def credentials(self) -> SlackCredentials:

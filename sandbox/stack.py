@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +28,7 @@ from bot.services.plans import read_catalog
 from bot.settings import Settings
 from bot.wiring import Container
 from sandbox.config import SandboxConfig
-from sandbox.drs_emulator import DrsEmulator, EmulatorServer
+from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.lambda_fake import FakeLambda, make_context
 from sandbox.moto_server import MotoServer
 from sandbox.slack_fake import FakeSlack
@@ -50,10 +51,15 @@ class SandboxStack:
         self.slack = FakeSlack(bot_token=self.config.bot_token)
         self.lambdas = FakeLambda()
         regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
+        # The bot's clock (DRS_BOT_CLOCK_*) and the emulator's run in step from the same origin.
+        self.clock_origin = datetime.now(UTC)
         self.drs = DrsEmulator(
-            regions=tuple(regions), time_scale=self.config.time_scale, seed=self.config.seed
+            regions=tuple(regions),
+            clock=ScaledClock(self.config.time_scale, start=self.clock_origin),
+            seed=self.config.seed,
         )
-        self.drs_server = EmulatorServer(self.drs)
+        # Launch results become events without waiting for the next DRS call.
+        self.drs_server = EmulatorServer(self.drs, tick_interval=0.2)
         self._http: ThreadingHTTPServer | None = None
         self._runner: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -145,6 +151,8 @@ class SandboxStack:
             "DRS_BOT_SLACK_API_URL": self.slack.api_url,
             "DRS_BOT_POLL_SECONDS": str(self.config.poll_seconds),
             "DRS_BOT_LIMITS": self.config.limits.model_dump_json(),
+            "DRS_BOT_CLOCK_SCALE": str(self.config.time_scale),
+            "DRS_BOT_CLOCK_ORIGIN": self.clock_origin.isoformat(),
             "POWERTOOLS_SERVICE_NAME": "drs-chatops",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
