@@ -39,6 +39,10 @@ class DrsConflict(DrsError):
     """A source server is already in an active job (maybe ours, started before a crash)."""
 
 
+class DrsQuotaExceeded(DrsError):
+    """A DRS quota is full right now (jobs or servers in flight); it frees up as jobs end."""
+
+
 class DrsRefused(DrsError):
     """DRS said no for good (validation, access denied, uninitialized region, quota)."""
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.domain.engine import JobSnapshot, ServerLaunch
-from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable
+from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
+from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
@@ -69,6 +69,15 @@ class DrsGateway:
                     return str(job["jobID"])
         return None
 
+    def load(self, region: str, since: datetime) -> RegionLoad:
+        jobs = servers = 0
+        with _translated():
+            for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()}):
+                if job.get("status") != "COMPLETED":
+                    jobs += 1
+                    servers += len(job.get("participatingServers") or [])
+        return RegionLoad(jobs=jobs, servers=servers)
+
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         with _translated():
             response = self._client(region).describe_jobs(filters={"jobIDs": [job_id]})
@@ -124,6 +133,8 @@ class _translated:
                 raise DrsUnavailable(code, message) from error
             if code == "ConflictException":
                 raise DrsConflict(code, message) from error
+            if code == "ServiceQuotaExceededException":
+                raise DrsQuotaExceeded(code, message) from error
             raise DrsRefused(code, message) from error
         if isinstance(error, BotoCoreError):
             raise DrsUnavailable(type(error).__name__, str(error)) from error

@@ -68,6 +68,15 @@ class JobSnapshot(BaseModel):
     servers: tuple[ServerLaunch, ...] = ()
 
 
+class RegionLoad(BaseModel):
+    """Active DRS jobs in a region, and the source servers in them: the quotas count these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: int
+    servers: int
+
+
 class Observation(BaseModel):
     """What DRS said this tick: the jobs, and DRS's own error text for servers that failed."""
 
@@ -75,6 +84,8 @@ class Observation(BaseModel):
 
     jobs: Mapping[str, JobSnapshot] = Field(default_factory=dict)
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
+    # DRS-wide load per region (every active job, ours and others'), when it was looked up.
+    load: Mapping[str, RegionLoad] = Field(default_factory=dict)
 
 
 class Decision(BaseModel):
@@ -181,6 +192,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     before = execution
     execution = _apply_observation(execution, observation, now)
     execution = _apply_timeouts(execution, now)
+    load = observation.load
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
     stopped_by: str | None = None
@@ -192,7 +204,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
             if wave.not_before is not None and now < wave.not_before:
                 break  # waiting out the wave's wait_before
             wave = wave.model_copy(update={"status": WaveStatus.IN_PROGRESS, "start_time": now})
-        wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits)
+        wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits, load.get(wave.region))
         starts += wave_starts
         reconcile += wave_reconcile
         execution = execution.replace_wave(wave)
@@ -354,11 +366,11 @@ def _follow_server(
 
 
 def _claim_chunks(
-    execution: Execution, wave: WaveRun, now: datetime, limits: Limits
+    execution: Execution, wave: WaveRun, now: datetime, limits: Limits, load: RegionLoad | None
 ) -> tuple[WaveRun, list[ChunkRef], list[ChunkRef]]:
     """Chunks to start now (planned ones while quota allows; stale claims of a crashed tick),
     or, once cancelled, only stale claims to look up: a job may exist for them."""
-    jobs_in_flight, servers_in_flight = _in_flight(execution)
+    jobs_in_flight, servers_in_flight = _in_flight(execution, load)
     stale_before = now - timedelta(seconds=limits.claim_timeout_seconds)
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
@@ -474,14 +486,34 @@ def _next_wake(execution: Execution) -> datetime | None:
     return None
 
 
-def _in_flight(execution: Execution) -> tuple[int, int]:
+def _in_flight(execution: Execution, load: RegionLoad | None) -> tuple[int, int]:
+    """Jobs and servers counting against the quotas: DRS's own count when known (it includes other
+    executions' jobs), plus our claimed chunks DRS may not show yet; else our own count."""
     jobs = servers = 0
     for wave in execution.waves:
         for chunk in wave.chunks:
-            if chunk.status in (ChunkStatus.STARTING, ChunkStatus.RUNNING):
+            counted = ChunkStatus.STARTING if load else None
+            if chunk.status in (ChunkStatus.STARTING, ChunkStatus.RUNNING) and (
+                counted is None or chunk.status is counted
+            ):
                 jobs += 1
                 servers += len(chunk.servers)
+    if load:
+        jobs += load.jobs
+        servers += load.servers
     return jobs, servers
+
+
+def regions_starting(execution: Execution, decision: Decision) -> list[str]:
+    """Regions where the decision starts new chunks: the quotas there are shared with every other
+    job in the account, so the step is decided again knowing DRS's own count (only then: most
+    steps start nothing and need no extra call)."""
+    regions = set()
+    for ref in decision.starts:
+        before = execution.waves[ref.wave].chunks[ref.chunk]
+        if before.status is ChunkStatus.PLANNED:
+            regions.add(execution.waves[ref.wave].region)
+    return sorted(regions)
 
 
 def _wave_done(wave: WaveRun) -> bool:

@@ -17,6 +17,7 @@ from bot.domain.execution import ChunkRef, ChunkStatus, Execution, ExecutionType
 from bot.errors import (
     DrsConflict,
     DrsError,
+    DrsQuotaExceeded,
     DrsRefused,
     DrsUnavailable,
     ExecutionExists,
@@ -34,6 +35,10 @@ MIN_PREFIX = 6
 NOT_STARTED = "not started: the execution was cancelled"
 # How far before a wave started to look for a job a crashed tick may have created.
 FIND_JOB_SLACK = timedelta(minutes=5)
+# A launch job runs minutes to hours; one older than this is not holding quota any more.
+ACTIVE_JOB_WINDOW = timedelta(hours=24)
+# A quota that stays full this many tries means the configured quota is above the account's.
+QUOTA_RETRIES = 20
 
 
 class RequestResult(StrEnum):
@@ -215,7 +220,13 @@ class Executions:
         wake_at = None
         try:
             observation = self._observe(execution)
-            decision = engine.advance(execution, observation, self._clock(), self._limits)
+            now = self._clock()
+            decision = engine.advance(execution, observation, now, self._limits)
+            if regions := engine.regions_starting(execution, decision):
+                since = now - ACTIVE_JOB_WINDOW
+                load = {region: self._drs.load(region, since) for region in regions}
+                observation = observation.model_copy(update={"load": load})
+                decision = engine.advance(execution, observation, now, self._limits)
             wake_at = decision.wake_at
             if decision.execution != execution:
                 execution = self._store.save(decision.execution, execution, decision.events)
@@ -314,6 +325,11 @@ class Executions:
                     started.append((ref, job_id))
                 else:
                     refused.append((ref, str(error)))
+            except DrsQuotaExceeded as error:
+                if chunk.attempts >= QUOTA_RETRIES:
+                    refused.append((ref, f"{error} (still after {chunk.attempts} tries; check the quotas)"))
+                else:
+                    retry_later.append(ref)
             except DrsRefused as error:
                 refused.append((ref, str(error)))
             except DrsUnavailable as error:

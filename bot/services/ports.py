@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.engine import JobSnapshot
+from bot.domain.engine import JobSnapshot, RegionLoad
 from bot.domain.events import Event, ProgressUpdated
 from bot.domain.execution import Execution
 from bot.domain.plans import Catalog
@@ -78,6 +78,10 @@ class Drs(Protocol):
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         """The id of a job created since `since` carrying all these tags, if any."""
+        ...
+
+    def load(self, region: str, since: datetime) -> RegionLoad:
+        """Active jobs in the region created since `since`, and the servers in them."""
         ...
 
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:

@@ -188,3 +188,17 @@ def test_an_execution_awaiting_approval_does_not_advance() -> None:
     assert ex.status is ExecutionStatus.PENDING_APPROVAL
     d = engine.advance(ex, observe(), at(0), LIMITS)
     assert d.starts == () and d.execution == ex
+
+
+def test_other_jobs_in_the_region_count_against_the_quotas() -> None:
+    from bot.domain.engine import Observation, RegionLoad
+
+    limits = Limits(servers_per_job=100, concurrent_jobs=20, servers_in_active_jobs=500)
+    ex = execution(450, servers_per_job=100)
+    busy = Observation(load={"us-east-1": RegionLoad(jobs=2, servers=150)})
+    d = engine.advance(ex, busy, at(1), limits)
+    assert [ref.chunk for ref in d.starts] == [0, 1, 2]  # 150 + 300 in flight; a fourth would be 550
+    full = Observation(load={"us-east-1": RegionLoad(jobs=20, servers=20)})
+    assert engine.advance(ex, full, at(1), limits).starts == ()
+    # Only new starts need DRS's count; following running jobs does not.
+    assert engine.regions_starting(ex, d) == ["us-east-1"]
