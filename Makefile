@@ -1,10 +1,21 @@
 # The two commands a new user needs: `make demo` and `make test`. Both create the environment first.
+# Deploying to AWS: `make package` and `make deploy` (README "Deploy on AWS").
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins boto3/botocore far below what the bot needs: it lives in a venv of its own.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit cfn-lint bench clean
+# make deploy BUCKET=<S3 bucket for the artifact, in the stack's region> [STACK=...] [ACCESS_POLICY='<json>']
+#             [PARAMS='Key=Value ...'] (the AWS CLI's own region and credentials apply)
+STACK ?= drs-chatops
+BUCKET ?=
+ACCESS_POLICY ?=
+PARAMS ?=
+
+.PHONY: demo test lint typecheck unit cfn-lint checkov infra-lint package lock deploy bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(CHECKOV_STAMP): scripts/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --requirement scripts/checkov-requirements.txt
+	touch $(CHECKOV_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/drs-bot demo
 
-test: lint typecheck cfn-lint unit
+test: lint typecheck infra-lint unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,8 +43,33 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint cfn/*.yaml
 
+# Skips are written next to the resource they concern, each with its reason (checkov:skip=ID:why).
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --directory cfn --framework cloudformation --skip-download --compact --quiet
+
+infra-lint: cfn-lint checkov
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The Lambda artifact (dist/drs-chatops-lambda.zip) from scripts/lambda-requirements.lock; needs PyPI.
+package: $(STAMP)
+	$(BIN)/python scripts/lambda_artifact.py build
+
+# Re-pin the artifact's dependencies after changing pyproject.toml's dependencies; needs PyPI.
+lock: $(STAMP)
+	$(BIN)/python scripts/lambda_artifact.py lock
+
+deploy: $(STAMP)
+	@test -n "$(BUCKET)" || { echo "usage: make deploy BUCKET=<s3 bucket> [STACK=$(STACK)] [ACCESS_POLICY='<json>'] [PARAMS='Key=Value ...']" >&2; exit 2; }
+	@command -v aws >/dev/null || { echo "make deploy needs the AWS CLI v2 (aws)" >&2; exit 2; }
+	$(BIN)/python scripts/lambda_artifact.py build
+	aws cloudformation package --template-file cfn/template.yaml --s3-bucket $(BUCKET) \
+		--s3-prefix $(STACK) --output-template-file dist/packaged.yaml
+	aws cloudformation deploy --template-file dist/packaged.yaml --stack-name $(STACK) \
+		--s3-bucket $(BUCKET) --s3-prefix $(STACK) --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+		$(if $(ACCESS_POLICY)$(PARAMS),--parameter-overrides $(if $(ACCESS_POLICY),'AccessPolicy=$(ACCESS_POLICY)') $(PARAMS))
+	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -16,7 +16,7 @@ from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackNotifier, web_client
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.services.executions import Executions
-from bot.services.outbox import Outbox
+from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
 from bot.settings import Settings
 from bot.slack import blocks
@@ -75,8 +75,19 @@ class Container:
         return DynamoExecutionStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
 
     @cached_property
+    def time_stretch(self) -> float:
+        """Leases guard against dead processes, which is real time: on a sped-up clock they stretch."""
+        return self.settings.clock_scale
+
+    @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.store, SlackNotifier(self.slack_client), BlockKitRenderer(), self.clock)
+        return Outbox(
+            self.store,
+            SlackNotifier(self.slack_client),
+            BlockKitRenderer(),
+            self.clock,
+            claim_seconds=CLAIM_SECONDS * self.time_stretch,
+        )
 
     @cached_property
     def trigger(self) -> ExecutorTrigger:
@@ -94,7 +105,11 @@ class Container:
             outbox=self.outbox,
             trigger=self.trigger,
             clock=self.clock,
-            limits=self.settings.limits,
+            limits=self.settings.limits.model_copy(
+                update={
+                    "claim_timeout_seconds": self.settings.limits.claim_timeout_seconds * self.time_stretch
+                }
+            ),
             poll_seconds=self.settings.poll_seconds,
         )
 

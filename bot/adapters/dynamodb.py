@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from bot.domain.events import EVENT_ADAPTER, Event
-from bot.domain.execution import Chunk, Execution, ServerRun, WaveRun
+from bot.domain.execution import Chunk, Execution, ExecutionSummary, ServerRun, WaveRun, summarize
 from bot.domain.plans import Catalog
 from bot.errors import ExecutionExists, PlanBusy, StaleExecution
 from bot.services.ports import OutboxEntry
@@ -243,6 +243,27 @@ class DynamoExecutionStore:
         ids = self.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=1)
         return self.get(ids[0]) if ids else None
 
+    def history(self, *, plan_name: str | None, channel_id: str | None, limit: int) -> list[ExecutionSummary]:
+        """Newest first, by plan or by channel: a query on an index, never a scan."""
+        index, key, value = (
+            ("ByPlan", "PlanId", plan_name) if plan_name else ("ByChannel", "ChannelId", channel_id)
+        )
+        if value is None:
+            return []
+        page = self._client.query(
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression=f"{key} = :value",
+            ExpressionAttributeValues={":value": _s(value)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [
+            ExecutionSummary.model_validate_json(item["Summary"]["S"])
+            for item in page.get("Items", [])
+            if "Summary" in item
+        ]
+
     def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]:
         page = self._client.query(
             TableName=self._table,
@@ -268,6 +289,8 @@ class DynamoExecutionStore:
             "PlanId": _s(execution.plan_name),
             "Status": _s(execution.status.value),
             "CreatedAt": _s(execution.created_at.isoformat()),
+            # A history line is read from the index alone, without the server pages.
+            "Summary": _s(summarize(execution).model_dump_json()),
             # Stays until the outbox is drained (retire), so the runner delivers the last messages.
             "ActiveShard": _s(ACTIVE),
         }

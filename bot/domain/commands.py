@@ -16,6 +16,7 @@ USAGE = (
     "• `/drs execute <plan> drill` — run a drill of a plan\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
+    "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
     "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end"
 )
 
@@ -50,6 +51,15 @@ class Cancel(_Command):
     execution_ref: str
 
 
+class History(_Command):
+    kind: Literal["history"] = "history"
+    plan_name: str | None = None
+    limit: int = 10
+
+
+HISTORY_MAX = 50
+
+
 class NotYetAvailable(_Command):
     """A reserved keyword whose command this version does not offer yet."""
 
@@ -64,7 +74,7 @@ class Invalid(_Command):
     message: str
 
 
-Command = Help | ListPlans | Execute | Status | Cancel | NotYetAvailable | Invalid
+Command = Help | ListPlans | Execute | Status | Cancel | History | NotYetAvailable | Invalid
 
 
 def parse(text: str) -> Command:
@@ -86,6 +96,8 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             return _invalid("`/drs cancel` needs the execution id (or its first 6+ characters).")
         return Cancel(execution_ref=args[0])
+    if keyword == "history":
+        return _parse_history(args)
     if keyword in KEYWORDS:
         return NotYetAvailable(keyword=keyword)
     guess = difflib.get_close_matches(keyword, KEYWORDS, n=1, cutoff=0.6)
@@ -107,6 +119,23 @@ def _parse_execute(args: list[str]) -> Command:
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")
     return Execute(plan_name=plan_name, execution_type=execution_type)
+
+
+def _parse_history(args: list[str]) -> Command:
+    plan_name: str | None = None
+    limit = 10
+    for arg in args:
+        if arg.isdigit():
+            limit = int(arg)
+        elif plan_name is None:
+            plan_name = arg
+        else:
+            return _invalid(
+                "`/drs history` takes at most a plan and a number, e.g. `/drs history plan-x 20`."
+            )
+    if not 1 <= limit <= HISTORY_MAX:
+        return _invalid(f"`/drs history` shows 1 to {HISTORY_MAX} executions.")
+    return History(plan_name=plan_name, limit=limit)
 
 
 def _invalid(message: str) -> Invalid:

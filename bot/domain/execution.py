@@ -229,6 +229,41 @@ def tally(servers: Iterator[ServerRun]) -> Tally:
     return Tally(total=total, launched=launched, failed=failed)
 
 
+class ExecutionSummary(_Model):
+    """One line of history: what a list needs without reading every server."""
+
+    execution_id: str
+    plan_name: str
+    execution_type: ExecutionType
+    status: ExecutionStatus
+    initiated_by: str
+    created_at: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    channel_id: str | None = None
+    total: int = 0
+    launched: int = 0
+    failed: int = 0
+
+
+def summarize(execution: Execution) -> ExecutionSummary:
+    counts = tally(execution.servers())
+    return ExecutionSummary(
+        execution_id=execution.execution_id,
+        plan_name=execution.plan_name,
+        execution_type=execution.execution_type,
+        status=execution.status,
+        initiated_by=execution.initiated_by,
+        created_at=execution.created_at,
+        start_time=execution.start_time,
+        end_time=execution.end_time,
+        channel_id=execution.channel_id,
+        total=counts.total,
+        launched=counts.launched,
+        failed=counts.failed,
+    )
+
+
 class Limits(_Model):
     """DRS quotas the engine respects (configurable: accounts differ)."""
 

@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain import engine
 from bot.domain.engine import JobSnapshot, Observation
-from bot.domain.execution import ChunkRef, ChunkStatus, Execution, ExecutionType, Limits, new_execution
+from bot.domain.execution import (
+    ChunkRef,
+    ChunkStatus,
+    Execution,
+    ExecutionSummary,
+    ExecutionType,
+    Limits,
+    new_execution,
+)
 from bot.errors import (
     DrsConflict,
     DrsError,
@@ -175,6 +183,9 @@ class Executions:
         recent = self._store.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=100)
         matches = [execution_id for execution_id in recent if execution_id.startswith(ref)]
         return self._store.get(matches[0]) if len(matches) == 1 else None
+
+    def history(self, plan_name: str | None, channel_id: str, limit: int) -> list[ExecutionSummary]:
+        return self._store.history(plan_name=plan_name, channel_id=channel_id, limit=limit)
 
     def cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
         """No new chunk or wave starts; jobs already running are followed to their end and reported."""

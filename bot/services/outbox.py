@@ -26,11 +26,20 @@ class DeliveryReport(BaseModel):
 
 
 class Outbox:
-    def __init__(self, store: ExecutionStore, notifier: Notifier, renderer: Renderer, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        notifier: Notifier,
+        renderer: Renderer,
+        clock: Clock,
+        *,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> None:
         self._store = store
         self._notifier = notifier
         self._renderer = renderer
         self._clock = clock
+        self._claim_seconds = claim_seconds
 
     def deliver(self, execution_id: str) -> DeliveryReport:
         """Post the pending events of an execution in order; say how far it got."""
@@ -61,7 +70,7 @@ class Outbox:
         delivered = 0
         for entry in pending:
             event, seq = entry.event, entry.event.seq
-            if not self._store.claim_event(execution_id, seq, self._clock(), CLAIM_SECONDS):
+            if not self._store.claim_event(execution_id, seq, self._clock(), self._claim_seconds):
                 break  # another deliverer has it; it keeps the order
             try:
                 if isinstance(event, ProgressUpdated):

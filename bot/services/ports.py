@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain.engine import JobSnapshot, RegionLoad
 from bot.domain.events import Event, ProgressUpdated
-from bot.domain.execution import Execution
+from bot.domain.execution import Execution, ExecutionSummary
 from bot.domain.plans import Catalog
 
 Clock = Callable[[], datetime]
@@ -55,6 +55,10 @@ class ExecutionStore(Protocol):
     def active_ids(self) -> list[str]: ...
 
     def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]: ...
+
+    def history(
+        self, *, plan_name: str | None, channel_id: str | None, limit: int
+    ) -> list[ExecutionSummary]: ...
 
     def latest_in_channel(self, channel_id: str) -> Execution | None: ...
 

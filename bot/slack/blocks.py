@@ -16,7 +16,14 @@ from bot.domain.events import (
     WavesSkipped,
     WaveStarted,
 )
-from bot.domain.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus, tally
+from bot.domain.execution import (
+    Execution,
+    ExecutionStatus,
+    ExecutionSummary,
+    ExecutionType,
+    WaveStatus,
+    tally,
+)
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
 
@@ -182,5 +189,23 @@ def status_text(execution: Execution, now: datetime) -> str:
         lines.append(
             f"{_WAVE_ICON[wave.status]} {wave.name}: {wave.status.value}, "
             f"{counts.launched}/{counts.total} launched, {counts.failed} failed"
+        )
+    return "\n".join(lines)
+
+
+def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> str:
+    where = f"`{plan_name}`" if plan_name else "this channel"
+    if not summaries:
+        return f"No executions of {where} yet."
+    lines = [f"*Recent executions of {where}* (newest first)"]
+    for summary in summaries:
+        started = summary.start_time or summary.created_at
+        took = duration(((summary.end_time or now) - started).total_seconds())
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        lines.append(
+            f"{_STATUS_ICON[summary.status]} `{summary.execution_id}` "
+            f"{_kind(summary.execution_type).lower()} of `{summary.plan_name}` — {summary.status.value}, "
+            f"{summary.launched}/{summary.total} launched{failed} · {started:%Y-%m-%d %H:%M} UTC, {took} "
+            f"· <@{summary.initiated_by}>"
         )
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.domain import commands
-from bot.domain.commands import Cancel, Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.commands import Cancel, Execute, Help, History, Invalid, ListPlans, NotYetAvailable, Status
 from bot.domain.execution import Execution
 from bot.services.executions import CancelResult, Executions, RequestResult
 from bot.services.ports import CatalogStore, Clock
@@ -65,6 +65,11 @@ def _lazy(deps: SlackDeps) -> Callable[..., None]:
             _status(deps, parsed, command, respond)
         elif isinstance(parsed, Cancel):
             _cancel(deps, parsed, command, respond)
+        elif isinstance(parsed, History):
+            found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
+            respond(
+                response_type="ephemeral", text=blocks.history_text(found, parsed.plan_name, deps.clock())
+            )
         # Help, Invalid and reserved words were fully answered by the ack.
 
     return run_command

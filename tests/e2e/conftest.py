@@ -29,6 +29,12 @@ protection_groups:
   - name: flaky-tier
     region: us-east-1
     source_servers: [s-f00000000000000c1, s-f00000000000000c2]
+  - name: slow-tier
+    region: us-east-1
+    source_servers: [s-a00000000000000d1]
+  - name: after-slow
+    region: us-east-1
+    source_servers: [s-a00000000000000d2]
 plans:
   - name: plan-x
     description: Payments stack
@@ -41,7 +47,14 @@ plans:
     waves:
       - name: Flaky
         protection_group: flaky-tier
+  - name: plan-slow
+    waves:
+      - name: Slow
+        protection_group: slow-tier
+      - name: After
+        protection_group: after-slow
 """
+SLOW_SERVER = "s-a00000000000000d1"
 FAILING_SERVER = "s-f00000000000000c2"
 LAUNCH_ERROR = (
     "Failed to launch recovery instance: You are not authorized to perform: ec2:CreateLaunchTemplateVersion"
@@ -137,7 +150,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     config = SandboxConfig(
         time_scale=600,
         poll_seconds=0.2,
-        servers={FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR)},
+        servers={
+            FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR),
+            # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
+            SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
+        },
     )
     with SandboxStack(plans, config) as stack:
         yield Sandbox(stack)

@@ -1,0 +1,70 @@
+"""Cancel, one execution per plan, and history, through the real handler."""
+
+from __future__ import annotations
+
+import time
+
+from bot.domain.execution import Execution, ExecutionStatus, WaveStatus
+from tests.e2e.conftest import Sandbox
+
+
+def running_execution(sandbox: Sandbox, channel: str) -> Execution:
+    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sandbox.settle()
+        execution = store.latest_in_channel(channel)
+        if execution and execution.waves[0].job_ids:
+            return execution
+        time.sleep(0.05)
+    raise AssertionError("the drill did not start")
+
+
+def test_cancel_stops_what_has_not_started_and_follows_what_runs(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-slow drill", channel=channel)
+    execution = running_execution(sandbox, channel)
+
+    reply = sandbox.command(f"cancel {execution.execution_id[:8]}", channel=channel, user="U0BOB")
+    assert reply.status == 200
+    final = sandbox.finished_execution(channel)
+    assert final.status is ExecutionStatus.CANCELLED
+    assert final.waves[0].status is WaveStatus.COMPLETED  # the running job was followed to its end
+    assert final.waves[1].status is WaveStatus.SKIPPED and not final.waves[1].job_ids
+    assert any(f"Cancelling `{execution.execution_id}`" in text for text in sandbox.ephemeral(channel))
+    thread = "\n".join(m["text"] for m in sandbox.public(channel))
+    assert "Cancel requested by <@U0BOB>" in thread
+    assert "Skipped After: the execution was cancelled" in thread
+    assert "Drill of plan-slow CANCELLED" in thread
+
+
+def test_a_plan_runs_once_at_a_time(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-slow drill", channel=channel)
+    execution = running_execution(sandbox, channel)
+    other = sandbox.new_channel()
+    sandbox.command("execute plan-slow drill", channel=other)
+    sandbox.settle()
+    (refusal,) = sandbox.ephemeral(other)
+    assert f"`plan-slow` is already running: `{execution.execution_id}`" in refusal
+    assert f"<#{channel}>" in refusal and f"/drs cancel {execution.execution_id}" in refusal
+    assert sandbox.public(other) == []
+    sandbox.command(f"cancel {execution.execution_id}", channel=channel)
+    sandbox.finished_execution(channel)
+
+
+def test_history_lists_a_plans_executions_newest_first(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-flaky drill", channel=channel)
+    first = sandbox.finished_execution(channel)
+    sandbox.command("execute plan-flaky drill", channel=channel)
+    deadline = time.monotonic() + 30
+    while (second := sandbox.finished_execution(channel)).execution_id == first.execution_id:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sandbox.command("history plan-flaky", channel=channel)
+    sandbox.settle()
+    listing = sandbox.ephemeral(channel)[-1]
+    assert listing.startswith("*Recent executions of `plan-flaky`*")
+    assert listing.index(second.execution_id) < listing.index(first.execution_id)
+    assert "PARTIAL, 1/2 launched, 1 failed" in listing

@@ -1,0 +1,273 @@
+"""Least privilege, checked against the code: every AWS call the adapters make is granted to the function
+that makes it, and nothing beyond what the calls need.
+
+The calls come from reading bot/adapters with `ast` (see model.scan_adapter), not from a list kept by hand.
+Which adapters each function runs is the one thing written down here: update FUNCTION_ADAPTERS when a
+function starts to use another adapter (e.g. the Slack function calling DRS for a readiness check).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+import pytest
+
+from tests.infrastructure import model
+
+# handlers/<module>.handler -> the adapters its code path uses (through bot.wiring.Container).
+FUNCTION_ADAPTERS = {
+    # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
+    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier"},
+    # One tick: DRS, executions and their outbox, Slack.
+    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier"},
+    # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
+    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
+}
+
+# What StartRecovery needs from DRS on top of itself. The Service Authorization Reference lists
+# drs:CreateRecoveryInstanceForDrs and drs:ListTagsForResource as its dependent actions; the job is
+# created with tags (drs:TagResource at creation), which the bot uses to find its jobs after a crash.
+DRS_DEPENDENT_ACTIONS = {
+    "drs:StartRecovery": {"drs:CreateRecoveryInstanceForDrs", "drs:ListTagsForResource", "drs:TagResource"},
+}
+
+# Actions that support no resource-level permissions (Service Authorization Reference): the only ones a
+# statement with Resource "*" may hold.
+NO_RESOURCE_LEVEL = {
+    "drs:DescribeJobs",
+    "drs:ListTagsForResource",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "ec2:GetEbsDefaultKmsKeyId",
+    "ec2:GetEbsEncryptionByDefault",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+}
+NO_RESOURCE_LEVEL_PATTERNS = ("ec2:Describe*",)
+
+DRS_SERVICE_ROLES = {
+    "AWSElasticDisasterRecoveryConversionServerRole",
+    "AWSElasticDisasterRecoveryRecoveryInstanceRole",
+    "AWSElasticDisasterRecoveryRecoveryInstanceWithLaunchActionsRole",
+}
+CALLED_VIA_DRS = {"ForAnyValue:StringEquals": {"aws:CalledVia": "drs.amazonaws.com"}}
+
+
+def required_actions(function_id: str) -> set[str]:
+    calls = model.adapter_calls()
+    return {action for adapter in FUNCTION_ADAPTERS[function_id] for action in calls[adapter].iam_actions()}
+
+
+def test_the_table_names_every_function_of_the_template() -> None:
+    assert set(FUNCTION_ADAPTERS) == set(model.resources("AWS::Lambda::Function"))
+    known = set(model.adapter_calls())
+    for function_id, adapters in FUNCTION_ADAPTERS.items():
+        assert adapters <= known, f"{function_id}: no such adapter module {adapters - known}"
+
+
+def test_the_scan_finds_the_calls_that_matter() -> None:
+    # A floor for the scanner itself, not the list the policy is checked against.
+    calls = model.adapter_calls()
+    assert "drs:StartRecovery" in calls["drs"].iam_actions()
+    assert "states:StartExecution" in calls["trigger"].iam_actions()
+    assert "secretsmanager:GetSecretValue" in calls["secrets"].iam_actions()
+    assert {"dynamodb:Query", "dynamodb:PutItem"} <= calls["dynamodb"].iam_actions()
+
+
+@pytest.mark.parametrize(
+    ("function_id", "action"),
+    sorted((function, action) for function in FUNCTION_ADAPTERS for action in required_actions(function)),
+)
+def test_every_call_of_the_code_is_granted_to_its_function(function_id: str, action: str) -> None:
+    statements = model.role_statements(model.function_role(function_id))
+    assert model.allowed(statements, action), f"{function_id} calls {action} but its role does not allow it"
+
+
+def _granted_on(function_id: str, action: str, table: str) -> bool:
+    statements = model.allowed(model.role_statements(model.function_role(function_id)), action)
+    return any(model.target(r) == table for s in statements for r in s.resources)
+
+
+@pytest.mark.parametrize("function_id", sorted(f for f, a in FUNCTION_ADAPTERS.items() if "dynamodb" in a))
+def test_the_execution_store_calls_are_granted_on_the_executions_table(function_id: str) -> None:
+    store = model.adapter_calls()["dynamodb"].classes["DynamoExecutionStore"]
+    missing = [a for a in sorted(store.iam_actions()) if not _granted_on(function_id, a, "ExecutionsTable")]
+    assert not missing, f"{function_id} may not {missing} on ExecutionsTable"
+
+
+def test_the_catalog_is_read_by_the_slack_function_and_written_by_no_function() -> None:
+    # `drs-bot plans apply` writes the catalog with the operator's own credentials.
+    store = model.adapter_calls()["dynamodb"].classes["DynamoCatalogStore"]
+    reads = {
+        a for a in store.iam_actions() if a.split(":")[1].startswith(("Get", "Query", "Scan", "BatchGet"))
+    }
+    assert reads, "the catalog store reads nothing?"
+    for action in reads:
+        assert _granted_on("SlackFunction", action, "CatalogTable"), action
+    for function_id in FUNCTION_ADAPTERS:
+        for statement in model.role_statements(model.function_role(function_id)):
+            if "CatalogTable" in {model.target(r) for r in statement.resources}:
+                assert set(statement.actions) <= reads, f"{function_id} may change the catalog"
+
+
+def test_queries_on_indexes_are_granted_on_the_index_arns() -> None:
+    if not any(calls.index_names for calls in model.adapter_calls().values()):
+        pytest.skip("no query names an index")
+    for function_id, adapters in FUNCTION_ADAPTERS.items():
+        if "dynamodb" not in adapters:
+            continue
+        statements = model.allowed(model.role_statements(model.function_role(function_id)), "dynamodb:Query")
+        index_arns = [
+            r
+            for s in statements
+            for r in s.resources
+            if isinstance(r, dict) and str(r.get("Fn::Sub", "")).endswith("/index/*")
+        ]
+        assert index_arns, f"{function_id} queries an index but may not"
+
+
+def test_the_policies_allow_nothing_else_from_drs() -> None:
+    from_code = {
+        a for calls in model.adapter_calls().values() for a in calls.iam_actions() if a[:4] == "drs:"
+    }
+    expected = set(from_code)
+    for action in from_code:
+        expected |= DRS_DEPENDENT_ACTIONS.get(action, set())
+    granted = {a for s in model.all_statements() for a in s.actions if a.lower().startswith("drs:")}
+    assert not [a for a in granted if "*" in a or "?" in a], "DRS actions must be named one by one"
+    assert granted == expected, (
+        f"granted but not needed: {sorted(granted - expected)}; needed but not granted: "
+        f"{sorted(expected - granted)}"
+    )
+
+
+def test_only_functions_that_call_drs_get_drs_or_ec2_permissions() -> None:
+    for function_id, adapters in FUNCTION_ADAPTERS.items():
+        if "drs" in adapters:
+            continue
+        statements = model.role_statements(model.function_role(function_id))
+        assert not [a for s in statements for a in s.actions if a.split(":")[0] in ("drs", "ec2", "iam")]
+
+
+def test_ec2_is_allowed_only_through_drs() -> None:
+    # DRS launches with the caller's permissions (forward access sessions); the bot never calls EC2.
+    for statement in model.all_statements():
+        if any(a.startswith("ec2:") for a in statement.actions):
+            assert (
+                statement.condition.get("ForAnyValue:StringEquals")
+                == CALLED_VIA_DRS["ForAnyValue:StringEquals"]
+            ), f"{statement.source} {statement.sid}: EC2 without aws:CalledVia=drs.amazonaws.com"
+
+
+def test_pass_role_only_passes_drs_instance_roles_to_ec2() -> None:
+    for statement in model.all_statements():
+        if not statement.allows("iam:PassRole"):
+            continue
+        assert statement.actions == ("iam:PassRole",), statement.sid
+        assert statement.condition == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+        names = {str(r["Fn::Sub"]).rsplit("/", 1)[-1] for r in statement.resources}
+        assert names <= DRS_SERVICE_ROLES, names
+        assert all(":role/service-role/" in str(r["Fn::Sub"]) for r in statement.resources)
+
+
+def test_the_slack_function_may_invoke_only_itself() -> None:
+    statements = model.allowed(
+        model.role_statements(model.function_role("SlackFunction")), "lambda:InvokeFunction"
+    )
+    assert statements, "Bolt's lazy listeners re-invoke the Slack function: it needs lambda:InvokeFunction"
+    for statement in statements:
+        assert statement.actions == ("lambda:InvokeFunction",)
+        assert [model.target(r) for r in statement.resources] == ["SlackFunction"]
+
+
+def test_only_the_loop_invokes_the_executor_and_nothing_else() -> None:
+    for role in model.resources("AWS::IAM::Role"):
+        for statement in model.allowed(model.role_statements(role), "lambda:InvokeFunction"):
+            targets = [model.target(r) for r in statement.resources]
+            expected = {"SlackRole": ["SlackFunction"], "TickLoopRole": ["ExecutorFunction"]}.get(role)
+            assert targets == expected, f"{role} may invoke {targets}"
+
+
+def test_step_functions_start_is_scoped_to_the_loop() -> None:
+    for statement in model.all_statements():
+        if statement.allows("states:StartExecution"):
+            assert statement.actions == ("states:StartExecution",)
+            assert [model.target(r) for r in statement.resources] == ["TickLoop"]
+
+
+def test_dynamodb_is_scoped_to_the_stacks_tables() -> None:
+    tables = set(model.resources("AWS::DynamoDB::Table"))
+    for statement in model.all_statements():
+        if any(a.startswith("dynamodb:") for a in statement.actions):
+            assert all(a.startswith("dynamodb:") for a in statement.actions)
+            assert {model.target(r) for r in statement.resources} <= tables, statement.sid
+
+
+def test_the_secret_is_readable_only_by_arn() -> None:
+    for statement in model.all_statements():
+        if statement.allows("secretsmanager:GetSecretValue"):
+            assert statement.actions == ("secretsmanager:GetSecretValue",)
+            assert [model.target(r) for r in statement.resources] == ["SlackSecret"]
+
+
+def test_logs_go_only_to_the_functions_own_log_group() -> None:
+    for function_id in FUNCTION_ADAPTERS:
+        log_group = model.target(model.properties(function_id)["LoggingConfig"]["LogGroup"])
+        for statement in model.role_statements(model.function_role(function_id)):
+            if any(a.startswith("logs:") for a in statement.actions):
+                assert set(statement.actions) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+                assert [model.target(r) for r in statement.resources] == [log_group]
+
+
+def test_no_wildcard_actions() -> None:
+    for statement in model.all_statements():
+        for action in statement.actions:
+            assert action != "*" and not action.endswith(":*"), f"{statement.source} {statement.sid}"
+
+
+def _needs_no_resource(action: str) -> bool:
+    return action in NO_RESOURCE_LEVEL or any(
+        fnmatch.fnmatchcase(action, pattern) for pattern in NO_RESOURCE_LEVEL_PATTERNS
+    )
+
+
+def test_resource_star_only_where_the_service_requires_it_and_said_why() -> None:
+    text = model.TEMPLATE_PATH.read_text(encoding="utf-8").splitlines()
+    for statement in model.all_statements():
+        if "*" not in statement.resources:
+            continue
+        assert statement.resources == ("*",), statement.sid
+        assert all(_needs_no_resource(a) for a in statement.actions), (
+            f"{statement.source} {statement.sid}: Resource * with "
+            f"{[a for a in statement.actions if not _needs_no_resource(a)]}"
+        )
+        # The justification is a comment just above the statement.
+        line = next(i for i, t in enumerate(text) if re.search(rf"- Sid: {statement.sid}\b", t))
+        above = "\n".join(text[max(0, line - 3) : line])
+        assert re.search(r'#.*Resource "\*"', above), f"{statement.sid}: say why Resource * above it"
+
+
+def test_each_function_has_a_role_of_its_own() -> None:
+    roles = [model.function_role(function_id) for function_id in FUNCTION_ADAPTERS]
+    assert len(set(roles)) == len(roles)
+    for role in roles:
+        trust = model.properties(role)["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+
+
+def test_aws_managed_policies_are_only_the_optional_launch_actions_policy() -> None:
+    for role in model.resources("AWS::IAM::Role"):
+        arns = model.properties(role).get("ManagedPolicyArns")
+        if arns is None:
+            continue
+        flat = list(model.unconditional(model.as_list(arns)))
+        assert all(
+            str(a.get("Fn::Sub", a)).endswith(":policy/AWSElasticDisasterRecoveryLaunchActionsPolicy")
+            for a in flat
+        ), flat
