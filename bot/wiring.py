@@ -114,9 +114,10 @@ class Container:
         )
 
     def slack_app(self) -> App:
-        deps = SlackDeps(executions=self.executions, catalog=self.catalog, clock=self.clock)
+        deps = SlackDeps(executions=lambda: self.executions, catalog=lambda: self.catalog, clock=self.clock)
         return build_app(
             signing_secret=self.credentials.signing_secret.get_secret_value(),
-            client=self.slack_client,
+            bot_token=self.credentials.bot_token.get_secret_value(),
+            api_url=self.settings.slack_api_url,
             deps=deps,
         )

@@ -112,9 +112,9 @@ def _parse_execute(args: list[str]) -> Command:
             f"`/drs execute` needs a plan and a type ({types}), e.g. `/drs execute plan-x drill`."
         )
     plan_name, kind = args
-    try:
-        execution_type = ExecutionType(kind.upper())
-    except ValueError:
+    # Compare lower-case words: upper() would turn a dotless "drıll" into DRILL.
+    execution_type = {t.value.lower(): t for t in ExecutionType}.get(kind.lower())
+    if execution_type is None:
         guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -25,15 +25,34 @@ from bot.slack import blocks
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class SlackDeps:
-    executions: Executions
-    catalog: CatalogStore
-    clock: Clock
+    """What the listeners use, built on first use: acknowledging a command creates no AWS client."""
+
+    def __init__(
+        self, *, executions: Callable[[], Executions], catalog: Callable[[], CatalogStore], clock: Clock
+    ) -> None:
+        self._executions = executions
+        self._catalog = catalog
+        self.clock = clock
+
+    @cached_property
+    def executions(self) -> Executions:
+        return self._executions()
+
+    @cached_property
+    def catalog(self) -> CatalogStore:
+        return self._catalog()
 
 
 def register(app: App, deps: SlackDeps) -> None:
-    app.command("/drs")(ack=acknowledge, lazy=[_lazy(deps)])
+    # Commands the ack answers fully (help, a typo) skip the lazy re-invocation altogether.
+    app.command("/drs", matchers=[needs_follow_up])(ack=acknowledge, lazy=[_lazy(deps)])
+    app.command("/drs")(acknowledge)
+
+
+def needs_follow_up(command: dict[str, Any]) -> bool:
+    parsed = commands.parse(command.get("text") or "")
+    return not isinstance(parsed, Help | Invalid | NotYetAvailable)
 
 
 def acknowledge(ack: Ack, command: dict[str, Any]) -> None:

@@ -20,7 +20,14 @@ from slack_bolt.request.internals import build_context
 
 class FormSafeRequest(BoltRequest):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        try:
+            super().__init__(**kwargs)
+        except ValueError:
+            # A `payload` field that is not JSON (Bolt parses it before checking the signature).
+            # Keep the raw body so the signature check answers 401, as for any forged request.
+            super().__init__(**{**kwargs, "body": ""})
+            self.raw_body = kwargs.get("body") or ""
+            return
         raw = self.raw_body
         if self.mode == "http" and not self.body and raw and not raw.lstrip().startswith("{"):
             fields = dict(parse_qsl(raw, keep_blank_values=True))
@@ -49,7 +56,8 @@ class SlackLambdaHandler(SlackRequestHandler):
             return result
         body = event.get("body") or ""
         if event.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8")
+            # Slack sends UTF-8; anything else is forged and fails the signature check (401), not a 500.
+            body = base64.b64decode(body).decode("utf-8", errors="replace")
         request = FormSafeRequest(
             body=body,
             query=event.get("queryStringParameters") or {},
