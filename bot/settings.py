@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.execution import Limits
+from bot.domain.policy import AccessPolicy
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
 
     state_machine_arn: str | None = None
+    access_policy: AccessPolicy = AccessPolicy()
     # Local rehearsals only (the sandbox): the bot's clock runs in step with the emulated DRS, which
     # compresses real timings, so RTOs, wait_before and timeouts read as they would in production.
     clock_scale: float = Field(default=1.0, gt=0)

@@ -13,7 +13,7 @@ from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
-from bot.adapters.slack_notifier import SlackNotifier, web_client
+from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
@@ -21,7 +21,7 @@ from bot.services.ports import Clock, ExecutorTrigger
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.app import build_app
-from bot.slack.listeners import SlackDeps
+from bot.slack.deps import SlackDeps
 
 
 def utc_now() -> datetime:
@@ -105,6 +105,8 @@ class Container:
             outbox=self.outbox,
             trigger=self.trigger,
             clock=self.clock,
+            policy=self.settings.access_policy,
+            directory=SlackDirectory(self.slack_client),
             limits=self.settings.limits.model_copy(
                 update={
                     "claim_timeout_seconds": self.settings.limits.claim_timeout_seconds * self.time_stretch
@@ -114,7 +116,12 @@ class Container:
         )
 
     def slack_app(self) -> App:
-        deps = SlackDeps(executions=lambda: self.executions, catalog=lambda: self.catalog, clock=self.clock)
+        deps = SlackDeps(
+            executions=lambda: self.executions,
+            catalog=lambda: self.catalog,
+            clock=self.clock,
+            policy=self.settings.access_policy,
+        )
         return build_app(
             signing_secret=self.credentials.signing_secret.get_secret_value(),
             bot_token=self.credentials.bot_token.get_secret_value(),

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.execution import Limits
+from bot.domain.policy import AccessPolicy
 
 
 class ServerBehaviour(BaseModel):
@@ -32,6 +33,10 @@ class SandboxConfig(BaseModel):
     seed: int = 7
     drs_events: bool = Field(default=True, description="DRS launch-result events trigger an early tick")
     servers: dict[str, ServerBehaviour] = Field(default_factory=dict)
+    # The deployed bot's DRS_BOT_ACCESS_POLICY; by default anyone may run drills in any channel.
+    access_policy: AccessPolicy = AccessPolicy()
+    # Slack user groups of the fake workspace (usergroups.users.list), for policies that name groups.
+    usergroups: dict[str, list[str]] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> SandboxConfig:

@@ -48,7 +48,7 @@ class SandboxStack:
         self.config = config or SandboxConfig()
         self.catalog: Catalog = read_catalog(plans)
         self.moto = MotoServer()
-        self.slack = FakeSlack(bot_token=self.config.bot_token)
+        self.slack = FakeSlack(bot_token=self.config.bot_token, usergroups=self.config.usergroups)
         self.lambdas = FakeLambda()
         regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
         # The bot's clock (DRS_BOT_CLOCK_*) and the emulator's run in step from the same origin.
@@ -151,6 +151,7 @@ class SandboxStack:
             "DRS_BOT_SLACK_API_URL": self.slack.api_url,
             "DRS_BOT_POLL_SECONDS": str(self.config.poll_seconds),
             "DRS_BOT_LIMITS": self.config.limits.model_dump_json(),
+            "DRS_BOT_ACCESS_POLICY": self.config.access_policy.model_dump_json(),
             "DRS_BOT_CLOCK_SCALE": str(self.config.time_scale),
             "DRS_BOT_CLOCK_ORIGIN": self.clock_origin.isoformat(),
             "POWERTOOLS_SERVICE_NAME": "drs-chatops",

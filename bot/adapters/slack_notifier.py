@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -81,6 +82,30 @@ class SlackNotifier:
         _call(
             self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks or None
         )
+
+
+class SlackDirectory:
+    """User group membership from usergroups.users.list, cached briefly (it changes rarely)."""
+
+    def __init__(self, client: WebClient, *, ttl_seconds: float = 60.0) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    def groups_of(self, user_id: str, candidates: set[str]) -> set[str]:
+        return {group for group in candidates if user_id in self._members(group)}
+
+    def _members(self, group: str) -> set[str]:
+        cached = self._cache.get(group)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            response = _call(self._client.usergroups_users_list, usergroup=group)
+            members = set(response.get("users") or [])
+        except SlackRefused:
+            members = set()  # a group that does not exist (or was disabled) has no members
+        self._cache[group] = (time.monotonic(), members)
+        return members
 
 
 def _call(method: Any, **arguments: Any) -> Any:

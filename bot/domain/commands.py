@@ -112,7 +112,7 @@ def _parse_execute(args: list[str]) -> Command:
             f"`/drs execute` needs a plan and a type ({types}), e.g. `/drs execute plan-x drill`."
         )
     plan_name, kind = args
-    # Compare lower-case words: upper() would turn a dotless "drıll" into DRILL.
+    # Compare lower-case words: upper() maps a Turkish dotless i to I, so "dr\u0131ll" would pass.
     execution_type = {t.value.lower(): t for t in ExecutionType}.get(kind.lower())
     if execution_type is None:
         guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)

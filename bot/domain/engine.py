@@ -98,7 +98,7 @@ class Decision(BaseModel):
     wake_at: datetime | None = None  # when a waiting wave becomes due
 
 
-class _Events:
+class EventLog:
     """Numbers events in the order they happen, continuing the execution's count."""
 
     def __init__(self, execution: Execution) -> None:
@@ -140,7 +140,7 @@ def newly_failed(execution: Execution, jobs: Mapping[str, JobSnapshot]) -> list[
 
 def start_execution(execution: Execution, now: datetime) -> Decision:
     """The first event of a running execution (a drill at once; a recovery once approved)."""
-    events = _Events(execution)
+    events = EventLog(execution)
     events.add(
         ExecutionStarted,
         at=now,
@@ -181,6 +181,13 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "total": counts.total,
         "started_at": execution.start_time,
         "ended_at": execution.end_time,
+        "approvals_required": execution.approvals_required,
+        "approved_by": [approval.user_id for approval in execution.approvals],
+        "rejected_by": execution.rejection.user_id if execution.rejection else None,
+        "rejection_reason": execution.rejection.reason if execution.rejection else None,
+        "expires_at": execution.approval_expires_at,
+        "server_count": counts.total,
+        "regions": sorted({wave.region for wave in execution.waves}),
     }
 
 
@@ -188,7 +195,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     """Apply what DRS reported, end waves that are done, start what may start now."""
     if execution.status is not ExecutionStatus.IN_PROGRESS:
         return Decision(execution=execution)
-    events = _Events(execution)
+    events = EventLog(execution)
     before = execution
     execution = _apply_observation(execution, observation, now)
     execution = _apply_timeouts(execution, now)
@@ -232,7 +239,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
 
 def request_cancel(execution: Execution, user_id: str, now: datetime) -> Decision:
     """No new chunk or wave starts from now on; jobs already running are followed to their end."""
-    events = _Events(execution)
+    events = EventLog(execution)
     cancelled = execution.model_copy(update={"cancel_requested_by": user_id, "cancel_requested_at": now})
     running = sum(
         1
@@ -254,7 +261,7 @@ def record_jobs_started(
     execution: Execution, started: Iterable[tuple[ChunkRef, str]], now: datetime
 ) -> Decision:
     """The StartRecovery calls of this tick returned (or a job was found by its tags after a crash)."""
-    events = _Events(execution)
+    events = EventLog(execution)
     before = execution
     by_wave: dict[int, list[str]] = {}
     for ref, job_id in started:
@@ -446,7 +453,7 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
-def _schedule_next(execution: Execution, finished: WaveRun, events: _Events, now: datetime) -> Execution:
+def _schedule_next(execution: Execution, finished: WaveRun, events: EventLog, now: datetime) -> Execution:
     if finished.index + 1 >= len(execution.waves):
         return execution
     upcoming = execution.waves[finished.index + 1]
@@ -466,7 +473,7 @@ def _schedule_next(execution: Execution, finished: WaveRun, events: _Events, now
     return execution.replace_wave(upcoming.model_copy(update={"not_before": starts_at}))
 
 
-def _skip_remaining(execution: Execution, events: _Events, now: datetime, reason: str) -> Execution:
+def _skip_remaining(execution: Execution, events: EventLog, now: datetime, reason: str) -> Execution:
     skipped = []
     for wave in execution.waves:
         if wave.status is WaveStatus.PENDING:
@@ -558,7 +565,7 @@ def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) ->
 
 
 def _finish_execution(
-    execution: Execution, now: datetime, events: _Events, stopped_by: str | None
+    execution: Execution, now: datetime, events: EventLog, stopped_by: str | None
 ) -> Execution:
     counts = tally(execution.servers())
     if execution.cancelling:
@@ -606,4 +613,5 @@ def progress(execution: Execution) -> tuple[object, ...]:
     """What the anchor message shows; it is edited when this changes."""
     counts = tally(execution.servers())
     waves = tuple(wave.status for wave in execution.waves)
-    return execution.status, execution.cancelling, waves, counts.launched, counts.failed
+    approvals = len(execution.approvals), execution.rejection is not None
+    return execution.status, execution.cancelling, approvals, waves, counts.launched, counts.failed

@@ -91,6 +91,41 @@ class WaveFinished(StatusEvent):
     more_failures: int = 0
 
 
+class ApprovalRequested(StatusEvent):
+    kind: Literal["approval_requested"] = "approval_requested"
+    plan_name: str
+    execution_type: ExecutionType
+    requested_by: str
+    approvers: list[str]
+    approvals_required: int
+    expires_at: datetime
+
+
+class ApprovalRecorded(StatusEvent):
+    """One approval of several needed."""
+
+    kind: Literal["approval_recorded"] = "approval_recorded"
+    approved_by: str
+    approvals: int
+    approvals_required: int
+
+
+class ExecutionApproved(StatusEvent):
+    kind: Literal["execution_approved"] = "execution_approved"
+    approved_by: list[str]
+
+
+class ExecutionRejected(StatusEvent):
+    kind: Literal["execution_rejected"] = "execution_rejected"
+    rejected_by: str
+    reason: str
+
+
+class ApprovalExpired(StatusEvent):
+    kind: Literal["approval_expired"] = "approval_expired"
+    expired_at: datetime
+
+
 class WaveLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -117,6 +152,14 @@ class ProgressUpdated(StatusEvent):
     total: int
     started_at: datetime | None
     ended_at: datetime | None
+    # The approval card's part (RECOVERY and FAILBACK).
+    approvals_required: int = 0
+    approved_by: list[str] = []
+    rejected_by: str | None = None
+    rejection_reason: str | None = None
+    expires_at: datetime | None = None
+    server_count: int = 0
+    regions: list[str] = []
 
 
 WAVES_LISTED = 40
@@ -134,7 +177,12 @@ class ExecutionFinished(StatusEvent):
 
 
 Event = Annotated[
-    ExecutionStarted
+    ApprovalRequested
+    | ApprovalRecorded
+    | ExecutionApproved
+    | ExecutionRejected
+    | ApprovalExpired
+    | ExecutionStarted
     | WaveStarted
     | WaveScheduled
     | WaveFinished

@@ -125,6 +125,17 @@ class WaveRun(_Model):
         return [chunk.job_id for chunk in self.chunks if chunk.job_id]
 
 
+class Approval(_Model):
+    user_id: str
+    at: datetime
+
+
+class Rejection(_Model):
+    user_id: str
+    at: datetime
+    reason: str
+
+
 class Execution(_Model):
     execution_id: str
     plan_name: str
@@ -141,6 +152,11 @@ class Execution(_Model):
     version: int = 0
     cancel_requested_by: str | None = None
     cancel_requested_at: datetime | None = None
+    # Two-person control for RECOVERY and FAILBACK.
+    approvals_required: int = 0
+    approval_expires_at: datetime | None = None
+    approvals: tuple[Approval, ...] = ()
+    rejection: Rejection | None = None
     waves: tuple[WaveRun, ...]
 
     @property

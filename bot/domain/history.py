@@ -28,6 +28,19 @@ def to_history(execution: Execution) -> dict[str, Any]:
         "SlackChannel": execution.channel_id,
         "SlackThreadTs": execution.anchor_ts,
         "Version": execution.version,
+        "ApprovalsRequired": execution.approvals_required,
+        "ApprovalExpiresAt": epoch(execution.approval_expires_at),
+        "Approvals": [{"ApprovedBy": a.user_id, "Time": epoch(a.at)} for a in execution.approvals],
+        "Rejection": (
+            {
+                "RejectedBy": execution.rejection.user_id,
+                "Time": epoch(execution.rejection.at),
+                "Reason": execution.rejection.reason,
+            }
+            if execution.rejection
+            else None
+        ),
+        "CancelledBy": execution.cancel_requested_by,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import defaultdict
@@ -11,17 +12,20 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import engine
+from bot.domain import approval, engine
+from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.engine import JobSnapshot, Observation
 from bot.domain.execution import (
     ChunkRef,
     ChunkStatus,
     Execution,
+    ExecutionStatus,
     ExecutionSummary,
     ExecutionType,
     Limits,
     new_execution,
 )
+from bot.domain.policy import AccessPolicy
 from bot.errors import (
     DrsConflict,
     DrsError,
@@ -33,13 +37,15 @@ from bot.errors import (
     StaleExecution,
 )
 from bot.services.outbox import Outbox
-from bot.services.ports import CatalogStore, Clock, Drs, ExecutionStore, ExecutorTrigger
+from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
 
 logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "drs-chatops"
 DESCRIBE_JOBS_MAX_IDS = 1000
 MIN_PREFIX = 6
+# Concurrent clicks each retry after losing a race; 60 covers a whole channel clicking at once.
+VOTE_ATTEMPTS = 60
 NOT_STARTED = "not started: the execution was cancelled"
 # How far before a wave started to look for a job a crashed tick may have created.
 FIND_JOB_SLACK = timedelta(minutes=5)
@@ -51,9 +57,14 @@ QUOTA_RETRIES = 20
 
 class RequestResult(StrEnum):
     STARTED = "started"
+    APPROVAL_REQUESTED = "approval_requested"
     ALREADY_STARTED = "already_started"
     UNKNOWN_PLAN = "unknown_plan"
     PLAN_BUSY = "plan_busy"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    NOT_ALLOWED = "not_allowed"
+    NO_APPROVERS = "no_approvers"
+    NOT_AVAILABLE = "not_available"
 
 
 class CancelResult(StrEnum):
@@ -78,6 +89,13 @@ class ExecutionRequest(BaseModel):
     known_plans: tuple[str, ...] = ()
     slack_error: str | None = None  # why the anchor message could not be posted yet
     busy_with: Execution | None = None  # the plan's execution that has not ended
+
+
+class VoteReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    outcome: VoteOutcome
+    execution: Execution | None = None
 
 
 class TickResult(BaseModel):
@@ -116,6 +134,8 @@ class Executions:
         clock: Clock,
         limits: Limits,
         poll_seconds: float,
+        policy: AccessPolicy | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -125,6 +145,8 @@ class Executions:
         self._clock = clock
         self._limits = limits
         self._poll_seconds = poll_seconds
+        self._policy = policy or AccessPolicy()
+        self._directory = directory
 
     # --- requests from Slack -------------------------------------------------------------------
 
@@ -137,7 +159,11 @@ class Executions:
         channel_id: str,
         request_key: str | None,
     ) -> ExecutionRequest:
-        """Create the execution, start the executor, and post the anchor message."""
+        """Check who asks where; create the execution (a drill starts, a recovery awaits approval);
+        start the executor; post the anchor message."""
+        refused = self._refusal(execution_type, user_id, channel_id)
+        if refused is not None:
+            return ExecutionRequest(result=refused)
         catalog = self._catalog.load()
         plan = catalog.plan(plan_name)
         if plan is None:
@@ -155,7 +181,10 @@ class Executions:
             now=now,
             servers_per_job=self._limits.servers_per_job,
         )
-        decision = engine.start_execution(execution, now)
+        if execution_type.is_drill:
+            decision = engine.start_execution(execution, now)
+        else:
+            decision = approval.request_approval(execution, self._policy, now)
         try:
             created = self._store.create(decision.execution, decision.events)
         except ExecutionExists:
@@ -167,10 +196,60 @@ class Executions:
         self._trigger.start(created.execution_id)
         report = self._outbox.deliver(created.execution_id)
         return ExecutionRequest(
-            result=RequestResult.STARTED,
+            result=RequestResult.STARTED if execution_type.is_drill else RequestResult.APPROVAL_REQUESTED,
             execution=self._store.get(created.execution_id),
             slack_error=report.error,
         )
+
+    def _refusal(self, execution_type: ExecutionType, user_id: str, channel_id: str) -> RequestResult | None:
+        policy = self._policy
+        if not policy.channel_allowed(channel_id):
+            return RequestResult.CHANNEL_NOT_ALLOWED
+        if execution_type is ExecutionType.FAILBACK:
+            return RequestResult.NOT_AVAILABLE
+        groups = self._groups(user_id)
+        if execution_type.is_drill:
+            return None if policy.may_run_drill(user_id, groups) else RequestResult.NOT_ALLOWED
+        if not policy.approvers:
+            return RequestResult.NO_APPROVERS
+        return None if policy.may_request_recovery(user_id, groups) else RequestResult.NOT_ALLOWED
+
+    def _groups(self, user_id: str) -> set[str]:
+        candidates = self._policy.groups()
+        if not candidates or self._directory is None:
+            return set()
+        return self._directory.groups_of(user_id, candidates)
+
+    def vote(self, execution_id: str, choice: Vote, user_id: str, reason: str = "") -> VoteReport:
+        """An Approve or Reject click. The first valid decision wins: every save is conditioned on the
+        version read, and a click that lost the race reads again and finds the request decided."""
+        groups = self._groups(user_id)
+        for _ in range(VOTE_ATTEMPTS):
+            execution = self._store.get(execution_id)
+            if execution is None:
+                return VoteReport(outcome=VoteOutcome(result=VoteResult.ALREADY_DECIDED))
+            outcome = approval.vote(
+                execution,
+                choice,
+                user_id=user_id,
+                groups=groups,
+                policy=self._policy,
+                now=self._clock(),
+                reason=reason,
+            )
+            if outcome.decision is None:
+                return VoteReport(outcome=outcome, execution=execution)
+            try:
+                saved = self._store.save(outcome.decision.execution, execution, outcome.decision.events)
+            except StaleExecution:
+                continue
+            if outcome.result is VoteResult.APPROVED:
+                self._trigger.start(execution_id)
+                self.tick(execution_id)
+            else:
+                self._outbox.deliver(execution_id)
+            return VoteReport(outcome=outcome.model_copy(update={"decision": None}), execution=saved)
+        raise StaleExecution(execution_id)
 
     def get(self, execution_id: str) -> Execution | None:
         return self._store.get(execution_id)
@@ -228,6 +307,8 @@ class Executions:
             return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
         if execution.status.is_terminal:
             return self._finish_delivery(execution)
+        if execution.status is ExecutionStatus.PENDING_APPROVAL:
+            return self._tick_pending(execution)
         wake_at = None
         try:
             observation = self._observe(execution)
@@ -263,6 +344,20 @@ class Executions:
         if not execution_id:
             return None
         return self.tick(execution_id)
+
+    def _tick_pending(self, execution: Execution) -> TickResult:
+        """Awaiting approval: nothing to observe; expire the request when its time is up."""
+        now = self._clock()
+        expired = approval.expire_if_due(execution, now)
+        if expired is not None:
+            with contextlib.suppress(StaleExecution):  # decided meanwhile: the next tick sees it
+                execution = self._store.save(expired.execution, execution, expired.events)
+        self._outbox.deliver(execution.execution_id)
+        if execution.status.is_terminal:
+            return self._finish_delivery(execution)
+        due = execution.approval_expires_at or now
+        wait = min(self._poll_seconds * 4, max(1.0, (due - now).total_seconds()))
+        return TickResult(execution_id=execution.execution_id, finished=False, wait_seconds=wait)
 
     def _finish_delivery(self, execution: Execution, failed: bool | None = None) -> TickResult:
         """An ended execution keeps being ticked until every message is in Slack."""

@@ -130,6 +130,12 @@ class Renderer(Protocol):
     def event(self, event: Event) -> Message: ...
 
 
+class Directory(Protocol):
+    def groups_of(self, user_id: str, candidates: set[str]) -> set[str]:
+        """Which of these user groups the user belongs to (only those the policy names are asked)."""
+        ...
+
+
 class ExecutorTrigger(Protocol):
     def start(self, execution_id: str) -> None:
         """Make sure the durable loop runs ticks for this execution (a duplicate start is harmless)."""

@@ -7,7 +7,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.slack import listeners
-from bot.slack.listeners import SlackDeps
+from bot.slack.deps import SlackDeps
 
 
 def build_app(*, signing_secret: str, bot_token: str, api_url: str | None, deps: SlackDeps) -> App:

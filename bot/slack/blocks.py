@@ -7,8 +7,13 @@ from typing import Any
 
 from bot.domain.engine import progress_fields
 from bot.domain.events import (
+    ApprovalExpired,
+    ApprovalRecorded,
+    ApprovalRequested,
     CancelRequested,
     Event,
+    ExecutionApproved,
+    ExecutionRejected,
     ExecutionStarted,
     ProgressUpdated,
     WaveFinished,
@@ -94,10 +99,83 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
     )
     if view.wave_count > len(view.waves):
         waves += f"\n…and {view.wave_count - len(view.waves)} more waves"
+    if view.status is ExecutionStatus.PENDING_APPROVAL:
+        return _approval_card(view, waves)
     progress = progress_line(view, now)
     meta = f"Execution `{view.execution_id}` · started by <@{view.initiated_by}>"
     text = f"{_kind(view.execution_type)} of {view.plan_name}: {view.status.value}. {progress}"
-    return Message(text=text, blocks=[_section(title), _section(waves), _context(progress), _context(meta)])
+    blocks = [_section(title), _section(waves)]
+    if view.approvals_required:
+        blocks.append(_context(_decision_line(view)))
+    if view.status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
+        blocks.append(_context(progress))
+    blocks.append(_context(meta))
+    return Message(text=text, blocks=blocks)
+
+
+APPROVE_ACTION = "drs_approve"
+REJECT_ACTION = "drs_reject"
+
+
+def _approval_card(view: ProgressUpdated, waves: str) -> Message:
+    kind = _kind(view.execution_type)
+    expires = f"{view.expires_at:%Y-%m-%d %H:%M} UTC" if view.expires_at else "never"
+    approvers = ", ".join(f"<@{user}>" for user in view.approved_by) or "none yet"
+    facts = (
+        f"*Plan:* `{view.plan_name}`   *Type:* {view.execution_type.value}\n"
+        f"*Waves:* {view.wave_count}   *Servers:* {view.server_count}   *Regions:* {', '.join(view.regions)}\n"
+        f"*Requested by:* <@{view.initiated_by}>   *Expires:* {expires}\n"
+        f"*Approvals:* {len(view.approved_by)}/{view.approvals_required} ({approvers})"
+    )
+    confirm = {
+        "title": {"type": "plain_text", "text": f"Start this {kind.lower()}?"},
+        "text": {
+            "type": "mrkdwn",
+            "text": f"This launches {view.server_count} servers of `{view.plan_name}` for real "
+            f"({view.execution_type.value}), not a drill.",
+        },
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+    buttons = {
+        "type": "actions",
+        "block_id": "decision",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": view.execution_id,
+                "confirm": confirm,
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": view.execution_id,
+            },
+        ],
+    }
+    title = f":rotating_light: *Approval needed: {kind} of `{view.plan_name}`*"
+    text = (
+        f"Approval needed: {kind} of {view.plan_name} requested by <@{view.initiated_by}> "
+        f"({view.server_count} servers); expires {expires}."
+    )
+    meta = f"Execution `{view.execution_id}` · the requester cannot approve their own request"
+    return Message(
+        text=text, blocks=[_section(title), _section(facts), _section(waves), buttons, _context(meta)]
+    )
+
+
+def _decision_line(view: ProgressUpdated) -> str:
+    if view.rejected_by:
+        return f":no_entry: Rejected by <@{view.rejected_by}>: {view.rejection_reason}"
+    if view.status is ExecutionStatus.EXPIRED:
+        return f":alarm_clock: Expired at {view.ended_at or view.expires_at:%Y-%m-%d %H:%M} UTC: not approved in time"
+    approvers = ", ".join(f"<@{user}>" for user in view.approved_by)
+    return f":white_check_mark: Approved by {approvers}"
 
 
 def event(event: Event) -> Message:
@@ -124,6 +202,24 @@ def event(event: Event) -> Message:
     elif isinstance(event, WavesSkipped):
         names = ", ".join(f"*{name}*" for name in event.wave_names)
         text = f":fast_forward: Skipped {names}: {event.reason}."
+    elif isinstance(event, ApprovalRequested):
+        who = ", ".join(_principal(p) for p in event.approvers)
+        text = (
+            f":rotating_light: <@{event.requested_by}> requests a real {_kind(event.execution_type).lower()} of "
+            f"`{event.plan_name}`. It needs {event.approvals_required} approval(s) from {who} "
+            f"(not the requester) by {event.expires_at:%H:%M} UTC."
+        )
+    elif isinstance(event, ApprovalRecorded):
+        text = (
+            f":ballot_box_with_check: Approved by <@{event.approved_by}> "
+            f"({event.approvals}/{event.approvals_required}); waiting for another approver."
+        )
+    elif isinstance(event, ExecutionApproved):
+        text = ":white_check_mark: Approved by " + ", ".join(f"<@{u}>" for u in event.approved_by) + "."
+    elif isinstance(event, ExecutionRejected):
+        text = f":no_entry: Rejected by <@{event.rejected_by}>: {event.reason}. Nothing was launched."
+    elif isinstance(event, ApprovalExpired):
+        text = ":alarm_clock: The request expired before it was approved. Nothing was launched."
     elif isinstance(event, CancelRequested):
         following = (
             f" {event.jobs_running} running job(s) will be followed to their end and reported."
@@ -141,6 +237,12 @@ def event(event: Event) -> Message:
             f"{event.failed} failed, in {duration(event.duration_seconds)}."
         )
     return Message(text=_plain(text), blocks=[_section(text)])
+
+
+def _principal(principal: str) -> str:
+    if principal == "*":
+        return "anyone"
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
 def _wave_finished(event: WaveFinished) -> str:

@@ -218,6 +218,11 @@ class FakeSlack:
         self.faults.clear()
 
     # -- inspection ------------------------------------------------------------------------------
+    def views(self) -> list[dict[str, Any]]:
+        """Modals opened with views.open, in order."""
+        with self.workspace.lock:
+            return [dict(view) for view in self.workspace.views]
+
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Every recorded message in posting order (deleted ones too, flagged `deleted`)."""
         with self.workspace.lock:

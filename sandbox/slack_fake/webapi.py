@@ -324,7 +324,31 @@ def usergroups_list(ws: Workspace, params: Params) -> dict[str, Any]:
     return {"usergroups": groups}
 
 
+VIEW_TITLE_MAX = 24  # Slack's limit for a modal's title, submit and close texts
+VIEW_BLOCKS_MAX = 100
+
+
+def views_open(ws: Workspace, params: Params) -> dict[str, Any]:
+    """A modal opened from a click: needs the click's trigger_id and a well-formed modal."""
+    if not params.get("trigger_id"):
+        raise ApiError("invalid_trigger_id")
+    view = _json_field(params, "view", "invalid_arguments")
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        raise ApiError("invalid_arguments")
+    for key in ("title", "submit", "close"):
+        part = view.get(key)
+        text = part.get("text", "") if isinstance(part, dict) else ""
+        if (key == "title" and not text) or len(text) > VIEW_TITLE_MAX:
+            raise ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] bad {key}"]})
+    if len(view.get("blocks") or []) > VIEW_BLOCKS_MAX:
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] too many blocks"]})
+    opened = {**view, "id": f"V{len(ws.views) + 1:08d}", "trigger_id": params["trigger_id"]}
+    ws.views.append(opened)
+    return {"view": opened}
+
+
 METHODS: dict[str, Method] = {
+    "views.open": views_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,

@@ -170,6 +170,7 @@ class Workspace:
         self.usergroups: dict[str, list[str]] = {k: list(v) for k, v in (usergroups or {}).items()}
         self.messages: list[Message] = []
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
         self._last_ts_us = 0
 
     # -- clock -------------------------------------------------------------------------
@@ -319,4 +320,5 @@ class Workspace:
         """Forget messages and response_urls; keep the directory (channels, users, groups)."""
         with self.lock:
             self.messages.clear()
+            self.views.clear()
             self.response_urls.clear()

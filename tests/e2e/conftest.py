@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.domain.execution import Execution
+from bot.domain.policy import AccessPolicy
 from sandbox.config import SandboxConfig, ServerBehaviour
 from sandbox.stack import SandboxStack, signed_command
 
@@ -55,6 +56,9 @@ plans:
         protection_group: after-slow
 """
 SLOW_SERVER = "s-a00000000000000d1"
+APPROVER = "U0APPROVER"
+LEADS = "S0DRLEADS"
+LEAD_MEMBERS = [f"U0LEAD{n:03d}" for n in range(60)]
 FAILING_SERVER = "s-f00000000000000c2"
 LAUNCH_ERROR = (
     "Failed to launch recovery instance: You are not authorized to perform: ec2:CreateLaunchTemplateVersion"
@@ -108,6 +112,60 @@ class Sandbox:
             parsed = {"raw": raw.decode(errors="replace")}
         return Reply(status=status, body=parsed)
 
+    def interact(self, payload: dict[str, Any], *, secret: str | None = None) -> Reply:
+        """A button click or a modal submission, as Slack sends it: payload=<json>, signed."""
+        from urllib.parse import urlencode
+
+        from slack_sdk.signature import SignatureVerifier
+
+        body = urlencode({"payload": json.dumps(payload)})
+        timestamp = str(int(time.time()))
+        signature = SignatureVerifier(secret or self.secret).generate_signature(
+            timestamp=timestamp, body=body
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature,
+        }
+        return self.post(body.encode(), headers)
+
+    def click(self, channel: str, message_ts: str, action_id: str, value: str, *, user: str) -> Reply:
+        return self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},
+                "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+                "api_app_id": "A0SANDBOX",
+                "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+                "channel": {"id": channel, "name": "drills"},
+                "message": {"ts": message_ts, "type": "message"},
+                "trigger_id": f"{time.time():.0f}.{next(_channels)}.trigger",
+                "response_url": self.stack.slack.new_response_url(channel, user, message_ts=message_ts),
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "decision",
+                        "value": value,
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+        )
+
+    def submit(self, view: dict[str, Any], values: dict[str, Any], *, user: str) -> Reply:
+        return self.interact(
+            {
+                "type": "view_submission",
+                "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},
+                "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+                "api_app_id": "A0SANDBOX",
+                "trigger_id": f"{time.time():.0f}.{next(_channels)}.trigger",
+                "view": {**view, "state": {"values": values}},
+            }
+        )
+
     def settle(self) -> None:
         """Let lazy listeners (async Lambda invocations) finish."""
         self.stack.lambdas.wait_idle(timeout=15)
@@ -148,6 +206,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     plans = Path(tmp_path_factory.mktemp("plans")) / "plans.yml"
     plans.write_text(PLANS)
     config = SandboxConfig(
+        access_policy=AccessPolicy(
+            recovery_requesters=["*"],
+            approvers=[APPROVER, LEADS],
+            # The bot's clock runs 600x: 120 emulated minutes are 12 real seconds.
+            approval_timeout_minutes=120,
+        ),
+        usergroups={LEADS: LEAD_MEMBERS},
         time_scale=600,
         poll_seconds=0.2,
         servers={

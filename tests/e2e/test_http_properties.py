@@ -32,6 +32,7 @@ import pytest
 from hypothesis import Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.approval import Vote
 from sandbox.stack import SLACK_FUNCTION
 from tests.e2e.conftest import Reply, Sandbox
 
@@ -350,6 +351,10 @@ def assert_nothing_launched(sandbox: Sandbox, was: Before, channel: str, text: s
             if call.params.get("tags", {}).get("drs-chatops:execution") == execution.execution_id
         ]
         assert tagged == [], f"{text!r}: StartRecovery for {execution.execution_id}"
+        if str(execution.status) == "PENDING_APPROVAL":
+            # Withdrawn, as its requester could, so that the plan is free for the next example.
+            executions = sandbox.stack.container.executions  # type: ignore[union-attr]
+            executions.vote(execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over")
     if was.idle and not sandbox.stack.container.executions.active():  # type: ignore[union-attr]
         assert len(start_recoveries(sandbox)) == was.starts, f"{text!r}: a StartRecovery happened"
 

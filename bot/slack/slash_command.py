@@ -1,0 +1,190 @@
+"""The /drs command: a fast acknowledgement, then the slow part in a lazy listener.
+
+Bolt runs lazy listeners even when the ack refused the request, so the lazy half parses the text again
+and acts only on what the ack accepted. Lambda may deliver the lazy invocation twice: starting an
+execution is keyed on the Slack request, so the second delivery finds it already started.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, Respond
+
+from bot.domain import commands
+from bot.domain.commands import Cancel, Execute, Help, History, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.execution import Execution
+from bot.services.executions import CancelResult, RequestResult
+from bot.slack import blocks
+from bot.slack.deps import SlackDeps
+
+logger = logging.getLogger(__name__)
+
+
+CHANNEL_REFUSAL = (
+    "Recovery plans cannot be run from this channel; use one of the channels in the bot's access policy."
+)
+
+
+def needs_follow_up(deps: SlackDeps) -> Callable[[dict[str, Any]], bool]:
+    def matcher(command: dict[str, Any]) -> bool:
+        if not deps.policy.channel_allowed(command.get("channel_id") or ""):
+            return False
+        parsed = commands.parse(command.get("text") or "")
+        return not isinstance(parsed, Help | Invalid | NotYetAvailable)
+
+    return matcher
+
+
+def acknowledger(deps: SlackDeps) -> Callable[..., None]:
+    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+        """Answer within Slack's 3 seconds: parsing and configuration only, no AWS or Slack call."""
+        if not deps.policy.channel_allowed(command.get("channel_id") or ""):
+            ack(response_type="ephemeral", text=CHANNEL_REFUSAL)
+            return
+        parsed = commands.parse(command.get("text") or "")
+        ack(response_type="ephemeral", text=_ack_text(parsed))
+
+    return acknowledge
+
+
+def _ack_text(parsed: commands.Command) -> str:
+    if isinstance(parsed, Help):
+        return blocks.help_text(commands.USAGE)
+    if isinstance(parsed, Invalid):
+        return parsed.message
+    if isinstance(parsed, NotYetAvailable):
+        return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
+    if isinstance(parsed, Execute) and parsed.execution_type.is_drill:
+        return f"Starting a drill of `{parsed.plan_name}`…"
+    if isinstance(parsed, Execute):
+        return f"Requesting approval for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
+    return "Looking that up…"
+
+
+def follow_up(deps: SlackDeps) -> Callable[..., None]:
+    def run_command(command: dict[str, Any], respond: Respond) -> None:
+        parsed = commands.parse(command.get("text") or "")
+        if isinstance(parsed, Execute):
+            _execute(deps, parsed, command, respond)
+        elif isinstance(parsed, ListPlans):
+            respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
+        elif isinstance(parsed, Status):
+            _status(deps, parsed, command, respond)
+        elif isinstance(parsed, Cancel):
+            _cancel(deps, parsed, command, respond)
+        elif isinstance(parsed, History):
+            found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
+            respond(
+                response_type="ephemeral", text=blocks.history_text(found, parsed.plan_name, deps.clock())
+            )
+        # Help, Invalid and reserved words were fully answered by the ack.
+
+    return run_command
+
+
+def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond: Respond) -> None:
+    outcome = deps.executions.request(
+        plan_name=parsed.plan_name,
+        execution_type=parsed.execution_type,
+        user_id=command["user_id"],
+        channel_id=command["channel_id"],
+        request_key=command.get("trigger_id"),
+    )
+    if outcome.result is RequestResult.UNKNOWN_PLAN:
+        respond(response_type="ephemeral", text=_unknown_plan(parsed.plan_name, outcome.known_plans))
+    elif outcome.result is RequestResult.PLAN_BUSY:
+        respond(response_type="ephemeral", text=_plan_busy(parsed.plan_name, outcome.busy_with))
+    elif outcome.result in REFUSALS:
+        respond(response_type="ephemeral", text=REFUSALS[outcome.result](parsed))
+    elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
+        respond(
+            response_type="ephemeral",
+            text=f"Approval requested for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}` "
+            f"(`{outcome.execution.execution_id}`): the card is in the channel. Nothing launches until "
+            "someone else approves it.",
+        )
+    elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
+        respond(
+            response_type="ephemeral",
+            text=f"The drill `{outcome.execution.execution_id}` is running, but I could not post its status "
+            f"here ({outcome.slack_error}). Invite me with `/invite @DRS ChatOps`; the messages follow.",
+        )
+
+
+REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
+    RequestResult.CHANNEL_NOT_ALLOWED: lambda _: CHANNEL_REFUSAL,
+    RequestResult.NOT_ALLOWED: lambda p: (
+        f"You may not run a {p.execution_type.value.lower()}: the bot's access "
+        "policy does not list you (or a user group of yours). Ask a DR lead to add you."
+    ),
+    RequestResult.NO_APPROVERS: lambda p: (
+        f"A {p.execution_type.value.lower()} needs an approver, and none is "
+        'configured. Set "approvers" (Slack user or user group ids) in DRS_BOT_ACCESS_POLICY, e.g. '
+        '`{"approvers": ["U012ABCDEF"], "recovery_requesters": ["S0DRLEADS"]}`.'
+    ),
+    RequestResult.NOT_AVAILABLE: lambda _: (
+        "Failback is not available yet: it needs reverse replication first. Drills and recoveries are."
+    ),
+}
+
+
+def _plan_busy(plan_name: str, running: Execution | None) -> str:
+    if running is None:
+        return f"`{plan_name}` is already running; one execution per plan at a time."
+    where = f" in <#{running.channel_id}>" if running.channel_id else ""
+    return (
+        f"`{plan_name}` is already running: `{running.execution_id}` "
+        f"({running.execution_type.value.lower()}, {running.status.value}){where}. One execution per plan "
+        f"at a time: follow it there, or stop it with `/drs cancel {running.execution_id}`."
+    )
+
+
+def _unknown_plan(name: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return (
+            f"There is no plan `{name}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`."
+        )
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)
+
+
+def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: Respond) -> None:
+    execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+    if execution is None:
+        respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
+        return
+    outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
+    name = f"`{execution.execution_id}` ({execution.plan_name})"
+    texts = {
+        CancelResult.CANCELLING: f"Cancelling {name}: nothing new starts; running jobs are followed.",
+        CancelResult.ALREADY_CANCELLING: f"{name} is already being cancelled.",
+        CancelResult.ALREADY_ENDED: f"{name} already ended ({execution.status.value}); nothing to cancel.",
+        CancelResult.NOT_FOUND: _no_execution(parsed.execution_ref),
+    }
+    respond(response_type="ephemeral", text=texts[outcome.result])
+
+
+def _no_execution(ref: str) -> str:
+    return (
+        f"There is no execution `{ref}` (use its id from the thread, or its first 6+ characters "
+        "in the channel where it runs)."
+    )
+
+
+def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: Respond) -> None:
+    if parsed.execution_ref:
+        execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+        if execution is None:
+            respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
+            return
+    else:
+        execution = deps.executions.latest_in_channel(command["channel_id"])
+        if execution is None:
+            respond(response_type="ephemeral", text="No execution has run in this channel yet.")
+            return
+    respond(response_type="ephemeral", text=blocks.status_text(execution, deps.clock()))
