@@ -13,6 +13,7 @@ USAGE = (
     "Usage:\n"
     "• `/drs help` — this help\n"
     "• `/drs plans` — the recovery plans\n"
+    "• `/drs plan <plan>` — a plan's waves, protection groups and servers\n"
     "• `/drs execute <plan> drill` — run a drill of a plan\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
@@ -33,6 +34,11 @@ class Help(_Command):
 
 class ListPlans(_Command):
     kind: Literal["plans"] = "plans"
+
+
+class ShowPlan(_Command):
+    kind: Literal["plan"] = "plan"
+    plan_name: str
 
 
 class Execute(_Command):
@@ -74,7 +80,7 @@ class Invalid(_Command):
     message: str
 
 
-Command = Help | ListPlans | Execute | Status | Cancel | History | NotYetAvailable | Invalid
+Command = Help | ListPlans | ShowPlan | Execute | Status | Cancel | History | NotYetAvailable | Invalid
 
 
 def parse(text: str) -> Command:
@@ -86,6 +92,12 @@ def parse(text: str) -> Command:
         return Help()
     if keyword == "plans":
         return ListPlans() if not args else _invalid("`/drs plans` takes no arguments.")
+    if keyword == "plan":
+        if len(args) != 1:
+            return _invalid(
+                "`/drs plan` needs a plan name, e.g. `/drs plan plan-x` (`/drs plans` lists them)."
+            )
+        return ShowPlan(plan_name=args[0])
     if keyword == "execute":
         return _parse_execute(args)
     if keyword == "status":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import Any
 
@@ -311,3 +312,35 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
             f"· <@{summary.initiated_by}>"
         )
     return "\n".join(lines)
+
+
+def plan_text(catalog: Catalog, plan_name: str) -> str:
+    plan = catalog.plan(plan_name)
+    if plan is None:
+        return unknown_plan(plan_name, tuple(catalog.plan_names()))
+    lines = [f"*Plan `{plan.name}`*" + (f" — {plan.description}" if plan.description else "")]
+    total = 0
+    for index, wave in enumerate(plan.waves, start=1):
+        group = catalog.group(wave.protection_group)
+        total += len(group.source_servers)
+        options = [f"timeout {duration(wave.timeout)}"]
+        if wave.wait_before:
+            options.insert(0, f"waits {duration(wave.wait_before)} after the previous wave")
+        if wave.on_failure.value == "stop":
+            options.append("stops the plan if any server fails")
+        lines.append(
+            f"{index}. *{wave.name}* — `{group.name}`: {len(group.source_servers)} servers in {group.region} "
+            f"({'; '.join(options)})"
+        )
+    lines.append(f"{len(plan.waves)} waves, {total} servers. Run a drill: `/drs execute {plan.name} drill`")
+    return "\n".join(lines[:45])
+
+
+def unknown_plan(name: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return (
+            f"There is no plan `{name}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`."
+        )
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)

@@ -7,7 +7,6 @@ execution is keyed on the Slack request, so the second delivery finds it already
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,17 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.domain import commands
-from bot.domain.commands import Cancel, Execute, Help, History, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.commands import (
+    Cancel,
+    Execute,
+    Help,
+    History,
+    Invalid,
+    ListPlans,
+    NotYetAvailable,
+    ShowPlan,
+    Status,
+)
 from bot.domain.execution import Execution
 from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
@@ -70,6 +79,8 @@ def follow_up(deps: SlackDeps) -> Callable[..., None]:
         parsed = commands.parse(command.get("text") or "")
         if isinstance(parsed, Execute):
             _execute(deps, parsed, command, respond)
+        elif isinstance(parsed, ShowPlan):
+            respond(response_type="ephemeral", text=blocks.plan_text(deps.catalog.load(), parsed.plan_name))
         elif isinstance(parsed, ListPlans):
             respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
         elif isinstance(parsed, Status):
@@ -95,7 +106,7 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         request_key=command.get("trigger_id"),
     )
     if outcome.result is RequestResult.UNKNOWN_PLAN:
-        respond(response_type="ephemeral", text=_unknown_plan(parsed.plan_name, outcome.known_plans))
+        respond(response_type="ephemeral", text=blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
     elif outcome.result is RequestResult.PLAN_BUSY:
         respond(response_type="ephemeral", text=_plan_busy(parsed.plan_name, outcome.busy_with))
     elif outcome.result in REFUSALS:
@@ -141,16 +152,6 @@ def _plan_busy(plan_name: str, running: Execution | None) -> str:
         f"({running.execution_type.value.lower()}, {running.status.value}){where}. One execution per plan "
         f"at a time: follow it there, or stop it with `/drs cancel {running.execution_id}`."
     )
-
-
-def _unknown_plan(name: str, known: tuple[str, ...]) -> str:
-    if not known:
-        return (
-            f"There is no plan `{name}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`."
-        )
-    guess = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean `{guess[0]}`?" if guess else ""
-    return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)
 
 
 def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: Respond) -> None:

@@ -68,3 +68,19 @@ def test_history_lists_a_plans_executions_newest_first(sandbox: Sandbox) -> None
     assert listing.startswith("*Recent executions of `plan-flaky`*")
     assert listing.index(second.execution_id) < listing.index(first.execution_id)
     assert "PARTIAL, 1/2 launched, 1 failed" in listing
+
+
+def test_plans_and_one_plan_are_described_and_a_near_miss_gets_did_you_mean(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("plans", channel=channel)
+    sandbox.settle()
+    sandbox.command("PLAN plan-x", channel=channel)
+    sandbox.settle()
+    sandbox.command("plan plan-xx", channel=channel)
+    sandbox.settle()
+    listing, plan, miss = sandbox.ephemeral(channel)[-3:]
+    assert "• `plan-x` — Payments stack (2 waves, 5 servers)" in listing
+    assert "1. *Databases* — `db-tier`: 2 servers in us-east-1" in plan
+    assert "2 waves, 5 servers. Run a drill: `/drs execute plan-x drill`" in plan
+    assert miss.startswith("There is no plan `plan-xx`. Did you mean `plan-x`?")
+    assert sandbox.public(channel) == []
