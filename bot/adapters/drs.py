@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
 
@@ -30,6 +32,7 @@ _FAILURE_EVENTS = {
 }
 
 ClientFactory = Callable[[str], "DrsClient"]
+MAX_IDS = 200  # DescribeSourceServers / DescribeRecoveryInstances filters, TerminateRecoveryInstances
 
 
 class DrsGateway:
@@ -70,13 +73,49 @@ class DrsGateway:
         return None
 
     def load(self, region: str, since: datetime) -> RegionLoad:
-        jobs = servers = 0
+        active = self.active_jobs(region, since)
+        return RegionLoad(jobs=len(active), servers=sum(len(job.servers) for job in active))
+
+    def active_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
         with _translated():
-            for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()}):
-                if job.get("status") != "COMPLETED":
-                    jobs += 1
-                    servers += len(job.get("participatingServers") or [])
-        return RegionLoad(jobs=jobs, servers=servers)
+            return [
+                _job(job)
+                for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()})
+                if job.get("status") != "COMPLETED"
+            ]
+
+    def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
+        """The servers named (in calls of at most 200 ids), or every server of the region."""
+        batches: list[dict[str, Any]] = (
+            [{"sourceServerIDs": list(ids[i : i + MAX_IDS])} for i in range(0, len(ids), MAX_IDS)]
+            if ids is not None
+            else [{}]
+        )
+        found: list[SourceServerInfo] = []
+        with _translated():
+            for filters in batches:
+                found += [
+                    _source_server(item)
+                    for item in self._pages(region, "describe_source_servers", filters=filters)
+                ]
+        return found
+
+    def recovery_instances(self, region: str, source_server_ids: Sequence[str]) -> list[RecoveryInstanceInfo]:
+        found: list[RecoveryInstanceInfo] = []
+        with _translated():
+            for i in range(0, len(source_server_ids), MAX_IDS):
+                batch = list(source_server_ids[i : i + MAX_IDS])
+                pages = self._pages(region, "describe_recovery_instances", filters={"sourceServerIDs": batch})
+                found += [_recovery_instance(item) for item in pages]
+        return found
+
+    def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None:
+        with _translated():
+            response = self._client(region).describe_recovery_snapshots(
+                sourceServerID=source_server_id, order="DESC", maxResults=1
+            )
+        items = response.get("items") or []
+        return parse_time(str(items[0]["timestamp"])) if items else None
 
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         with _translated():
@@ -100,6 +139,50 @@ class DrsGateway:
         paginator = self._client(region).get_paginator(operation)  # type: ignore[call-overload]
         for page in paginator.paginate(**kwargs):
             yield from page.get("items", [])
+
+
+def _source_server(item: dict[str, Any]) -> SourceServerInfo:
+    replication = item.get("dataReplicationInfo") or {}
+    error = replication.get("dataReplicationError") or {}
+    return SourceServerInfo(
+        source_server_id=item["sourceServerID"],
+        tags=dict(item.get("tags") or {}),
+        replication_state=replication.get("dataReplicationState"),
+        lag_seconds=parse_duration(replication.get("lagDuration")),
+        replication_error=error.get("rawError") or error.get("error"),
+        last_launch_result=item.get("lastLaunchResult"),
+    )
+
+
+def _recovery_instance(item: dict[str, Any]) -> RecoveryInstanceInfo:
+    return RecoveryInstanceInfo(
+        recovery_instance_id=item["recoveryInstanceID"],
+        ec2_instance_id=item.get("ec2InstanceID"),
+        source_server_id=item.get("sourceServerID", ""),
+        is_drill=bool(item.get("isDrill")),
+        job_id=item.get("jobID"),
+        ec2_state=item.get("ec2InstanceState"),
+    )
+
+
+_DURATION = re.compile(
+    r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str | None) -> float | None:
+    """DRS durations are ISO-8601 strings: P0D, PT8M53.1S, P2DT1H32M12.136909S."""
+    match = _DURATION.match(text or "")
+    if not text or match is None:
+        return None
+    days, hours, minutes, seconds = (float(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def parse_time(text: str) -> datetime:
+    """DRS timestamps are strings, '...+00:00' in real output and '...Z' in the model: both work."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _job(job: dict[str, Any]) -> JobSnapshot:

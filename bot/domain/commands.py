@@ -14,7 +14,8 @@ USAGE = (
     "• `/drs help` — this help\n"
     "• `/drs plans` — the recovery plans\n"
     "• `/drs plan <plan>` — a plan's waves, protection groups and servers\n"
-    "• `/drs execute <plan> drill` — run a drill of a plan\n"
+    "• `/drs check <plan>` — is the plan ready to launch? (replication, lag, snapshots, quotas)\n"
+    "• `/drs execute <plan> drill [--force]` — check, then run a drill (--force: even if BLOCKED)\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
@@ -45,6 +46,12 @@ class Execute(_Command):
     kind: Literal["execute"] = "execute"
     plan_name: str
     execution_type: ExecutionType
+    force: bool = False  # start a drill whose readiness verdict is BLOCKED
+
+
+class Check(_Command):
+    kind: Literal["check"] = "check"
+    plan_name: str
 
 
 class Status(_Command):
@@ -80,7 +87,9 @@ class Invalid(_Command):
     message: str
 
 
-Command = Help | ListPlans | ShowPlan | Execute | Status | Cancel | History | NotYetAvailable | Invalid
+Command = (
+    Help | ListPlans | ShowPlan | Execute | Check | Status | Cancel | History | NotYetAvailable | Invalid
+)
 
 
 def parse(text: str) -> Command:
@@ -100,6 +109,10 @@ def parse(text: str) -> Command:
         return ShowPlan(plan_name=args[0])
     if keyword == "execute":
         return _parse_execute(args)
+    if keyword == "check":
+        if len(args) != 1:
+            return _invalid("`/drs check` needs a plan name, e.g. `/drs check plan-x`.")
+        return Check(plan_name=args[0])
     if keyword == "status":
         if len(args) > 1:
             return _invalid("`/drs status` takes at most one execution id.")
@@ -117,7 +130,13 @@ def parse(text: str) -> Command:
     return _invalid(f"`{_clip(words[0])}` is not a /drs command.{hint}")
 
 
+# Slack clients may turn a typed "--" into an em or en dash.
+FORCE_FLAGS = ("--force", "\u2014force", "\u2013force")
+
+
 def _parse_execute(args: list[str]) -> Command:
+    force = any(arg.lower() in FORCE_FLAGS for arg in args)
+    args = [arg for arg in args if arg.lower() not in FORCE_FLAGS]
     types = ", ".join(t.value.lower() for t in ExecutionType)
     if len(args) != 2:
         return _invalid(
@@ -130,7 +149,7 @@ def _parse_execute(args: list[str]) -> Command:
         guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")
-    return Execute(plan_name=plan_name, execution_type=execution_type)
+    return Execute(plan_name=plan_name, execution_type=execution_type, force=force)
 
 
 def _parse_history(args: list[str]) -> Command:

@@ -21,6 +21,7 @@ from bot.domain.events import (
     ExecutionFinished,
     ExecutionStarted,
     ProgressUpdated,
+    ReadinessReported,
     ServerFailure,
     StatusEvent,
     WaveFinished,
@@ -36,6 +37,7 @@ from bot.domain.execution import (
     Execution,
     ExecutionStatus,
     Limits,
+    ReadinessNote,
     ServerRun,
     ServerStatus,
     WaveRun,
@@ -155,6 +157,25 @@ def start_execution(execution: Execution, now: datetime) -> Decision:
     return Decision(execution=events.stamp(started), events=tuple(events.items))
 
 
+READINESS_LINES = 8  # reasons shown on a card; each already counts its servers
+
+
+def note_readiness(execution: Execution, note: ReadinessNote, now: datetime) -> Decision:
+    """Record the verdict on the execution, and in its thread when there is something to say."""
+    events = EventLog(execution)
+    noted = execution.model_copy(update={"readiness": note})
+    if note.level != "READY":
+        events.add(
+            ReadinessReported,
+            at=now,
+            execution_id=execution.execution_id,
+            level=note.level,
+            lines=list(note.lines[:READINESS_LINES]),
+            forced=note.forced,
+        )
+    return Decision(execution=events.stamp(noted), events=tuple(events.items))
+
+
 def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
     counts = tally(execution.servers())
     return {
@@ -188,6 +209,8 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "expires_at": execution.approval_expires_at,
         "server_count": counts.total,
         "regions": sorted({wave.region for wave in execution.waves}),
+        "readiness_level": execution.readiness.level if execution.readiness else None,
+        "readiness_lines": list(execution.readiness.lines[:READINESS_LINES]) if execution.readiness else [],
     }
 
 

@@ -101,6 +101,13 @@ class ApprovalRequested(StatusEvent):
     expires_at: datetime
 
 
+class ReadinessReported(StatusEvent):
+    kind: Literal["readiness_reported"] = "readiness_reported"
+    level: str
+    lines: list[str]
+    forced: bool = False
+
+
 class ApprovalRecorded(StatusEvent):
     """One approval of several needed."""
 
@@ -160,6 +167,8 @@ class ProgressUpdated(StatusEvent):
     expires_at: datetime | None = None
     server_count: int = 0
     regions: list[str] = []
+    readiness_level: str | None = None
+    readiness_lines: list[str] = []
 
 
 WAVES_LISTED = 40
@@ -177,7 +186,8 @@ class ExecutionFinished(StatusEvent):
 
 
 Event = Annotated[
-    ApprovalRequested
+    ReadinessReported
+    | ApprovalRequested
     | ApprovalRecorded
     | ExecutionApproved
     | ExecutionRejected

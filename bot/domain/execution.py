@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -136,6 +136,15 @@ class Rejection(_Model):
     reason: str
 
 
+class ReadinessNote(_Model):
+    """The readiness verdict at request time, as the approval card and the history show it."""
+
+    level: str
+    lines: tuple[str, ...] = ()
+    checked_at: datetime
+    forced: bool = False  # BLOCKED, started anyway with --force
+
+
 class Execution(_Model):
     execution_id: str
     plan_name: str
@@ -157,6 +166,7 @@ class Execution(_Model):
     approval_expires_at: datetime | None = None
     approvals: tuple[Approval, ...] = ()
     rejection: Rejection | None = None
+    readiness: ReadinessNote | None = None
     waves: tuple[WaveRun, ...]
 
     @property
@@ -197,14 +207,18 @@ def new_execution(
     channel_id: str | None,
     now: datetime,
     servers_per_job: int,
+    resolved: Mapping[str, Sequence[str]] | None = None,
 ) -> Execution:
-    """Lay out an execution: each wave's servers split into as few jobs as the per-job quota allows."""
+    """Lay out an execution: each wave's servers split into as few jobs as the per-job quota allows.
+
+    `resolved` gives the servers of protection groups selected by tags, looked up at run time."""
     waves = []
     for index, wave in enumerate(plan.waves):
         group = catalog.group(wave.protection_group)
+        servers = list((resolved or {}).get(group.name, group.source_servers))
         chunks = tuple(
             Chunk(index=number, servers=tuple(ServerRun(source_server_id=sid) for sid in ids))
-            for number, ids in enumerate(chunked(list(group.source_servers), servers_per_job))
+            for number, ids in enumerate(chunked(servers, servers_per_job))
         )
         waves.append(
             WaveRun(

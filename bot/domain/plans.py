@@ -44,14 +44,24 @@ class _Strict(BaseModel):
 
 
 class ProtectionGroup(_Strict):
-    """A named set of DRS source servers in one region."""
+    """A named set of DRS source servers in one region: listed, or selected by their tags at run time."""
 
     name: Name
     region: Region
-    source_servers: list[SourceServerId] = Field(min_length=1)
+    source_servers: list[SourceServerId] = Field(default_factory=list)
+    source_server_tags: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def by_tags(self) -> bool:
+        return bool(self.source_server_tags)
 
     @model_validator(mode="after")
     def _servers_unique(self) -> ProtectionGroup:
+        if bool(self.source_servers) == bool(self.source_server_tags):
+            raise ValueError(
+                "source_servers: give either source_servers (a list of ids) or source_server_tags "
+                "(tags that select servers at run time), not both and not neither"
+            )
         seen: set[str] = set()
         for index, server in enumerate(self.source_servers):
             if server in seen:
@@ -79,6 +89,10 @@ class RecoveryPlan(_Strict):
     name: Name
     description: str = ""
     waves: list[Wave] = Field(min_length=1)
+    # Readiness warns when replication lag or the newest snapshot is older than this.
+    rpo_target: Seconds | None = None
+    # Drills of this plan are cleaned up (their instances terminated) this long after they end.
+    cleanup_after: Seconds | None = None
 
     @model_validator(mode="after")
     def _wave_names_unique(self) -> RecoveryPlan:

@@ -23,9 +23,11 @@ from bot.domain.execution import (
     ExecutionSummary,
     ExecutionType,
     Limits,
+    ReadinessNote,
     new_execution,
 )
 from bot.domain.policy import AccessPolicy
+from bot.domain.readiness import Verdict
 from bot.errors import (
     DrsConflict,
     DrsError,
@@ -38,6 +40,7 @@ from bot.errors import (
 )
 from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
+from bot.services.readiness import Readiness, ReadinessReport
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class RequestResult(StrEnum):
     NOT_ALLOWED = "not_allowed"
     NO_APPROVERS = "no_approvers"
     NOT_AVAILABLE = "not_available"
+    NOT_READY = "not_ready"  # a drill whose readiness verdict is BLOCKED, without --force
 
 
 class CancelResult(StrEnum):
@@ -89,6 +93,7 @@ class ExecutionRequest(BaseModel):
     known_plans: tuple[str, ...] = ()
     slack_error: str | None = None  # why the anchor message could not be posted yet
     busy_with: Execution | None = None  # the plan's execution that has not ended
+    verdict: Verdict | None = None
 
 
 class VoteReport(BaseModel):
@@ -136,6 +141,7 @@ class Executions:
         poll_seconds: float,
         policy: AccessPolicy | None = None,
         directory: Directory | None = None,
+        readiness: Readiness | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -147,6 +153,7 @@ class Executions:
         self._poll_seconds = poll_seconds
         self._policy = policy or AccessPolicy()
         self._directory = directory
+        self._readiness = readiness or Readiness(drs, clock, limits)
 
     # --- requests from Slack -------------------------------------------------------------------
 
@@ -158,6 +165,7 @@ class Executions:
         user_id: str,
         channel_id: str,
         request_key: str | None,
+        force: bool = False,
     ) -> ExecutionRequest:
         """Check who asks where; create the execution (a drill starts, a recovery awaits approval);
         start the executor; post the anchor message."""
@@ -170,9 +178,20 @@ class Executions:
             return ExecutionRequest(
                 result=RequestResult.UNKNOWN_PLAN, known_plans=tuple(catalog.plan_names())
             )
+        execution_id = execution_id_for(request_key)
+        holder = self._store.plan_holder(plan.name)
+        if holder == execution_id:  # Lambda delivered this request's lazy work twice
+            return ExecutionRequest(result=RequestResult.ALREADY_STARTED, execution=self._store.get(holder))
+        if holder is not None:
+            # Checked before readiness: the plan's running execution is why its servers look busy.
+            return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=self._store.get(holder))
+        report = self._readiness.check(catalog, plan)
+        verdict = report.verdict
+        if execution_type.is_drill and verdict.blocked and not force:
+            return ExecutionRequest(result=RequestResult.NOT_READY, verdict=verdict)
         now = self._clock()
         execution = new_execution(
-            execution_id=execution_id_for(request_key),
+            execution_id=execution_id,
             plan=plan,
             catalog=catalog,
             execution_type=execution_type,
@@ -180,26 +199,44 @@ class Executions:
             channel_id=channel_id,
             now=now,
             servers_per_job=self._limits.servers_per_job,
+            resolved=report.servers,
         )
+        note = ReadinessNote(
+            level=verdict.level.value,
+            lines=tuple(verdict.summary_lines()),
+            checked_at=verdict.checked_at,
+            forced=verdict.blocked and execution_type.is_drill,
+        )
+        noted = engine.note_readiness(execution, note, now)
         if execution_type.is_drill:
-            decision = engine.start_execution(execution, now)
+            started = engine.start_execution(noted.execution, now)
         else:
-            decision = approval.request_approval(execution, self._policy, now)
+            started = approval.request_approval(noted.execution, self._policy, now)
+        decision = started.model_copy(update={"events": (*noted.events, *started.events)})
         try:
             created = self._store.create(decision.execution, decision.events)
         except ExecutionExists:
-            existing = self._store.get(execution.execution_id)
+            existing = self._store.get(execution_id)
             return ExecutionRequest(result=RequestResult.ALREADY_STARTED, execution=existing)
-        except PlanBusy as busy:
-            running = self._store.get(busy.execution_id) if busy.execution_id else None
+        except PlanBusy as taken:
+            running = self._store.get(taken.execution_id) if taken.execution_id else None
             return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=running)
         self._trigger.start(created.execution_id)
-        report = self._outbox.deliver(created.execution_id)
+        delivery = self._outbox.deliver(created.execution_id)
         return ExecutionRequest(
+            verdict=verdict,
             result=RequestResult.STARTED if execution_type.is_drill else RequestResult.APPROVAL_REQUESTED,
             execution=self._store.get(created.execution_id),
-            slack_error=report.error,
+            slack_error=delivery.error,
         )
+
+    def check(self, plan_name: str) -> ReadinessReport | None:
+        catalog = self._catalog.load()
+        plan = catalog.plan(plan_name)
+        return None if plan is None else self._readiness.check(catalog, plan)
+
+    def known_plans(self) -> tuple[str, ...]:
+        return tuple(self._catalog.load().plan_names())
 
     def _refusal(self, execution_type: ExecutionType, user_id: str, channel_id: str) -> RequestResult | None:
         policy = self._policy

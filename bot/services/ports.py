@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad
 from bot.domain.events import Event, ProgressUpdated
 from bot.domain.execution import Execution, ExecutionSummary
@@ -87,6 +88,20 @@ class Drs(Protocol):
     def load(self, region: str, since: datetime) -> RegionLoad:
         """Active jobs in the region created since `since`, and the servers in them."""
         ...
+
+    def active_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+        """Jobs created since `since` that have not ended, with their servers."""
+        ...
+
+    def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
+        """The source servers named, or (ids=None) every source server of the region."""
+        ...
+
+    def recovery_instances(
+        self, region: str, source_server_ids: Sequence[str]
+    ) -> list[RecoveryInstanceInfo]: ...
+
+    def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None: ...
 
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         """A job's tags, or None when DRS has no such job."""

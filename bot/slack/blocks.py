@@ -17,6 +17,7 @@ from bot.domain.events import (
     ExecutionRejected,
     ExecutionStarted,
     ProgressUpdated,
+    ReadinessReported,
     WaveFinished,
     WaveScheduled,
     WavesSkipped,
@@ -79,6 +80,21 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
 
 
+TEXT_LIMIT = 40_000  # a message's `text`: Slack refuses a longer one (msg_too_long)
+
+
+def _fit(lines: list[str], more: str, limit: int = SECTION_LIMIT, hidden: int = 0) -> str:
+    """Whole lines within `limit` characters; `more` ("…and {n} more") counts the lines left out."""
+    budget = limit - len(more) - 10
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        budget -= len(line) + 1
+        if budget < 0:
+            return "\n".join([*kept, more.format(n=len(lines) - index + hidden)])
+        kept.append(line)
+    return "\n".join([*kept, more.format(n=hidden)] if hidden else kept)
+
+
 def progress_line(view: ProgressUpdated, now: datetime) -> str:
     started = view.started_at or view.at
     elapsed = ((view.ended_at or now) - started).total_seconds()
@@ -93,13 +109,15 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
     """The channel message every status reply threads under; edited as the execution progresses."""
     icon = _STATUS_ICON[view.status]
     title = f"{icon} *{_kind(view.execution_type)} of `{view.plan_name}`* — {view.status.value}"
-    waves = "\n".join(
-        f"{_WAVE_ICON[wave.status]} {index + 1}. {wave.name} — `{wave.protection_group}` "
-        f"({wave.servers} servers, {wave.region})"
-        for index, wave in enumerate(view.waves)
+    waves = _fit(
+        [
+            f"{_WAVE_ICON[wave.status]} {index + 1}. {wave.name} — `{wave.protection_group}` "
+            f"({wave.servers} servers, {wave.region})"
+            for index, wave in enumerate(view.waves)
+        ],
+        "…and {n} more waves",
+        hidden=max(0, view.wave_count - len(view.waves)),
     )
-    if view.wave_count > len(view.waves):
-        waves += f"\n…and {view.wave_count - len(view.waves)} more waves"
     if view.status is ExecutionStatus.PENDING_APPROVAL:
         return _approval_card(view, waves)
     progress = progress_line(view, now)
@@ -164,6 +182,8 @@ def _approval_card(view: ProgressUpdated, waves: str) -> Message:
         f"Approval needed: {kind} of {view.plan_name} requested by <@{view.initiated_by}> "
         f"({view.server_count} servers); expires {expires}."
     )
+    if view.readiness_level:
+        facts += "\n" + readiness_text(view.readiness_level, view.readiness_lines)
     meta = f"Execution `{view.execution_id}` · the requester cannot approve their own request"
     return Message(
         text=text, blocks=[_section(title), _section(facts), _section(waves), buttons, _context(meta)]
@@ -203,6 +223,8 @@ def event(event: Event) -> Message:
     elif isinstance(event, WavesSkipped):
         names = ", ".join(f"*{name}*" for name in event.wave_names)
         text = f":fast_forward: Skipped {names}: {event.reason}."
+    elif isinstance(event, ReadinessReported):
+        text = readiness_text(event.level, event.lines, forced=event.forced)
     elif isinstance(event, ApprovalRequested):
         who = ", ".join(_principal(p) for p in event.approvers)
         text = (
@@ -237,7 +259,24 @@ def event(event: Event) -> Message:
             f"*{event.status.value}*: {event.launched}/{event.total} servers launched, "
             f"{event.failed} failed, in {duration(event.duration_seconds)}."
         )
-    return Message(text=_plain(text), blocks=[_section(text)])
+    return Message(text=_plain(text)[:TEXT_LIMIT], blocks=[_section(text)])
+
+
+_READINESS_ICON = {
+    "READY": ":large_green_circle:",
+    "WARN": ":large_yellow_circle:",
+    "BLOCKED": ":red_circle:",
+}
+
+
+def readiness_text(
+    level: str, lines: list[str], *, forced: bool = False, plan_name: str | None = None
+) -> str:
+    icon = _READINESS_ICON.get(level, ":grey_question:")
+    head = f"{icon} *Readiness: {level}*" + (f" for `{plan_name}`" if plan_name else "")
+    if forced:
+        head += " — started anyway (--force)"
+    return "\n".join([head, *(f"• {line}" for line in lines)])
 
 
 def _principal(principal: str) -> str:
@@ -255,10 +294,20 @@ def _wave_finished(event: WaveFinished) -> str:
     if event.not_started:
         text += f", {event.not_started} not started"
     if event.failures:
-        lines = [f"• `{f.source_server_id}`: {f.error}" for f in event.failures]
-        if event.more_failures:
-            lines.append(f"…and {event.more_failures} more failed servers (see `/drs status`)")
-        text += "\nFailed:\n" + "\n".join(lines)
+        more = (
+            f"\n…and {event.more_failures} more failed servers (see `/drs status`)"
+            if event.more_failures
+            else ""
+        )
+        text += "\nFailed:"
+        # The listed errors share one section (20 of DRS's longest still fit); the history keeps them whole.
+        share = (SECTION_LIMIT - len(text) - len(more)) // len(event.failures) - 30
+        for failure in event.failures:
+            error = " ".join(failure.error.split())
+            if len(error) > share:
+                error = error[: max(share, 20) - 1] + "…"
+            text += f"\n• `{failure.source_server_id}`: {error}"
+        text += more
     return text
 
 
@@ -276,9 +325,9 @@ def plans_list(catalog: Catalog) -> str:
     lines = []
     for plan in catalog.plans:
         servers = sum(len(catalog.group(w.protection_group).source_servers) for w in plan.waves)
-        description = f" — {plan.description}" if plan.description else ""
+        description = f" — {plan.description[:150]}" if plan.description else ""
         lines.append(f"• `{plan.name}`{description} ({len(plan.waves)} waves, {servers} servers)")
-    return "*Recovery plans*\n" + "\n".join(lines)
+    return "*Recovery plans*\n" + _fit(lines, "…and {n} more plans", TEXT_LIMIT - 20)
 
 
 def status_text(execution: Execution, now: datetime) -> str:
@@ -343,4 +392,6 @@ def unknown_plan(name: str, known: tuple[str, ...]) -> str:
         )
     guess = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean `{guess[0]}`?" if guess else ""
-    return f"There is no plan `{name}`.{hint} Known plans: " + ", ".join(f"`{p}`" for p in known)
+    listed = ", ".join(f"`{p}`" for p in known[:30])
+    more = f" and {len(known) - 30} more (`/drs plans` lists them)" if len(known) > 30 else ""
+    return f"There is no plan `{name}`.{hint} Known plans: {listed}{more}"

@@ -16,6 +16,7 @@ from slack_bolt import Ack, Respond
 from bot.domain import commands
 from bot.domain.commands import (
     Cancel,
+    Check,
     Execute,
     Help,
     History,
@@ -68,7 +69,7 @@ def _ack_text(parsed: commands.Command) -> str:
     if isinstance(parsed, NotYetAvailable):
         return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
     if isinstance(parsed, Execute) and parsed.execution_type.is_drill:
-        return f"Starting a drill of `{parsed.plan_name}`…"
+        return f"Checking `{parsed.plan_name}` and starting a drill…"
     if isinstance(parsed, Execute):
         return f"Requesting approval for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
     return "Looking that up…"
@@ -79,6 +80,8 @@ def follow_up(deps: SlackDeps) -> Callable[..., None]:
         parsed = commands.parse(command.get("text") or "")
         if isinstance(parsed, Execute):
             _execute(deps, parsed, command, respond)
+        elif isinstance(parsed, Check):
+            _check(deps, parsed, respond)
         elif isinstance(parsed, ShowPlan):
             respond(response_type="ephemeral", text=blocks.plan_text(deps.catalog.load(), parsed.plan_name))
         elif isinstance(parsed, ListPlans):
@@ -104,11 +107,22 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         user_id=command["user_id"],
         channel_id=command["channel_id"],
         request_key=command.get("trigger_id"),
+        force=parsed.force,
     )
     if outcome.result is RequestResult.UNKNOWN_PLAN:
         respond(response_type="ephemeral", text=blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
     elif outcome.result is RequestResult.PLAN_BUSY:
         respond(response_type="ephemeral", text=_plan_busy(parsed.plan_name, outcome.busy_with))
+    elif outcome.result is RequestResult.NOT_READY and outcome.verdict:
+        verdict = outcome.verdict
+        respond(
+            response_type="ephemeral",
+            text=blocks.readiness_text(
+                verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name
+            )
+            + f"\n\nThe drill did not start. Fix the above, or start it anyway: "
+            f"`/drs execute {parsed.plan_name} drill --force`.",
+        )
     elif outcome.result in REFUSALS:
         respond(response_type="ephemeral", text=REFUSALS[outcome.result](parsed))
     elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
@@ -141,6 +155,19 @@ REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
         "Failback is not available yet: it needs reverse replication first. Drills and recoveries are."
     ),
 }
+
+
+def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
+    report = deps.executions.check(parsed.plan_name)
+    if report is None:
+        respond(
+            response_type="ephemeral",
+            text=blocks.unknown_plan(parsed.plan_name, deps.executions.known_plans()),
+        )
+        return
+    verdict = report.verdict
+    text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
+    respond(response_type="ephemeral", text=f"{text}\n_{verdict.servers_checked} servers checked._")
 
 
 def _plan_busy(plan_name: str, running: Execution | None) -> str:

@@ -36,6 +36,9 @@ protection_groups:
   - name: after-slow
     region: us-east-1
     source_servers: [s-a00000000000000d2]
+  - name: stalled-tier
+    region: us-east-1
+    source_servers: [s-b00000000000000e1, s-b00000000000000e2]
 plans:
   - name: plan-x
     description: Payments stack
@@ -54,7 +57,12 @@ plans:
         protection_group: slow-tier
       - name: After
         protection_group: after-slow
+  - name: plan-stalled
+    waves:
+      - name: Stalled
+        protection_group: stalled-tier
 """
+STALLED_SERVER = "s-b00000000000000e2"
 SLOW_SERVER = "s-a00000000000000d1"
 APPROVER = "U0APPROVER"
 LEADS = "S0DRLEADS"
@@ -219,6 +227,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR),
             # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
+            STALLED_SERVER: ServerBehaviour(replication_state="STALLED"),
         },
     )
     with SandboxStack(plans, config) as stack:

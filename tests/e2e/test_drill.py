@@ -13,7 +13,7 @@ def test_a_drill_runs_every_wave_and_the_thread_tells_the_story(sandbox: Sandbox
     reply = sandbox.command("execute plan-x drill", channel=channel)
     assert reply.status == 200
     assert reply.body["response_type"] == "ephemeral"
-    assert "Starting a drill of `plan-x`" in reply.body["text"]
+    assert "Checking `plan-x` and starting a drill" in reply.body["text"]
 
     execution = sandbox.finished_execution(channel)
     assert execution.status is ExecutionStatus.COMPLETED

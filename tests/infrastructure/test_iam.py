@@ -18,7 +18,8 @@ from tests.infrastructure import model
 # handlers/<module>.handler -> the adapters its code path uses (through bot.wiring.Container).
 FUNCTION_ADAPTERS = {
     # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier"},
+    # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
+    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs"},
     # One tick: DRS, executions and their outbox, Slack.
     "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
@@ -36,6 +37,8 @@ DRS_DEPENDENT_ACTIONS = {
 # statement with Resource "*" may hold.
 NO_RESOURCE_LEVEL = {
     "drs:DescribeJobs",
+    "drs:DescribeSourceServers",
+    "drs:DescribeRecoveryInstances",
     "drs:ListTagsForResource",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",

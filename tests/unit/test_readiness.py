@@ -1,0 +1,113 @@
+"""Readiness verdicts from plain facts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.domain.engine import RegionLoad
+from bot.domain.execution import Limits
+from bot.domain.readiness import Level, ServerFacts, assess
+from tests.unit.builders import at, server_ids
+
+NOW = at(0)
+
+
+def healthy(sid: str, **changes: object) -> ServerFacts:
+    return ServerFacts(
+        source_server_id=sid, region="us-east-1", replication_state="CONTINUOUS", lag_seconds=5
+    ).model_copy(update=changes)
+
+
+def verdict(
+    facts: dict[str, ServerFacts], *, waves: list[list[str]] | None = None, rpo: int | None = None, load=None
+):  # type: ignore[no-untyped-def]
+    waves = waves if waves is not None else [list(facts)]
+    return assess(
+        plan_name="plan-x",
+        waves=[(f"Wave {i + 1}", "us-east-1", servers) for i, servers in enumerate(waves)],
+        facts=facts,
+        load=load or {},
+        limits=Limits(),
+        rpo_target_seconds=rpo,
+        now=NOW,
+    )
+
+
+def test_healthy_servers_are_ready() -> None:
+    ids = server_ids("a", 3)
+    result = verdict({sid: healthy(sid) for sid in ids})
+    assert result.level is Level.READY and result.findings == () and result.servers_checked == 3
+
+
+def test_a_stalled_server_blocks() -> None:
+    ids = server_ids("a", 2)
+    facts = {
+        ids[0]: healthy(ids[0]),
+        ids[1]: healthy(ids[1], replication_state="STALLED", replication_error="AGENT_NOT_SEEN"),
+    }
+    result = verdict(facts)
+    assert result.level is Level.BLOCKED
+    (line,) = result.summary_lines()
+    assert line == f"BLOCKED: replication is STALLED: AGENT_NOT_SEEN — 1 server(s): {ids[1]}"
+
+
+def test_catching_up_lag_and_old_snapshots_warn_against_the_rpo_target() -> None:
+    ids = server_ids("a", 3)
+    facts = {
+        ids[0]: healthy(ids[0], replication_state="BACKLOG"),
+        ids[1]: healthy(ids[1], lag_seconds=1200),
+        ids[2]: healthy(ids[2], snapshot_checked=True, newest_snapshot_at=NOW - timedelta(hours=2)),
+    }
+    result = verdict(facts, rpo=900)
+    assert result.level is Level.WARN
+    reasons = {f.reason: f.servers for f in result.findings}
+    assert reasons["replication is BACKLOG (catching up; it would launch from older data)"] == (ids[0],)
+    assert reasons["replication lag is over the plan's rpo_target of 15 min"] == (ids[1],)
+    assert reasons["newest recovery snapshot is older than 15 min"] == (ids[2],)
+
+
+def test_missing_busy_and_still_running_drill_servers() -> None:
+    ids = server_ids("a", 3)
+    facts = {
+        ids[0]: ServerFacts(source_server_id=ids[0], region="us-east-1", found=False),
+        ids[1]: healthy(ids[1], active_job_id="drsjob-00000000000000001"),
+        ids[2]: healthy(
+            ids[2], running_drill_instances=("i-0123456789abcdef0",), last_launch_result="FAILED"
+        ),
+    }
+    result = verdict(facts)
+    assert result.level is Level.BLOCKED
+    levels = {f.reason: f.level for f in result.findings}
+    assert levels["not found in DRS in its protection group's region"] is Level.BLOCKED
+    assert levels["already in a DRS job that has not ended (a new launch would conflict)"] is Level.BLOCKED
+    assert levels["drill instances from an earlier drill still run (and bill): clean them up"] is Level.WARN
+    assert levels["its last launch FAILED (see that job's log)"] is Level.WARN
+
+
+def test_a_group_that_resolves_to_nothing_blocks() -> None:
+    result = verdict({}, waves=[[]])
+    assert result.level is Level.BLOCKED
+    assert result.summary_lines() == [
+        "BLOCKED: wave Wave 1: its protection group resolves to no source server"
+    ]
+
+
+def test_quota_headroom_is_reported() -> None:
+    ids = server_ids("a", 450)
+    busy = {"us-east-1": RegionLoad(jobs=3, servers=200)}
+    result = verdict({sid: healthy(sid) for sid in ids}, load=busy)
+    assert result.level is Level.WARN
+    (line,) = result.summary_lines()
+    assert "does not fit the free quota (300 servers, 17 jobs); it will start in parts" in line
+
+
+def test_a_4000_server_verdict_stays_compact() -> None:
+    ids = server_ids("a", 4000)
+    facts = {
+        sid: healthy(sid, replication_state="STALLED" if n % 2 else "CONTINUOUS") for n, sid in enumerate(ids)
+    }
+    lines = verdict(facts).summary_lines()
+    assert len(lines) == 2  # stalled servers, and a wave larger than the quota (it starts in parts)
+    assert lines[0].startswith("BLOCKED: replication is STALLED — 2000 server(s): ")
+    assert lines[0].endswith("and 1995 more") and len(lines[0]) < 300
+    assert lines[1].startswith("WARN: us-east-1: wave Wave 1 (4000 servers, 40 jobs) does not fit")
