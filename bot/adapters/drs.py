@@ -117,6 +117,13 @@ class DrsGateway:
         items = response.get("items") or []
         return parse_time(str(items[0]["timestamp"])) if items else None
 
+    def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
+        with _translated():
+            response = self._client(region).terminate_recovery_instances(
+                recoveryInstanceIDs=list(recovery_instance_ids)
+            )
+        return str(response["job"]["jobID"])
+
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         with _translated():
             response = self._client(region).describe_jobs(filters={"jobIDs": [job_id]})

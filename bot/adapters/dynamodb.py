@@ -161,6 +161,14 @@ class DynamoExecutionStore:
             ExpressionAttributeValues={":ts": _s(ts)},
         )
 
+    def reactivate(self, execution_id: str) -> None:
+        self._update(
+            execution_id,
+            HEADER,
+            UpdateExpression="SET ActiveShard = :active",
+            ExpressionAttributeValues={":active": _s(ACTIVE)},
+        )
+
     def retire(self, execution_id: str) -> None:
         """An ended execution whose messages are all delivered leaves the active index."""
         self._update(execution_id, HEADER, UpdateExpression="REMOVE ActiveShard")

@@ -19,7 +19,8 @@ USAGE = (
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
-    "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end"
+    "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end\n"
+    "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched"
 )
 
 KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup")
@@ -47,6 +48,11 @@ class Execute(_Command):
     plan_name: str
     execution_type: ExecutionType
     force: bool = False  # start a drill whose readiness verdict is BLOCKED
+
+
+class Cleanup(_Command):
+    kind: Literal["cleanup"] = "cleanup"
+    execution_ref: str
 
 
 class Check(_Command):
@@ -88,7 +94,17 @@ class Invalid(_Command):
 
 
 Command = (
-    Help | ListPlans | ShowPlan | Execute | Check | Status | Cancel | History | NotYetAvailable | Invalid
+    Help
+    | ListPlans
+    | ShowPlan
+    | Execute
+    | Check
+    | Cleanup
+    | Status
+    | Cancel
+    | History
+    | NotYetAvailable
+    | Invalid
 )
 
 
@@ -109,6 +125,10 @@ def parse(text: str) -> Command:
         return ShowPlan(plan_name=args[0])
     if keyword == "execute":
         return _parse_execute(args)
+    if keyword == "cleanup":
+        if len(args) != 1:
+            return _invalid("`/drs cleanup` needs the drill's execution id (or its first 6+ characters).")
+        return Cleanup(execution_ref=args[0])
     if keyword == "check":
         if len(args) != 1:
             return _invalid("`/drs check` needs a plan name, e.g. `/drs check plan-x`.")

@@ -17,6 +17,7 @@ from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
     CancelRequested,
+    CleanupScheduled,
     Event,
     ExecutionFinished,
     ExecutionStarted,
@@ -34,8 +35,11 @@ from bot.domain.execution import (
     Chunk,
     ChunkRef,
     ChunkStatus,
+    CleanupRun,
+    CleanupStatus,
     Execution,
     ExecutionStatus,
+    ExecutionType,
     Limits,
     ReadinessNote,
     ServerRun,
@@ -614,6 +618,13 @@ def _finish_execution(
         total=counts.total,
         duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
     )
+    if execution.execution_type is ExecutionType.DRILL and execution.cleanup_after_seconds:
+        # The plan's cleanup_after: the drill's instances go at a set time, announced now.
+        due = now + timedelta(seconds=execution.cleanup_after_seconds)
+        execution = execution.model_copy(
+            update={"cleanup": CleanupRun(status=CleanupStatus.SCHEDULED, due_at=due)}
+        )
+        events.add(CleanupScheduled, at=now, execution_id=execution.execution_id, due_at=due)
     return execution
 
 

@@ -108,6 +108,27 @@ class ReadinessReported(StatusEvent):
     forced: bool = False
 
 
+class CleanupScheduled(StatusEvent):
+    kind: Literal["cleanup_scheduled"] = "cleanup_scheduled"
+    due_at: datetime
+
+
+class CleanupStarted(StatusEvent):
+    kind: Literal["cleanup_started"] = "cleanup_started"
+    requested_by: str | None
+    terminating: int
+    already_gone: int
+    job_ids: list[str]
+    failures: list[str]
+
+
+class CleanupFinished(StatusEvent):
+    kind: Literal["cleanup_finished"] = "cleanup_finished"
+    terminated: int
+    already_gone: int
+    failures: list[str]
+
+
 class ApprovalRecorded(StatusEvent):
     """One approval of several needed."""
 
@@ -186,7 +207,10 @@ class ExecutionFinished(StatusEvent):
 
 
 Event = Annotated[
-    ReadinessReported
+    CleanupScheduled
+    | CleanupStarted
+    | CleanupFinished
+    | ReadinessReported
     | ApprovalRequested
     | ApprovalRecorded
     | ExecutionApproved

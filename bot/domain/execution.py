@@ -145,6 +145,33 @@ class ReadinessNote(_Model):
     forced: bool = False  # BLOCKED, started anyway with --force
 
 
+class CleanupStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"  # cleanup_after: due at a set time
+    REQUESTED = "REQUESTED"
+    TERMINATING = "TERMINATING"  # TerminateRecoveryInstances called; following its jobs
+    DONE = "DONE"
+
+    @property
+    def active(self) -> bool:
+        return self is not CleanupStatus.DONE
+
+
+class CleanupRun(_Model):
+    """Terminating the recovery instances one drill launched, so they stop billing."""
+
+    status: CleanupStatus
+    requested_by: str | None = None  # None: automatic (the plan's cleanup_after)
+    due_at: datetime | None = None
+    claimed_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    instance_ids: tuple[str, ...] = ()  # recovery instances this cleanup terminates
+    job_ids: tuple[str, ...] = ()  # the TERMINATE jobs
+    job_regions: tuple[str, ...] = ()  # the region of each TERMINATE job
+    already_gone: int = 0
+    failures: tuple[str, ...] = ()  # "i-…: DRS's answer"
+
+
 class Execution(_Model):
     execution_id: str
     plan_name: str
@@ -167,6 +194,8 @@ class Execution(_Model):
     approvals: tuple[Approval, ...] = ()
     rejection: Rejection | None = None
     readiness: ReadinessNote | None = None
+    cleanup_after_seconds: int | None = None
+    cleanup: CleanupRun | None = None
     waves: tuple[WaveRun, ...]
 
     @property
@@ -176,6 +205,13 @@ class Execution(_Model):
     def servers(self) -> Iterator[ServerRun]:
         for wave in self.waves:
             yield from wave.servers()
+
+    def needs_ticks(self) -> bool:
+        """Still work for the executor: running, awaiting approval, or a drill cleanup under way."""
+        return not self.status.is_terminal or (self.cleanup is not None and self.cleanup.status.active)
+
+    def job_ids(self) -> list[str]:
+        return [job for wave in self.waves for job in wave.job_ids]
 
     def server_count(self) -> int:
         return sum(1 for _ in self.servers())
@@ -228,6 +264,7 @@ def new_execution(
     status = ExecutionStatus.IN_PROGRESS if execution_type.is_drill else ExecutionStatus.PENDING_APPROVAL
     return Execution(
         execution_id=execution_id,
+        cleanup_after_seconds=plan.cleanup_after if execution_type.is_drill else None,
         plan_name=plan.name,
         plan_description=plan.description,
         execution_type=execution_type,

@@ -41,6 +41,25 @@ def to_history(execution: Execution) -> dict[str, Any]:
             else None
         ),
         "CancelledBy": execution.cancel_requested_by,
+        "Readiness": execution.readiness.model_dump(mode="json") if execution.readiness else None,
+        "Cleanup": _cleanup(execution),
+    }
+
+
+def _cleanup(execution: Execution) -> dict[str, Any] | None:
+    run = execution.cleanup
+    if run is None:
+        return None
+    return {
+        "Status": run.status.value,
+        "RequestedBy": run.requested_by or "cleanup_after",
+        "DueTime": epoch(run.due_at),
+        "StartTime": epoch(run.started_at),
+        "EndTime": epoch(run.ended_at),
+        "TerminatedInstanceIds": list(run.instance_ids),
+        "TerminateJobIds": list(run.job_ids),
+        "AlreadyGone": run.already_gone,
+        "Failures": list(run.failures),
     }
 
 

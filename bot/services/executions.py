@@ -13,11 +13,14 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain import approval, engine
+from bot.domain import cleanup as cleanup_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
+from bot.domain.cleanup import CleanupRefusal
 from bot.domain.engine import JobSnapshot, Observation
 from bot.domain.execution import (
     ChunkRef,
     ChunkStatus,
+    CleanupStatus,
     Execution,
     ExecutionStatus,
     ExecutionSummary,
@@ -38,6 +41,7 @@ from bot.errors import (
     PlanBusy,
     StaleExecution,
 )
+from bot.services.cleanup import Cleaner
 from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
 from bot.services.readiness import Readiness, ReadinessReport
@@ -103,6 +107,13 @@ class VoteReport(BaseModel):
     execution: Execution | None = None
 
 
+class CleanupOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    refusal: CleanupRefusal | None
+    execution: Execution | None
+
+
 class TickResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -154,6 +165,7 @@ class Executions:
         self._policy = policy or AccessPolicy()
         self._directory = directory
         self._readiness = readiness or Readiness(drs, clock, limits)
+        self._cleaner = Cleaner(store, drs, clock, timedelta(seconds=limits.claim_timeout_seconds))
 
     # --- requests from Slack -------------------------------------------------------------------
 
@@ -343,6 +355,11 @@ class Executions:
             logger.warning("tick for unknown execution %s", execution_id)
             return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
         if execution.status.is_terminal:
+            if execution.needs_ticks():
+                try:
+                    execution = self._cleaner.step(execution)
+                except (DrsError, StaleExecution) as error:
+                    logger.warning("cleanup step of %s deferred: %s", execution_id, error)
             return self._finish_delivery(execution)
         if execution.status is ExecutionStatus.PENDING_APPROVAL:
             return self._tick_pending(execution)
@@ -397,15 +414,41 @@ class Executions:
         return TickResult(execution_id=execution.execution_id, finished=False, wait_seconds=wait)
 
     def _finish_delivery(self, execution: Execution, failed: bool | None = None) -> TickResult:
-        """An ended execution keeps being ticked until every message is in Slack."""
+        """An ended execution keeps being ticked until every message is in Slack (and a drill's
+        cleanup, if any, is done)."""
         if failed is None:
             failed = self._outbox.deliver(execution.execution_id).error is not None
         pending = failed or bool(self._store.pending_events(execution.execution_id))
+        work = execution.needs_ticks()
+        wait = self._poll_seconds
+        run = execution.cleanup
+        if not pending and run is not None and run.status is CleanupStatus.SCHEDULED and run.due_at:
+            wait = max(1.0, (run.due_at - self._clock()).total_seconds())  # nothing to do until then
         return TickResult(
             execution_id=execution.execution_id,
-            finished=not pending,
-            wait_seconds=self._poll_seconds if pending else 0,
+            finished=not (pending or work),
+            wait_seconds=wait if pending or work else 0,
         )
+
+    def cleanup(self, execution_id: str, user_id: str) -> CleanupOutcome:
+        """Terminate the recovery instances this drill launched. Idempotent: a second cleanup, or one
+        racing another, terminates nothing twice and reports what was already gone."""
+        for _ in range(5):
+            execution = self._store.get(execution_id)
+            if execution is None:
+                return CleanupOutcome(refusal=None, execution=None)
+            asked = cleanup_domain.request(execution, user_id, self._clock())
+            if asked.decision is None:
+                return CleanupOutcome(refusal=asked.refusal, execution=execution)
+            try:
+                self._store.save(asked.decision.execution, execution, asked.decision.events)
+            except StaleExecution:
+                continue
+            self._store.reactivate(execution_id)
+            self._trigger.start(execution_id)
+            self.tick(execution_id)
+            return CleanupOutcome(refusal=None, execution=self._store.get(execution_id))
+        raise StaleExecution(execution_id)
 
     def _wait(self, execution: Execution, wake_at: datetime | None) -> float:
         if wake_at is None or engine.job_ids_to_follow(execution):
@@ -462,12 +505,16 @@ class Executions:
                     )
                 started.append((ref, job_id))
             except DrsConflict as error:
-                # One active job per source server: if it is ours, this chunk already started.
+                # One active job per source server: if it is ours, this chunk already started. If not,
+                # another job holds the servers (DRS keeps a launch job open a little after its last
+                # server launched): wait for it, and give up only if it does not end.
                 job_id = self._find_job(execution, ref)
                 if job_id:
                     started.append((ref, job_id))
+                elif chunk.attempts >= QUOTA_RETRIES:
+                    refused.append((ref, f"{error} (still after {chunk.attempts} tries)"))
                 else:
-                    refused.append((ref, str(error)))
+                    retry_later.append(ref)
             except DrsQuotaExceeded as error:
                 if chunk.attempts >= QUOTA_RETRIES:
                     refused.append((ref, f"{error} (still after {chunk.attempts} tries; check the quotas)"))

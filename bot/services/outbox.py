@@ -47,7 +47,7 @@ class Outbox:
         if execution is None:
             return DeliveryReport()
         if execution.channel_id is None:
-            if execution.status.is_terminal:
+            if not execution.needs_ticks():
                 self._store.retire(execution_id)
             return DeliveryReport()
         try:
@@ -58,7 +58,7 @@ class Outbox:
         except SlackRefused as error:
             logger.error("Slack refused a message of %s (kept for a retry): %s", execution_id, error)
             return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
-        if execution.status.is_terminal and not self._store.pending_events(execution_id):
+        if not execution.needs_ticks() and not self._store.pending_events(execution_id):
             self._store.retire(execution_id)
         return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts)
 

@@ -45,6 +45,10 @@ class ExecutionStore(Protocol):
 
     def set_anchor(self, execution_id: str, ts: str) -> None: ...
 
+    def reactivate(self, execution_id: str) -> None:
+        """An ended execution has work again (a drill cleanup): tick it."""
+        ...
+
     def retire(self, execution_id: str) -> None:
         """The execution ended and all its messages went out: no more ticks needed."""
         ...
@@ -102,6 +106,10 @@ class Drs(Protocol):
     ) -> list[RecoveryInstanceInfo]: ...
 
     def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None: ...
+
+    def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
+        """TerminateRecoveryInstances (at most 200 ids); the TERMINATE job's id."""
+        ...
 
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         """A job's tags, or None when DRS has no such job."""

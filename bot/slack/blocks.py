@@ -12,6 +12,9 @@ from bot.domain.events import (
     ApprovalRecorded,
     ApprovalRequested,
     CancelRequested,
+    CleanupFinished,
+    CleanupScheduled,
+    CleanupStarted,
     Event,
     ExecutionApproved,
     ExecutionRejected,
@@ -223,6 +226,28 @@ def event(event: Event) -> Message:
     elif isinstance(event, WavesSkipped):
         names = ", ".join(f"*{name}*" for name in event.wave_names)
         text = f":fast_forward: Skipped {names}: {event.reason}."
+    elif isinstance(event, CleanupScheduled):
+        text = (
+            f":broom: Drill instances will be terminated automatically at {event.due_at:%Y-%m-%d %H:%M} UTC "
+            "(the plan's cleanup_after). `/drs cleanup` does it now."
+        )
+    elif isinstance(event, CleanupStarted):
+        who = f"<@{event.requested_by}>" if event.requested_by else "the plan's cleanup_after"
+        jobs = ", ".join(f"`{job}`" for job in event.job_ids) or "none"
+        text = (
+            f":broom: Cleanup by {who}: terminating {event.terminating} drill instance(s) "
+            f"(TERMINATE job {jobs}); {event.already_gone} already gone."
+        )
+        if event.failures:
+            text += "\nNot terminated:\n" + "\n".join(f"• {failure[:200]}" for failure in event.failures)
+    elif isinstance(event, CleanupFinished):
+        icon = ":white_check_mark:" if not event.failures else ":warning:"
+        text = (
+            f"{icon} Cleanup done: {event.terminated} drill instance(s) terminated, "
+            f"{event.already_gone} were already gone."
+        )
+        if event.failures:
+            text += "\nStill there:\n" + "\n".join(f"• {failure[:200]}" for failure in event.failures)
     elif isinstance(event, ReadinessReported):
         text = readiness_text(event.level, event.lines, forced=event.forced)
     elif isinstance(event, ApprovalRequested):

@@ -14,9 +14,11 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.domain import commands
+from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import (
     Cancel,
     Check,
+    Cleanup,
     Execute,
     Help,
     History,
@@ -80,6 +82,8 @@ def follow_up(deps: SlackDeps) -> Callable[..., None]:
         parsed = commands.parse(command.get("text") or "")
         if isinstance(parsed, Execute):
             _execute(deps, parsed, command, respond)
+        elif isinstance(parsed, Cleanup):
+            _cleanup(deps, parsed, command, respond)
         elif isinstance(parsed, Check):
             _check(deps, parsed, respond)
         elif isinstance(parsed, ShowPlan):
@@ -155,6 +159,27 @@ REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
         "Failback is not available yet: it needs reverse replication first. Drills and recoveries are."
     ),
 }
+
+
+def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond: Respond) -> None:
+    execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+    if execution is None:
+        respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
+        return
+    outcome = deps.executions.cleanup(execution.execution_id, command["user_id"])
+    name = f"`{execution.execution_id}` ({execution.plan_name})"
+    if outcome.refusal is CleanupRefusal.NOT_A_DRILL:
+        text = (
+            f"{name} is a {execution.execution_type.value}, not a drill: its recovery instances are your running "
+            "systems now, and cleanup never touches them. Terminate them deliberately in DRS if you must."
+        )
+    elif outcome.refusal is CleanupRefusal.STILL_RUNNING:
+        text = f"{name} is still running; clean it up when it has ended (or `/drs cancel` it first)."
+    elif outcome.refusal is CleanupRefusal.IN_PROGRESS:
+        text = f"A cleanup of {name} is already under way; its progress is in the execution's thread."
+    else:
+        text = f"Cleaning up {name}: its drill instances are being terminated; the thread has the details."
+    respond(response_type="ephemeral", text=text)
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:

@@ -84,3 +84,25 @@ def test_plans_and_one_plan_are_described_and_a_near_miss_gets_did_you_mean(sand
     assert "2 waves, 5 servers. Run a drill: `/drs execute plan-x drill`" in plan
     assert miss.startswith("There is no plan `plan-xx`. Did you mean `plan-x`?")
     assert sandbox.public(channel) == []
+
+
+def test_cleanup_of_a_drill_through_slack(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-flaky drill", channel=channel)
+    drill = sandbox.finished_execution(channel)
+    sandbox.command(f"cleanup {drill.execution_id[:7]}", channel=channel)
+    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while (
+        cleaned := store.get(drill.execution_id)
+    ).cleanup is None or cleaned.cleanup.status.value != "DONE":
+        assert time.monotonic() < deadline, cleaned.cleanup
+        sandbox.settle()
+        time.sleep(0.1)
+    assert any(f"Cleaning up `{drill.execution_id}`" in text for text in sandbox.ephemeral(channel))
+    thread = "\n".join(m["text"] for m in sandbox.public(channel))
+    # One server of plan-flaky failed to launch: only the launched one had an instance to terminate.
+    assert "Cleanup done: 1 drill instance(s) terminated" in thread
+    sandbox.command("cleanup nosuchid", channel=channel)
+    sandbox.settle()
+    assert "There is no execution `nosuchid`" in sandbox.ephemeral(channel)[-1]

@@ -19,6 +19,7 @@ from bot.adapters.slack_notifier import SlackNotifier
 from bot.adapters.trigger import PollingTrigger
 from bot.domain.execution import Execution, ExecutionType, Limits
 from bot.domain.plans import Catalog
+from bot.domain.policy import AccessPolicy
 from bot.errors import StaleExecution
 from bot.services.executions import Executions, TickResult
 from bot.services.outbox import Outbox
@@ -27,6 +28,7 @@ from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 from sandbox.slack_fake import FakeSlack
 
 CHANNEL = "C0FAULTS"
+APPROVER = "U0BOSS"
 START = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
@@ -66,6 +68,9 @@ class World:
     tables: dict[str, str]
     catalog: Catalog
     limits: Limits = field(default_factory=Limits)
+    policy: AccessPolicy = field(
+        default_factory=lambda: AccessPolicy(recovery_requesters=["*"], approvers=[APPROVER])
+    )
     crashes: int = 0
 
     def drs(self, max_attempts: int = 3) -> DrsGateway:
@@ -99,6 +104,7 @@ class World:
             trigger=PollingTrigger(),
             clock=self.clock.now,
             limits=self.limits,
+            policy=self.policy,
             poll_seconds=30,
         )
 

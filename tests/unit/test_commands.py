@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain import commands
-from bot.domain.commands import Execute, Help, Invalid, ListPlans, NotYetAvailable, Status
+from bot.domain.commands import Check, Cleanup, Execute, Help, Invalid, ListPlans, Status
 from bot.domain.execution import ExecutionType
 
 
@@ -49,7 +49,11 @@ def test_other_commands() -> None:
     assert commands.parse("plans") == ListPlans()
     assert commands.parse("status") == Status()
     assert commands.parse("status abc123") == Status(execution_ref="abc123")
-    assert commands.parse("cleanup x") == NotYetAvailable(keyword="cleanup")
+    assert commands.parse("cleanup abc123") == Cleanup(execution_ref="abc123")
+    assert commands.parse("check plan-x") == Check(plan_name="plan-x")
+    assert commands.parse("execute plan-x drill --force") == Execute(
+        plan_name="plan-x", execution_type=ExecutionType.DRILL, force=True
+    )
 
 
 @given(st.text(max_size=300))

@@ -1,0 +1,112 @@
+"""Drill cleanup as the executor performs it: look up this drill's instances, terminate them, follow."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from bot.domain import cleanup
+from bot.domain.execution import CleanupStatus, Execution
+from bot.errors import DrsConflict, DrsRefused, StaleExecution
+from bot.services.ports import Clock, Drs, ExecutionStore
+
+logger = logging.getLogger(__name__)
+
+TERMINATE_MAX_IDS = 200
+ACTIVE_JOB_WINDOW = timedelta(hours=24)
+
+
+class Cleaner:
+    def __init__(self, store: ExecutionStore, drs: Drs, clock: Clock, claim_timeout: timedelta) -> None:
+        self._store = store
+        self._drs = drs
+        self._clock = clock
+        self._claim_timeout = claim_timeout
+
+    def step(self, execution: Execution) -> Execution:
+        """One idempotent step of an ended drill's cleanup; raises StaleExecution if another tick won."""
+        now = self._clock()
+        if (due := cleanup.due(execution, now)) is not None:
+            execution = self._store.save(due.execution, execution, due.events)
+        run = execution.cleanup
+        if run is None:
+            return execution
+        if run.status is CleanupStatus.REQUESTED:
+            claimed = cleanup.claim(execution, now, self._claim_timeout)
+            if claimed is None:
+                return execution  # another tick has it
+            execution = self._store.save(claimed, execution, ())
+            return self._terminate(execution)
+        if run.status is CleanupStatus.TERMINATING:
+            return self._follow(execution)
+        return execution
+
+    def _servers_by_region(self, execution: Execution) -> dict[str, list[str]]:
+        regions: dict[str, list[str]] = defaultdict(list)
+        for wave in execution.waves:
+            regions[wave.region] += [server.source_server_id for server in wave.servers()]
+        return regions
+
+    def _terminate(self, execution: Execution) -> Execution:
+        # The drill ends when its servers have launched, but its DRS jobs take a few seconds more to
+        # end, and DRS refuses to terminate instances of servers a job still holds: wait for them.
+        since = self._clock() - ACTIVE_JOB_WINDOW
+        for region, servers in self._servers_by_region(execution).items():
+            held = {
+                launch.source_server_id
+                for job in self._drs.active_jobs(region, since)
+                for launch in job.servers
+            }
+            if held & set(servers):
+                logger.info("cleanup of %s waits: a DRS job still holds its servers", execution.execution_id)
+                released = cleanup.release(execution)
+                return self._store.save(released, execution, ())
+        terminating: list[str] = []
+        gone = 0
+        job_ids: list[str] = []
+        job_regions: list[str] = []
+        failures: list[str] = []
+        for region, servers in self._servers_by_region(execution).items():
+            mine = cleanup.ours(execution, self._drs.recovery_instances(region, servers))
+            alive = [i.recovery_instance_id for i in mine if not i.gone]
+            gone += len(mine) - len(alive)
+            for start in range(0, len(alive), TERMINATE_MAX_IDS):
+                batch = alive[start : start + TERMINATE_MAX_IDS]
+                try:
+                    job_ids.append(self._drs.terminate(region, batch))
+                    job_regions.append(region)
+                    terminating += batch
+                except DrsConflict as error:
+                    # A terminate is already running on them (a racing cleanup): not terminated twice.
+                    failures += [f"{i}: already being terminated ({error.message})" for i in batch]
+                except DrsRefused as error:
+                    failures += [f"{i}: {error}" for i in batch]
+        decision = cleanup.started(
+            execution,
+            terminating=terminating,
+            already_gone=gone,
+            job_ids=job_ids,
+            job_regions=job_regions,
+            failures=failures,
+            now=self._clock(),
+        )
+        return self._store.save(decision.execution, execution, decision.events)
+
+    def _follow(self, execution: Execution) -> Execution:
+        run = execution.cleanup
+        assert run is not None
+        by_region: dict[str, list[str]] = defaultdict(list)
+        for job_id, region in zip(run.job_ids, run.job_regions, strict=True):
+            by_region[region].append(job_id)
+        for region, jobs in by_region.items():
+            if any(job.status != "COMPLETED" for job in self._drs.describe_jobs(region, jobs)):
+                return execution
+        instances = []
+        for region, servers in self._servers_by_region(execution).items():
+            instances += self._drs.recovery_instances(region, servers)
+        decision = cleanup.finished(execution, instances, self._clock())
+        return self._store.save(decision.execution, execution, decision.events)
+
+
+__all__ = ["Cleaner", "StaleExecution"]
