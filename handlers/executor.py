@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 from typing import Any
 
@@ -16,7 +17,10 @@ logger = Logger(service="drs-chatops")
 
 @cache
 def _executions() -> Executions:
-    return Container(Settings()).executions
+    executions = Container(Settings()).executions
+    # Long-lived objects built once per container: keep the cyclic GC from re-scanning them every tick.
+    gc.freeze()
+    return executions
 
 
 @logger.inject_lambda_context

@@ -286,10 +286,18 @@ class DynamoExecutionStore:
     # --- items -----------------------------------------------------------------------------------
 
     def _header_item(self, execution: Execution) -> dict[str, Any]:
-        body = execution.model_dump(mode="json", exclude={"version", "anchor_ts"})
-        for wave in body["waves"]:
-            for chunk in wave["chunks"]:
-                chunk["size"] = len(chunk.pop("servers"))
+        # The servers live in their pages: leave them out of the header's dump altogether.
+        body = execution.model_dump(
+            mode="json",
+            exclude={
+                "version": True,
+                "anchor_ts": True,
+                "waves": {"__all__": {"chunks": {"__all__": {"servers"}}}},
+            },
+        )
+        for wave, run in zip(body["waves"], execution.waves, strict=True):
+            for chunk, planned in zip(wave["chunks"], run.chunks, strict=True):
+                chunk["size"] = len(planned.servers)
         item = {
             **self._key(execution.execution_id, HEADER),
             "Body": _s(json.dumps(body, separators=(",", ":"))),

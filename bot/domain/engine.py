@@ -461,10 +461,15 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     elapsed = (now - wave.start_time).total_seconds()
     if elapsed < wave.timeout_seconds:
         return execution
-    reason = f"timed out: not launched {_minutes(wave.timeout_seconds)} after the wave started"
+    reasons = {
+        ChunkStatus.RUNNING: f"timed out: not launched {_minutes(wave.timeout_seconds)} after the wave started",
+        # Queued behind DRS's quotas the whole time: say so, it is a capacity problem, not a launch one.
+        ChunkStatus.PLANNED: f"timed out: never started, waiting {_minutes(wave.timeout_seconds)} for DRS capacity",
+    }
     chunks = []
     for chunk in wave.chunks:
-        if chunk.status in (ChunkStatus.RUNNING, ChunkStatus.PLANNED):
+        if chunk.status in reasons:
+            reason = reasons[chunk.status]
             servers = tuple(
                 s
                 if s.status.is_terminal

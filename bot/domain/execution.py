@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -287,12 +287,14 @@ class Tally(_Model):
         return self.total - self.launched - self.failed
 
 
-def tally(servers: Iterator[ServerRun]) -> Tally:
+def tally(servers: Iterable[ServerRun]) -> Tally:
     total = launched = failed = 0
     for server in servers:
         total += 1
-        launched += server.status is ServerStatus.LAUNCHED
-        failed += server.status is ServerStatus.FAILED
+        if server.status is ServerStatus.LAUNCHED:
+            launched += 1
+        elif server.status is ServerStatus.FAILED:
+            failed += 1
     return Tally(total=total, launched=launched, failed=failed)
 
 

@@ -364,6 +364,7 @@ class Executions:
         if execution.status is ExecutionStatus.PENDING_APPROVAL:
             return self._tick_pending(execution)
         wake_at = None
+        saved_by_us = True
         try:
             observation = self._observe(execution)
             now = self._clock()
@@ -382,7 +383,8 @@ class Executions:
             logger.warning("DRS unavailable during the tick of %s: %s", execution_id, error)
         except StaleExecution:
             logger.info("execution %s was saved by another tick; leaving this one", execution_id)
-        report = self._outbox.deliver(execution_id)
+            saved_by_us = False
+        report = self._outbox.deliver(execution_id, execution if saved_by_us else None)
         if execution.status.is_terminal:
             return self._finish_delivery(execution, report.error is not None)
         return TickResult(

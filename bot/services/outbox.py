@@ -41,9 +41,11 @@ class Outbox:
         self._clock = clock
         self._claim_seconds = claim_seconds
 
-    def deliver(self, execution_id: str) -> DeliveryReport:
-        """Post the pending events of an execution in order; say how far it got."""
-        execution = self._store.get(execution_id)
+    def deliver(self, execution_id: str, known: Execution | None = None) -> DeliveryReport:
+        """Post the pending events of an execution in order; say how far it got.
+
+        `known`: the execution as its caller just saved it, which spares reading it again."""
+        execution = known or self._store.get(execution_id)
         if execution is None:
             return DeliveryReport()
         if execution.channel_id is None:

@@ -94,8 +94,10 @@ def test_cleanup_of_a_drill_through_slack(sandbox: Sandbox) -> None:
     store = sandbox.stack.container.store  # type: ignore[union-attr]
     deadline = time.monotonic() + 30
     while (
-        cleaned := store.get(drill.execution_id)
-    ).cleanup is None or cleaned.cleanup.status.value != "DONE":
+        (cleaned := store.get(drill.execution_id)).cleanup is None
+        or cleaned.cleanup.status.value != "DONE"
+        or store.pending_events(drill.execution_id)  # and its messages are in the thread
+    ):
         assert time.monotonic() < deadline, cleaned.cleanup
         sandbox.settle()
         time.sleep(0.1)
