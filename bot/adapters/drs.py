@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,11 +48,24 @@ class DrsGateway:
             return self._clients[region]
 
     def start_recovery(
-        self, region: str, source_server_ids: Sequence[str], *, is_drill: bool, tags: dict[str, str]
+        self,
+        region: str,
+        source_server_ids: Sequence[str],
+        *,
+        is_drill: bool,
+        tags: dict[str, str],
+        snapshots: Mapping[str, str] | None = None,
     ) -> str:
+        chosen = snapshots or {}
+        servers: list[Any] = [
+            {"sourceServerID": sid, "recoverySnapshotID": chosen[sid]}
+            if sid in chosen
+            else {"sourceServerID": sid}
+            for sid in source_server_ids
+        ]
         with _translated():
             response = self._client(region).start_recovery(
-                sourceServers=[{"sourceServerID": sid} for sid in source_server_ids],
+                sourceServers=servers,
                 isDrill=is_drill,
                 tags=tags,
             )
@@ -108,6 +121,21 @@ class DrsGateway:
                 pages = self._pages(region, "describe_recovery_instances", filters={"sourceServerIDs": batch})
                 found += [_recovery_instance(item) for item in pages]
         return found
+
+    def snapshot_at_or_before(
+        self, region: str, source_server_id: str, moment: datetime
+    ) -> tuple[str, datetime] | None:
+        with _translated():
+            response = self._client(region).describe_recovery_snapshots(
+                sourceServerID=source_server_id,
+                filters={"toDateTime": moment.isoformat()},
+                order="DESC",
+                maxResults=1,
+            )
+        items = response.get("items") or []
+        if not items:
+            return None
+        return str(items[0]["snapshotID"]), parse_time(str(items[0]["timestamp"]))
 
     def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None:
         with _translated():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +17,7 @@ USAGE = (
     "• `/drs plan <plan>` — a plan's waves, protection groups and servers\n"
     "• `/drs check <plan>` — is the plan ready to launch? (replication, lag, snapshots, quotas)\n"
     "• `/drs execute <plan> drill [--force]` — check, then run a drill (--force: even if BLOCKED)\n"
+    "• `/drs execute <plan> drill|recovery --at <ISO time>` — launch from the snapshots of that time\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
@@ -48,6 +50,7 @@ class Execute(_Command):
     plan_name: str
     execution_type: ExecutionType
     force: bool = False  # start a drill whose readiness verdict is BLOCKED
+    at: datetime | None = None  # point in time: launch from snapshots taken at or before this
 
 
 class Cleanup(_Command):
@@ -157,6 +160,20 @@ FORCE_FLAGS = ("--force", "\u2014force", "\u2013force")
 def _parse_execute(args: list[str]) -> Command:
     force = any(arg.lower() in FORCE_FLAGS for arg in args)
     args = [arg for arg in args if arg.lower() not in FORCE_FLAGS]
+    at: datetime | None = None
+    for flag in AT_FLAGS:
+        if flag in [arg.lower() for arg in args]:
+            index = [arg.lower() for arg in args].index(flag)
+            if index + 1 >= len(args):
+                return _invalid(
+                    "`--at` needs a time, e.g. `--at 2026-11-29T08:00:00Z` (ISO-8601, UTC if no offset)."
+                )
+            at = _parse_time(args[index + 1])
+            if at is None:
+                return _invalid(
+                    f"`{_clip(args[index + 1])}` is not an ISO-8601 time, e.g. `2026-11-29T08:00:00Z`."
+                )
+            args = args[:index] + args[index + 2 :]
     types = ", ".join(t.value.lower() for t in ExecutionType)
     if len(args) != 2:
         return _invalid(
@@ -169,7 +186,7 @@ def _parse_execute(args: list[str]) -> Command:
         guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")
-    return Execute(plan_name=plan_name, execution_type=execution_type, force=force)
+    return Execute(plan_name=plan_name, execution_type=execution_type, force=force, at=at)
 
 
 def _parse_history(args: list[str]) -> Command:
@@ -187,6 +204,17 @@ def _parse_history(args: list[str]) -> Command:
     if not 1 <= limit <= HISTORY_MAX:
         return _invalid(f"`/drs history` shows 1 to {HISTORY_MAX} executions.")
     return History(plan_name=plan_name, limit=limit)
+
+
+AT_FLAGS = ("--at", "\u2014at", "\u2013at")
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _invalid(message: str) -> Invalid:

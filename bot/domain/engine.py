@@ -156,6 +156,7 @@ def start_execution(execution: Execution, now: datetime) -> Decision:
         initiated_by=execution.initiated_by,
         wave_count=len(execution.waves),
         server_count=execution.server_count(),
+        point_in_time=execution.point_in_time,
     )
     started = execution.model_copy(update={"status": ExecutionStatus.IN_PROGRESS, "start_time": now})
     return Decision(execution=events.stamp(started), events=tuple(events.items))

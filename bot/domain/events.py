@@ -40,6 +40,7 @@ class ExecutionStarted(StatusEvent):
     initiated_by: str
     wave_count: int
     server_count: int
+    point_in_time: datetime | None = None
 
 
 class WaveStarted(StatusEvent):

@@ -87,6 +87,9 @@ class ServerRun(_Model):
     instance_id: str | None = None
     launch_time: datetime | None = None
     error: str | None = None
+    # Point in time (--at): the recovery snapshot it launches from, and when that snapshot was taken.
+    snapshot_id: str | None = None
+    snapshot_time: datetime | None = None
 
 
 class Chunk(_Model):
@@ -196,6 +199,7 @@ class Execution(_Model):
     readiness: ReadinessNote | None = None
     cleanup_after_seconds: int | None = None
     cleanup: CleanupRun | None = None
+    point_in_time: datetime | None = None  # --at: each server from its newest snapshot at or before
     waves: tuple[WaveRun, ...]
 
     @property
@@ -244,6 +248,8 @@ def new_execution(
     now: datetime,
     servers_per_job: int,
     resolved: Mapping[str, Sequence[str]] | None = None,
+    snapshots: Mapping[str, tuple[str, datetime]] | None = None,
+    point_in_time: datetime | None = None,
 ) -> Execution:
     """Lay out an execution: each wave's servers split into as few jobs as the per-job quota allows.
 
@@ -253,7 +259,7 @@ def new_execution(
         group = catalog.group(wave.protection_group)
         servers = list((resolved or {}).get(group.name, group.source_servers))
         chunks = tuple(
-            Chunk(index=number, servers=tuple(ServerRun(source_server_id=sid) for sid in ids))
+            Chunk(index=number, servers=tuple(_server_run(sid, snapshots) for sid in ids))
             for number, ids in enumerate(chunked(servers, servers_per_job))
         )
         waves.append(
@@ -264,6 +270,7 @@ def new_execution(
     status = ExecutionStatus.IN_PROGRESS if execution_type.is_drill else ExecutionStatus.PENDING_APPROVAL
     return Execution(
         execution_id=execution_id,
+        point_in_time=point_in_time,
         cleanup_after_seconds=plan.cleanup_after if execution_type.is_drill else None,
         plan_name=plan.name,
         plan_description=plan.description,
@@ -275,6 +282,13 @@ def new_execution(
         channel_id=channel_id,
         waves=tuple(waves),
     )
+
+
+def _server_run(source_server_id: str, snapshots: Mapping[str, tuple[str, datetime]] | None) -> ServerRun:
+    chosen = (snapshots or {}).get(source_server_id)
+    if chosen is None:
+        return ServerRun(source_server_id=source_server_id)
+    return ServerRun(source_server_id=source_server_id, snapshot_id=chosen[0], snapshot_time=chosen[1])
 
 
 class Tally(_Model):

@@ -41,6 +41,7 @@ def to_history(execution: Execution) -> dict[str, Any]:
             else None
         ),
         "CancelledBy": execution.cancel_requested_by,
+        "PointInTime": epoch(execution.point_in_time),
         "Readiness": execution.readiness.model_dump(mode="json") if execution.readiness else None,
         "Cleanup": _cleanup(execution),
     }
@@ -85,4 +86,6 @@ def _server(server: ServerRun) -> dict[str, Any]:
         "InstanceId": server.instance_id,
         "LaunchTime": epoch(server.launch_time),
         "Error": server.error,
+        "RecoverySnapshotId": server.snapshot_id,
+        "SnapshotTime": epoch(server.snapshot_time),
     }

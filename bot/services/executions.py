@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -29,6 +30,7 @@ from bot.domain.execution import (
     ReadinessNote,
     new_execution,
 )
+from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.policy import AccessPolicy
 from bot.domain.readiness import Verdict
 from bot.errors import (
@@ -44,7 +46,7 @@ from bot.errors import (
 from bot.services.cleanup import Cleaner
 from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
-from bot.services.readiness import Readiness, ReadinessReport
+from bot.services.readiness import SNAPSHOT_LOOKUPS_AT_ONCE, Readiness, ReadinessReport
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,9 @@ class RequestResult(StrEnum):
     NO_APPROVERS = "no_approvers"
     NOT_AVAILABLE = "not_available"
     NOT_READY = "not_ready"  # a drill whose readiness verdict is BLOCKED, without --force
+    NO_SNAPSHOT = "no_snapshot"  # --at: some servers have no recovery snapshot that old
+    FUTURE_TIME = "future_time"
+    DRS_UNAVAILABLE = "drs_unavailable"
 
 
 class CancelResult(StrEnum):
@@ -98,6 +103,8 @@ class ExecutionRequest(BaseModel):
     slack_error: str | None = None  # why the anchor message could not be posted yet
     busy_with: Execution | None = None  # the plan's execution that has not ended
     verdict: Verdict | None = None
+    without_snapshot: tuple[str, ...] = ()  # --at: the servers with no snapshot at or before it
+    error: str | None = None
 
 
 class VoteReport(BaseModel):
@@ -178,6 +185,7 @@ class Executions:
         channel_id: str,
         request_key: str | None,
         force: bool = False,
+        at: datetime | None = None,
     ) -> ExecutionRequest:
         """Check who asks where; create the execution (a drill starts, a recovery awaits approval);
         start the executor; post the anchor message."""
@@ -197,10 +205,20 @@ class Executions:
         if holder is not None:
             # Checked before readiness: the plan's running execution is why its servers look busy.
             return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=self._store.get(holder))
+        if at is not None and at > self._clock():
+            return ExecutionRequest(result=RequestResult.FUTURE_TIME)
         report = self._readiness.check(catalog, plan)
         verdict = report.verdict
         if execution_type.is_drill and verdict.blocked and not force:
             return ExecutionRequest(result=RequestResult.NOT_READY, verdict=verdict)
+        snapshots: dict[str, tuple[str, datetime]] = {}
+        if at is not None:
+            try:
+                snapshots, missing = self._snapshots_at(catalog, plan, report.servers, at)
+            except DrsError as error:
+                return ExecutionRequest(result=RequestResult.DRS_UNAVAILABLE, error=str(error))
+            if missing:
+                return ExecutionRequest(result=RequestResult.NO_SNAPSHOT, without_snapshot=tuple(missing))
         now = self._clock()
         execution = new_execution(
             execution_id=execution_id,
@@ -212,6 +230,8 @@ class Executions:
             now=now,
             servers_per_job=self._limits.servers_per_job,
             resolved=report.servers,
+            snapshots=snapshots,
+            point_in_time=at,
         )
         note = ReadinessNote(
             level=verdict.level.value,
@@ -241,6 +261,21 @@ class Executions:
             execution=self._store.get(created.execution_id),
             slack_error=delivery.error,
         )
+
+    def _snapshots_at(
+        self, catalog: Catalog, plan: RecoveryPlan, servers: dict[str, list[str]], at: datetime
+    ) -> tuple[dict[str, tuple[str, datetime]], list[str]]:
+        """Each server's newest recovery snapshot at or before `at`, and the servers that have none."""
+        wanted = [
+            (catalog.group(wave.protection_group).region, sid)
+            for wave in plan.waves
+            for sid in servers.get(wave.protection_group, [])
+        ]
+        with ThreadPoolExecutor(SNAPSHOT_LOOKUPS_AT_ONCE) as pool:
+            found = list(pool.map(lambda item: self._drs.snapshot_at_or_before(item[0], item[1], at), wanted))
+        chosen = {sid: snapshot for (_, sid), snapshot in zip(wanted, found, strict=True) if snapshot}
+        missing = sorted(sid for (_, sid), snapshot in zip(wanted, found, strict=True) if snapshot is None)
+        return chosen, missing
 
     def check(self, plan_name: str) -> ReadinessReport | None:
         catalog = self._catalog.load()
@@ -504,6 +539,7 @@ class Executions:
                         chunk.server_ids,
                         is_drill=execution.execution_type.is_drill,
                         tags=job_tags(execution, ref),
+                        snapshots={s.source_server_id: s.snapshot_id for s in chunk.servers if s.snapshot_id},
                     )
                 started.append((ref, job_id))
             except DrsConflict as error:

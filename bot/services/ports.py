@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -78,9 +78,15 @@ class ExecutionStore(Protocol):
 
 class Drs(Protocol):
     def start_recovery(
-        self, region: str, source_server_ids: Sequence[str], *, is_drill: bool, tags: dict[str, str]
+        self,
+        region: str,
+        source_server_ids: Sequence[str],
+        *,
+        is_drill: bool,
+        tags: dict[str, str],
+        snapshots: Mapping[str, str] | None = None,
     ) -> str:
-        """Start one job for these servers; return its id."""
+        """Start one job for these servers (from these recovery snapshots, else the latest data)."""
         ...
 
     def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]: ...
@@ -106,6 +112,12 @@ class Drs(Protocol):
     ) -> list[RecoveryInstanceInfo]: ...
 
     def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None: ...
+
+    def snapshot_at_or_before(
+        self, region: str, source_server_id: str, moment: datetime
+    ) -> tuple[str, datetime] | None:
+        """The newest recovery snapshot taken at or before `moment`: its id and time."""
+        ...
 
     def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
         """TerminateRecoveryInstances (at most 200 ids); the TERMINATE job's id."""

@@ -210,6 +210,8 @@ def event(event: Event) -> Message:
             f":rocket: {_kind(event.execution_type)} of `{event.plan_name}` started by "
             f"<@{event.initiated_by}>: {event.wave_count} waves, {event.server_count} servers."
         )
+        if event.point_in_time:
+            text += f" Point in time: each server from its newest snapshot at or before {event.point_in_time:%Y-%m-%d %H:%M:%S} UTC."
     elif isinstance(event, WaveStarted):
         jobs = ", ".join(f"`{job}`" for job in event.job_ids)
         text = (

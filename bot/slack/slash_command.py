@@ -112,6 +112,7 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         channel_id=command["channel_id"],
         request_key=command.get("trigger_id"),
         force=parsed.force,
+        at=parsed.at,
     )
     if outcome.result is RequestResult.UNKNOWN_PLAN:
         respond(response_type="ephemeral", text=blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
@@ -126,6 +127,21 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
             )
             + f"\n\nThe drill did not start. Fix the above, or start it anyway: "
             f"`/drs execute {parsed.plan_name} drill --force`.",
+        )
+    elif outcome.result is RequestResult.NO_SNAPSHOT and parsed.at:
+        shown = ", ".join(f"`{sid}`" for sid in outcome.without_snapshot[:10])
+        more = len(outcome.without_snapshot) - 10
+        respond(
+            response_type="ephemeral",
+            text=f"Nothing was launched: {len(outcome.without_snapshot)} server(s) have no recovery snapshot at or "
+            f"before {parsed.at:%Y-%m-%d %H:%M:%S} UTC: {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + ". Pick a later time, or launch from the latest data without `--at`.",
+        )
+    elif outcome.result is RequestResult.DRS_UNAVAILABLE:
+        respond(
+            response_type="ephemeral",
+            text=f"Nothing was launched: DRS did not answer ({outcome.error}). Try again.",
         )
     elif outcome.result in REFUSALS:
         respond(response_type="ephemeral", text=REFUSALS[outcome.result](parsed))
@@ -154,6 +170,10 @@ REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
         f"A {p.execution_type.value.lower()} needs an approver, and none is "
         'configured. Set "approvers" (Slack user or user group ids) in DRS_BOT_ACCESS_POLICY, e.g. '
         '`{"approvers": ["U012ABCDEF"], "recovery_requesters": ["S0DRLEADS"]}`.'
+    ),
+    RequestResult.FUTURE_TIME: lambda p: (
+        f"`--at` must be in the past ({p.at:%Y-%m-%d %H:%M:%S} UTC is not): "
+        "recovery snapshots are taken from what already happened."
     ),
     RequestResult.NOT_AVAILABLE: lambda _: (
         "Failback is not available yet: it needs reverse replication first. Drills and recoveries are."

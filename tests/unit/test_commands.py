@@ -61,3 +61,18 @@ def test_any_text_parses_to_a_command_or_a_specific_complaint(text: str) -> None
     parsed = commands.parse(text)
     if isinstance(parsed, Invalid):
         assert parsed.message.strip() and commands.USAGE in parsed.message
+
+
+def test_execute_at_a_point_in_time() -> None:
+    from datetime import UTC, datetime
+
+    parsed = commands.parse("execute plan-x recovery --at 2026-11-29T08:00:00Z")
+    assert parsed == Execute(
+        plan_name="plan-x", execution_type=ExecutionType.RECOVERY, at=datetime(2026, 11, 29, 8, tzinfo=UTC)
+    )
+    naive = commands.parse("execute plan-x drill \u2014at 2026-11-29T08:00")
+    assert isinstance(naive, Execute) and naive.at == datetime(2026, 11, 29, 8, tzinfo=UTC)
+    bad = commands.parse("execute plan-x drill --at yesterday")
+    assert isinstance(bad, Invalid) and "is not an ISO-8601 time" in bad.message
+    missing = commands.parse("execute plan-x drill --at")
+    assert isinstance(missing, Invalid) and "`--at` needs a time" in missing.message
