@@ -1,18 +1,29 @@
-"""Typed configuration, read from the environment (DRS_BOT_*) in one place."""
+"""Typed configuration, read from the environment (DRS_BOT_*) in one place.
+
+The fields are validated by pydantic. The environment is read here rather than by pydantic-settings:
+importing pydantic-settings (every settings source it offers) cost ≈ 66 ms of the Slack handler's
+cold start, a fifth of the time Slack's 3-second ack allows us to spend (benchmarks/README.md).
+Values are plain strings; fields that are models (limits, access_policy) take JSON.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
 
+PREFIX = "DRS_BOT_"
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DRS_BOT_", env_nested_delimiter="__", extra="ignore")
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     catalog_table: str = "drs-chatops-catalog"
     executions_table: str = "drs-chatops-executions"
@@ -33,3 +44,31 @@ class Settings(BaseSettings):
     clock_origin: datetime | None = None
     poll_seconds: float = Field(default=15.0, gt=0)
     limits: Limits = Limits()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """DRS_BOT_<FIELD> for each field; a bad value fails naming its variable."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            raw = environ.get(PREFIX + name.upper())
+            if raw is None:
+                continue
+            is_model = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+            if is_model:
+                try:
+                    values[name] = json.loads(raw)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{PREFIX}{name.upper()} is not valid JSON: {error}") from None
+            else:
+                values[name] = raw
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = [str(part) for part in first["loc"]]
+            variable = f"{PREFIX}{where[0].upper()}" if where else f"{PREFIX}*"
+            detail = ".".join(where[1:])
+            raise ValueError(
+                f"{variable} is invalid: {detail + ': ' if detail else ''}{first['msg']}"
+            ) from None

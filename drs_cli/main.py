@@ -1,4 +1,5 @@
-"""`drs-bot`: the command line for operators (plans as code) and for the local sandbox."""
+"""`drs-bot`: the command line for operators (plans as code), the local sandbox, and the bot itself
+over Socket Mode on a laptop."""
 
 from __future__ import annotations
 
@@ -6,9 +7,24 @@ import argparse
 import contextlib
 import getpass
 import json
+import logging
+import os
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.services.executions import Executions
+    from bot.settings import Settings
+    from bot.wiring import Container
+
+log = logging.getLogger("drs_cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +55,28 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="sandbox behaviour (see examples/sandbox.yml)"
     )
     sandbox.set_defaults(run=_sandbox)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the bot on this machine against a real Slack workspace (Socket Mode)",
+        description="Runs the same Bolt app as the Lambda function, connected to Slack over Socket Mode "
+        "(no public URL needed). Needs SLACK_APP_TOKEN (xapp-..., connections:write), "
+        "DRS_BOT_SLACK_BOT_TOKEN (xoxb-...) or DRS_BOT_SLACK_SECRET_ID, DRS_BOT_CATALOG_TABLE, "
+        "DRS_BOT_EXECUTIONS_TABLE and AWS credentials. See the README, 'Socket Mode on a laptop'.",
+    )
+    serve.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="connect to Slack over Socket Mode (required: on AWS Slack reaches the bot over HTTPS instead)",
+    )
+    serve.add_argument(
+        "--run-executor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tick running executions every DRS_BOT_POLL_SECONDS in this process, as the Step Functions "
+        "loop does on AWS (default: on; without it executions do not advance unless something else ticks them)",
+    )
+    serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="one drill of examples/plans.yml through the sandbox")
     demo.set_defaults(run=lambda args: _demo())
@@ -77,7 +115,7 @@ def _plans_apply(args: argparse.Namespace) -> int:
     from bot.settings import Settings
     from bot.wiring import Container
 
-    container = Container(Settings())
+    container = Container(Settings.from_env())
     try:
         catalog = apply_catalog(
             args.file, container.catalog, applied_by=getpass.getuser(), clock=container.clock
@@ -105,6 +143,264 @@ def _sandbox(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
+
+
+# --- drs-bot serve --socket-mode -------------------------------------------------------------------
+
+# Bolt checks no signature on Socket Mode requests (the WebSocket is authenticated by the app token),
+# but the app factory wants a signing secret: a laptop need not have the real one.
+UNUSED_SIGNING_SECRET = "not-used-in-socket-mode"
+
+
+class ServeError(Exception):
+    """A one-line reason `drs-bot serve` cannot start, saying what to set."""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.socket_mode:
+        print(
+            "drs-bot serve: add --socket-mode (on a laptop the bot reaches Slack over Socket Mode; "
+            "on AWS Slack calls the deployed HTTPS endpoint instead)",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in ..." on every client
+    try:
+        bot = SocketModeBot.build(run_executor=args.run_executor)
+    except ServeError as error:
+        print(f"drs-bot serve: {error}", file=sys.stderr)
+        return 2
+    return bot.run()
+
+
+class ExecutorLoop:
+    """What the Step Functions loop does on AWS: tick every active execution, every `interval` seconds.
+
+    Ticks are idempotent and safe to run twice at once, so a tick that a click (approve, cancel) runs
+    in a listener thread at the same moment does no harm."""
+
+    def __init__(self, executions: Callable[[], Executions], interval: float) -> None:
+        self._executions = executions
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick_all(self) -> int:
+        """One round: tick each active execution once; a failing tick is logged and retried next round."""
+        try:
+            active = self._executions().active()
+        except Exception:
+            log.exception("could not list the active executions; trying again in %s s", self.interval)
+            return 0
+        for execution_id in active:
+            try:
+                self._executions().tick(execution_id)
+            except Exception:
+                log.exception("tick of %s failed; trying again in %s s", execution_id, self.interval)
+        return len(active)
+
+    def start(self) -> None:
+        def run() -> None:
+            while not self._stopping.is_set():
+                self.tick_all()  # at once too: executions left running by an earlier run resume
+                self._stopping.wait(self.interval)
+
+        self._thread = threading.Thread(target=run, name="executor-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+
+class SocketModeBot:
+    """The Bolt app of the Lambda function, over Socket Mode, with the executor loop beside it."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        container: Container,
+        app: App,
+        handler: SocketModeHandler,
+        loop: ExecutorLoop | None,
+    ) -> None:
+        self.settings = settings
+        self.container = container
+        self.app = app
+        self.handler = handler
+        self.loop = loop
+
+    @classmethod
+    def build(cls, *, run_executor: bool = True) -> SocketModeBot:
+        """Check the configuration and build the app; nothing connects to Slack or AWS yet
+        (except to read DRS_BOT_SLACK_SECRET_ID's secret, when that is how the tokens are given)."""
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.wiring import Container
+
+        app_token = _app_token()
+        settings = _settings()
+        container = Container(settings)
+        try:
+            app = container.slack_app()
+        except Exception as error:  # reading the secret: the message says which and why
+            raise ServeError(f"could not read the Slack credentials: {_one_line(error)}") from error
+        handler = SocketModeHandler(app, app_token)
+        loop = ExecutorLoop(lambda: container.executions, settings.poll_seconds) if run_executor else None
+        return cls(settings=settings, container=container, app=app, handler=handler, loop=loop)
+
+    def check(self) -> str:
+        """Ask AWS and Slack whether the configuration works; say who the bot is in which workspace."""
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+        from slack_sdk.errors import SlackApiError
+
+        region = self.settings.region
+        dynamodb = boto3.client("dynamodb", region_name=region)
+        tables = {
+            "DRS_BOT_CATALOG_TABLE": self.settings.catalog_table,
+            "DRS_BOT_EXECUTIONS_TABLE": self.settings.executions_table,
+        }
+        for variable, table in tables.items():
+            try:
+                dynamodb.describe_table(TableName=table)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "ResourceNotFoundException":
+                    raise ServeError(
+                        f"there is no table {table} in {region}: set {variable} (and DRS_BOT_REGION) to "
+                        'your stack\'s, e.g. eval "$(output CliEnvironment)" (README, Deploy on AWS)'
+                    ) from error
+                raise ServeError(f"AWS refused DescribeTable on {table} in {region} ({code})") from error
+            except BotoCoreError as error:
+                raise ServeError(f"AWS credentials or connection: {_one_line(error)}") from error
+        try:
+            identity = self.container.slack_client.auth_test()
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error")
+            raise ServeError(
+                f"Slack refused the bot token ({code}): set DRS_BOT_SLACK_BOT_TOKEN to the app's "
+                "Bot User OAuth Token (xoxb-...)"
+            ) from error
+        except Exception as error:  # no network, a proxy, DNS
+            raise ServeError(f"could not reach Slack: {_one_line(error)}") from error
+        return f"@{identity.get('user')} in {identity.get('team')}"
+
+    def run(self) -> int:
+        """Check, connect, serve until Ctrl-C (or SIGTERM), then stop the loop and disconnect."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            who = self.check()
+        except ServeError as error:
+            print(f"drs-bot serve: {error}", file=sys.stderr)
+            return 2
+        self.warm_up()
+        stop = threading.Event()
+        with contextlib.suppress(ValueError):  # not the main thread: Ctrl-C still works
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            self.handler.connect()
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error")
+            print(
+                f"drs-bot serve: Slack refused SLACK_APP_TOKEN ({code}): use an app-level token (xapp-...) "
+                "with connections:write of an app whose manifest has socket_mode_enabled: true",
+                file=sys.stderr,
+            )
+            self.handler.close()
+            return 2
+        except Exception as error:
+            print(f"drs-bot serve: could not connect to Slack: {_one_line(error)}", file=sys.stderr)
+            self.handler.close()
+            return 2
+        if self.loop:
+            self.loop.start()
+        ticking = (
+            f"ticking running executions every {self.loop.interval:g} s"
+            if self.loop
+            else "NOT ticking executions (--no-run-executor): something else must"
+        )
+        print(f"drs-bot serve: connected to Slack over Socket Mode as {who}; {ticking}. Ctrl-C stops.")
+        try:
+            while not stop.wait(1):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            print("drs-bot serve: stopping", file=sys.stderr)
+            if self.loop:
+                self.loop.stop()
+            self.handler.close()
+        return 0
+
+    def warm_up(self) -> None:
+        """Build the services in this thread: boto3 creates clients unsafely from several threads at once,
+        and listeners run in a thread pool in Socket Mode."""
+        _ = self.container.executions
+        _ = self.container.catalog
+
+
+def _app_token() -> str:
+    token = os.environ.get("SLACK_APP_TOKEN", "").strip()
+    if not token:
+        raise ServeError(
+            "set SLACK_APP_TOKEN to the app's app-level token (xapp-..., scope connections:write: "
+            "Basic Information -> App-Level Tokens)"
+        )
+    if not token.startswith("xapp-"):
+        raise ServeError(
+            f"SLACK_APP_TOKEN must be an app-level token (xapp-...), not one starting {token[:5]!r}: "
+            "Basic Information -> App-Level Tokens"
+        )
+    return token
+
+
+def _settings() -> Settings:
+    from pydantic import SecretStr
+
+    from bot.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:  # names the DRS_BOT_* variable and what is wrong with it
+        raise ServeError(_one_line(error)) from error
+    if not settings.slack_secret_id:
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        if not token:
+            raise ServeError(
+                "set DRS_BOT_SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-..., OAuth & "
+                "Permissions), or DRS_BOT_SLACK_SECRET_ID to a Secrets Manager secret that holds it"
+            )
+        if not token.startswith("xoxb-"):
+            raise ServeError(
+                f"DRS_BOT_SLACK_BOT_TOKEN must be a bot token (xoxb-...), not one starting {token[:5]!r}"
+            )
+        if settings.slack_signing_secret is None:
+            settings = settings.model_copy(update={"slack_signing_secret": SecretStr(UNUSED_SIGNING_SECRET)})
+    missing = [
+        name for name in ("DRS_BOT_CATALOG_TABLE", "DRS_BOT_EXECUTIONS_TABLE") if not os.environ.get(name)
+    ]
+    if missing:
+        raise ServeError(
+            f"set {' and '.join(missing)} to your stack's tables, e.g. "
+            'eval "$(output CliEnvironment)" (README, Deploy on AWS, step 6)'
+        )
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise ServeError(
+            "no AWS credentials: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        )
+    return settings
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _demo() -> int:

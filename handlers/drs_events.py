@@ -20,7 +20,7 @@ logger = Logger(service="drs-chatops")
 
 @cache
 def _executions() -> Executions:
-    return Container(Settings()).executions
+    return Container(Settings.from_env()).executions
 
 
 @logger.inject_lambda_context

@@ -17,7 +17,7 @@ logger = Logger(service="drs-chatops")
 
 @cache
 def _executions() -> Executions:
-    executions = Container(Settings()).executions
+    executions = Container(Settings.from_env()).executions
     # Long-lived objects built once per container: keep the cyclic GC from re-scanning them every tick.
     gc.freeze()
     return executions

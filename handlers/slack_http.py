@@ -17,7 +17,7 @@ logger = Logger(service="drs-chatops")
 @cache
 def _slack_handler() -> SlackLambdaHandler:
     # Built on the first request, not at import: nothing slow runs before Slack's 3-second clock starts.
-    return SlackLambdaHandler(Container(Settings()).slack_app())
+    return SlackLambdaHandler(Container(Settings.from_env()).slack_app())
 
 
 @logger.inject_lambda_context

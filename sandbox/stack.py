@@ -128,7 +128,7 @@ class SandboxStack:
         }
 
     def settings(self) -> Settings:
-        return Settings()
+        return Settings.from_env()
 
     # --- parts -----------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class SandboxStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        self.container = Container(Settings())
+        self.container = Container(Settings.from_env())
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_env.items():

@@ -20,6 +20,7 @@ from bot.domain.execution import CleanupRun, CleanupStatus, Execution, Execution
 
 
 class CleanupRefusal(StrEnum):
+    NOT_ALLOWED = "not_allowed"
     NOT_A_DRILL = "not_a_drill"
     STILL_RUNNING = "still_running"
     IN_PROGRESS = "in_progress"

@@ -266,9 +266,13 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
 
 
 def request_cancel(execution: Execution, user_id: str, now: datetime) -> Decision:
-    """No new chunk or wave starts from now on; jobs already running are followed to their end."""
+    """No new chunk or wave starts from now on; jobs already running are followed to their end.
+    A request still awaiting approval has nothing running: it ends at once (its card loses the buttons)."""
     events = EventLog(execution)
-    cancelled = execution.model_copy(update={"cancel_requested_by": user_id, "cancel_requested_at": now})
+    update: dict[str, Any] = {"cancel_requested_by": user_id, "cancel_requested_at": now}
+    if execution.status is ExecutionStatus.PENDING_APPROVAL:
+        update |= {"status": ExecutionStatus.CANCELLED, "end_time": now}
+    cancelled = execution.model_copy(update=update)
     running = sum(
         1
         for wave in execution.waves

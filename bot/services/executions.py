@@ -81,6 +81,7 @@ class RequestResult(StrEnum):
 
 
 class CancelResult(StrEnum):
+    NOT_ALLOWED = "not_allowed"
     CANCELLING = "cancelling"
     ALREADY_CANCELLING = "already_cancelling"
     ALREADY_ENDED = "already_ended"
@@ -350,12 +351,23 @@ class Executions:
     def history(self, plan_name: str | None, channel_id: str, limit: int) -> list[ExecutionSummary]:
         return self._store.history(plan_name=plan_name, channel_id=channel_id, limit=limit)
 
+    def may_control(self, execution: Execution, user_id: str) -> bool:
+        """Cancel and clean up: the requester, an approver, or (for a drill) anyone who may run drills."""
+        if user_id == execution.initiated_by:
+            return True
+        groups = self._groups(user_id)
+        if self._policy.may_approve(user_id, groups):
+            return True
+        return execution.execution_type.is_drill and self._policy.may_run_drill(user_id, groups)
+
     def cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
         """No new chunk or wave starts; jobs already running are followed to their end and reported."""
         for _ in range(5):
             execution = self._store.get(execution_id)
             if execution is None:
                 return CancelOutcome(result=CancelResult.NOT_FOUND)
+            if not self.may_control(execution, user_id):
+                return CancelOutcome(result=CancelResult.NOT_ALLOWED, execution=execution)
             if execution.status.is_terminal:
                 return CancelOutcome(result=CancelResult.ALREADY_ENDED, execution=execution)
             if execution.cancelling:
@@ -474,6 +486,8 @@ class Executions:
             execution = self._store.get(execution_id)
             if execution is None:
                 return CleanupOutcome(refusal=None, execution=None)
+            if not self.may_control(execution, user_id):
+                return CleanupOutcome(refusal=CleanupRefusal.NOT_ALLOWED, execution=execution)
             asked = cleanup_domain.request(execution, user_id, self._clock())
             if asked.decision is None:
                 return CleanupOutcome(refusal=asked.refusal, execution=execution)

@@ -31,6 +31,7 @@ from bot.domain.execution import (
     ExecutionStatus,
     ExecutionSummary,
     ExecutionType,
+    ServerStatus,
     WaveStatus,
     tally,
 )
@@ -241,7 +242,7 @@ def event(event: Event) -> Message:
             f"(TERMINATE job {jobs}); {event.already_gone} already gone."
         )
         if event.failures:
-            text += "\nNot terminated:\n" + "\n".join(f"• {failure[:200]}" for failure in event.failures)
+            text += "\nNot terminated:\n" + _failure_lines(event.failures)
     elif isinstance(event, CleanupFinished):
         icon = ":white_check_mark:" if not event.failures else ":warning:"
         text = (
@@ -249,7 +250,7 @@ def event(event: Event) -> Message:
             f"{event.already_gone} were already gone."
         )
         if event.failures:
-            text += "\nStill there:\n" + "\n".join(f"• {failure[:200]}" for failure in event.failures)
+            text += "\nStill there:\n" + _failure_lines(event.failures)
     elif isinstance(event, ReadinessReported):
         text = readiness_text(event.level, event.lines, forced=event.forced)
     elif isinstance(event, ApprovalRequested):
@@ -363,13 +364,26 @@ def status_text(execution: Execution, now: datetime) -> str:
         f"— {execution.status.value} (`{execution.execution_id}`)",
         progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
     ]
-    for wave in execution.waves[:40]:
+    for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
         lines.append(
             f"{_WAVE_ICON[wave.status]} {wave.name}: {wave.status.value}, "
             f"{counts.launched}/{counts.total} launched, {counts.failed} failed"
         )
-    return "\n".join(lines)
+    if len(execution.waves) > STATUS_WAVES:
+        lines.append(f"…and {len(execution.waves) - STATUS_WAVES} more waves")
+    failed = [s for s in execution.servers() if s.status is ServerStatus.FAILED]
+    if failed:
+        # DRS's own error text, shortened; the history keeps it whole.
+        lines.append(f"*Failed servers* ({len(failed)}):")
+        lines += [f"• `{s.source_server_id}`: {(s.error or '')[:200]}" for s in failed[:STATUS_FAILURES]]
+        if len(failed) > STATUS_FAILURES:
+            lines.append(f"…and {len(failed) - STATUS_FAILURES} more (the stored history lists them all)")
+    return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
+
+
+STATUS_WAVES = 40
+STATUS_FAILURES = 25
 
 
 def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> str:
@@ -409,7 +423,7 @@ def plan_text(catalog: Catalog, plan_name: str) -> str:
             f"({'; '.join(options)})"
         )
     lines.append(f"{len(plan.waves)} waves, {total} servers. Run a drill: `/drs execute {plan.name} drill`")
-    return "\n".join(lines[:45])
+    return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
 
 
 def unknown_plan(name: str, known: tuple[str, ...]) -> str:
@@ -422,3 +436,11 @@ def unknown_plan(name: str, known: tuple[str, ...]) -> str:
     listed = ", ".join(f"`{p}`" for p in known[:30])
     more = f" and {len(known) - 30} more (`/drs plans` lists them)" if len(known) > 30 else ""
     return f"There is no plan `{name}`.{hint} Known plans: {listed}{more}"
+
+
+def _failure_lines(failures: list[str], shown: int = 10) -> str:
+    """A cleanup's failures within one section: the first few, shortened, and a count of the rest."""
+    lines = [f"• {failure[:150]}" for failure in failures[:shown]]
+    if len(failures) > shown:
+        lines.append(f"…and {len(failures) - shown} more (the stored history lists them all)")
+    return "\n".join(lines)

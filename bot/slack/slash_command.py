@@ -188,7 +188,9 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
         return
     outcome = deps.executions.cleanup(execution.execution_id, command["user_id"])
     name = f"`{execution.execution_id}` ({execution.plan_name})"
-    if outcome.refusal is CleanupRefusal.NOT_A_DRILL:
+    if outcome.refusal is CleanupRefusal.NOT_ALLOWED:
+        text = f"You may not clean up {name}: only its requester, an approver, or someone who may run drills can."
+    elif outcome.refusal is CleanupRefusal.NOT_A_DRILL:
         text = (
             f"{name} is a {execution.execution_type.value}, not a drill: its recovery instances are your running "
             "systems now, and cleanup never touches them. Terminate them deliberately in DRS if you must."
@@ -234,6 +236,8 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
     outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
     name = f"`{execution.execution_id}` ({execution.plan_name})"
     texts = {
+        CancelResult.NOT_ALLOWED: f"You may not cancel {name}: only its requester, an approver, or (for a drill) "
+        "someone who may run drills can.",
         CancelResult.CANCELLING: f"Cancelling {name}: nothing new starts; running jobs are followed.",
         CancelResult.ALREADY_CANCELLING: f"{name} is already being cancelled.",
         CancelResult.ALREADY_ENDED: f"{name} already ended ({execution.status.value}); nothing to cancel.",

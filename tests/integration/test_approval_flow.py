@@ -110,3 +110,25 @@ def test_who_may_request_and_where_is_configuration(world: World) -> None:
     assert ask(ExecutionType.RECOVERY, "U0DRILLER", "C0OK") is RequestResult.NOT_ALLOWED
     assert world.store().latest_in_channel("C0OK") is None
     assert ask(ExecutionType.RECOVERY, "U0LEAD", "C0OK") is RequestResult.APPROVAL_REQUESTED
+
+
+def test_only_the_requester_or_an_approver_may_cancel_and_a_pending_request_ends_at_once(
+    world: World,
+) -> None:
+    from bot.services.executions import CancelResult
+
+    world.policy = AccessPolicy(drill_runners=["*"], recovery_requesters=["*"], approvers=["U0BOSS"])
+    execution_id = request(world)
+    refused = world.executions().cancel(execution_id, "U0PASSERBY")
+    assert refused.result is CancelResult.NOT_ALLOWED
+    assert world.store().get(execution_id).status is ExecutionStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+    withdrawn = world.executions().cancel(execution_id, "U0REQ")
+    assert withdrawn.result is CancelResult.CANCELLING
+    final = world.store().get(execution_id)
+    assert final is not None and final.status is ExecutionStatus.CANCELLED
+    late = world.executions().vote(execution_id, Vote.APPROVE, "U0BOSS")
+    assert late.outcome.result is VoteResult.ALREADY_DECIDED
+    assert [c for c in world.emulator.calls if c.operation == "StartRecovery"] == []
+    anchor = next(m for m in world.slack.messages(CHANNEL) if not m["thread_ts"])
+    assert "drs_approve" not in str(anchor["updates"][-1]["blocks"])  # the buttons are gone
+    assert request(world, "again")  # the plan is free
