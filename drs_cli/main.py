@@ -115,6 +115,14 @@ def _plans_apply(args: argparse.Namespace) -> int:
     from bot.settings import Settings
     from bot.wiring import Container
 
+    missing = [name for name in ("DRS_BOT_CATALOG_TABLE", "DRS_BOT_REGION") if not os.environ.get(name)]
+    if missing:
+        print(
+            f"set {' and '.join(missing)} (the stack's outputs give them: see the README's "
+            "'Load your recovery plans'); nothing was written.",
+            file=sys.stderr,
+        )
+        return 2
     container = Container(Settings.from_env())
     try:
         catalog = apply_catalog(

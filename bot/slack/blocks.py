@@ -352,9 +352,12 @@ def plans_list(catalog: Catalog) -> str:
         return "No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`."
     lines = []
     for plan in catalog.plans:
-        servers = sum(len(catalog.group(w.protection_group).source_servers) for w in plan.waves)
+        groups = [catalog.group(w.protection_group) for w in plan.waves]
+        servers = f"{sum(len(g.source_servers) for g in groups)} servers"
+        if any(g.by_tags for g in groups):
+            servers += " listed, more selected by tags at run time"
         description = f" — {plan.description[:150]}" if plan.description else ""
-        lines.append(f"• `{plan.name}`{description} ({len(plan.waves)} waves, {servers} servers)")
+        lines.append(f"• `{plan.name}`{description} ({len(plan.waves)} waves, {servers})")
     return "*Recovery plans*\n" + _fit(lines, "…and {n} more plans", TEXT_LIMIT - 20)
 
 
@@ -418,9 +421,13 @@ def plan_text(catalog: Catalog, plan_name: str) -> str:
             options.insert(0, f"waits {duration(wave.wait_before)} after the previous wave")
         if wave.on_failure.value == "stop":
             options.append("stops the plan if any server fails")
+        members = (
+            "servers tagged " + ", ".join(f"{k}={v}" for k, v in group.source_server_tags.items())
+            if group.by_tags
+            else f"{len(group.source_servers)} servers"
+        )
         lines.append(
-            f"{index}. *{wave.name}* — `{group.name}`: {len(group.source_servers)} servers in {group.region} "
-            f"({'; '.join(options)})"
+            f"{index}. *{wave.name}* — `{group.name}`: {members} in {group.region} ({'; '.join(options)})"
         )
     lines.append(f"{len(plan.waves)} waves, {total} servers. Run a drill: `/drs execute {plan.name} drill`")
     return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
