@@ -152,6 +152,11 @@ class DrsGateway:
             )
         return str(response["job"]["jobID"])
 
+    def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
+        with _translated():
+            response = self._client(region).reverse_replication(recoveryInstanceID=recovery_instance_id)
+        return str(response.get("reversedDirectionSourceServerArn") or "")
+
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         with _translated():
             response = self._client(region).describe_jobs(filters={"jobIDs": [job_id]})

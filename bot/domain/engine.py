@@ -40,6 +40,7 @@ from bot.domain.execution import (
     Execution,
     ExecutionStatus,
     ExecutionType,
+    FailbackPhase,
     Limits,
     ReadinessNote,
     ServerRun,
@@ -223,6 +224,8 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     """Apply what DRS reported, end waves that are done, start what may start now."""
     if execution.status is not ExecutionStatus.IN_PROGRESS:
         return Decision(execution=execution)
+    if execution.failback is not None and execution.failback.phase.before_launch:
+        return Decision(execution=execution)  # reversing or syncing: the service's failback steps run
     events = EventLog(execution)
     before = execution
     execution = _apply_observation(execution, observation, now)
@@ -616,6 +619,10 @@ def _finish_execution(
     else:
         status = ExecutionStatus.PARTIAL
     execution = execution.model_copy(update={"status": status, "end_time": now})
+    if execution.failback is not None:
+        # Failback: the launched instances are re-protected after the launch (a post-step, like cleanup).
+        run = execution.failback.model_copy(update={"phase": FailbackPhase.REPROTECTING})
+        execution = execution.model_copy(update={"failback": run})
     events.add(
         ExecutionFinished,
         at=now,

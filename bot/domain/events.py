@@ -207,6 +207,45 @@ class ExecutionFinished(StatusEvent):
     duration_seconds: float
 
 
+class FailbackReversed(StatusEvent):
+    """ReverseReplication ran on the recovery instances: they replicate back to the origin region."""
+
+    kind: Literal["failback_reversed"] = "failback_reversed"
+    reversed: int
+    total: int
+    origin_regions: list[str]
+    failures: list[ServerFailure]  # the first FAILURES_LISTED
+    more_failures: int = 0
+
+
+class FailbackSyncProgress(StatusEvent):
+    kind: Literal["failback_sync_progress"] = "failback_sync_progress"
+    continuous: int
+    total: int
+    states: dict[str, int]  # replication state -> servers in it
+    deadline: datetime
+
+
+class FailbackSyncFinished(StatusEvent):
+    """The wait for CONTINUOUS is over: the servers that made it launch in the origin region."""
+
+    kind: Literal["failback_sync_finished"] = "failback_sync_finished"
+    ready: int
+    total: int
+    failures: list[ServerFailure]
+    more_failures: int = 0
+
+
+class FailbackReprotected(StatusEvent):
+    """ReverseReplication on the instances launched in the origin region: protected again."""
+
+    kind: Literal["failback_reprotected"] = "failback_reprotected"
+    reprotected: int
+    total: int
+    failures: list[ServerFailure]
+    more_failures: int = 0
+
+
 Event = Annotated[
     CleanupScheduled
     | CleanupStarted
@@ -224,7 +263,11 @@ Event = Annotated[
     | WavesSkipped
     | CancelRequested
     | ProgressUpdated
-    | ExecutionFinished,
+    | ExecutionFinished
+    | FailbackReversed
+    | FailbackSyncProgress
+    | FailbackSyncFinished
+    | FailbackReprotected,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

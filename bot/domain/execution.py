@@ -175,6 +175,50 @@ class CleanupRun(_Model):
     failures: tuple[str, ...] = ()  # "i-…: DRS's answer"
 
 
+class FailbackPhase(StrEnum):
+    """AWS-to-AWS failback: reverse replication, wait for CONTINUOUS, launch in the origin region, re-protect."""
+
+    REVERSING = "REVERSING"  # ReverseReplication on each recovery instance
+    SYNCING = "SYNCING"  # waiting for the origin-region source servers to reach CONTINUOUS
+    LAUNCHING = "LAUNCHING"  # the waves run in the origin region, as any execution's
+    REPROTECTING = "REPROTECTING"  # ReverseReplication on the new recovery instances in the origin region
+    DONE = "DONE"
+
+    @property
+    def before_launch(self) -> bool:
+        return self in (FailbackPhase.REVERSING, FailbackPhase.SYNCING)
+
+
+class FailbackServer(_Model):
+    """One recovered server on its way back: the recovery instance, and the server replicating back."""
+
+    wave: int
+    source_server_id: str  # the protected server the recovery launched (recovery region)
+    recovery_region: str
+    recovery_instance_id: str
+    reversed_source_server_id: str | None = None  # the FAILBACK-direction server in the origin region
+    origin_region: str | None = None
+    replication_state: str | None = None
+    ready: bool = False  # reached CONTINUOUS
+    error: str | None = None  # why it does not fail back (ReverseReplication refused, never synced)
+    reprotected: bool = False
+    reprotect_error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class FailbackRun(_Model):
+    phase: FailbackPhase = FailbackPhase.REVERSING
+    recovery_execution_id: str
+    sync_timeout_seconds: int
+    sync_deadline: datetime | None = None  # set when the first server was reversed
+    synced_reported: int = -1  # CONTINUOUS count last reported in the thread
+    reprotect_attempts: int = 0  # re-protect calls DRS answered "busy" (ConflictException)
+    servers: tuple[FailbackServer, ...]
+
+
 class Execution(_Model):
     execution_id: str
     plan_name: str
@@ -200,6 +244,7 @@ class Execution(_Model):
     cleanup_after_seconds: int | None = None
     cleanup: CleanupRun | None = None
     point_in_time: datetime | None = None  # --at: each server from its newest snapshot at or before
+    failback: FailbackRun | None = None  # FAILBACK only: the steps around the launch
     waves: tuple[WaveRun, ...]
 
     @property
@@ -211,8 +256,13 @@ class Execution(_Model):
             yield from wave.servers()
 
     def needs_ticks(self) -> bool:
-        """Still work for the executor: running, awaiting approval, or a drill cleanup under way."""
-        return not self.status.is_terminal or (self.cleanup is not None and self.cleanup.status.active)
+        """Still work for the executor: running, awaiting approval, a drill cleanup or a failback's
+        re-protect under way."""
+        return (
+            not self.status.is_terminal
+            or (self.cleanup is not None and self.cleanup.status.active)
+            or (self.failback is not None and self.failback.phase is FailbackPhase.REPROTECTING)
+        )
 
     def job_ids(self) -> list[str]:
         return [job for wave in self.waves for job in wave.job_ids]
@@ -354,3 +404,5 @@ class Limits(_Model):
     concurrent_jobs: int = Field(default=20, ge=1)
     servers_in_active_jobs: int = Field(default=500, ge=1)
     claim_timeout_seconds: float = Field(default=120, gt=0)
+    # Failback: how long the reversed servers may take to reach CONTINUOUS before they are left out.
+    failback_sync_timeout_seconds: int = Field(default=6 * 3600, ge=60)

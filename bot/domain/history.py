@@ -44,6 +44,32 @@ def to_history(execution: Execution) -> dict[str, Any]:
         "PointInTime": epoch(execution.point_in_time),
         "Readiness": execution.readiness.model_dump(mode="json") if execution.readiness else None,
         "Cleanup": _cleanup(execution),
+        "Failback": _failback(execution),
+    }
+
+
+def _failback(execution: Execution) -> dict[str, Any] | None:
+    run = execution.failback
+    if run is None:
+        return None
+    return {
+        "Phase": run.phase.value,
+        "RecoveryExecutionId": run.recovery_execution_id,
+        "SyncDeadline": epoch(run.sync_deadline),
+        "Servers": [
+            {
+                "SourceServerId": s.source_server_id,
+                "RecoveryRegion": s.recovery_region,
+                "RecoveryInstanceId": s.recovery_instance_id,
+                "ReversedSourceServerId": s.reversed_source_server_id,
+                "OriginRegion": s.origin_region,
+                "ReplicationState": s.replication_state,
+                "Error": s.error,
+                "Reprotected": s.reprotected,
+                "ReprotectError": s.reprotect_error,
+            }
+            for s in run.servers
+        ],
     }
 
 

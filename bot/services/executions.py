@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import approval, engine
+from bot.domain import approval, engine, failback
 from bot.domain import cleanup as cleanup_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
@@ -44,6 +44,7 @@ from bot.errors import (
     StaleExecution,
 )
 from bot.services.cleanup import Cleaner
+from bot.services.failback import Failbacker
 from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
 from bot.services.readiness import SNAPSHOT_LOOKUPS_AT_ONCE, Readiness, ReadinessReport
@@ -62,6 +63,9 @@ FIND_JOB_SLACK = timedelta(minutes=5)
 ACTIVE_JOB_WINDOW = timedelta(hours=24)
 # A quota that stays full this many tries means the configured quota is above the account's.
 QUOTA_RETRIES = 20
+# How far back in a plan's history a failback looks for the recovery it undoes.
+FAILBACK_LOOKBACK = 50
+_LAUNCHED_SOMETHING = (ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL)
 
 
 class RequestResult(StrEnum):
@@ -73,7 +77,7 @@ class RequestResult(StrEnum):
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
     NOT_ALLOWED = "not_allowed"
     NO_APPROVERS = "no_approvers"
-    NOT_AVAILABLE = "not_available"
+    NO_RECOVERY = "no_recovery"  # a failback, and the plan has no recovery that launched anything
     NOT_READY = "not_ready"  # a drill whose readiness verdict is BLOCKED, without --force
     NO_SNAPSHOT = "no_snapshot"  # --at: some servers have no recovery snapshot that old
     FUTURE_TIME = "future_time"
@@ -174,6 +178,7 @@ class Executions:
         self._directory = directory
         self._readiness = readiness or Readiness(drs, clock, limits)
         self._cleaner = Cleaner(store, drs, clock, timedelta(seconds=limits.claim_timeout_seconds))
+        self._failbacker = Failbacker(store, drs, clock, limits)
 
     # --- requests from Slack -------------------------------------------------------------------
 
@@ -208,6 +213,8 @@ class Executions:
             return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=self._store.get(holder))
         if at is not None and at > self._clock():
             return ExecutionRequest(result=RequestResult.FUTURE_TIME)
+        if execution_type is ExecutionType.FAILBACK:
+            return self._request_failback(plan, execution_id, user_id, channel_id)
         report = self._readiness.check(catalog, plan)
         verdict = report.verdict
         if execution_type.is_drill and verdict.blocked and not force:
@@ -246,6 +253,11 @@ class Executions:
         else:
             started = approval.request_approval(noted.execution, self._policy, now)
         decision = started.model_copy(update={"events": (*noted.events, *started.events)})
+        return self._create(decision, verdict=verdict)
+
+    def _create(self, decision: engine.Decision, verdict: Verdict | None = None) -> ExecutionRequest:
+        execution_id = decision.execution.execution_id
+        is_drill = decision.execution.execution_type.is_drill
         try:
             created = self._store.create(decision.execution, decision.events)
         except ExecutionExists:
@@ -258,10 +270,43 @@ class Executions:
         delivery = self._outbox.deliver(created.execution_id)
         return ExecutionRequest(
             verdict=verdict,
-            result=RequestResult.STARTED if execution_type.is_drill else RequestResult.APPROVAL_REQUESTED,
+            result=RequestResult.STARTED if is_drill else RequestResult.APPROVAL_REQUESTED,
             execution=self._store.get(created.execution_id),
             slack_error=delivery.error,
         )
+
+    def _request_failback(
+        self, plan: RecoveryPlan, execution_id: str, user_id: str, channel_id: str
+    ) -> ExecutionRequest:
+        """Fail back what the plan's latest recovery launched: the same waves, approval as for a recovery."""
+        recovery = self._latest_recovery(plan.name)
+        now = self._clock()
+        execution = (
+            None
+            if recovery is None
+            else failback.plan_failback(
+                recovery,
+                execution_id=execution_id,
+                initiated_by=user_id,
+                channel_id=channel_id,
+                now=now,
+                servers_per_job=self._limits.servers_per_job,
+                sync_timeout_seconds=self._limits.failback_sync_timeout_seconds,
+            )
+        )
+        if execution is None:
+            return ExecutionRequest(result=RequestResult.NO_RECOVERY)
+        return self._create(approval.request_approval(execution, self._policy, now))
+
+    def _latest_recovery(self, plan_name: str) -> Execution | None:
+        """The plan's newest RECOVERY that launched something (COMPLETED or PARTIAL), unless a failback
+        of the plan came after it (that recovery was failed back already)."""
+        for summary in self._store.history(plan_name=plan_name, channel_id=None, limit=FAILBACK_LOOKBACK):
+            if summary.execution_type is ExecutionType.FAILBACK and summary.status in _LAUNCHED_SOMETHING:
+                return None
+            if summary.execution_type is ExecutionType.RECOVERY and summary.status in _LAUNCHED_SOMETHING:
+                return self._store.get(summary.execution_id)
+        return None
 
     def _snapshots_at(
         self, catalog: Catalog, plan: RecoveryPlan, servers: dict[str, list[str]], at: datetime
@@ -290,8 +335,6 @@ class Executions:
         policy = self._policy
         if not policy.channel_allowed(channel_id):
             return RequestResult.CHANNEL_NOT_ALLOWED
-        if execution_type is ExecutionType.FAILBACK:
-            return RequestResult.NOT_AVAILABLE
         groups = self._groups(user_id)
         if execution_type.is_drill:
             return None if policy.may_run_drill(user_id, groups) else RequestResult.NOT_ALLOWED
@@ -405,14 +448,16 @@ class Executions:
             if execution.needs_ticks():
                 try:
                     execution = self._cleaner.step(execution)
+                    execution = self._failbacker.reprotect(execution)
                 except (DrsError, StaleExecution) as error:
-                    logger.warning("cleanup step of %s deferred: %s", execution_id, error)
+                    logger.warning("post-step of %s deferred: %s", execution_id, error)
             return self._finish_delivery(execution)
         if execution.status is ExecutionStatus.PENDING_APPROVAL:
             return self._tick_pending(execution)
         wake_at = None
         saved_by_us = True
         try:
+            execution = self._failbacker.before_launch(execution)
             observation = self._observe(execution)
             now = self._clock()
             decision = engine.advance(execution, observation, now, self._limits)

@@ -123,6 +123,11 @@ class Drs(Protocol):
         """TerminateRecoveryInstances (at most 200 ids); the TERMINATE job's id."""
         ...
 
+    def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
+        """ReverseReplication on a recovery instance of this region: the ARN of the source server
+        replicating back (in the origin region). Repeated calls return the same ARN."""
+        ...
+
     def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
         """A job's tags, or None when DRS has no such job."""
         ...

@@ -19,8 +19,13 @@ from bot.domain.events import (
     ExecutionApproved,
     ExecutionRejected,
     ExecutionStarted,
+    FailbackReprotected,
+    FailbackReversed,
+    FailbackSyncFinished,
+    FailbackSyncProgress,
     ProgressUpdated,
     ReadinessReported,
+    ServerFailure,
     WaveFinished,
     WaveScheduled,
     WavesSkipped,
@@ -281,6 +286,39 @@ def event(event: Event) -> Message:
             f":octagonal_sign: Cancel requested by <@{event.requested_by}>: nothing new will start."
             f"{following}"
         )
+    elif isinstance(event, FailbackReversed):
+        regions = ", ".join(event.origin_regions) or "no region"
+        icon = ":leftwards_arrow_with_hook:" if not event.failures else ":warning:"
+        text = (
+            f"{icon} Reverse replication started for {event.reversed}/{event.total} recovery instance(s), "
+            f"replicating back to {regions}. Waiting for them to reach CONTINUOUS before launching there."
+        )
+        if event.failures:
+            text += "\nNot reversed (they will not fail back):\n" + _server_failure_lines(
+                event.failures, event.more_failures
+            )
+    elif isinstance(event, FailbackSyncProgress):
+        states = ", ".join(f"{state} {count}" for state, count in sorted(event.states.items()))
+        text = (
+            f":arrows_counterclockwise: Failback sync: {event.continuous}/{event.total} server(s) CONTINUOUS "
+            f"({states}); waiting until {event.deadline:%Y-%m-%d %H:%M} UTC at most."
+        )
+    elif isinstance(event, FailbackSyncFinished):
+        icon = ":white_check_mark:" if not event.failures else ":warning:"
+        text = (
+            f"{icon} Failback sync done: {event.ready}/{event.total} server(s) ready to launch in the "
+            "origin region."
+        )
+        if event.failures:
+            text += "\nLeft out:\n" + _server_failure_lines(event.failures, event.more_failures)
+    elif isinstance(event, FailbackReprotected):
+        icon = ":shield:" if not event.failures else ":warning:"
+        text = (
+            f"{icon} Re-protect: {event.reprotected}/{event.total} instance(s) in the origin region "
+            "replicate to the recovery region again."
+        )
+        if event.failures:
+            text += "\nNot re-protected:\n" + _server_failure_lines(event.failures, event.more_failures)
     else:
         text = (
             f"{_STATUS_ICON[event.status]} {_kind(event.execution_type)} of `{event.plan_name}` "
@@ -367,6 +405,8 @@ def status_text(execution: Execution, now: datetime) -> str:
         f"— {execution.status.value} (`{execution.execution_id}`)",
         progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
     ]
+    if execution.failback is not None:
+        lines.append(_failback_line(execution))
     for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
         lines.append(
@@ -386,6 +426,30 @@ def status_text(execution: Execution, now: datetime) -> str:
 
 
 STATUS_WAVES = 40
+
+_FAILBACK_STEP = {
+    "REVERSING": "reversing replication",
+    "SYNCING": "waiting for the origin-region servers to reach CONTINUOUS",
+    "LAUNCHING": "launching in the origin region",
+    "REPROTECTING": "re-protecting the launched instances",
+    "DONE": "done",
+}
+
+
+def _failback_line(execution: Execution) -> str:
+    run = execution.failback
+    assert run is not None
+    servers = run.servers
+    reversed_ = sum(1 for s in servers if s.reversed_source_server_id)
+    ready = sum(1 for s in servers if s.ready)
+    left_out = sum(1 for s in servers if s.failed)
+    reprotected = sum(1 for s in servers if s.reprotected)
+    return (
+        f"Failback of recovery `{run.recovery_execution_id}` — step: {_FAILBACK_STEP[run.phase.value]}; "
+        f"{reversed_}/{len(servers)} reversed, {ready} CONTINUOUS, {left_out} left out, {reprotected} re-protected"
+    )
+
+
 STATUS_FAILURES = 25
 
 
@@ -443,6 +507,14 @@ def unknown_plan(name: str, known: tuple[str, ...]) -> str:
     listed = ", ".join(f"`{p}`" for p in known[:30])
     more = f" and {len(known) - 30} more (`/drs plans` lists them)" if len(known) > 30 else ""
     return f"There is no plan `{name}`.{hint} Known plans: {listed}{more}"
+
+
+def _server_failure_lines(failures: list[ServerFailure], more: int) -> str:
+    lines = [f"• `{f.source_server_id}`: {f.error[:300]}" for f in failures[:10]]
+    hidden = len(failures) - len(lines) + more
+    if hidden > 0:
+        lines.append(f"…and {hidden} more (the history lists them all)")
+    return "\n".join(lines)
 
 
 def _failure_lines(failures: list[str], shown: int = 10) -> str:

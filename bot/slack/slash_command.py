@@ -175,8 +175,10 @@ REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
         f"`--at` must be in the past ({p.at:%Y-%m-%d %H:%M:%S} UTC is not): "
         "recovery snapshots are taken from what already happened."
     ),
-    RequestResult.NOT_AVAILABLE: lambda _: (
-        "Failback is not available yet: it needs reverse replication first. Drills and recoveries are."
+    RequestResult.NO_RECOVERY: lambda p: (
+        f"Nothing to fail back: `{p.plan_name}` has no recovery that launched servers (COMPLETED or "
+        "PARTIAL) since its last failback. Failback undoes a recovery: run `/drs history "
+        f"{p.plan_name}` to check."
     ),
 }
 

@@ -175,10 +175,16 @@ class World:
 
 
 def build_world(
-    dynamodb: Any, tables: dict[str, str], catalog: Catalog, slack: FakeSlack
+    dynamodb: Any,
+    tables: dict[str, str],
+    catalog: Catalog,
+    slack: FakeSlack,
+    regions: tuple[str, ...] | None = None,
 ) -> tuple[World, Any]:
+    """`regions`: the emulator's regions (default: the catalog's); a server's origin region, where
+    failback goes, is the first configured region other than its own."""
     clock = ManualClock(START)
-    regions = sorted({group.region for group in catalog.protection_groups})
+    regions = regions or tuple(sorted({group.region for group in catalog.protection_groups}))
     emulator = DrsEmulator(regions=regions, clock=clock, seed=3)
     for group in catalog.protection_groups:
         emulator.add_source_servers(group.region, ids=list(group.source_servers))

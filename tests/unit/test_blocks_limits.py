@@ -29,6 +29,10 @@ from bot.domain.events import (
     ExecutionFinished,
     ExecutionRejected,
     ExecutionStarted,
+    FailbackReprotected,
+    FailbackReversed,
+    FailbackSyncFinished,
+    FailbackSyncProgress,
     ProgressUpdated,
     ReadinessReported,
     ServerFailure,
@@ -345,8 +349,38 @@ def every_event() -> list[Event]:
             already_gone=0,
             failures=[f"i-{n:017x}: {LONG_ERROR}" for n in range(FAILURES_LISTED)],
         ),
+        *failback_events(common),
     ]
     return events
+
+
+def failback_events(common: dict[str, typing.Any]) -> list[Event]:
+    """Failback's steps for 4,000 servers, each of the 20 listed failures with a long DRS error."""
+    failures = [
+        ServerFailure(source_server_id=f"s-{n:017x}", error=LONG_ERROR) for n in range(FAILURES_LISTED)
+    ]
+    more = SERVERS - FAILURES_LISTED
+    return [
+        FailbackReversed(
+            **common,
+            reversed=0,
+            total=SERVERS,
+            origin_regions=["ap-southeast-2", "us-west-2"],
+            failures=failures,
+            more_failures=more,
+        ),
+        FailbackSyncProgress(
+            **common,
+            continuous=1,
+            total=SERVERS,
+            states={
+                state: 400 for state in ("INITIATING", "INITIAL_SYNC", "BACKLOG", "CONTINUOUS", "STALLED")
+            },
+            deadline=T0 + timedelta(hours=6),
+        ),
+        FailbackSyncFinished(**common, ready=0, total=SERVERS, failures=failures, more_failures=more),
+        FailbackReprotected(**common, reprotected=0, total=SERVERS, failures=failures, more_failures=more),
+    ]
 
 
 def test_every_event_kind_is_covered() -> None:

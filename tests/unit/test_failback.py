@@ -1,0 +1,204 @@
+"""Failback's pure steps: planning from a recovery, reversal, sync with its deadline, re-protect."""
+
+from __future__ import annotations
+
+from bot.domain import engine, failback
+from bot.domain.events import (
+    FailbackReprotected,
+    FailbackReversed,
+    FailbackSyncFinished,
+    FailbackSyncProgress,
+)
+from bot.domain.execution import (
+    ChunkStatus,
+    Execution,
+    ExecutionStatus,
+    ExecutionType,
+    FailbackPhase,
+    Limits,
+    ServerStatus,
+)
+from tests.unit.builders import at, execution
+
+
+def arn(sid: str, region: str = "us-west-2") -> str:
+    return f"arn:aws:drs:{region}:123456789012:source-server/{sid}"
+
+
+def recovery(*sizes: int) -> Execution:
+    """A finished recovery: every server launched except the last one of the first wave."""
+    rec = execution(*sizes, kind=ExecutionType.RECOVERY)
+    waves = []
+    for wave in rec.waves:
+        chunks = []
+        for chunk in wave.chunks:
+            servers = tuple(
+                s.model_copy(
+                    update={"status": ServerStatus.LAUNCHED, "instance_id": f"i-{s.source_server_id[2:]}"}
+                )
+                for s in chunk.servers
+            )
+            chunks.append(chunk.model_copy(update={"servers": servers, "status": ChunkStatus.DONE}))
+        waves.append(wave.model_copy(update={"chunks": tuple(chunks)}))
+    first = waves[0]
+    last = first.chunks[-1]
+    failed = last.servers[-1].model_copy(update={"status": ServerStatus.FAILED, "instance_id": None})
+    waves[0] = first.model_copy(
+        update={
+            "chunks": (*first.chunks[:-1], last.model_copy(update={"servers": (*last.servers[:-1], failed)}))
+        }
+    )
+    return rec.model_copy(update={"waves": tuple(waves), "status": ExecutionStatus.PARTIAL})
+
+
+def planned(*sizes: int) -> Execution:
+    planned_ = failback.plan_failback(
+        recovery(*sizes),
+        execution_id="fb-1",
+        initiated_by="U0OPS",
+        channel_id="C1",
+        now=at(0),
+        servers_per_job=100,
+        sync_timeout_seconds=3600,
+    )
+    assert planned_ is not None
+    return planned_.model_copy(update={"status": ExecutionStatus.IN_PROGRESS, "start_time": at(0)})
+
+
+def test_parse_source_server_arn() -> None:
+    assert failback.parse_source_server_arn(arn("s-0123456789abcdef0")) == (
+        "us-west-2",
+        "s-0123456789abcdef0",
+    )
+    assert failback.parse_source_server_arn("arn:aws:drs:us-east-1:1:job/drsjob-1") is None
+
+
+def test_plan_mirrors_the_recovery_with_the_servers_that_launched() -> None:
+    fb = planned(3, 2)
+    assert fb.execution_type is ExecutionType.FAILBACK
+    assert [sum(1 for _ in w.servers()) for w in fb.waves] == [2, 2]
+    assert fb.failback is not None and fb.failback.phase is FailbackPhase.REVERSING
+    assert {s.recovery_instance_id for s in fb.failback.servers} == {
+        s.instance_id for s in recovery(3, 2).servers() if s.instance_id
+    }
+
+
+def test_nothing_launched_nothing_to_fail_back() -> None:
+    rec = execution(2, kind=ExecutionType.RECOVERY)
+    made = failback.plan_failback(
+        rec,
+        execution_id="x",
+        initiated_by="U",
+        channel_id=None,
+        now=at(0),
+        servers_per_job=100,
+        sync_timeout_seconds=60,
+    )
+    assert made is None
+
+
+def test_the_engine_waits_while_reversing_and_syncing() -> None:
+    fb = planned(2)
+    decision = engine.advance(fb, engine.Observation(), at(1), Limits())
+    assert decision.execution == fb and decision.starts == ()
+
+
+def reversed_all(fb: Execution, refused: dict[str, str] | None = None) -> Execution:
+    assert fb.failback is not None
+    arns = {
+        s.recovery_instance_id: arn(f"s-{n:017x}")
+        for n, s in enumerate(fb.failback.servers)
+        if s.recovery_instance_id not in (refused or {})
+    }
+    decision = failback.record_reversals(fb, arns, refused or {}, at(10), 100)
+    assert any(isinstance(e, FailbackReversed) for e in decision.events)
+    return decision.execution
+
+
+def test_reversal_then_sync_then_launch_in_the_origin_region() -> None:
+    fb = reversed_all(planned(2, 2))
+    assert fb.failback is not None and fb.failback.phase is FailbackPhase.SYNCING
+    assert fb.failback.sync_deadline == at(3610)
+    ids = [s.reversed_source_server_id or "" for s in fb.failback.servers]
+    progress = failback.record_sync(fb, dict.fromkeys(ids, "INITIAL_SYNC"), at(40), 100)
+    (event,) = progress.events[:1]
+    assert isinstance(event, FailbackSyncProgress) and event.states == {"INITIAL_SYNC": 3}
+    again = failback.record_sync(progress.execution, dict.fromkeys(ids, "INITIAL_SYNC"), at(70), 100)
+    assert again.events == ()  # nothing changed: nothing said
+    done = failback.record_sync(again.execution, dict.fromkeys(ids, "CONTINUOUS"), at(100), 100)
+    assert any(isinstance(e, FailbackSyncFinished) for e in done.events)
+    launching = done.execution
+    assert launching.failback is not None and launching.failback.phase is FailbackPhase.LAUNCHING
+    assert {w.region for w in launching.waves} == {"us-west-2"}
+    started = engine.advance(launching, engine.Observation(), at(100), Limits())
+    assert len(started.starts) == 1  # the first wave only
+
+
+def test_at_the_deadline_the_laggards_are_left_out() -> None:
+    fb = reversed_all(planned(3))
+    assert fb.failback is not None
+    ids = [s.reversed_source_server_id or "" for s in fb.failback.servers]
+    states = {ids[0]: "CONTINUOUS", ids[1]: "STALLED"}
+    waiting = failback.record_sync(fb, states, at(600), 100).execution
+    late = failback.record_sync(waiting, states, at(3610), 100)
+    run = late.execution.failback
+    assert run is not None and run.phase is FailbackPhase.LAUNCHING
+    failed = [s for s in late.execution.servers() if s.status is ServerStatus.FAILED]
+    assert [(s.source_server_id, s.error) for s in failed] == [
+        (ids[1], "never reached CONTINUOUS within 1 h: STALLED")
+    ]
+    assert [s.source_server_id for s in late.execution.servers() if s.status is ServerStatus.PENDING] == [
+        ids[0]
+    ]
+
+
+def test_a_refused_reversal_is_left_out_with_drss_text() -> None:
+    fb = planned(2)
+    assert fb.failback is not None
+    instance = fb.failback.servers[0].recovery_instance_id
+    out = reversed_all(fb, {instance: "ValidationException: drill instance"})
+    assert out.failback is not None
+    (gone,) = [s for s in out.failback.servers if s.failed]
+    assert gone.error == "ReverseReplication refused: ValidationException: drill instance"
+    # Every server refused: straight to launching, where the waves end FAILED.
+    one = planned(2)  # one server launched in the recovery
+    assert one.failback is not None
+    all_refused = reversed_all(one, {s.recovery_instance_id: "no" for s in one.failback.servers})
+    assert all_refused.failback is not None and all_refused.failback.phase is FailbackPhase.LAUNCHING
+    finished = engine.advance(all_refused, engine.Observation(), at(20), Limits()).execution
+    assert finished.status is ExecutionStatus.FAILED
+    assert finished.failback is not None and finished.failback.phase is FailbackPhase.REPROTECTING
+    assert failback.to_reprotect(finished) == []
+    done = failback.record_reprotect(finished, {}, {}, at(30))
+    assert done.execution.failback is not None and done.execution.failback.phase is FailbackPhase.DONE
+    assert done.events == ()
+
+
+def test_reprotect_records_each_answer() -> None:
+    fb = reversed_all(planned(2))
+    assert fb.failback is not None
+    ids = [s.reversed_source_server_id or "" for s in fb.failback.servers]
+    launching = failback.record_sync(fb, dict.fromkeys(ids, "CONTINUOUS"), at(60), 100).execution
+    wave = launching.waves[0]
+    chunk = wave.chunks[0]
+    servers = tuple(
+        s.model_copy(update={"status": ServerStatus.LAUNCHED, "instance_id": f"i-new{n}"})
+        for n, s in enumerate(chunk.servers)
+    )
+    launched = launching.replace_wave(
+        wave.model_copy(
+            update={
+                "chunks": (
+                    chunk.model_copy(update={"servers": servers, "status": ChunkStatus.DONE, "job_id": "j"}),
+                )
+            }
+        )
+    )
+    finished = engine.advance(launched, engine.Observation(), at(90), Limits()).execution
+    assert finished.status is ExecutionStatus.COMPLETED and finished.needs_ticks()
+    assert failback.to_reprotect(finished) == [("us-west-2", "i-new0")]
+    decision = failback.record_reprotect(finished, {}, {"i-new0": "ConflictException: not running"}, at(100))
+    (event,) = decision.events
+    assert isinstance(event, FailbackReprotected) and event.reprotected == 0
+    assert event.failures[0].error == "i-new0: ReverseReplication refused: ConflictException: not running"
+    assert not decision.execution.needs_ticks()
