@@ -175,7 +175,7 @@ def run_once(
         request = urllib.request.Request(stack.slack_request_url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
-        execution = _wait_for_end(stack, channel, timeout)
+        execution = stack.wait_for_end(channel, timeout)
         status = execution.status.value if execution is not None else "TIMED OUT"
         launches = stack.drs.server_launch_times()
         calls = stack.drs.calls
@@ -237,20 +237,6 @@ def _note_event(published: dict[str, float], event: dict[str, Any]) -> None:
 
 def _servers(call: Any) -> list[str]:
     return [s["sourceServerID"] for s in call.params.get("sourceServers") or []]
-
-
-def _wait_for_end(stack: SandboxStack, channel: str, timeout: float) -> Any:
-    """As sandbox/demo.py waits: the execution ended and every message is in Slack."""
-    assert stack.container is not None
-    store = stack.container.store
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.lambdas.wait_idle(timeout=5)
-        execution = store.latest_in_channel(channel)
-        if execution and execution.status.is_terminal and not store.pending_events(execution.execution_id):
-            return execution
-        time.sleep(0.2)
-    return None
 
 
 def summarize(gaps: list[Gap], mode: Mode, time_scale: float) -> dict[str, Any]:

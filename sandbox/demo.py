@@ -36,7 +36,7 @@ def run(plans: Path, plan_name: str, config: SandboxConfig, timeout: float = 120
         print(f"@{USER.lower()}: /drs {text}")
         print(f"  (only visible to you) {ack.get('text', '')}\n", flush=True)
 
-        execution = _wait_for_end(stack, channel, timeout)
+        execution = stack.wait_for_end(channel, timeout)
         print(render_channel(stack.slack.messages(), channel))
         if execution is None:
             print(f"The drill did not finish within {timeout:.0f} s.", file=sys.stderr)
@@ -44,19 +44,6 @@ def run(plans: Path, plan_name: str, config: SandboxConfig, timeout: float = 120
         print("\nStored execution history:")
         print(json.dumps(to_history(execution), indent=2))
         return 0
-
-
-def _wait_for_end(stack: SandboxStack, channel: str, timeout: float):  # type: ignore[no-untyped-def]
-    assert stack.container is not None
-    store = stack.container.store
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.lambdas.wait_idle(timeout=5)
-        execution = store.latest_in_channel(channel)
-        if execution and execution.status.is_terminal and not store.pending_events(execution.execution_id):
-            return execution
-        time.sleep(0.2)
-    return None
 
 
 def main() -> int:

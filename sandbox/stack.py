@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 
 from bot.adapters.dynamodb import DynamoCatalogStore
+from bot.domain.execution import Execution
 from bot.domain.plans import Catalog
 from bot.services.plans import read_catalog
 from bot.settings import Settings
@@ -126,6 +128,23 @@ class SandboxStack:
             "drs_endpoint_url": self.drs_server.url,
             "dynamodb_endpoint_url": self.moto.url,
         }
+
+    def wait_for_end(self, channel: str, timeout: float) -> Execution | None:
+        """The channel's latest execution once it ended and every message is in Slack (None: timed out)."""
+        assert self.container is not None
+        store = self.container.store
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.lambdas.wait_idle(timeout=5)
+            execution = store.latest_in_channel(channel)
+            if (
+                execution
+                and execution.status.is_terminal
+                and not store.pending_events(execution.execution_id)
+            ):
+                return execution
+            time.sleep(0.2)
+        return None
 
     def settings(self) -> Settings:
         return Settings.from_env()

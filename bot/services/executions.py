@@ -45,7 +45,7 @@ from bot.errors import (
 )
 from bot.services.cleanup import Cleaner
 from bot.services.failback import Failbacker
-from bot.services.outbox import Outbox
+from bot.services.outbox import DeliveryReport, Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
 from bot.services.readiness import SNAPSHOT_LOOKUPS_AT_ONCE, Readiness, ReadinessReport
 
@@ -478,7 +478,7 @@ class Executions:
             saved_by_us = False
         report = self._outbox.deliver(execution_id, execution if saved_by_us else None)
         if execution.status.is_terminal:
-            return self._finish_delivery(execution, report.error is not None)
+            return self._finish_delivery(execution, report)
         return TickResult(
             execution_id=execution_id, finished=False, wait_seconds=self._wait(execution, wake_at)
         )
@@ -507,12 +507,11 @@ class Executions:
         wait = min(self._poll_seconds * 4, max(1.0, (due - now).total_seconds()))
         return TickResult(execution_id=execution.execution_id, finished=False, wait_seconds=wait)
 
-    def _finish_delivery(self, execution: Execution, failed: bool | None = None) -> TickResult:
+    def _finish_delivery(self, execution: Execution, report: DeliveryReport | None = None) -> TickResult:
         """An ended execution keeps being ticked until every message is in Slack (and a drill's
         cleanup, if any, is done)."""
-        if failed is None:
-            failed = self._outbox.deliver(execution.execution_id).error is not None
-        pending = failed or bool(self._store.pending_events(execution.execution_id))
+        report = report or self._outbox.deliver(execution.execution_id)
+        pending = not report.all_delivered
         work = execution.needs_ticks()
         wait = self._poll_seconds
         run = execution.cleanup

@@ -23,6 +23,7 @@ class DeliveryReport(BaseModel):
     delivered: int = 0
     anchor_ts: str | None = None
     error: str | None = None  # Slack's error code when something is left for later
+    all_delivered: bool = False  # no event of the execution is left to deliver
 
 
 class Outbox:
@@ -51,7 +52,7 @@ class Outbox:
         if execution.channel_id is None:
             if not execution.needs_ticks():
                 self._store.retire(execution_id)
-            return DeliveryReport()
+            return DeliveryReport(all_delivered=not self._store.pending_events(execution_id))
         try:
             delivered = self._deliver(execution, execution.channel_id)
         except SlackUnavailable as error:
@@ -60,9 +61,10 @@ class Outbox:
         except SlackRefused as error:
             logger.error("Slack refused a message of %s (kept for a retry): %s", execution_id, error)
             return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
-        if not execution.needs_ticks() and not self._store.pending_events(execution_id):
+        all_delivered = not self._store.pending_events(execution_id)
+        if all_delivered and not execution.needs_ticks():
             self._store.retire(execution_id)
-        return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts)
+        return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts, all_delivered=all_delivered)
 
     def _deliver(self, execution: Execution, channel: str) -> int:
         execution_id = execution.execution_id
