@@ -7,6 +7,10 @@ class BotError(Exception):
     """Base for errors the bot explains to users."""
 
 
+class ConfigurationError(BotError, ValueError):
+    """A DRS_BOT_* setting (or the Slack secret) is missing or invalid; the message names it."""
+
+
 class StaleExecution(BotError):
     """Someone else saved the execution since we read it (optimistic locking)."""
 

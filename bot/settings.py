@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
+from bot.errors import ConfigurationError
 
 PREFIX = "DRS_BOT_"
 
@@ -59,7 +60,7 @@ class Settings(BaseModel):
                 try:
                     values[name] = json.loads(raw)
                 except json.JSONDecodeError as error:
-                    raise ValueError(f"{PREFIX}{name.upper()} is not valid JSON: {error}") from None
+                    raise ConfigurationError(f"{PREFIX}{name.upper()} is not valid JSON: {error}") from None
             else:
                 values[name] = raw
         try:
@@ -69,6 +70,6 @@ class Settings(BaseModel):
             where = [str(part) for part in first["loc"]]
             variable = f"{PREFIX}{where[0].upper()}" if where else f"{PREFIX}*"
             detail = ".".join(where[1:])
-            raise ValueError(
+            raise ConfigurationError(
                 f"{variable} is invalid: {detail + ': ' if detail else ''}{first['msg']}"
             ) from None

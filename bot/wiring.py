@@ -60,11 +60,15 @@ class Container:
     @cached_property
     def credentials(self) -> SlackCredentials:
         s = self.settings
-        return load_slack_credentials(s.slack_secret_id, s.slack_signing_secret, s.slack_bot_token)
+        return load_slack_credentials(
+            s.slack_secret_id,
+            s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
+            s.slack_bot_token.get_secret_value() if s.slack_bot_token else None,
+        )
 
     @cached_property
     def slack_client(self) -> WebClient:
-        return web_client(self.credentials.bot_token.get_secret_value(), self.settings.slack_api_url)
+        return web_client(self.credentials.bot_token, self.settings.slack_api_url)
 
     @cached_property
     def catalog(self) -> DynamoCatalogStore:
@@ -115,16 +119,21 @@ class Container:
             poll_seconds=self.settings.poll_seconds,
         )
 
-    def slack_app(self) -> App:
-        deps = SlackDeps(
+    def slack_deps(self) -> SlackDeps:
+        return SlackDeps(
             executions=lambda: self.executions,
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,
         )
+
+    def slack_app(self) -> App:
+        """The app for Socket Mode and tests; the Slack function builds a lighter one (bot/slack/entry.py)."""
+        deps = self.slack_deps()
         return build_app(
-            signing_secret=self.credentials.signing_secret.get_secret_value(),
-            bot_token=self.credentials.bot_token.get_secret_value(),
+            signing_secret=self.credentials.signing_secret,
+            bot_token=self.credentials.bot_token,
             api_url=self.settings.slack_api_url,
-            deps=deps,
+            allowed_channels=self.settings.access_policy.allowed_channels,
+            deps=lambda: deps,
         )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bot.settings import Settings
+from bot.slack.entry import slack_app
 from bot.slack.requests import SlackLambdaHandler
-from bot.wiring import Container
 
 logger = Logger(service="drs-chatops")
 
@@ -17,7 +17,7 @@ logger = Logger(service="drs-chatops")
 @cache
 def _slack_handler() -> SlackLambdaHandler:
     # Built on the first request, not at import: nothing slow runs before Slack's 3-second clock starts.
-    return SlackLambdaHandler(Container(Settings.from_env()).slack_app())
+    return SlackLambdaHandler(slack_app(os.environ))
 
 
 @logger.inject_lambda_context

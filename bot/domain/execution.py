@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.execution_type import ExecutionType as ExecutionType
 from bot.domain.plans import DEFAULT_WAVE_TIMEOUT, Catalog, OnFailure, RecoveryPlan
 
 # DRS error texts run to a few hundred characters; a cap keeps a 4,000-server history storable.
@@ -16,16 +17,6 @@ ERROR_TEXT_LIMIT = 600
 
 def clip_error(text: str) -> str:
     return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
-
-
-class ExecutionType(StrEnum):
-    DRILL = "DRILL"
-    RECOVERY = "RECOVERY"
-    FAILBACK = "FAILBACK"
-
-    @property
-    def is_drill(self) -> bool:
-        return self is ExecutionType.DRILL
 
 
 class ExecutionStatus(StrEnum):

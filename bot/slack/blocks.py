@@ -42,6 +42,7 @@ from bot.domain.execution import (
 )
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
+from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 
 SECTION_LIMIT = 3000
 _STATUS_ICON = {
@@ -139,10 +140,6 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
         blocks.append(_context(progress))
     blocks.append(_context(meta))
     return Message(text=text, blocks=blocks)
-
-
-APPROVE_ACTION = "drs_approve"
-REJECT_ACTION = "drs_reject"
 
 
 def _approval_card(view: ProgressUpdated, waves: str) -> Message:
@@ -379,10 +376,6 @@ def _wave_finished(event: WaveFinished) -> str:
 
 def _plain(text: str) -> str:
     return text.replace("*", "").replace("`", "")
-
-
-def help_text(usage: str) -> str:
-    return f"*DRS ChatOps* runs AWS Elastic Disaster Recovery plans from Slack.\n{usage}"
 
 
 def plans_list(catalog: Catalog) -> str:

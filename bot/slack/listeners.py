@@ -1,21 +1,99 @@
-"""Every Slack listener, registered in one place."""
+"""Every Slack listener, registered in one place.
+
+The acks (bot/slack/ack.py) import only Bolt and the /drs grammar. The slow halves need the services,
+pydantic and boto3; their modules are imported by the lazy listeners when they first run, and the
+services are built then (`deps`), so none of it is on a cold start's way to its first ack.
+"""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
-from bot.slack import approvals, slash_command
-from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.deps import SlackDeps
+from slack_bolt import App, Respond
+from slack_sdk import WebClient
+
+from bot.errors import ConfigurationError
+from bot.slack import ack
+from bot.slack.ids import APPROVE_ACTION, REASON_VIEW, REJECT_ACTION
+
+if TYPE_CHECKING:
+    from bot.slack.deps import SlackDeps
+
+logger = logging.getLogger(__name__)
+
+MISCONFIGURED = (
+    "Nothing was done: the bot's configuration is invalid ({error}). "
+    "Whoever deployed it must fix the function's DRS_BOT_* settings."
+)
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    # Commands the ack answers fully (help, a typo) skip the lazy re-invocation altogether.
-    acknowledge = slash_command.acknowledger(deps)
-    app.command("/drs", matchers=[slash_command.needs_follow_up(deps)])(
-        ack=acknowledge, lazy=[slash_command.follow_up(deps)]
+def register(
+    app: App,
+    *,
+    allowed_channels: Collection[str],
+    deps: Callable[[], SlackDeps],
+    misconfigured: str | None = None,
+) -> None:
+    if misconfigured is not None:
+        # Fail closed: say what is wrong to whoever asks, act on nothing.
+        app.command("/drs")(ack.refusal(MISCONFIGURED.format(error=misconfigured)))
+        for action in (APPROVE_ACTION, REJECT_ACTION):
+            app.action(action)(ack.acknowledge)
+        app.view(REASON_VIEW)(ack.acknowledge)
+        return
+    # Commands the ack answers fully (help, a typo, a refusal) skip the lazy re-invocation altogether.
+    acknowledge_command = ack.command_acknowledger(allowed_channels)
+    app.command("/drs", matchers=[ack.needs_follow_up(allowed_channels)])(
+        ack=acknowledge_command, lazy=[_run_command(deps)]
     )
-    app.command("/drs")(acknowledge)
-    app.action(APPROVE_ACTION)(ack=approvals.acknowledge_click, lazy=[approvals.approve(deps)])
-    app.action(REJECT_ACTION)(approvals.ask_reason)
-    app.view(approvals.REASON_VIEW)(ack=approvals.acknowledge_reason, lazy=[approvals.reject(deps)])
+    app.command("/drs")(acknowledge_command)
+    app.action(APPROVE_ACTION)(ack=ack.acknowledge, lazy=[_approve(deps)])
+    app.action(REJECT_ACTION)(ack.ask_reason)
+    app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
+
+
+def _run_command(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
+    def run_command(command: dict[str, Any], respond: Respond) -> None:
+        from bot.slack import slash_command  # after the ack: see the module docstring
+
+        built = _built(deps, lambda text: respond(response_type="ephemeral", text=text))
+        if built is not None:
+            slash_command.run(built, command, respond)
+
+    return run_command
+
+
+def _approve(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
+    def on_approve(body: dict[str, Any], respond: Respond) -> None:
+        from bot.slack import approvals  # after the ack: see the module docstring
+
+        built = _built(
+            deps, lambda text: respond(response_type="ephemeral", replace_original=False, text=text)
+        )
+        if built is not None:
+            approvals.approve(built, body, respond)
+
+    return on_approve
+
+
+def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
+    def on_reason(body: dict[str, Any], client: WebClient) -> None:
+        from bot.slack import approvals  # after the ack: see the module docstring
+
+        built = _built(deps, lambda text: None)  # a submitted form has nowhere to answer but the log
+        if built is not None:
+            approvals.reject(built, body, client)
+
+    return on_reason
+
+
+def _built(deps: Callable[[], SlackDeps], tell: Callable[[str], object]) -> SlackDeps | None:
+    """The services, built on first use from the validated settings; a bad setting is said, not hidden."""
+    try:
+        return deps()
+    except ConfigurationError as error:
+        logger.error("The bot's configuration is invalid: %s", error)
+        tell(MISCONFIGURED.format(error=error))
+        return None

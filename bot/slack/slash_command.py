@@ -1,6 +1,6 @@
-"""The /drs command: a fast acknowledgement, then the slow part in a lazy listener.
+"""The /drs command's slow half, run by a lazy listener after the ack (bot/slack/ack.py) answered.
 
-Bolt runs lazy listeners even when the ack refused the request, so the lazy half parses the text again
+Bolt runs lazy listeners even when the ack refused the request, so this half parses the text again
 and acts only on what the ack accepted. Lambda may deliver the lazy invocation twice: starting an
 execution is keyed on the Slack request, so the second delivery finds it already started.
 """
@@ -11,97 +11,44 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Respond
 
 from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
-from bot.domain.commands import (
-    Cancel,
-    Check,
-    Cleanup,
-    Execute,
-    Help,
-    History,
-    Invalid,
-    ListPlans,
-    NotYetAvailable,
-    ShowPlan,
-    Status,
-)
+from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
 from bot.domain.execution import Execution
 from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
+from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
 
 logger = logging.getLogger(__name__)
 
 
-CHANNEL_REFUSAL = (
-    "Recovery plans cannot be run from this channel; use one of the channels in the bot's access policy."
-)
-
-
-def needs_follow_up(deps: SlackDeps) -> Callable[[dict[str, Any]], bool]:
-    def matcher(command: dict[str, Any]) -> bool:
-        if not deps.policy.channel_allowed(command.get("channel_id") or ""):
-            return False
-        parsed = commands.parse(command.get("text") or "")
-        return not isinstance(parsed, Help | Invalid | NotYetAvailable)
-
-    return matcher
-
-
-def acknowledger(deps: SlackDeps) -> Callable[..., None]:
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        """Answer within Slack's 3 seconds: parsing and configuration only, no AWS or Slack call."""
-        if not deps.policy.channel_allowed(command.get("channel_id") or ""):
-            ack(response_type="ephemeral", text=CHANNEL_REFUSAL)
-            return
-        parsed = commands.parse(command.get("text") or "")
-        ack(response_type="ephemeral", text=_ack_text(parsed))
-
-    return acknowledge
-
-
-def _ack_text(parsed: commands.Command) -> str:
-    if isinstance(parsed, Help):
-        return blocks.help_text(commands.USAGE)
-    if isinstance(parsed, Invalid):
-        return parsed.message
-    if isinstance(parsed, NotYetAvailable):
-        return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
-    if isinstance(parsed, Execute) and parsed.execution_type.is_drill:
-        return f"Checking `{parsed.plan_name}` and starting a drill…"
+def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
+    """The slow half of a /drs command the ack accepted, with the validated access policy."""
+    if not deps.policy.channel_allowed(command.get("channel_id") or ""):
+        respond(response_type="ephemeral", text=CHANNEL_REFUSAL)
+        return
+    parsed = commands.parse(command.get("text") or "")
     if isinstance(parsed, Execute):
-        return f"Requesting approval for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
-    return "Looking that up…"
-
-
-def follow_up(deps: SlackDeps) -> Callable[..., None]:
-    def run_command(command: dict[str, Any], respond: Respond) -> None:
-        parsed = commands.parse(command.get("text") or "")
-        if isinstance(parsed, Execute):
-            _execute(deps, parsed, command, respond)
-        elif isinstance(parsed, Cleanup):
-            _cleanup(deps, parsed, command, respond)
-        elif isinstance(parsed, Check):
-            _check(deps, parsed, respond)
-        elif isinstance(parsed, ShowPlan):
-            respond(response_type="ephemeral", text=blocks.plan_text(deps.catalog.load(), parsed.plan_name))
-        elif isinstance(parsed, ListPlans):
-            respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
-        elif isinstance(parsed, Status):
-            _status(deps, parsed, command, respond)
-        elif isinstance(parsed, Cancel):
-            _cancel(deps, parsed, command, respond)
-        elif isinstance(parsed, History):
-            found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
-            respond(
-                response_type="ephemeral", text=blocks.history_text(found, parsed.plan_name, deps.clock())
-            )
-        # Help, Invalid and reserved words were fully answered by the ack.
-
-    return run_command
+        _execute(deps, parsed, command, respond)
+    elif isinstance(parsed, Cleanup):
+        _cleanup(deps, parsed, command, respond)
+    elif isinstance(parsed, Check):
+        _check(deps, parsed, respond)
+    elif isinstance(parsed, ShowPlan):
+        respond(response_type="ephemeral", text=blocks.plan_text(deps.catalog.load(), parsed.plan_name))
+    elif isinstance(parsed, ListPlans):
+        respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
+    elif isinstance(parsed, Status):
+        _status(deps, parsed, command, respond)
+    elif isinstance(parsed, Cancel):
+        _cancel(deps, parsed, command, respond)
+    elif isinstance(parsed, History):
+        found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
+        respond(response_type="ephemeral", text=blocks.history_text(found, parsed.plan_name, deps.clock()))
+    # Help, Invalid and reserved words were fully answered by the ack.
 
 
 def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond: Respond) -> None:

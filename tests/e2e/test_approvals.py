@@ -7,8 +7,7 @@ from typing import Any
 
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionType
 from bot.domain.history import to_history
-from bot.slack.approvals import REASON_BLOCK, REASON_INPUT
-from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.ids import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
 from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, Sandbox
 
 REQUESTER = "U0REQUESTER"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Iterator
 
 import pytest
 
@@ -93,3 +94,31 @@ def test_slack_field_names_in_the_text_do_not_confuse_the_parser(sandbox: Sandbo
     assert reply.body["response_type"] == "ephemeral"
     sandbox.settle()
     assert any("There is no plan" in text for text in sandbox.ephemeral(channel))
+
+
+@pytest.fixture
+def broken_limits(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Slack function redeployed with a DRS_BOT_LIMITS that is not JSON; put right afterwards."""
+    from handlers import slack_http
+
+    monkeypatch.setenv("DRS_BOT_LIMITS", '{"servers_per_job": 100')
+    slack_http._slack_handler.cache_clear()
+    yield
+    sandbox.settle()
+    monkeypatch.undo()
+    slack_http._slack_handler.cache_clear()
+
+
+@pytest.mark.usefixtures("broken_limits")
+def test_an_invalid_setting_is_named_to_the_user_and_nothing_runs(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    before = len(sandbox.stack.drs.calls)
+    reply = sandbox.command("execute plan-x drill", channel=channel)
+    # The ack reads none of the broken setting; the services, which need it, are never built.
+    assert reply.status == 200
+    assert reply.body["text"] == "Checking `plan-x` and starting a drill…"
+    nothing_happened(sandbox, channel, before)
+    (message,) = sandbox.ephemeral(channel)
+    assert message.startswith(
+        "Nothing was done: the bot's configuration is invalid (DRS_BOT_LIMITS is not valid JSON"
+    )

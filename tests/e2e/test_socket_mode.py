@@ -24,8 +24,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import Execution, ExecutionStatus, ServerStatus
 from bot.domain.plans import parse_catalog
-from bot.slack.approvals import REASON_BLOCK, REASON_INPUT
-from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.ids import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
 from drs_cli.main import ServeError, SocketModeBot
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.moto_server import MotoServer

@@ -55,7 +55,7 @@ from bot.domain.execution import (
 )
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
-from bot.slack import approvals, blocks
+from bot.slack import ack, blocks, ids
 from sandbox.slack_fake.blockkit import problems_in_blocks
 from tests.unit.builders import T0, at, server_ids
 
@@ -207,8 +207,8 @@ def test_approval_card(waves: int) -> None:
     check_message(message)
     buttons = next(block for block in message.blocks if block["type"] == "actions")
     assert {element["action_id"] for element in buttons["elements"]} == {
-        blocks.APPROVE_ACTION,
-        blocks.REJECT_ACTION,
+        ids.APPROVE_ACTION,
+        ids.REJECT_ACTION,
     }
     assert f"*Servers:* {SERVERS}" in section_texts(message)
     assert_every_wave_accounted_for(waves_section(message), waves)
@@ -237,7 +237,7 @@ def test_the_card_after_the_decision(waves: int, status: ExecutionStatus) -> Non
 
 
 def test_the_reject_reason_modal() -> None:
-    modal = approvals.reason_modal("0123456789abcdef", "C0DRILLS")
+    modal = ack.reason_modal("0123456789abcdef", "C0DRILLS")
     assert problems_in_blocks(modal["blocks"]) == []
     assert len(modal["title"]["text"]) <= 24  # a modal title's limit
     assert len(modal["private_metadata"]) <= 3000
@@ -493,7 +493,7 @@ def test_unknown_plan_with_many_known() -> None:
 def test_help() -> None:
     from bot.domain.commands import USAGE
 
-    check_text(blocks.help_text(USAGE))
+    check_text(ack.help_text(USAGE))
 
 
 @pytest.mark.parametrize("kind", [ExecutionType.DRILL, ExecutionType.RECOVERY])

@@ -1,0 +1,117 @@
+"""Everything that runs before Slack gets its answer: the acks.
+
+Slack allows 3 seconds, a Lambda cold start included, so this module and what it imports are kept to
+Bolt and the standard library: the /drs grammar, the channel allow-list and the reject-reason form.
+Importing pydantic and building the domain's models costs ≈ 130 ms of a cold start by itself
+(benchmarks/README.md); those load with the slow halves, in the lazy listeners (bot/slack/listeners.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
+
+from bot.domain import commands
+from bot.domain.commands import Execute, Help, Invalid, NotYetAvailable
+from bot.slack.ids import REASON_BLOCK, REASON_INPUT, REASON_VIEW
+
+CHANNEL_REFUSAL = (
+    "Recovery plans cannot be run from this channel; use one of the channels in the bot's access policy."
+)
+
+
+def help_text(usage: str = commands.USAGE) -> str:
+    return f"*DRS ChatOps* runs AWS Elastic Disaster Recovery plans from Slack.\n{usage}"
+
+
+def channel_allowed(allowed_channels: Collection[str], channel_id: str) -> bool:
+    """As AccessPolicy.channel_allowed: an empty allow-list allows every channel."""
+    return not allowed_channels or channel_id in allowed_channels
+
+
+def needs_follow_up(allowed_channels: Collection[str]) -> Callable[[dict[str, Any]], bool]:
+    """Bolt matcher: does this command need its lazy half? Help, typos and refusals do not."""
+
+    def matcher(command: dict[str, Any]) -> bool:
+        if not channel_allowed(allowed_channels, command.get("channel_id") or ""):
+            return False
+        parsed = commands.parse(command.get("text") or "")
+        return not isinstance(parsed, Help | Invalid | NotYetAvailable)
+
+    return matcher
+
+
+def command_acknowledger(allowed_channels: Collection[str]) -> Callable[..., None]:
+    def acknowledge_command(ack: Ack, command: dict[str, Any]) -> None:
+        """Parsing and configuration only: no AWS or Slack call."""
+        if not channel_allowed(allowed_channels, command.get("channel_id") or ""):
+            ack(response_type="ephemeral", text=CHANNEL_REFUSAL)
+            return
+        ack(response_type="ephemeral", text=ack_text(commands.parse(command.get("text") or "")))
+
+    return acknowledge_command
+
+
+def ack_text(parsed: commands.Command) -> str:
+    if isinstance(parsed, Help):
+        return help_text()
+    if isinstance(parsed, Invalid):
+        return parsed.message
+    if isinstance(parsed, NotYetAvailable):
+        return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
+    if isinstance(parsed, Execute) and parsed.execution_type.is_drill:
+        return f"Checking `{parsed.plan_name}` and starting a drill…"
+    if isinstance(parsed, Execute):
+        return f"Requesting approval for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
+    return "Looking that up…"
+
+
+def refusal(text: str) -> Callable[..., None]:
+    def refuse(ack: Ack) -> None:
+        ack(response_type="ephemeral", text=text)
+
+    return refuse
+
+
+def acknowledge(ack: Ack) -> None:
+    """A click or a form: answered at once; the decision is taken in the lazy listener."""
+    ack()
+
+
+def ask_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Reject opens the reason form at once: Slack's trigger ids expire after 3 seconds."""
+    ack()
+    execution_id = clicked_execution(body)
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+    client.views_open(trigger_id=body["trigger_id"], view=reason_modal(execution_id, channel))
+
+
+def clicked_execution(body: dict[str, Any]) -> str:
+    return str(body["actions"][0]["value"])
+
+
+def reason_modal(execution_id: str, channel_id: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": REASON_VIEW,
+        "private_metadata": f"{execution_id}|{channel_id}",
+        "title": {"type": "plain_text", "text": "Reject the request"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Why? (recorded in the history and the thread)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            }
+        ],
+    }
