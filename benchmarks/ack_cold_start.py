@@ -8,6 +8,10 @@ event for a slash command whose ack answers fully:
 - bare: `benchmarks.bare_bolt_handler` with `/hello` (the baseline of the goal);
 - bare+lazy (diagnostic): the same bare module with `/hello-lazy`, an identical ack plus a no-op lazy
   listener, to show what Bolt's Lambda re-invocation costs by itself;
+- ours+lazy (diagnostic): `handlers.slack_http` with `/drs status`, whose ack starts a lazy listener
+  (the re-invocation), to compare with bare+lazy;
+- ours+secret (diagnostic): `/drs help` with the Slack credentials in a Secrets Manager secret (on
+  moto's server), as the stack deploys it: one GetSecretValue before the first ack of a container;
 - python (diagnostic): a process that imports nothing and answers at once (interpreter start-up).
 
 Fairness: with `process_before_response=True` Bolt starts lazy listeners (a boto3 Lambda client and an
@@ -58,6 +62,8 @@ class Variant:
     text: str = ""
     expect: str = ""  # a substring the ack's body must contain
     diagnostic: bool = False
+    # As deployed: the Slack credentials come from a Secrets Manager secret (on moto), not variables.
+    secret_manager: bool = False
 
 
 VARIANTS = (
@@ -71,6 +77,25 @@ VARIANTS = (
         "",
         "hi",
         diagnostic=True,
+    ),
+    Variant(
+        "ours+lazy",
+        "handlers.slack_http, /drs status",
+        "handlers.slack_http:handler",
+        "/drs",
+        "status",
+        "Looking that up",
+        diagnostic=True,
+    ),
+    Variant(
+        "ours+secret",
+        "handlers.slack_http, /drs help, credentials from Secrets Manager",
+        "handlers.slack_http:handler",
+        "/drs",
+        "help",
+        "Usage",
+        diagnostic=True,
+        secret_manager=True,
     ),
     Variant("python", "python, no import", "", diagnostic=True),
 )
@@ -214,15 +239,30 @@ class World:
     lambdas: Any
     slack: Any
     tripwire: AwsTripwire
+    secrets: Any  # moto's server, holding the Slack secret as the stack's SlackSecret does
+    secret_arn: str = ""
 
     @classmethod
     def start(cls) -> World:
+        import boto3
+
         from sandbox.lambda_fake import FakeLambda
+        from sandbox.moto_server import MotoServer
         from sandbox.slack_fake import FakeSlack
 
-        world = cls(FakeLambda().start(), FakeSlack(bot_token=BOT_TOKEN).start(), AwsTripwire())
-
+        world = cls(
+            FakeLambda().start(), FakeSlack(bot_token=BOT_TOKEN).start(), AwsTripwire(), MotoServer().start()
+        )
         world.lambdas.register(FUNCTION_NAME, lambda event, context: None)
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=world.secrets.url,
+            region_name=REGION,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        value = json.dumps({"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN})
+        world.secret_arn = client.create_secret(Name="drs-chatops-slack", SecretString=value)["ARN"]
         return world
 
     def stop(self) -> None:
@@ -230,6 +270,7 @@ class World:
         self.lambdas.stop()
         self.slack.stop()
         self.tripwire.stop()
+        self.secrets.stop()
 
     def counts(self) -> dict[str, int]:
         slack = [call["method"] for call in self.slack.calls]
@@ -286,6 +327,12 @@ def run_child(world: World, variant: Variant, *, warm: int = 0, python_flags: tu
         "BENCH_WARM": str(warm),
         "BENCH_EVENT": json.dumps(signed_event(variant.command, variant.text)) if variant.handler else "{}",
     }
+    if variant.secret_manager:
+        del env["DRS_BOT_SLACK_SIGNING_SECRET"], env["DRS_BOT_SLACK_BOT_TOKEN"]
+        env |= {
+            "DRS_BOT_SLACK_SECRET_ID": world.secret_arn,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": world.secrets.url,
+        }
     before = world.counts()
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -423,7 +470,7 @@ def importtime_report(world: World, *, repeats: int = 5, top: int = 15) -> list[
     lines.append("  modules is charged to the first one that imports it):")
     for name in sorted(direct_ms, key=lambda name: -direct_ms[name])[:top]:
         lines.append(f"    {direct_ms[name]:7.1f}  {name}")
-    lines.append("  the project's own modules (self ms: mostly pydantic building model classes):")
+    lines.append("  the project's own modules (self ms, class building included):")
     for name in sorted(own_ms, key=lambda name: -own_ms[name])[:10]:
         lines.append(f"    {own_ms[name]:7.1f}  {name}")
     return lines
@@ -538,6 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ratio ours/bare, spawn → answer: {ratio:.2f}x (goal ≤ {args.goal}x: {verdict}); "
             f"in-child start → answer: {ours_in / bare_in:.2f}x"
+        )
+        lazy = statistics.median(s.spawn_to_answer_s for s in samples["ours+lazy"])
+        bare_lazy = statistics.median(s.spawn_to_answer_s for s in samples["bare+lazy"])
+        print(
+            f"ratio with a lazy listener, ours+lazy / bare+lazy, spawn → answer: {lazy / bare_lazy:.2f}x "
+            "(both re-invoke the function before answering)"
         )
         print("Calls made by each cold child (Bolt makes them inside dispatch, before the handler returns):")
         for variant in VARIANTS:
