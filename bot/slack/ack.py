@@ -93,6 +93,12 @@ def clicked_execution(body: dict[str, Any]) -> str:
     return str(body["actions"][0]["value"])
 
 
+def reason_form_target(body: dict[str, Any]) -> tuple[str, str]:
+    """The execution and channel a submitted reason form is about (what reason_modal stored)."""
+    execution_id, _, channel_id = str(body["view"].get("private_metadata", "")).partition("|")
+    return execution_id, channel_id
+
+
 def reason_modal(execution_id: str, channel_id: str) -> dict[str, Any]:
     return {
         "type": "modal",

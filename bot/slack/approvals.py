@@ -13,7 +13,7 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.domain.approval import Vote, VoteResult
-from bot.slack.ack import clicked_execution
+from bot.slack.ack import clicked_execution, reason_form_target
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import REASON_BLOCK, REASON_INPUT
 
@@ -31,9 +31,8 @@ def approve(deps: SlackDeps, body: dict[str, Any], respond: Respond) -> None:
 
 def reject(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
     """The reason form was submitted."""
-    view = body["view"]
-    execution_id, _, channel_id = str(view.get("private_metadata", "")).partition("|")
-    values = (view.get("state") or {}).get("values") or {}
+    execution_id, channel_id = reason_form_target(body)
+    values = (body["view"].get("state") or {}).get("values") or {}
     reason = str(((values.get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}).get("value") or "")
     user_id = body["user"]["id"]
     report = deps.executions.vote(execution_id, Vote.REJECT, user_id, reason=reason)

@@ -29,12 +29,9 @@ READS = ("slack_secret_id", "slack_signing_secret", "slack_bot_token", "slack_ap
 
 
 def slack_app(environ: Mapping[str, str]) -> App:
-    def setting(name: str) -> str | None:
-        assert name in READS
-        return environ.get(PREFIX + name.upper()) or None
-
+    setting = {name: environ.get(PREFIX + name.upper()) or None for name in READS}
     credentials = load_slack_credentials(
-        setting("slack_secret_id"), setting("slack_signing_secret"), setting("slack_bot_token")
+        setting["slack_secret_id"], setting["slack_signing_secret"], setting["slack_bot_token"]
     )
     snapshot = dict(environ)
 
@@ -46,13 +43,13 @@ def slack_app(environ: Mapping[str, str]) -> App:
         return Container(Settings.from_env(snapshot)).slack_deps()
 
     try:
-        channels, misconfigured = allowed_channels(setting("access_policy")), None
+        channels, misconfigured = allowed_channels(setting["access_policy"]), None
     except ConfigurationError as error:
         channels, misconfigured = frozenset(), str(error)
     return build_app(
         signing_secret=credentials.signing_secret,
         bot_token=credentials.bot_token,
-        api_url=setting("slack_api_url"),
+        api_url=setting["slack_api_url"],
         allowed_channels=channels,
         deps=services,
         misconfigured=misconfigured,

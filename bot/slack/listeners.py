@@ -82,7 +82,11 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
     def on_reason(body: dict[str, Any], client: WebClient) -> None:
         from bot.slack import approvals  # after the ack: see the module docstring
 
-        built = _built(deps, lambda text: None)  # a submitted form has nowhere to answer but the log
+        _, channel_id = ack.reason_form_target(body)
+        user_id = body["user"]["id"]
+        built = _built(
+            deps, lambda text: client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+        )
         if built is not None:
             approvals.reject(built, body, client)
 
