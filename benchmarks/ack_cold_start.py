@@ -12,6 +12,9 @@ event for a slash command whose ack answers fully:
   (the re-invocation), to compare with bare+lazy;
 - ours+secret (diagnostic): `/drs help` with the Slack credentials in a Secrets Manager secret (on
   moto's server), as the stack deploys it: one GetSecretValue before the first ack of a container;
+- ours+init (diagnostic): `/drs status`, the secret from Secrets Manager, and AWS_LAMBDA_INITIALIZATION_TYPE
+  set as on Lambda, so the module reads the secret and builds the Lambda client while it is imported
+  (Lambda's INIT): its "first call" is what an environment initialized ahead of demand pays;
 - python (diagnostic): a process that imports nothing and answers at once (interpreter start-up).
 
 Fairness: with `process_before_response=True` Bolt starts lazy listeners (a boto3 Lambda client and an
@@ -31,6 +34,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import platform
 import statistics
@@ -64,6 +68,8 @@ class Variant:
     diagnostic: bool = False
     # As deployed: the Slack credentials come from a Secrets Manager secret (on moto), not variables.
     secret_manager: bool = False
+    # As on Lambda: AWS_LAMBDA_INITIALIZATION_TYPE is set, so the handler module prepares during import.
+    lambda_init: bool = False
 
 
 VARIANTS = (
@@ -96,6 +102,17 @@ VARIANTS = (
         "Usage",
         diagnostic=True,
         secret_manager=True,
+    ),
+    Variant(
+        "ours+init",
+        "handlers.slack_http, /drs status, Secrets Manager, prepared in INIT",
+        "handlers.slack_http:handler",
+        "/drs",
+        "status",
+        "Looking that up",
+        diagnostic=True,
+        secret_manager=True,
+        lambda_init=True,
     ),
     Variant("python", "python, no import", "", diagnostic=True),
 )
@@ -250,6 +267,7 @@ class World:
         from sandbox.moto_server import MotoServer
         from sandbox.slack_fake import FakeSlack
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
         world = cls(
             FakeLambda().start(), FakeSlack(bot_token=BOT_TOKEN).start(), AwsTripwire(), MotoServer().start()
         )
@@ -333,6 +351,8 @@ def run_child(world: World, variant: Variant, *, warm: int = 0, python_flags: tu
             "DRS_BOT_SLACK_SECRET_ID": world.secret_arn,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": world.secrets.url,
         }
+    if variant.lambda_init:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand"
     before = world.counts()
     started = time.perf_counter()
     process = subprocess.Popen(

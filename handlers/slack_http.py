@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from bot.adapters import aws
 from bot.slack.entry import slack_app
 from bot.slack.requests import SlackLambdaHandler
 
@@ -16,10 +17,20 @@ logger = Logger(service="drs-chatops")
 
 @cache
 def _slack_handler() -> SlackLambdaHandler:
-    # Built on the first request, not at import: nothing slow runs before Slack's 3-second clock starts.
     return SlackLambdaHandler(slack_app(os.environ))
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _slack_handler().handle(event, context)
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"):  # set by Lambda for its INIT phase
+    # Read the Slack secret and build the lazy listeners' client now, not in front of the first ack: an
+    # environment initialized ahead of demand (provisioned concurrency, Lambda's proactive initialization)
+    # then answers its first request with no AWS call. A failure here is the first request's to report.
+    try:
+        _slack_handler().use_lambda_client(aws.lambda_client())
+    except Exception:
+        logger.exception("Could not prepare the Slack app during INIT; the first request tries again")
+        _slack_handler.cache_clear()

@@ -1,7 +1,8 @@
 """boto3 clients for the bot: standard retry mode, the Lambda runtime's region unless told otherwise.
 
 Endpoints come from boto3's own AWS_ENDPOINT_URL_<SERVICE> variables, which is how the sandbox points
-these clients at moto and the DRS emulator without the code knowing.
+these clients at moto and the DRS emulator without the code knowing. Light to import (boto3 only): the
+Slack function's cold start uses it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from bot.adapters.drs import RETRY_CONFIG
-
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
 _DEFAULT = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+# botocore's standard mode retries throttling and 5xx with backoff; what is left after that is ours.
+DRS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
 
 
 def dynamodb_client(region: str) -> DynamoDBClient:
@@ -26,8 +28,13 @@ def dynamodb_client(region: str) -> DynamoDBClient:
 
 
 def drs_client(region: str) -> DrsClient:
-    return boto3.client("drs", region_name=region, config=RETRY_CONFIG)
+    return boto3.client("drs", region_name=region, config=DRS_CONFIG)
 
 
 def stepfunctions_client(region: str) -> SFNClient:
     return boto3.client("stepfunctions", region_name=region, config=_DEFAULT)
+
+
+def lambda_client(region: str | None = None) -> LambdaClient:
+    """For Bolt's lazy listeners, which invoke the Slack function itself (its own region by default)."""
+    return boto3.client("lambda", region_name=region, config=_DEFAULT)

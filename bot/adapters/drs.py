@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
@@ -18,8 +17,6 @@ from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsU
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
 
-# botocore's standard mode retries throttling and 5xx with backoff; what is left after that is ours.
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
 _UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
 _FAILURE_EVENTS = {
     "LAUNCH_FAILED",
@@ -264,4 +261,4 @@ class _translated:
         return False
 
 
-__all__ = ["RETRY_CONFIG", "DrsError", "DrsGateway"]
+__all__ = ["DrsError", "DrsGateway"]

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler, to_aws_response
+from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 
@@ -47,6 +48,13 @@ class FormSafeRequest(BoltRequest):
 
 class SlackLambdaHandler(SlackRequestHandler):
     """Bolt's Lambda handler (lazy listeners re-invoke this function asynchronously), with FormSafeRequest."""
+
+    def use_lambda_client(self, client: Any) -> None:
+        """The client lazy listeners re-invoke the function with; Bolt would otherwise build one on the
+        first lazy listener, in front of that request's ack."""
+        self.app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(
+            self.logger, lambda_client=client
+        )
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_context = event.get("requestContext") or {}
