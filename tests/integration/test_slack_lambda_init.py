@@ -8,26 +8,23 @@ sandbox's fake. Every AWS API call and client the process makes is recorded, by 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from sandbox.lambda_fake import FakeLambda
-from sandbox.stack import http_api_event, signed_command
+from tests import slack_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "init-test-signing-secret"
 FUNCTION = "drs-chatops-slack"
 
-CHILD = """
-import json, os, sys, types
+CHILD = (
+    """
+import json, os, sys
 import botocore.client, botocore.session
 
 record = []
@@ -45,15 +42,13 @@ botocore.session.Session.create_client = creating
 import handlers.slack_http as slack_http
 during_init = list(record)
 record.clear()
-context = types.SimpleNamespace(
-    function_name="drs-chatops-slack", function_version="$LATEST", memory_limit_in_mb=1024,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:drs-chatops-slack",
-    aws_request_id="init-test", log_group_name="", log_stream_name="",
-    get_remaining_time_in_millis=lambda: 30000,
-)
+"""
+    + slack_process.CONTEXT
+    + """
 answers = [slack_http.handler(event, context) for event in json.loads(sys.stdin.read())]
 print(json.dumps({"init": during_init, "requests": record, "answers": answers}))
 """
+)
 
 
 @pytest.fixture
@@ -76,47 +71,25 @@ def secret_arn(moto_url: str, value: dict[str, str]) -> str:
 
 
 def command_event(text: str) -> dict[str, Any]:
-    body, headers = signed_command(
-        text,
-        signing_secret=SECRET,
-        response_url="http://127.0.0.1:9/response",
-        user_id="U0ALICE",
-        channel_id="C0DRILLS",
-        timestamp=int(time.time()),
-    )
-    return http_api_event("/slack/events", headers, body)
+    return slack_process.command_event(text, secret=SECRET)
 
 
 def start_cold(
     moto_url: str, lambdas: FakeLambda, secret: str, events: list[dict[str, Any]], log_level: str = "CRITICAL"
 ) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRS_BOT_", "AWS_", "POWERTOOLS_"))}
-    env |= {
+    env = {
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
         "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # anything else would fail
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
         "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
         "DRS_BOT_SLACK_SECRET_ID": secret,
-        "DRS_BOT_SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "DRS_BOT_SLACK_API_URL": f"{slack_process.NOWHERE}/api/",
         "POWERTOOLS_LOG_LEVEL": log_level,
     }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return slack_process.run(CHILD, events, env)
 
 
 def test_init_reads_the_secret_so_the_first_acks_call_nothing_but_the_lazy_invoke(

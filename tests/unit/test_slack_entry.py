@@ -8,11 +8,6 @@ together and keep pydantic, the domain's models and the services off the way to 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +18,8 @@ from bot.domain.policy import AccessPolicy
 from bot.errors import ConfigurationError
 from bot.settings import PREFIX, Settings
 from bot.slack import ack, entry
-from sandbox.stack import http_api_event, signed_command
+from tests import slack_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "entry-test-signing-secret"
 
 
@@ -65,16 +59,10 @@ def test_the_ack_and_the_access_policy_agree_on_every_channel(allowed: list[str]
         assert ack.channel_allowed(read, channel) == policy.channel_allowed(channel)
 
 
-CHILD = """
-import json, sys, types
-events = json.loads(sys.stdin.read())
-import handlers.slack_http as slack_http
-context = types.SimpleNamespace(
-    function_name="drs-chatops-slack", function_version="$LATEST", memory_limit_in_mb=512,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:drs-chatops-slack",
-    aws_request_id="entry-test", log_group_name="", log_stream_name="",
-    get_remaining_time_in_millis=lambda: 30000,
-)
+CHILD = (
+    "import json, sys\nevents = json.loads(sys.stdin.read())\nimport handlers.slack_http as slack_http\n"
+    + slack_process.CONTEXT
+    + """
 answers = [slack_http.handler(event, context) for event in events]
 heavy = sorted(
     name for name in sys.modules
@@ -83,50 +71,22 @@ heavy = sorted(
 )
 print(json.dumps({"answers": answers, "heavy": heavy}))
 """
+)
 
 
 def run_cold(events: list[dict[str, Any]], extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DRS_BOT_", "AWS_", "POWERTOOLS_"))
+        "DRS_BOT_SLACK_SIGNING_SECRET": SECRET,
+        "DRS_BOT_SLACK_BOT_TOKEN": "xoxb-entry-test",
+        # Any Slack call would go nowhere: the acks tested here make none.
+        "DRS_BOT_SLACK_API_URL": f"{slack_process.NOWHERE}/api/",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
-    env.update(
-        {
-            "DRS_BOT_SLACK_SIGNING_SECRET": SECRET,
-            "DRS_BOT_SLACK_BOT_TOKEN": "xoxb-entry-test",
-            # Any Slack or AWS call would go nowhere: the acks tested here make none.
-            "DRS_BOT_SLACK_API_URL": "http://127.0.0.1:9/api/",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            **(extra_env or {}),
-        }
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return slack_process.run(CHILD, events, env | (extra_env or {}))
 
 
 def command_event(text: str, channel: str = "C0DRILLS") -> dict[str, Any]:
-    body, headers = signed_command(
-        text,
-        signing_secret=SECRET,
-        response_url="http://127.0.0.1:9/response",
-        user_id="U0ALICE",
-        channel_id=channel,
-        timestamp=int(time.time()),
-    )
-    return http_api_event("/slack/events", headers, body)
+    return slack_process.command_event(text, secret=SECRET, channel=channel)
 
 
 def test_a_cold_start_answers_help_typos_and_refusals_without_pydantic_or_the_services() -> None:
