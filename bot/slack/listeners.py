@@ -8,7 +8,8 @@ services are built then (`deps`), so none of it is on a cold start's way to its 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, Respond
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+FAILED = (
+    "I could not finish {what}: {error}. It may have stopped part-way: check `/drs status` before "
+    "trying again. The details are in the bot's log."
+)
 MISCONFIGURED = (
     "Nothing was done: the bot's configuration is invalid ({error}). "
     "Whoever deployed it must fix the function's DRS_BOT_* settings."
@@ -58,9 +63,9 @@ def _run_command(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
     def run_command(command: dict[str, Any], respond: Respond) -> None:
         from bot.slack import slash_command  # after the ack: see the module docstring
 
-        built = _built(deps, lambda text: respond(response_type="ephemeral", text=text))
-        if built is not None:
-            slash_command.run(built, command, respond)
+        what = "`" + f"/drs {command.get('text') or ''}".strip().replace("`", "'")[:100] + "`"
+        with _told_if_failed(what, lambda text: respond(response_type="ephemeral", text=text)):
+            slash_command.run(_services(deps), command, respond)
 
     return run_command
 
@@ -69,11 +74,11 @@ def _approve(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
     def on_approve(body: dict[str, Any], respond: Respond) -> None:
         from bot.slack import approvals  # after the ack: see the module docstring
 
-        built = _built(
-            deps, lambda text: respond(response_type="ephemeral", replace_original=False, text=text)
-        )
-        if built is not None:
-            approvals.approve(built, body, respond)
+        with _told_if_failed(
+            "your approval",
+            lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
+        ):
+            approvals.approve(_services(deps), body, respond)
 
     return on_approve
 
@@ -84,20 +89,34 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
 
         _, channel_id = ack.reason_form_target(body)
         user_id = body["user"]["id"]
-        built = _built(
-            deps, lambda text: client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-        )
-        if built is not None:
-            approvals.reject(built, body, client)
+        with _told_if_failed(
+            "your rejection",
+            lambda text: client.chat_postEphemeral(channel=channel_id, user=user_id, text=text),
+        ):
+            approvals.reject(_services(deps), body, client)
 
     return on_reason
 
 
-def _built(deps: Callable[[], SlackDeps], tell: Callable[[str], object]) -> SlackDeps | None:
-    """The services, built on first use from the validated settings; a bad setting is said, not hidden."""
+def _services(deps: Callable[[], SlackDeps]) -> SlackDeps:
+    """The services, built on first use from the fully validated settings."""
+    return deps()
+
+
+@contextmanager
+def _told_if_failed(what: str, tell: Callable[[str], object]) -> Iterator[None]:
+    """Bolt only logs what a lazy listener raises, and Lambda does not retry it: without this, the user
+    would see the ack's "Looking that up…" and then nothing."""
     try:
-        return deps()
+        yield
     except ConfigurationError as error:
         logger.error("The bot's configuration is invalid: %s", error)
         tell(MISCONFIGURED.format(error=error))
-        return None
+    except Exception as error:
+        logger.exception("%s failed", what)
+        tell(FAILED.format(what=what, error=_brief(error)))
+
+
+def _brief(error: Exception) -> str:
+    text = " ".join(str(error).split()) or "no message"
+    return f"{type(error).__name__}: {text[:300]}{'…' if len(text) > 300 else ''}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -96,29 +97,53 @@ def test_slack_field_names_in_the_text_do_not_confuse_the_parser(sandbox: Sandbo
     assert any("There is no plan" in text for text in sandbox.ephemeral(channel))
 
 
-@pytest.fixture
-def broken_limits(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The Slack function redeployed with a DRS_BOT_LIMITS that is not JSON; put right afterwards."""
+@contextmanager
+def slack_function_with(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, **variables: str
+) -> Iterator[None]:
+    """The Slack function redeployed with other settings; put right afterwards."""
     from handlers import slack_http
 
-    monkeypatch.setenv("DRS_BOT_LIMITS", '{"servers_per_job": 100')
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
     slack_http._slack_handler.cache_clear()
-    yield
-    sandbox.settle()
-    monkeypatch.undo()
-    slack_http._slack_handler.cache_clear()
+    try:
+        yield
+    finally:
+        sandbox.settle()
+        monkeypatch.undo()
+        slack_http._slack_handler.cache_clear()
 
 
-@pytest.mark.usefixtures("broken_limits")
-def test_an_invalid_setting_is_named_to_the_user_and_nothing_runs(sandbox: Sandbox) -> None:
+def test_an_invalid_setting_is_named_to_the_user_and_nothing_runs(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     channel = sandbox.new_channel()
     before = len(sandbox.stack.drs.calls)
-    reply = sandbox.command("execute plan-x drill", channel=channel)
-    # The ack reads none of the broken setting; the services, which need it, are never built.
-    assert reply.status == 200
-    assert reply.body["text"] == "Checking `plan-x` and starting a drill…"
-    nothing_happened(sandbox, channel, before)
+    with slack_function_with(monkeypatch, sandbox, DRS_BOT_LIMITS='{"servers_per_job": 100'):
+        reply = sandbox.command("execute plan-x drill", channel=channel)
+        # The ack reads none of the broken setting; the services, which need it, are never built.
+        assert reply.status == 200
+        assert reply.body["text"] == "Checking `plan-x` and starting a drill…"
+        nothing_happened(sandbox, channel, before)
     (message,) = sandbox.ephemeral(channel)
     assert message.startswith(
         "Nothing was done: the bot's configuration is invalid (DRS_BOT_LIMITS is not valid JSON"
     )
+
+
+def test_a_failure_after_the_ack_is_told_to_the_user_not_only_logged(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = sandbox.new_channel()
+    before = len(sandbox.stack.drs.calls)
+    # As if the executions table were unreachable: every read and write of it fails.
+    with slack_function_with(monkeypatch, sandbox, DRS_BOT_EXECUTIONS_TABLE="drs-chatops-gone"):
+        for text in ("status", "execute plan-x drill"):
+            assert sandbox.command(text, channel=channel).status == 200
+        sandbox.settle()
+    nothing_happened(sandbox, channel, before)
+    status, execute = sandbox.ephemeral(channel)
+    assert status.startswith("I could not finish `/drs status`: ResourceNotFoundException")
+    assert execute.startswith("I could not finish `/drs execute plan-x drill`: ResourceNotFoundException")
+    assert "check `/drs status` before trying again" in execute
