@@ -1,7 +1,11 @@
-"""Lambda entry point for DRS EventBridge events ("DRS Source Server Launch Result"): an early tick.
+"""Lambda entry point for DRS launch-result events, batched by SQS: early ticks.
 
-Polling by the Step Functions loop stays the source of truth; this only shortens the gap between a
-wave's last launch and the next wave's start."""
+EventBridge sends "DRS Source Server Launch Result" events to a queue; Lambda reads it in batches, with
+at most two batches at a time. A 100-server wave's 100 events become a few invocations that each tick
+an execution once, instead of 100 concurrent ticks that take the account's Lambda concurrency from the
+Slack function in the middle of a recovery. Polling by the Step Functions loop stays the source of truth:
+this only shortens the gap between a wave's last launch and the next wave's start.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
+from bot.adapters.drs import launch_result_job
 from bot.services.executions import Executions
 from bot.settings import Settings
 from bot.wiring import Container
@@ -24,11 +29,12 @@ def _executions() -> Executions:
 
 
 @logger.inject_lambda_context
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: Any) -> dict[str, Any]:
-    job_id = event.detail.get("job-id") or event.detail.get("jobID")
-    if not job_id:
-        logger.info("DRS event without a job id; nothing to do", extra={"detail_type": event.detail_type})
-        return {"ticked": None}
-    result = _executions().on_launch_result(event.region, str(job_id))
-    return {"ticked": result.execution_id if result else None}
+@event_source(data_class=SQSEvent)
+def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
+    jobs = [job for record in event.records if (job := launch_result_job(record.body))]
+    outcome = _executions().on_launch_results(jobs)
+    if outcome.failed:
+        logger.warning(
+            "Early ticks failed; the loop's next poll retries them", extra={"failed": outcome.failed}
+        )
+    return {"events": len(jobs), "ticked": [result.execution_id for result in outcome.ticked]}

@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.wiring import Container
 from sandbox.config import SandboxConfig
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
+from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
 from sandbox.moto_server import MotoServer
 from sandbox.slack_fake import FakeSlack
@@ -42,6 +43,9 @@ REGION = "us-east-1"
 SLACK_FUNCTION = "drs-chatops-slack"
 EXECUTOR_FUNCTION = "drs-chatops-executor"
 EVENTS_FUNCTION = "drs-chatops-drs-events"
+# As cfn/template.yaml's DrsEventsMapping reads its queue (tests/infrastructure/test_template.py checks).
+EVENTS_BATCH_SIZE = 100
+EVENTS_BATCH_WINDOW_SECONDS = 1
 TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
 
 
@@ -68,6 +72,7 @@ class SandboxStack:
         self._saved_env: dict[str, str | None] = {}
         self.container: Container | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self.drs_events: EventQueue | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -91,6 +96,8 @@ class SandboxStack:
         self._stopping.set()
         if self._unsubscribe:
             self._unsubscribe()
+        if self.drs_events:
+            self.drs_events.stop()
         if self._runner:
             self._runner.join(timeout=10)
         if self._http:
@@ -221,12 +228,26 @@ class SandboxStack:
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
 
     def _route_drs_events(self) -> None:
-        """What the EventBridge rule does on AWS: DRS launch results invoke the events function."""
+        """What the stack's EventBridge rule, queue and event source mapping do on AWS: DRS launch
+        results reach the events function in batches."""
         client = boto3.client("lambda", region_name=REGION)
+
+        def invoke(batch: dict[str, Any]) -> None:
+            client.invoke(
+                FunctionName=EVENTS_FUNCTION, InvocationType="RequestResponse", Payload=json.dumps(batch)
+            )
+
+        self.drs_events = EventQueue(
+            invoke,
+            window=EVENTS_BATCH_WINDOW_SECONDS,
+            batch_size=EVENTS_BATCH_SIZE,
+            queue_arn=f"arn:aws:sqs:{REGION}:123456789012:drs-chatops-drs-events",
+        ).start()
+        queue = self.drs_events
 
         def deliver(event: dict[str, Any]) -> None:
             if event.get("detail-type") == "DRS Source Server Launch Result":
-                client.invoke(FunctionName=EVENTS_FUNCTION, InvocationType="Event", Payload=json.dumps(event))
+                queue.put(event)
 
         self._unsubscribe = self.drs.subscribe(deliver)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,6 +18,8 @@ from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsU
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
 
+LAUNCH_RESULT_EVENT = "DRS Source Server Launch Result"
+JOB_IDS_PER_DESCRIBE = 1000  # DescribeJobs' filters.jobIDs takes at most 1000
 _UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
 _FAILURE_EVENTS = {
     "LAUNCH_FAILED",
@@ -154,11 +157,14 @@ class DrsGateway:
             response = self._client(region).reverse_replication(recoveryInstanceID=recovery_instance_id)
         return str(response.get("reversedDirectionSourceServerArn") or "")
 
-    def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
+    def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        tags: dict[str, dict[str, str]] = {}
         with _translated():
-            response = self._client(region).describe_jobs(filters={"jobIDs": [job_id]})
-        items = response.get("items", [])
-        return dict(items[0].get("tags") or {}) if items else None
+            for start in range(0, len(job_ids), JOB_IDS_PER_DESCRIBE):
+                wanted = list(job_ids[start : start + JOB_IDS_PER_DESCRIBE])
+                for item in self._pages(region, "describe_jobs", filters={"jobIDs": wanted}):
+                    tags[item["jobID"]] = dict(item.get("tags") or {})
+        return tags
 
     def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
         wanted = set(source_server_ids)
@@ -262,3 +268,25 @@ class _translated:
 
 
 __all__ = ["DrsError", "DrsGateway"]
+
+
+def launch_result_job(message: str) -> tuple[str, str] | None:
+    """The region and job id of an EventBridge "DRS Source Server Launch Result" event (as JSON, the
+    body of the SQS message EventBridge sends), or None for anything else.
+
+    Real events name the job `job-id` in their detail; `jobID` is accepted too, as DRS's API spells it."""
+    try:
+        event = json.loads(message)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or event.get("detail-type") != LAUNCH_RESULT_EVENT:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return None
+    job_id, region = detail.get("job-id") or detail.get("jobID"), event.get("region")
+    return (
+        (region, job_id)
+        if isinstance(job_id, str) and job_id and isinstance(region, str) and region
+        else None
+    )

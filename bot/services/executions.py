@@ -6,12 +6,12 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import approval, engine, failback
 from bot.domain import cleanup as cleanup_domain
@@ -132,6 +132,14 @@ class TickResult(BaseModel):
     execution_id: str
     finished: bool
     wait_seconds: float
+
+
+class LaunchResultsOutcome(BaseModel):
+    """What a batch of DRS launch-result events did: the ticks it ran, and the executions whose tick
+    failed (their loop's next poll does the same work)."""
+
+    ticked: list[TickResult] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
 
 
 def execution_id_for(request_key: str | None) -> str:
@@ -483,15 +491,28 @@ class Executions:
             execution_id=execution_id, finished=False, wait_seconds=self._wait(execution, wake_at)
         )
 
-    def on_launch_result(self, region: str, job_id: str) -> TickResult | None:
-        """DRS says a server's launch ended: tick its execution now rather than at the next poll.
+    def on_launch_results(self, jobs: Iterable[tuple[str, str]]) -> LaunchResultsOutcome:
+        """DRS says servers' launches ended: tick their executions now rather than at the next poll.
 
-        Events are best effort and may be for jobs that are not ours: such an event changes nothing."""
-        tags = self._drs.job_tags(region, job_id)
-        execution_id = (tags or {}).get(f"{TAG_PREFIX}:execution")
-        if not execution_id:
-            return None
-        return self.tick(execution_id)
+        `jobs` are (region, job id) pairs from a batch of events, repeats included: each execution they
+        concern is ticked once, after one DescribeJobs per region for the jobs' tags. Events are best
+        effort and may be for jobs that are not ours: those change nothing."""
+        by_region: dict[str, set[str]] = defaultdict(set)
+        for region, job_id in jobs:
+            by_region[region].add(job_id)
+        execution_ids: dict[str, None] = {}  # in order, once each
+        for region, job_ids in sorted(by_region.items()):
+            for tags in self._drs.jobs_tags(region, sorted(job_ids)).values():
+                if execution_id := tags.get(f"{TAG_PREFIX}:execution"):
+                    execution_ids.setdefault(execution_id)
+        outcome = LaunchResultsOutcome()
+        for execution_id in execution_ids:
+            try:
+                outcome.ticked.append(self.tick(execution_id))
+            except Exception as error:  # one execution's failure must not hold back the others' ticks
+                logger.warning("early tick of %s failed", execution_id, exc_info=True)
+                outcome.failed[execution_id] = f"{type(error).__name__}: {error}"
+        return outcome
 
     def _tick_pending(self, execution: Execution) -> TickResult:
         """Awaiting approval: nothing to observe; expire the request when its time is up."""

@@ -128,8 +128,8 @@ class Drs(Protocol):
         replicating back (in the origin region). Repeated calls return the same ARN."""
         ...
 
-    def job_tags(self, region: str, job_id: str) -> dict[str, str] | None:
-        """A job's tags, or None when DRS has no such job."""
+    def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The tags of each of these jobs that DRS has, by job id."""
         ...
 
     def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:

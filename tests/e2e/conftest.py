@@ -175,7 +175,9 @@ class Sandbox:
         )
 
     def settle(self) -> None:
-        """Let lazy listeners (async Lambda invocations) finish."""
+        """Let lazy listeners (async Lambda invocations) and queued DRS events finish."""
+        if self.stack.drs_events is not None:
+            self.stack.drs_events.wait_idle(timeout=15)
         self.stack.lambdas.wait_idle(timeout=15)
 
     def finished_execution(self, channel: str, timeout: float = 60) -> Execution:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from bot.domain.execution import ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
 from sandbox.transcript import render_channel
@@ -81,3 +84,31 @@ def test_a_failed_launch_makes_the_wave_partial_and_drs_error_text_reaches_the_t
     assert history["Status"] == "PARTIAL"
     servers = {s["SourceServerId"]: s for s in history["Waves"][0]["Servers"]}
     assert servers[FAILING_SERVER]["Status"] == "FAILED" and "ec2:" in servers[FAILING_SERVER]["Error"]
+
+
+def test_launch_results_reach_the_events_function_in_batches_as_the_stack_delivers_them(
+    sandbox: Sandbox,
+) -> None:
+    from sandbox.stack import EVENTS_FUNCTION
+
+    def events_invocations() -> list[Any]:
+        return [i for i in sandbox.stack.lambdas.invocations if i.function_name == EVENTS_FUNCTION]
+
+    sandbox.settle()
+    before = len(events_invocations())
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-x drill", channel=channel)
+    execution = sandbox.finished_execution(channel)
+    sandbox.settle()  # the last wave's results may still be in the queue's batching window
+    invocations = events_invocations()[before:]
+    records = [record for i in invocations for record in i.payload["Records"]]
+    ours = [
+        record
+        for record in records
+        if json.loads(record["body"])["detail"]["job-id"]
+        in {job for w in execution.waves for job in w.job_ids}
+    ]
+    assert len(ours) == 5  # one launch result per server
+    assert all(record["eventSource"] == "aws:sqs" for record in records)
+    assert len(invocations) < len(records)  # a wave's results come together, not one invocation each
+    assert [i.status for i in invocations] == ["succeeded"] * len(invocations)

@@ -189,6 +189,21 @@ def test_the_slack_function_may_invoke_only_itself() -> None:
         assert [model.target(r) for r in statement.resources] == ["SlackFunction"]
 
 
+def test_only_the_events_function_reads_the_events_queue_and_only_as_its_mapping_needs() -> None:
+    # Lambda's event source mapping polls with the function's role: these three actions, nothing more.
+    needed = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    for role in model.resources("AWS::IAM::Role"):
+        statements = [
+            s for s in model.role_statements(role) if any(a.lower().startswith("sqs:") for a in s.actions)
+        ]
+        if role != model.function_role("DrsEventsFunction"):
+            assert statements == [], f"{role} has SQS permissions"
+            continue
+        (statement,) = statements
+        assert sorted(statement.actions) == sorted(needed)
+        assert [model.target(r) for r in statement.resources] == ["DrsEventsQueue"]
+
+
 def test_only_the_loop_invokes_the_executor_and_nothing_else() -> None:
     for role in model.resources("AWS::IAM::Role"):
         for statement in model.allowed(model.role_statements(role), "lambda:InvokeFunction"):

@@ -12,10 +12,11 @@ import pytest
 
 from bot.domain.execution import Limits
 from bot.settings import Settings
+from sandbox.stack import EVENTS_BATCH_SIZE, EVENTS_BATCH_WINDOW_SECONDS
 from tests.infrastructure import model
 
 FUNCTIONS = sorted(model.resources("AWS::Lambda::Function"))
-ASYNC_FUNCTIONS = {"SlackFunction", "DrsEventsFunction"}  # Bolt's lazy listeners; EventBridge
+ASYNC_FUNCTIONS = {"SlackFunction"}  # Bolt's lazy listeners (DRS events come through a queue)
 # Settings the code will read that bot/settings.py does not declare yet.
 PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY", "DRS_BOT_IDEMPOTENCY_TABLE"}
 # Each function: settings it must be given on AWS (where the defaults in bot/settings.py are local ones).
@@ -206,21 +207,46 @@ def test_the_slack_endpoint_is_one_post_route_to_the_slack_function() -> None:
     assert model.properties(stage)["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
 
 
-def test_drs_launch_results_reach_the_drs_events_function() -> None:
+def test_drs_launch_results_reach_the_drs_events_function_through_a_queue_in_bounded_batches() -> None:
     (rule,) = model.resources("AWS::Events::Rule")
     props = model.properties(rule)
     assert props["EventPattern"] == {
         "source": ["aws.drs"],
         "detail-type": ["DRS Source Server Launch Result"],
     }
-    assert [model.target(t["Arn"]) for t in props["Targets"]] == ["DrsEventsFunction"]
-    permissions = [model.properties(p) for p in model.resources("AWS::Lambda::Permission")]
-    assert any(
-        p["Principal"] == "events.amazonaws.com"
-        and model.target(p["FunctionName"]) == "DrsEventsFunction"
-        and model.target(p["SourceArn"]) == rule
-        for p in permissions
+    assert [model.target(t["Arn"]) for t in props["Targets"]] == ["DrsEventsQueue"]
+    # Only the rule may send to the queue.
+    (policy,) = model.resources("AWS::SQS::QueuePolicy")
+    (statement,) = model.properties(policy)["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert model.target(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule
+    # Nothing but the queue invokes the function: no permission for EventBridge, no async config.
+    assert not [
+        p
+        for p in model.resources("AWS::Lambda::Permission")
+        if model.target(model.properties(p)["FunctionName"]) == "DrsEventsFunction"
+    ]
+    (mapping,) = model.resources("AWS::Lambda::EventSourceMapping")
+    settings = model.properties(mapping)
+    assert model.target(settings["EventSourceArn"]) == "DrsEventsQueue"
+    assert model.target(settings["FunctionName"]) == "DrsEventsFunction"
+    # Bounded: a burst of events never takes more than two concurrent executions from the account.
+    assert settings["ScalingConfig"]["MaximumConcurrency"] == 2
+    # The sandbox batches as the stack does.
+    assert (settings["BatchSize"], settings["MaximumBatchingWindowInSeconds"]) == (
+        EVENTS_BATCH_SIZE,
+        EVENTS_BATCH_WINDOW_SECONDS,
     )
+
+
+def test_stale_drs_events_are_dropped_not_retried() -> None:
+    queue = model.properties("DrsEventsQueue")
+    function_timeout = model.properties("DrsEventsFunction")["Timeout"]
+    assert queue["MessageRetentionPeriod"] <= 300  # an early tick later than that is not early
+    # Lambda needs the visibility timeout to outlast the function; outlasting the retention too means a
+    # failed batch is dropped rather than retried minutes later.
+    assert queue["VisibilityTimeout"] >= max(function_timeout, queue["MessageRetentionPeriod"])
 
 
 # --- the loop ------------------------------------------------------------------------------------------

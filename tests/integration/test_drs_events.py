@@ -1,0 +1,165 @@
+"""DRS launch-result events, as the events function receives them in batches: one tick per execution.
+
+Against the DRS emulator and DynamoDB on moto. The batch is what SQS hands the function after a wave's
+launches: one event per server, so a job's id many times over, plus events for jobs that are not ours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.adapters.drs import launch_result_job
+from bot.domain.execution import ExecutionType
+from bot.domain.plans import Catalog
+from sandbox.slack_fake import FakeSlack
+from tests.integration.executor_world import World, build_world
+from tests.unit.builders import server_ids
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[World]:
+    catalog = Catalog.model_validate(
+        {
+            "protection_groups": [
+                {"name": "big", "region": REGION, "source_servers": server_ids("b", 250)},
+                {"name": "small", "region": REGION, "source_servers": server_ids("c", 3)},
+            ],
+            "plans": [
+                {"name": "plan-x", "waves": [{"name": "All", "protection_group": "big"}]},
+                {"name": "plan-y", "waves": [{"name": "All", "protection_group": "small"}]},
+            ],
+        }
+    )
+    built, server = build_world(dynamodb, tables, catalog, slack)
+    yield built
+    server.stop()
+
+
+def launch_result(job_id: str, server_id: str, region: str = REGION) -> str:
+    """An event as EventBridge puts it in the queue (the shape MGN documents; DRS sends the same)."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"event-{server_id}",
+            "detail-type": "DRS Source Server Launch Result",
+            "source": "aws.drs",
+            "account": "123456789012",
+            "time": "2026-11-29T08:00:00Z",
+            "region": region,
+            "resources": [f"arn:aws:drs:{region}:123456789012:source-server/{server_id}"],
+            "detail": {"state": "RECOVERY_LAUNCH_SUCCEEDED", "job-id": job_id, "source-server-id": server_id},
+        }
+    )
+
+
+def started(world: World, plan: str) -> tuple[str, list[str]]:
+    executions = world.executions()
+    outcome = executions.request(
+        plan_name=plan,
+        execution_type=ExecutionType.DRILL,
+        user_id="U0OPS",
+        channel_id=f"C0{plan.upper()}",
+        request_key=plan,
+    )
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    executions.tick(execution_id)
+    execution = world.store().get(execution_id)
+    assert execution is not None
+    return execution_id, list(execution.waves[0].job_ids)
+
+
+def describe_jobs_by_id(world: World) -> list[list[str]]:
+    return [
+        sorted(call.params["filters"]["jobIDs"])
+        for call in world.emulator.calls
+        if call.operation == "DescribeJobs" and "jobIDs" in (call.params.get("filters") or {})
+    ]
+
+
+def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: World) -> None:
+    big, big_jobs = started(world, "plan-x")
+    small, small_jobs = started(world, "plan-y")
+    assert len(big_jobs) == 3  # 250 servers: 100 + 100 + 50
+    world.clock.advance(600)  # every server has launched
+    messages = [launch_result(job, f"s-{n:017x}") for n in range(250) for job in big_jobs[n % 3 : n % 3 + 1]]
+    messages += [launch_result(small_jobs[0], f"s-c{n:016x}") for n in range(3)]
+    messages += [launch_result("drsjob-0000000000000abcd", "s-0000000000000beef")]  # not ours
+    before = len(describe_jobs_by_id(world))
+
+    jobs = [job for message in messages if (job := launch_result_job(message))]
+    outcome = world.executions().on_launch_results(jobs)
+
+    assert sorted(result.execution_id for result in outcome.ticked) == sorted([big, small])
+    assert outcome.failed == {}
+    # 254 events, 3 DescribeJobs: one for the tags of every job named, one follow-up per tick.
+    lookups = describe_jobs_by_id(world)[before:]
+    assert lookups[0] == sorted([*big_jobs, *small_jobs, "drsjob-0000000000000abcd"])
+    assert sorted(lookups[1:]) == sorted([sorted(big_jobs), sorted(small_jobs)])
+    # The ticks saw the launches: both waves are done.
+    for execution_id in (big, small):
+        execution = world.store().get(execution_id)
+        assert execution is not None and execution.status.is_terminal
+
+
+def test_events_for_no_job_of_ours_tick_nothing(world: World) -> None:
+    outcome = world.executions().on_launch_results([(REGION, "drsjob-0000000000000abcd")])
+    assert outcome.ticked == [] and outcome.failed == {}
+
+
+def test_one_executions_failed_tick_does_not_hold_back_the_others(world: World) -> None:
+    big, big_jobs = started(world, "plan-x")
+    small, small_jobs = started(world, "plan-y")
+    world.clock.advance(600)
+    store = world.store()
+
+    class FailingFor:
+        """The executions table, refusing every read of one execution (as if throttled)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def get(self, execution_id: str, *args: Any, **kwargs: Any) -> Any:
+            if execution_id == big:
+                raise TimeoutError("ProvisionedThroughputExceededException: the table is throttled")
+            return store.get(execution_id, *args, **kwargs)
+
+    outcome = world.executions(store=FailingFor()).on_launch_results(
+        [(REGION, big_jobs[0]), (REGION, small_jobs[0])]
+    )
+    assert [result.execution_id for result in outcome.ticked] == [small]
+    assert list(outcome.failed) == [big] and "ProvisionedThroughputExceeded" in outcome.failed[big]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "not json",
+        json.dumps(["a list"]),
+        json.dumps({"detail-type": "DRS PIT Snapshot Taken", "region": REGION, "detail": {"job-id": "j"}}),
+        json.dumps({"detail-type": "DRS Source Server Launch Result", "region": REGION, "detail": {}}),
+        json.dumps({"detail-type": "DRS Source Server Launch Result", "detail": {"job-id": "drsjob-1"}}),
+        json.dumps({"detail-type": "DRS Source Server Launch Result", "region": REGION, "detail": "x"}),
+    ],
+)
+def test_anything_but_a_launch_result_with_a_job_and_a_region_is_ignored(message: str) -> None:
+    assert launch_result_job(message) is None
+
+
+def test_the_job_id_is_read_as_events_and_the_api_spell_it() -> None:
+    assert launch_result_job(launch_result("drsjob-1", "s-1")) == (REGION, "drsjob-1")
+    api_spelling = json.loads(launch_result("drsjob-2", "s-2"))
+    api_spelling["detail"] = {"jobID": "drsjob-2"}
+    assert launch_result_job(json.dumps(api_spelling)) == (REGION, "drsjob-2")
