@@ -3,8 +3,8 @@
 Each run is a drill of a 3-wave plan through the whole local stack (sandbox.stack.SandboxStack: the
 real Slack handler behind a signed `/drs execute plan-gap drill` over HTTP, the fake Lambda, DynamoDB
 on moto, the DRS emulator on a scaled real-time clock, the local runner that ticks every
-`poll_seconds`, and, when on, DRS launch-result events routed to handlers/drs_events.py as EventBridge
-would). Times come from the emulator's own records, both emulated: `server_launch_times()` (when each
+`poll_seconds`, and, when on, DRS launch-result events routed to handlers/drs_events.py in batches,
+as the stack's EventBridge rule, SQS queue and event source mapping do). Times come from the emulator's own records, both emulated: `server_launch_times()` (when each
 server's launch reached LAUNCHED) and the StartRecovery call records. A gap in emulated seconds divided
 by the time scale is the same gap in real seconds.
 
