@@ -184,6 +184,16 @@ def _parse_execute(args: list[str]) -> Command:
         guess = difflib.get_close_matches(kind.lower(), [t.value.lower() for t in ExecutionType], n=1)
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         return _invalid(f"`{_clip(kind)}` is not an execution type; use one of {types}.{hint}")
+    if force and not execution_type.is_drill:
+        return _invalid(
+            f"`--force` is for drills: a {kind.lower()} is never held back by its readiness check; its "
+            "approvers see the verdict on the approval card and decide."
+        )
+    if at is not None and execution_type is ExecutionType.FAILBACK:
+        return _invalid(
+            "`--at` does not apply to a failback: it launches in the origin region from the data "
+            "replicated back since the recovery."
+        )
     return Execute(plan_name=plan_name, execution_type=execution_type, force=force, at=at)
 
 

@@ -76,3 +76,16 @@ def test_execute_at_a_point_in_time() -> None:
     assert isinstance(bad, Invalid) and "is not an ISO-8601 time" in bad.message
     missing = commands.parse("execute plan-x drill --at")
     assert isinstance(missing, Invalid) and "`--at` needs a time" in missing.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("execute plan-x recovery --force", "`--force` is for drills: a recovery is never held back"),
+        ("execute plan-x FAILBACK \u2014force", "`--force` is for drills: a failback is never held back"),
+        ("execute plan-x failback --at 2026-11-29T08:00:00Z", "`--at` does not apply to a failback"),
+    ],
+)
+def test_flags_that_do_not_apply_are_refused_not_ignored(text: str, expected: str) -> None:
+    parsed = commands.parse(text)
+    assert isinstance(parsed, Invalid) and parsed.message.startswith(expected)
