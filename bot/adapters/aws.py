@@ -35,6 +35,10 @@ def stepfunctions_client(region: str) -> SFNClient:
     return boto3.client("stepfunctions", region_name=region, config=_DEFAULT)
 
 
+# Bolt's lazy listeners invoke the Slack function before the ack is sent: inside Slack's 3 seconds.
+_SELF_INVOKE = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
+
+
 def lambda_client(region: str | None = None) -> LambdaClient:
     """For Bolt's lazy listeners, which invoke the Slack function itself (its own region by default)."""
-    return boto3.client("lambda", region_name=region, config=_DEFAULT)
+    return boto3.client("lambda", region_name=region, config=_SELF_INVOKE)
