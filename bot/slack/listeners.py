@@ -41,6 +41,7 @@ def register(
     deps: Callable[[], SlackDeps],
     misconfigured: str | None = None,
 ) -> None:
+    """`deps` builds the services (from the fully validated settings) when a lazy listener first runs."""
     if misconfigured is not None:
         # Fail closed: say what is wrong to whoever asks, act on nothing.
         app.command("/drs")(ack.refusal(MISCONFIGURED.format(error=misconfigured)))
@@ -63,9 +64,9 @@ def _run_command(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
     def run_command(command: dict[str, Any], respond: Respond) -> None:
         from bot.slack import slash_command  # after the ack: see the module docstring
 
-        what = "`" + f"/drs {command.get('text') or ''}".strip().replace("`", "'")[:100] + "`"
-        with _told_if_failed(what, lambda text: respond(response_type="ephemeral", text=text)):
-            slash_command.run(_services(deps), command, respond)
+        typed = f"/drs {command.get('text') or ''}".strip().replace("`", "'")[:100]
+        with _told_if_failed(f"`{typed}`", lambda text: respond(response_type="ephemeral", text=text)):
+            slash_command.run(deps(), command, respond)
 
     return run_command
 
@@ -78,7 +79,7 @@ def _approve(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
             "your approval",
             lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
         ):
-            approvals.approve(_services(deps), body, respond)
+            approvals.approve(deps(), body, respond)
 
     return on_approve
 
@@ -93,14 +94,9 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
             "your rejection",
             lambda text: client.chat_postEphemeral(channel=channel_id, user=user_id, text=text),
         ):
-            approvals.reject(_services(deps), body, client)
+            approvals.reject(deps(), body, client)
 
     return on_reason
-
-
-def _services(deps: Callable[[], SlackDeps]) -> SlackDeps:
-    """The services, built on first use from the fully validated settings."""
-    return deps()
 
 
 @contextmanager
