@@ -11,6 +11,15 @@ class ConfigurationError(BotError, ValueError):
     """A DRS_BOT_* setting (or the Slack secret) is missing or invalid; the message names it."""
 
 
+class AmbiguousExecution(BotError):
+    """An id prefix that several recent executions of the channel share."""
+
+    def __init__(self, ref: str, matches: list[str]) -> None:
+        super().__init__(f"{ref} names {len(matches)} executions")
+        self.ref = ref
+        self.matches = matches
+
+
 class StaleExecution(BotError):
     """Someone else saved the execution since we read it (optimistic locking)."""
 

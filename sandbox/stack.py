@@ -318,7 +318,14 @@ def http_api_event(path: str, headers: dict[str, str], raw: bytes) -> dict[str, 
 
 
 def signed_command(
-    text: str, *, signing_secret: str, response_url: str, user_id: str, channel_id: str, timestamp: int
+    text: str,
+    *,
+    signing_secret: str,
+    response_url: str,
+    user_id: str,
+    channel_id: str,
+    timestamp: int,
+    trigger_id: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """A slash command as Slack sends it: form body and signature headers."""
     from urllib.parse import urlencode
@@ -339,7 +346,7 @@ def signed_command(
             "api_app_id": "A0SANDBOX",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": f"{timestamp}.{os.urandom(6).hex()}",
+            "trigger_id": trigger_id or f"{timestamp}.{os.urandom(6).hex()}",
         }
     ).encode()
     signature = SignatureVerifier(signing_secret).generate_signature(

@@ -34,6 +34,7 @@ from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.policy import AccessPolicy
 from bot.domain.readiness import Verdict
 from bot.errors import (
+    AmbiguousExecution,
     DrsConflict,
     DrsError,
     DrsQuotaExceeded,
@@ -391,13 +392,16 @@ class Executions:
         return self._store.get(execution_id)
 
     def find(self, ref: str, channel_id: str | None = None) -> Execution | None:
-        """An execution by its id, or by a unique prefix among this channel's recent ones."""
+        """An execution by its id, or by a unique prefix among this channel's recent ones; a prefix that
+        several share raises AmbiguousExecution."""
         exact = self._store.get(ref)
         if exact is not None or channel_id is None or len(ref) < MIN_PREFIX:
             return exact
         recent = self._store.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=100)
         matches = [execution_id for execution_id in recent if execution_id.startswith(ref)]
-        return self._store.get(matches[0]) if len(matches) == 1 else None
+        if len(matches) > 1:
+            raise AmbiguousExecution(ref, matches)
+        return self._store.get(matches[0]) if matches else None
 
     def history(self, plan_name: str | None, channel_id: str, limit: int) -> list[ExecutionSummary]:
         return self._store.history(plan_name=plan_name, channel_id=channel_id, limit=limit)

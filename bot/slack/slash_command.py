@@ -17,6 +17,7 @@ from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
 from bot.domain.execution import Execution
+from bot.errors import AmbiguousExecution
 from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
 from bot.slack.ack import CHANNEL_REFUSAL
@@ -131,9 +132,8 @@ REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
 
 
 def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond: Respond) -> None:
-    execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+    execution = _find(deps, parsed.execution_ref, command, respond)
     if execution is None:
-        respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
         return
     outcome = deps.executions.cleanup(execution.execution_id, command["user_id"])
     name = f"`{execution.execution_id}` ({execution.plan_name})"
@@ -178,9 +178,8 @@ def _plan_busy(plan_name: str, running: Execution | None) -> str:
 
 
 def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: Respond) -> None:
-    execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+    execution = _find(deps, parsed.execution_ref, command, respond)
     if execution is None:
-        respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
         return
     outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
     name = f"`{execution.execution_id}` ({execution.plan_name})"
@@ -195,6 +194,23 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
     respond(response_type="ephemeral", text=texts[outcome.result])
 
 
+def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:
+    """The execution the user named, or None once they have been told why not."""
+    try:
+        execution = deps.executions.find(ref, command["channel_id"])
+    except AmbiguousExecution as error:
+        shown = ", ".join(f"`{execution_id}`" for execution_id in error.matches[:5])
+        respond(
+            response_type="ephemeral",
+            text=f"`{ref}` is the start of {len(error.matches)} executions in this channel ({shown}): "
+            "type more of the id.",
+        )
+        return None
+    if execution is None:
+        respond(response_type="ephemeral", text=_no_execution(ref))
+    return execution
+
+
 def _no_execution(ref: str) -> str:
     return (
         f"There is no execution `{ref}` (use its id from the thread, or its first 6+ characters "
@@ -204,9 +220,8 @@ def _no_execution(ref: str) -> str:
 
 def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: Respond) -> None:
     if parsed.execution_ref:
-        execution = deps.executions.find(parsed.execution_ref, command["channel_id"])
+        execution = _find(deps, parsed.execution_ref, command, respond)
         if execution is None:
-            respond(response_type="ephemeral", text=_no_execution(parsed.execution_ref))
             return
     else:
         execution = deps.executions.latest_in_channel(command["channel_id"])

@@ -92,7 +92,14 @@ class Sandbox:
         return f"C{next(_channels):08d}"
 
     def command(
-        self, text: str, *, channel: str, user: str = "U0ALICE", secret: str | None = None, age: int = 0
+        self,
+        text: str,
+        *,
+        channel: str,
+        user: str = "U0ALICE",
+        secret: str | None = None,
+        age: int = 0,
+        trigger_id: str | None = None,
     ) -> Reply:
         body, headers = signed_command(
             text,
@@ -101,6 +108,7 @@ class Sandbox:
             user_id=user,
             channel_id=channel,
             timestamp=int(time.time()) - age,
+            trigger_id=trigger_id,
         )
         return self.post(body, headers)
 

@@ -108,3 +108,31 @@ def test_cleanup_of_a_drill_through_slack(sandbox: Sandbox) -> None:
     sandbox.command("cleanup nosuchid", channel=channel)
     sandbox.settle()
     assert "There is no execution `nosuchid`" in sandbox.ephemeral(channel)[-1]
+
+
+def test_an_id_prefix_two_executions_share_is_refused_by_name_and_a_longer_one_works(
+    sandbox: Sandbox,
+) -> None:
+    from bot.services.executions import execution_id_for
+
+    # Two Slack requests whose executions' ids begin with the same 6 characters (found by search).
+    first, second = execution_id_for("trigger-3362"), execution_id_for("trigger-5584")
+    assert first[:6] == second[:6] and first != second
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-x recovery", channel=channel, trigger_id="trigger-3362")
+    sandbox.command("execute plan-flaky recovery", channel=channel, trigger_id="trigger-5584")
+    sandbox.settle()
+    try:
+        sandbox.command(f"status {first[:6]}", channel=channel)
+        sandbox.settle()
+        ambiguous = sandbox.ephemeral(channel)[-1]
+        sandbox.command(f"status {first[:8]}", channel=channel)
+        sandbox.settle()
+        status = sandbox.ephemeral(channel)[-1]
+        assert ambiguous.startswith(f"`{first[:6]}` is the start of 2 executions in this channel")
+        assert f"`{first}`" in ambiguous and f"`{second}`" in ambiguous and "type more of the id" in ambiguous
+        assert first in status and "plan-x" in status
+    finally:  # the pending requests would hold both plans for the tests after this one
+        for execution_id in (first, second):
+            sandbox.command(f"cancel {execution_id}", channel=channel)
+        sandbox.settle()
