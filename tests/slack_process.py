@@ -16,15 +16,11 @@ from sandbox.stack import http_api_event, signed_command
 ROOT = Path(__file__).resolve().parents[1]
 NOWHERE = "http://127.0.0.1:9"  # the discard port: a call that was not expected fails
 
-# Code for the child: `context`, the Lambda context the runtime would pass.
+# Code for the child: `context`, the Lambda context the runtime would pass (imported after the handler,
+# so it is not counted among what the handler imports).
 CONTEXT = """
-import types
-context = types.SimpleNamespace(
-    function_name="drs-chatops-slack", function_version="$LATEST", memory_limit_in_mb=1024,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:drs-chatops-slack",
-    aws_request_id="cold-start-test", log_group_name="", log_stream_name="",
-    get_remaining_time_in_millis=lambda: 30000,
-)
+from sandbox.lambda_fake import make_context
+context = make_context("drs-chatops-slack", memory_limit_in_mb=1024, aws_request_id="cold-start-test")
 """
 
 
