@@ -65,14 +65,14 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
-from bot.adapters.drs import DrsGateway  # noqa: E402
+from bot.adapters.drs import JOB_IDS_PER_DESCRIBE, DrsGateway  # noqa: E402
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore  # noqa: E402
 from bot.adapters.slack_notifier import SlackNotifier  # noqa: E402
 from bot.adapters.trigger import PollingTrigger  # noqa: E402
 from bot.domain import engine  # noqa: E402
 from bot.domain.execution import ExecutionType, Limits  # noqa: E402
 from bot.domain.plans import Catalog  # noqa: E402
-from bot.services.executions import DESCRIBE_JOBS_MAX_IDS, Executions  # noqa: E402
+from bot.services.executions import Executions  # noqa: E402
 from bot.services.outbox import Outbox  # noqa: E402
 from bot.wiring import BlockKitRenderer  # noqa: E402
 
@@ -461,7 +461,7 @@ def run_case(
                     dynamo_calls=dyn_calls,
                     dynamo_bytes=dyn_bytes,
                     drs=Counter(drs_operation(call) for call in calls),
-                    follow_bound=math.ceil(following / DESCRIBE_JOBS_MAX_IDS),
+                    follow_bound=math.ceil(following / JOB_IDS_PER_DESCRIBE),
                     saved=store.saves > saves0,
                 )
             )

@@ -73,9 +73,7 @@ class DrsGateway:
 
     def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
         with _translated():
-            return [
-                _job(job) for job in self._pages(region, "describe_jobs", filters={"jobIDs": list(job_ids)})
-            ]
+            return [_job(job) for job in self._jobs_by_id(region, job_ids)]
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         with _translated():
@@ -158,13 +156,8 @@ class DrsGateway:
         return str(response.get("reversedDirectionSourceServerArn") or "")
 
     def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        tags: dict[str, dict[str, str]] = {}
         with _translated():
-            for start in range(0, len(job_ids), JOB_IDS_PER_DESCRIBE):
-                wanted = list(job_ids[start : start + JOB_IDS_PER_DESCRIBE])
-                for item in self._pages(region, "describe_jobs", filters={"jobIDs": wanted}):
-                    tags[item["jobID"]] = dict(item.get("tags") or {})
-        return tags
+            return {item["jobID"]: dict(item.get("tags") or {}) for item in self._jobs_by_id(region, job_ids)}
 
     def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
         wanted = set(source_server_ids)
@@ -177,6 +170,11 @@ class DrsGateway:
                     text = data.get("rawError") or f"{item['event']} at {item.get('logDateTime', '?')}"
                     reasons[server] = str(text)
         return reasons
+
+    def _jobs_by_id(self, region: str, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(job_ids), JOB_IDS_PER_DESCRIBE):
+            wanted = list(job_ids[start : start + JOB_IDS_PER_DESCRIBE])
+            yield from self._pages(region, "describe_jobs", filters={"jobIDs": wanted})
 
     def _pages(self, region: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self._client(region).get_paginator(operation)  # type: ignore[call-overload]

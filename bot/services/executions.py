@@ -53,7 +53,6 @@ from bot.services.readiness import SNAPSHOT_LOOKUPS_AT_ONCE, Readiness, Readines
 logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "drs-chatops"
-DESCRIBE_JOBS_MAX_IDS = 1000
 MIN_PREFIX = 6
 # Concurrent clicks each retry after losing a race; 60 covers a whole channel clicking at once.
 VOTE_ATTEMPTS = 60
@@ -585,9 +584,8 @@ class Executions:
                     to_follow[regions[wave.index]].append(chunk.job_id)
         jobs: dict[str, JobSnapshot] = {}
         for region, job_ids in to_follow.items():
-            for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
-                for job in self._drs.describe_jobs(region, job_ids[start : start + DESCRIBE_JOBS_MAX_IDS]):
-                    jobs[job.job_id] = job
+            for job in self._drs.describe_jobs(region, job_ids):
+                jobs[job.job_id] = job
         reasons: dict[str, str] = {}
         job_region = {job_id: region for region, ids in to_follow.items() for job_id in ids}
         failed_by_job: dict[str, list[str]] = defaultdict(list)

@@ -89,7 +89,9 @@ class Drs(Protocol):
         """Start one job for these servers (from these recovery snapshots, else the latest data)."""
         ...
 
-    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]: ...
+    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
+        """These jobs, however many (DescribeJobs takes 1,000 ids at a time)."""
+        ...
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         """The id of a job created since `since` carrying all these tags, if any."""
