@@ -21,9 +21,11 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sandbox.local_http import LocalHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -408,10 +410,7 @@ def _call(handler: Handler, payload: Any, context: LambdaContext) -> _Outcome:
     return _Outcome("succeeded", result=result)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops bursts of concurrent clients for a second
-
+class _Server(LocalHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeLambda) -> None:
         super().__init__(address, _Handler)
         self.fake = fake

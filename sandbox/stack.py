@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,6 +33,7 @@ from sandbox.config import SandboxConfig
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
+from sandbox.local_http import LocalHTTPServer
 from sandbox.moto_server import MotoServer
 from sandbox.slack_fake import FakeSlack
 from sandbox.tables import create_tables
@@ -66,7 +67,7 @@ class SandboxStack:
         )
         # Launch results become events without waiting for the next DRS call.
         self.drs_server = EmulatorServer(self.drs, tick_interval=0.2)
-        self._http: ThreadingHTTPServer | None = None
+        self._http: LocalHTTPServer | None = None
         self._runner: threading.Thread | None = None
         self._stopping = threading.Event()
         self._saved_env: dict[str, str | None] = {}
@@ -270,8 +271,7 @@ class SandboxStack:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("slack endpoint: " + format, *args)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), SlackEndpoint)
-        self._http.daemon_threads = True
+        self._http = LocalHTTPServer(("127.0.0.1", 0), SlackEndpoint)
         threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
 
     def invoke_slack_function(self, path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:

@@ -6,10 +6,12 @@ import json
 import re
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.local_http import LocalHTTPServer
 
 from . import admin, model
 from .emulator import DrsEmulator
@@ -110,10 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HttpServer(LocalHTTPServer):
     allow_reuse_address = True
-    request_queue_size = 128  # the default 5 drops bursts of connects, which then retry a second later
 
     def __init__(self, address: tuple[str, int], emulator: DrsEmulator) -> None:
         self.emulator = emulator

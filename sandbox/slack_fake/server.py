@@ -17,10 +17,11 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.local_http import LocalHTTPServer
 from sandbox.slack_fake.faults import RESPONSE_URL, Fault, FaultPlan
 from sandbox.slack_fake.webapi import METHODS, Params, respond
 from sandbox.slack_fake.workspace import (
@@ -269,10 +270,7 @@ class FakeSlack:
             raise ApiError("invalid_auth")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops bursts of concurrent clients for a second
-
+class _Server(LocalHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeSlack) -> None:
         super().__init__(address, _Handler)
         self.fake = fake
