@@ -205,7 +205,8 @@ class SandboxStack:
 
     def _seed_drs(self) -> None:
         for group in self.catalog.protection_groups:
-            self.drs.add_source_servers(group.region, ids=list(group.source_servers))
+            if group.source_servers:  # a tag selector names no servers: DRS has whichever carry the tags
+                self.drs.add_source_servers(group.region, ids=list(group.source_servers))
         for server_id, behaviour in self.config.servers.items():
             if behaviour.launch == "fail":
                 if behaviour.error:
