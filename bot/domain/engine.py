@@ -251,7 +251,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
-        if wave.on_failure is OnFailure.STOP and wave.status is not WaveStatus.COMPLETED:
+        if wave.options.on_failure is OnFailure.STOP and wave.status is not WaveStatus.COMPLETED:
             stopped_by = wave.name
             reason = f"wave {wave.name} ended {wave.status.value} and its on_failure is stop"
             execution = _skip_remaining(execution, events, now, reason)
@@ -467,12 +467,13 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
     elapsed = (now - wave.start_time).total_seconds()
-    if elapsed < wave.timeout_seconds:
+    timeout = wave.options.timeout
+    if elapsed < timeout:
         return execution
     reasons = {
-        ChunkStatus.RUNNING: f"timed out: not launched {_minutes(wave.timeout_seconds)} after the wave started",
+        ChunkStatus.RUNNING: f"timed out: not launched {_minutes(timeout)} after the wave started",
         # Queued behind DRS's quotas the whole time: say so, it is a capacity problem, not a launch one.
-        ChunkStatus.PLANNED: f"timed out: never started, waiting {_minutes(wave.timeout_seconds)} for DRS capacity",
+        ChunkStatus.PLANNED: f"timed out: never started, waiting {_minutes(timeout)} for DRS capacity",
     }
     chunks = []
     for chunk in wave.chunks:
@@ -497,9 +498,10 @@ def _schedule_next(execution: Execution, finished: WaveRun, events: EventLog, no
     if finished.index + 1 >= len(execution.waves):
         return execution
     upcoming = execution.waves[finished.index + 1]
-    if upcoming.wait_before_seconds <= 0:
+    wait = upcoming.options.wait_before
+    if wait <= 0:
         return execution
-    starts_at = now + timedelta(seconds=upcoming.wait_before_seconds)
+    starts_at = now + timedelta(seconds=wait)
     events.add(
         WaveScheduled,
         at=now,
@@ -508,7 +510,7 @@ def _schedule_next(execution: Execution, finished: WaveRun, events: EventLog, no
         wave_count=len(execution.waves),
         wave_name=upcoming.name,
         starts_at=starts_at,
-        wait_seconds=upcoming.wait_before_seconds,
+        wait_seconds=wait,
     )
     return execution.replace_wave(upcoming.model_copy(update={"not_before": starts_at}))
 
@@ -635,9 +637,10 @@ def _finish_execution(
         total=counts.total,
         duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
     )
-    if execution.execution_type is ExecutionType.DRILL and execution.cleanup_after_seconds:
+    cleanup_after = execution.plan_options.cleanup_after
+    if execution.execution_type is ExecutionType.DRILL and cleanup_after:
         # The plan's cleanup_after: the drill's instances go at a set time, announced now.
-        due = now + timedelta(seconds=execution.cleanup_after_seconds)
+        due = now + timedelta(seconds=cleanup_after)
         execution = execution.model_copy(
             update={"cleanup": CleanupRun(status=CleanupStatus.SCHEDULED, due_at=due)}
         )

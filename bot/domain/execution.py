@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.domain.execution_type import ExecutionType as ExecutionType
-from bot.domain.plans import DEFAULT_WAVE_TIMEOUT, Catalog, OnFailure, RecoveryPlan
+from bot.domain.plans import Catalog, PlanOptions, RecoveryPlan, WaveOptions
 
 # DRS error texts run to a few hundred characters; a cap keeps a 4,000-server history storable.
 ERROR_TEXT_LIMIT = 600
@@ -96,6 +96,24 @@ class Chunk(_Model):
         return [server.source_server_id for server in self.servers]
 
 
+_FLAT_WAVE_OPTIONS = {
+    "wait_before_seconds": "wait_before",
+    "timeout_seconds": "timeout",
+    "on_failure": "on_failure",
+}
+_FLAT_PLAN_OPTIONS = {"cleanup_after_seconds": "cleanup_after"}
+
+
+def _nest(data: object, key: str, fields: Mapping[str, str]) -> object:
+    if not isinstance(data, dict) or not any(name in data for name in fields):
+        return data
+    data = dict(data)
+    flat = {option: data.pop(name) for name, option in fields.items() if name in data}
+    if key not in data:
+        data[key] = {option: value for option, value in flat.items() if value is not None}
+    return data
+
+
 class WaveRun(_Model):
     index: int
     name: str
@@ -104,11 +122,15 @@ class WaveRun(_Model):
     status: WaveStatus = WaveStatus.PENDING
     start_time: datetime | None = None
     end_time: datetime | None = None
-    wait_before_seconds: int = 0
-    timeout_seconds: int = DEFAULT_WAVE_TIMEOUT
-    on_failure: OnFailure = OnFailure.CONTINUE
+    options: WaveOptions = WaveOptions()  # the plan's wave options, whole
     not_before: datetime | None = None  # set when the previous wave ends, if this one waits
     chunks: tuple[Chunk, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_flat_options(cls, data: object) -> object:
+        # Executions stored before the options were one value kept them as three fields.
+        return _nest(data, "options", _FLAT_WAVE_OPTIONS)
 
     def servers(self) -> Iterator[ServerRun]:
         for chunk in self.chunks:
@@ -232,11 +254,17 @@ class Execution(_Model):
     approvals: tuple[Approval, ...] = ()
     rejection: Rejection | None = None
     readiness: ReadinessNote | None = None
-    cleanup_after_seconds: int | None = None
+    plan_options: PlanOptions = PlanOptions()  # the plan's options, whole, as when it was requested
     cleanup: CleanupRun | None = None
     point_in_time: datetime | None = None  # --at: each server from its newest snapshot at or before
     failback: FailbackRun | None = None  # FAILBACK only: the steps around the launch
     waves: tuple[WaveRun, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_flat_options(cls, data: object) -> object:
+        # Executions stored before the options were one value kept cleanup_after_seconds alone.
+        return _nest(data, "plan_options", _FLAT_PLAN_OPTIONS)
 
     @property
     def cancelling(self) -> bool:
@@ -305,14 +333,19 @@ def new_execution(
         )
         waves.append(
             WaveRun(
-                index=index, name=wave.name, protection_group=group.name, region=group.region, chunks=chunks
+                index=index,
+                name=wave.name,
+                protection_group=group.name,
+                region=group.region,
+                options=wave.options,
+                chunks=chunks,
             )
         )
     status = ExecutionStatus.IN_PROGRESS if execution_type.is_drill else ExecutionStatus.PENDING_APPROVAL
     return Execution(
         execution_id=execution_id,
         point_in_time=point_in_time,
-        cleanup_after_seconds=plan.cleanup_after if execution_type.is_drill else None,
+        plan_options=plan.options,
         plan_name=plan.name,
         plan_description=plan.description,
         execution_type=execution_type,

@@ -80,9 +80,7 @@ def plan_failback(
                 name=wave.name,
                 protection_group=wave.protection_group,
                 region=wave.region,
-                wait_before_seconds=wave.wait_before_seconds,
-                timeout_seconds=wave.timeout_seconds,
-                on_failure=wave.on_failure,
+                options=wave.options,  # a failback runs its waves as the recovery did
                 chunks=chunks,
             )
         )
@@ -101,6 +99,7 @@ def plan_failback(
         execution_id=execution_id,
         plan_name=recovery.plan_name,
         plan_description=recovery.plan_description,
+        plan_options=recovery.plan_options,
         execution_type=ExecutionType.FAILBACK,
         status=ExecutionStatus.PENDING_APPROVAL,
         initiated_by=initiated_by,

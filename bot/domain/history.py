@@ -42,6 +42,8 @@ def to_history(execution: Execution) -> dict[str, Any]:
         ),
         "CancelledBy": execution.cancel_requested_by,
         "PointInTime": epoch(execution.point_in_time),
+        # The options it ran with, as plans.yml set them (seconds): {RpoTarget, CleanupAfter}.
+        "PlanOptions": execution.plan_options.model_dump(mode="json", by_alias=True),
         "Readiness": execution.readiness.model_dump(mode="json") if execution.readiness else None,
         "Cleanup": _cleanup(execution),
         "Failback": _failback(execution),
@@ -99,6 +101,8 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "StartTime": epoch(wave.start_time),
         "EndTime": epoch(wave.end_time),
         "JobIds": wave.job_ids,
+        # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
+        "Options": wave.options.model_dump(mode="json", by_alias=True),
         "Servers": [_server(server) for server in wave.servers()],
     }
 

@@ -6,7 +6,18 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
+from pydantic.alias_generators import to_pascal
 
 SourceServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
 # Plan and group names are typed in slash commands, so no spaces; wave names are only displayed.
@@ -43,6 +54,58 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Options(_Strict):
+    """Options written beside a wave's (or plan's) other keys in plans.yml, and held as one value from
+    there on: by the plan, the execution, a failback and the history (PascalCase there, as its fields)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=AliasGenerator(serialization_alias=to_pascal)
+    )
+
+
+class WaveOptions(_Options):
+    """How the engine runs one wave. A new option is declared here, used by the engine, and shown by
+    the renderers: plans, executions, failbacks and the history carry this value whole."""
+
+    # Seconds to wait after the previous wave ended before this one starts.
+    wait_before: Seconds = 0
+    # Servers not launched this long after the wave started are marked FAILED ("timed out").
+    timeout: Seconds = DEFAULT_WAVE_TIMEOUT
+    # stop: a wave that ends with any failed server skips the remaining waves and fails the execution.
+    on_failure: OnFailure = OnFailure.CONTINUE
+
+
+class PlanOptions(_Options):
+    """How the bot runs any execution of a plan, held whole like WaveOptions."""
+
+    # Readiness warns when replication lag or the newest snapshot is older than this.
+    rpo_target: Seconds | None = None
+    # Drills of this plan are cleaned up (their instances terminated) this long after they end.
+    cleanup_after: Seconds | None = None
+
+
+def _gather(data: object, options: type[_Options]) -> object:
+    """plans.yml keeps options beside the other keys; the model holds them as one `options` value
+    (code passes it whole; a file may not: `options:` there is an unknown key)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    flat = {name: data.pop(name) for name in options.model_fields if name in data}
+    held = data.get("options")
+    if held is None:
+        data["options"] = flat
+    elif not isinstance(held, options) or flat:
+        raise ValueError("options: unknown key (check the spelling; unknown keys are not ignored)")
+    return data
+
+
+def _flatten(handler: SerializerFunctionWrapHandler, value: BaseModel) -> dict[str, object]:
+    dumped: dict[str, object] = handler(value)
+    held = dumped.pop("options", {})
+    assert isinstance(held, dict)
+    return {**dumped, **held}
+
+
 class ProtectionGroup(_Strict):
     """A named set of DRS source servers in one region: listed, or selected by their tags at run time."""
 
@@ -75,12 +138,17 @@ class Wave(_Strict):
 
     name: WaveName
     protection_group: Name
-    # Seconds to wait after the previous wave ended before this one starts.
-    wait_before: Seconds = 0
-    # Servers not launched this long after the wave started are marked FAILED ("timed out").
-    timeout: Seconds = DEFAULT_WAVE_TIMEOUT
-    # stop: a wave that ends with any failed server skips the remaining waves and fails the execution.
-    on_failure: OnFailure = OnFailure.CONTINUE
+    options: WaveOptions = WaveOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: object) -> object:
+        return _gather(data, WaveOptions)
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Stored as written: the catalog table holds the same shape as plans.yml.
+        return _flatten(handler, self)
 
 
 class RecoveryPlan(_Strict):
@@ -89,10 +157,16 @@ class RecoveryPlan(_Strict):
     name: Name
     description: str = ""
     waves: list[Wave] = Field(min_length=1)
-    # Readiness warns when replication lag or the newest snapshot is older than this.
-    rpo_target: Seconds | None = None
-    # Drills of this plan are cleaned up (their instances terminated) this long after they end.
-    cleanup_after: Seconds | None = None
+    options: PlanOptions = PlanOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: object) -> object:
+        return _gather(data, PlanOptions)
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _flatten(handler, self)
 
     @model_validator(mode="after")
     def _wave_names_unique(self) -> RecoveryPlan:
@@ -212,6 +286,8 @@ def _problem(error: object) -> PlanProblem:
 def _format_loc(loc: object) -> str:
     path = ""
     for part in loc if isinstance(loc, tuple | list) else ():
+        if part == "options":
+            continue  # the model holds options as one value; the file writes them beside the others
         if isinstance(part, int):
             path += f"[{part}]"
         else:

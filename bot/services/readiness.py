@@ -59,7 +59,7 @@ class Readiness:
             facts=facts,
             load=load,
             limits=self._limits,
-            rpo_target_seconds=plan.rpo_target,
+            rpo_target_seconds=plan.options.rpo_target,
             now=now,
         )
         return ReadinessReport(verdict=verdict, servers=servers)
@@ -103,7 +103,9 @@ class Readiness:
             for instance in self._drs.recovery_instances(region, wanted):
                 if instance.is_drill and not instance.gone:
                     drills[instance.source_server_id].append(instance.recovery_instance_id)
-            snapshots = self._snapshots(region, [sid for sid in wanted if sid in infos], plan.rpo_target)
+            snapshots = self._snapshots(
+                region, [sid for sid in wanted if sid in infos], plan.options.rpo_target
+            )
             for sid in wanted:
                 info = infos.get(sid)
                 facts[sid] = ServerFacts(

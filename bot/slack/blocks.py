@@ -40,7 +40,7 @@ from bot.domain.execution import (
     WaveStatus,
     tally,
 )
-from bot.domain.plans import Catalog
+from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.services.ports import Message
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 
@@ -464,6 +464,27 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
     return "\n".join(lines)
 
 
+def wave_options_text(options: WaveOptions) -> list[str]:
+    """A wave's options as `/drs plan` shows them (the timeout always: it decides when servers fail)."""
+    shown = [f"timeout {duration(options.timeout)}"]
+    if options.wait_before:
+        shown.insert(0, f"waits {duration(options.wait_before)} after the previous wave")
+    if options.on_failure is OnFailure.STOP:
+        shown.append("stops the plan if any server fails")
+    return shown
+
+
+def plan_options_text(options: PlanOptions) -> list[str]:
+    shown = []
+    if options.rpo_target is not None:
+        shown.append(f"Readiness warns beyond an RPO of {duration(options.rpo_target)} (rpo_target).")
+    if options.cleanup_after is not None:
+        shown.append(
+            f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
+        )
+    return shown
+
+
 def plan_text(catalog: Catalog, plan_name: str) -> str:
     plan = catalog.plan(plan_name)
     if plan is None:
@@ -473,11 +494,7 @@ def plan_text(catalog: Catalog, plan_name: str) -> str:
     for index, wave in enumerate(plan.waves, start=1):
         group = catalog.group(wave.protection_group)
         total += len(group.source_servers)
-        options = [f"timeout {duration(wave.timeout)}"]
-        if wave.wait_before:
-            options.insert(0, f"waits {duration(wave.wait_before)} after the previous wave")
-        if wave.on_failure.value == "stop":
-            options.append("stops the plan if any server fails")
+        options = wave_options_text(wave.options)
         members = (
             "servers tagged " + ", ".join(f"{k}={v}" for k, v in group.source_server_tags.items())
             if group.by_tags
@@ -486,6 +503,7 @@ def plan_text(catalog: Catalog, plan_name: str) -> str:
         lines.append(
             f"{index}. *{wave.name}* — `{group.name}`: {members} in {group.region} ({'; '.join(options)})"
         )
+    lines += plan_options_text(plan.options)
     lines.append(f"{len(plan.waves)} waves, {total} servers. Run a drill: `/drs execute {plan.name} drill`")
     return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
 

@@ -13,7 +13,7 @@ from bot.domain.execution import (
     ServerStatus,
     WaveStatus,
 )
-from bot.domain.plans import OnFailure
+from bot.domain.plans import OnFailure, WaveOptions
 from tests.unit.builders import at, execution, job, observe
 
 LIMITS = Limits()
@@ -35,7 +35,7 @@ def complete_wave(ex: Execution, wave: int, now_s: float, state: str = "LAUNCHED
 
 
 def test_a_wave_with_wait_before_starts_only_when_the_wait_is_over() -> None:
-    ex = with_wave(execution(1, 1), 1, wait_before_seconds=300)
+    ex = with_wave(execution(1, 1), 1, options=WaveOptions(wait_before=300))
     ex = started(ex, 0)
     d = complete_wave(ex, 0, 540)
     assert d.starts == ()
@@ -47,7 +47,7 @@ def test_a_wave_with_wait_before_starts_only_when_the_wait_is_over() -> None:
 
 
 def test_servers_not_launched_by_the_wave_timeout_fail_as_timed_out() -> None:
-    ex = with_wave(execution(2), 0, timeout_seconds=600)
+    ex = with_wave(execution(2), 0, options=WaveOptions(timeout=600))
     ex = started(ex, 0)
     first, second = (s.source_server_id for s in ex.waves[0].servers())
     half = observe(job("drsjob-w0c0", "STARTED", **{first: "LAUNCHED", second: "IN_PROGRESS"}))
@@ -61,7 +61,7 @@ def test_servers_not_launched_by_the_wave_timeout_fail_as_timed_out() -> None:
 
 
 def test_on_failure_stop_skips_the_remaining_waves_and_fails_the_execution() -> None:
-    ex = with_wave(execution(1, 1, 1), 0, on_failure=OnFailure.STOP)
+    ex = with_wave(execution(1, 1, 1), 0, options=WaveOptions(on_failure=OnFailure.STOP))
     ex = started(ex, 0)
     d = complete_wave(ex, 0, 540, state="FAILED")
     assert [w.status for w in d.execution.waves] == [

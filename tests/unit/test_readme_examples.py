@@ -17,8 +17,8 @@ def test_the_plans_example_is_a_valid_plans_file() -> None:
     assert example is not None
     catalog = parse_catalog(example.group(1), "README.md")
     (plan,) = catalog.plans
-    assert [wave.on_failure.value for wave in plan.waves] == ["stop", "continue"]
-    assert plan.waves[0].timeout == 45 * 60 and plan.waves[1].wait_before == 5 * 60
+    assert [wave.options.on_failure.value for wave in plan.waves] == ["stop", "continue"]
+    assert plan.waves[0].options.timeout == 45 * 60 and plan.waves[1].options.wait_before == 5 * 60
     assert catalog.group("web-tier").by_tags
 
 

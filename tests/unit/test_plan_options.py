@@ -1,0 +1,122 @@
+"""Wave and plan options: one value from plans.yml to the execution, a failback and the history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.domain.execution import Execution, ExecutionType, new_execution
+from bot.domain.history import to_history
+from bot.domain.plans import (
+    Catalog,
+    InvalidCatalog,
+    OnFailure,
+    PlanOptions,
+    WaveOptions,
+    parse_catalog,
+)
+
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+PLANS = """
+protection_groups:
+  - name: db-tier
+    region: us-east-1
+    source_servers: [s-aaaaaaaaaaaaaaaa0]
+  - name: web-tier
+    region: us-east-1
+    source_servers: [s-bbbbbbbbbbbbbbbb0]
+plans:
+  - name: plan-x
+    rpo_target: {rpo_target}
+    cleanup_after: {cleanup_after}
+    waves:
+      - name: Databases
+        protection_group: db-tier
+        timeout: {timeout}
+        on_failure: {on_failure}
+      - name: Web
+        protection_group: web-tier
+        wait_before: {wait_before}
+"""
+GOOD = {
+    "rpo_target": "15m",
+    "cleanup_after": "4h",
+    "timeout": "45m",
+    "on_failure": "stop",
+    "wait_before": "5m",
+}
+# An execution as a349e01 stored it (the header body's wave and plan options were flat fields).
+OLD_STORED = Path(__file__).with_name("stored_execution_a349e01.json")
+
+
+def plans(**changes: str) -> str:
+    return PLANS.format(**(GOOD | changes))
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(InvalidCatalog) as caught:
+        parse_catalog(text, "plans.yml")
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_the_options_of_the_file_are_one_value_on_the_plan_and_on_the_execution() -> None:
+    catalog = parse_catalog(plans(), "plans.yml")
+    plan = catalog.plan("plan-x")
+    assert plan is not None
+    assert plan.options == PlanOptions(rpo_target=900, cleanup_after=4 * 3600)
+    assert [wave.options for wave in plan.waves] == [
+        WaveOptions(timeout=2700, on_failure=OnFailure.STOP),
+        WaveOptions(wait_before=300),
+    ]
+    execution = new_execution(
+        execution_id="ex-1",
+        plan=plan,
+        catalog=catalog,
+        execution_type=ExecutionType.RECOVERY,
+        initiated_by="U0ALICE",
+        channel_id="C0DRILLS",
+        now=NOW,
+        servers_per_job=100,
+    )
+    assert [wave.options for wave in execution.waves] == [wave.options for wave in plan.waves]
+    assert execution.plan_options == plan.options
+    history = to_history(execution)
+    assert history["PlanOptions"] == {"RpoTarget": 900, "CleanupAfter": 14400}
+    assert history["Waves"][0]["Options"] == {"WaitBefore": 0, "Timeout": 2700, "OnFailure": "stop"}
+
+
+def test_the_stored_catalog_keeps_the_shape_of_the_file() -> None:
+    catalog = parse_catalog(plans(), "plans.yml")
+    stored = json.loads(catalog.model_dump_json())
+    assert stored["plans"][0]["waves"][0] == {
+        "name": "Databases",
+        "protection_group": "db-tier",
+        "wait_before": 0,
+        "timeout": 2700,
+        "on_failure": "stop",
+    }
+    assert stored["plans"][0]["rpo_target"] == 900 and "options" not in stored["plans"][0]
+    assert Catalog.model_validate_json(catalog.model_dump_json()) == catalog
+
+
+def test_an_execution_stored_before_the_options_were_one_value_still_loads() -> None:
+    old = json.loads(OLD_STORED.read_text())
+    assert "wait_before_seconds" in old["waves"][1] and "cleanup_after_seconds" in old
+    execution = Execution.model_validate(old)
+    assert [wave.options for wave in execution.waves] == [
+        WaveOptions(timeout=2700, on_failure=OnFailure.STOP),
+        WaveOptions(wait_before=300),
+    ]
+    assert execution.plan_options == PlanOptions(cleanup_after=4 * 3600)
+    again = Execution.model_validate_json(execution.model_dump_json())
+    assert again == execution
+
+
+def test_options_are_written_beside_the_others_not_under_an_options_key() -> None:
+    text = plans().replace("        on_failure: stop\n", "        options: {on_failure: stop}\n")
+    assert problems(text) == [
+        "plans[0].waves[0].options: unknown key (check the spelling; unknown keys are not ignored)"
+    ]
