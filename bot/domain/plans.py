@@ -31,6 +31,8 @@ _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 def _seconds(value: object) -> object:
     """Durations in plans.yml: 300, "90s", "15m", "2h", "1h30m"."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (use seconds, or like 90s, 15m, 2h, 1h30m)")
     if isinstance(value, str):
         match = _DURATION.match(value.strip())
         if not value.strip() or match is None:
@@ -42,6 +44,24 @@ def _seconds(value: object) -> object:
 
 Seconds = Annotated[int, BeforeValidator(_seconds), Field(ge=0)]
 DEFAULT_WAVE_TIMEOUT = 2 * 3600  # a DRS launch takes ~9 minutes; two hours means something is stuck
+# About 9 minutes from StartRecovery to LAUNCHED even for small servers (drs-facts.md, real timings):
+# a shorter timeout would fail healthy servers, and no wave can take less than LAUNCH_SECONDS.
+MIN_WAVE_TIMEOUT = 10 * 60
+LAUNCH_SECONDS = 9 * 60
+# The executor's loop (cfn/template.yaml, TickLoop's TimeoutSeconds) stops ticking an execution after
+# 12 hours: a wait, a timeout or a cleanup due later than that would never happen.
+EXECUTOR_LOOP_SECONDS = 12 * 3600
+
+
+def duration_text(seconds: int) -> str:
+    """2h, 45m, 1h30m, 90s: as plans.yml writes durations."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
+
+
+_LOOP = duration_text(EXECUTOR_LOOP_SECONDS)
 
 
 class OnFailure(StrEnum):
@@ -65,7 +85,9 @@ class _Options(_Strict):
 
 class WaveOptions(_Options):
     """How the engine runs one wave. A new option is declared here, used by the engine, and shown by
-    the renderers: plans, executions, failbacks and the history carry this value whole."""
+    the renderers: plans, executions, failbacks and the history carry this value whole. What the
+    engine cannot honour is refused where a plans file is read (Wave), not here: stored executions
+    written under other rules must still load."""
 
     # Seconds to wait after the previous wave ended before this one starts.
     wait_before: Seconds = 0
@@ -150,6 +172,26 @@ class Wave(_Strict):
         # Stored as written: the catalog table holds the same shape as plans.yml.
         return _flatten(handler, self)
 
+    @model_validator(mode="after")
+    def _honourable(self) -> Wave:
+        options = self.options
+        if options.wait_before >= EXECUTOR_LOOP_SECONDS:
+            raise ValueError(
+                f"wait_before: {duration_text(options.wait_before)} is not shorter than the executor "
+                f"follows an execution ({_LOOP}); the wave would never start"
+            )
+        if options.timeout < MIN_WAVE_TIMEOUT:
+            raise ValueError(
+                f"timeout: {duration_text(options.timeout)} is shorter than a DRS launch takes (about 9 "
+                f"minutes), so healthy servers would fail; use at least {duration_text(MIN_WAVE_TIMEOUT)}"
+            )
+        if options.timeout > EXECUTOR_LOOP_SECONDS:
+            raise ValueError(
+                f"timeout: {duration_text(options.timeout)} is longer than the executor follows an "
+                f"execution ({_LOOP}); the wave would never time out"
+            )
+        return self
+
 
 class RecoveryPlan(_Strict):
     """A named, ordered list of waves."""
@@ -171,6 +213,30 @@ class RecoveryPlan(_Strict):
     @model_validator(mode="after")
     def _wave_names_unique(self) -> RecoveryPlan:
         _reject_duplicates([wave.name for wave in self.waves], "waves")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_the_executor(self) -> RecoveryPlan:
+        for name in ("rpo_target", "cleanup_after"):
+            if getattr(self.options, name) == 0:
+                raise ValueError(f"{name}: 0 is not a duration more than 0 (leave the key out for none)")
+        # The waits are certain and every wave takes at least a launch: if they (and a drill's
+        # cleanup_after) outlast the executor's loop, the plan's end can never be reached.
+        waits = sum(wave.options.wait_before for wave in self.waves)
+        needed = waits + len(self.waves) * LAUNCH_SECONDS
+        if needed > EXECUTOR_LOOP_SECONDS:
+            raise ValueError(
+                f"waves: their wait_before ({duration_text(waits)}) and about 9 minutes of launch per "
+                f"wave add up to {duration_text(needed)}, longer than the executor follows an "
+                f"execution ({_LOOP})"
+            )
+        cleanup = self.options.cleanup_after or 0
+        if needed + cleanup > EXECUTOR_LOOP_SECONDS:
+            raise ValueError(
+                f"cleanup_after: {duration_text(cleanup)} after the waves (at least "
+                f"{duration_text(needed)}) is later than the executor follows an execution ({_LOOP}); "
+                "the cleanup would never run"
+            )
         return self
 
 
@@ -276,6 +342,8 @@ def _problem(error: object) -> PlanProblem:
         message = f"{error.get('input')!r} is not an AWS region name (like us-east-1)"
     elif error.get("type") == "string_pattern_mismatch":
         message = f"{error.get('input')!r} is not a valid name (letters, digits, '.', '_' or '-'; no spaces)"
+    elif error.get("type") == "greater_than_equal":
+        message = f"{error.get('input')!r} is negative; durations are 0 or more"
     elif error.get("type") == "too_short" and path.endswith("waves"):
         message = "a plan needs at least one wave"
     elif error.get("type") == "too_short" and path.endswith("source_servers"):

@@ -1,4 +1,5 @@
-"""Wave and plan options: one value from plans.yml to the execution, a failback and the history."""
+"""Wave and plan options: one value from plans.yml to the execution, a failback and the history;
+what the engine cannot honour is refused when the file is read."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from bot.domain.execution import Execution, ExecutionType, new_execution
 from bot.domain.history import to_history
 from bot.domain.plans import (
+    EXECUTOR_LOOP_SECONDS,
     Catalog,
     InvalidCatalog,
     OnFailure,
@@ -115,8 +117,76 @@ def test_an_execution_stored_before_the_options_were_one_value_still_loads() -> 
     assert again == execution
 
 
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"timeout": "5m"},
+            "plans[0].waves[0].timeout: 5m is shorter than a DRS launch takes (about 9 minutes), so "
+            "healthy servers would fail; use at least 10m",
+        ),
+        (
+            {"timeout": "0"},
+            "plans[0].waves[0].timeout: 0s is shorter than a DRS launch takes (about 9 minutes), so "
+            "healthy servers would fail; use at least 10m",
+        ),
+        ({"timeout": "-5"}, "plans[0].waves[0].timeout: -5 is negative; durations are 0 or more"),
+        (
+            {"timeout": "13h"},
+            "plans[0].waves[0].timeout: 13h is longer than the executor follows an execution (12h); "
+            "the wave would never time out",
+        ),
+        (
+            {"wait_before": "12h"},
+            "plans[0].waves[1].wait_before: 12h is not shorter than the executor follows an execution "
+            "(12h); the wave would never start",
+        ),
+        ({"wait_before": "-1"}, "plans[0].waves[1].wait_before: -1 is negative; durations are 0 or more"),
+        (
+            {"wait_before": "soon"},
+            "plans[0].waves[1].wait_before: 'soon' is not a duration (use seconds, or like 90s, 15m, 2h, 1h30m)",
+        ),
+        (
+            {"wait_before": "true"},
+            "plans[0].waves[1].wait_before: True is not a duration (use seconds, or like 90s, 15m, 2h, 1h30m)",
+        ),
+        (
+            {"on_failure": "retry"},
+            "plans[0].waves[0].on_failure: Input should be 'continue' or 'stop'",
+        ),
+        (
+            {"rpo_target": "0"},
+            "plans[0].rpo_target: 0 is not a duration more than 0 (leave the key out for none)",
+        ),
+        (
+            {"cleanup_after": "0s"},
+            "plans[0].cleanup_after: 0 is not a duration more than 0 (leave the key out for none)",
+        ),
+        (
+            {"cleanup_after": "12h"},
+            "plans[0].cleanup_after: 12h after the waves (at least 23m) is later than the executor "
+            "follows an execution (12h); the cleanup would never run",
+        ),
+        (
+            {"wait_before": "11h50m"},
+            "plans[0].waves: their wait_before (11h50m) and about 9 minutes of launch per wave add up "
+            "to 12h8m, longer than the executor follows an execution (12h)",
+        ),
+    ],
+)
+def test_an_option_the_engine_cannot_honour_is_refused_with_its_path_and_why(
+    changes: dict[str, str], expected: str
+) -> None:
+    assert expected in problems(plans(**changes))
+
+
 def test_options_are_written_beside_the_others_not_under_an_options_key() -> None:
     text = plans().replace("        on_failure: stop\n", "        options: {on_failure: stop}\n")
     assert problems(text) == [
         "plans[0].waves[0].options: unknown key (check the spelling; unknown keys are not ignored)"
     ]
+
+
+def test_the_executor_loop_limit_is_the_templates() -> None:
+    template = (Path(__file__).parents[2] / "cfn" / "template.yaml").read_text()
+    assert f"TimeoutSeconds: {EXECUTOR_LOOP_SECONDS}\n" in template
