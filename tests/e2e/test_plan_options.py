@@ -1,24 +1,27 @@
 """Every option plans.yml accepts, from the file to what DRS received and what the thread says.
 
-Its own sandbox (own plans file), at 600x: an emulated minute is 0.1 real second, a launch ~0.9 s."""
+The package's sandbox runs at 600x: an emulated minute is 0.1 real second, a launch ~0.9 s."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import Execution, ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
-from bot.domain.policy import AccessPolicy
 from bot.slack.ids import APPROVE_ACTION
-from sandbox.config import SandboxConfig, ServerBehaviour
-from sandbox.stack import SandboxStack
-from tests.e2e.conftest import Sandbox
+from sandbox.stack import REGION, TABLES
+from tests.e2e.conftest import APPROVER, Sandbox
 
 
 def sid(prefix: str, n: int) -> str:
@@ -35,7 +38,6 @@ WEST = sid("we", 1)
 FB_DB = [sid("fd", 1), sid("fd", 2)]
 FB_APP = [sid("fp", 1)]
 LAUNCH_ERROR = "Failed to launch recovery instance: You are not authorized to perform: ec2:RunInstances"
-APPROVER = "U0APPROVER"
 REQUESTER = "U0REQUESTER"
 WAIT = timedelta(minutes=30)
 
@@ -109,27 +111,45 @@ plans:
 """
 
 
+def drs_bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
 @pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The package's sandbox, with these plans applied as a user applies them: `drs-bot plans apply`
+    against the deployment's catalog table. The other modules' catalog comes back afterwards."""
+    stack = sandbox.stack
+    drs = stack.drs
+    # The servers exist in DRS whatever the plans say; the tag selector's carry their tags.
+    drs.add_source_servers("us-east-1", ids=[FAILING, HEALTHY, *APPS, SLOW, QUICK, *FB_DB, *FB_APP])
+    drs.initialize_region("us-west-2")  # DRS is set up in the second region (and failback's origin)
+    drs.add_source_servers("us-west-2", ids=[WEST])
+    drs.add_source_servers("us-east-1", ids=TAGGED, tags={"app": "payments", "tier": "web"})
+    drs.add_source_servers("us-east-1", ids=[OTHER_TIER], tags={"app": "payments", "tier": "db"})
+    drs.fail_launch(FAILING, error=LAUNCH_ERROR)
+    # Converts an emulated hour longer than the others: launched only ~70 minutes in.
+    drs.slow_conversion(SLOW, 3600)
     plans = Path(tmp_path_factory.mktemp("options")) / "plans.yml"
     plans.write_text(PLANS)
-    config = SandboxConfig(
-        access_policy=AccessPolicy(
-            recovery_requesters=["*"], approvers=[APPROVER], approval_timeout_minutes=240
-        ),
-        time_scale=600,
-        poll_seconds=0.2,
-        servers={
-            FAILING: ServerBehaviour(launch="fail", error=LAUNCH_ERROR),
-            # Converts an emulated hour longer than the others: launched only ~70 minutes in.
-            SLOW: ServerBehaviour(slow_conversion_seconds=3600),
-        },
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "DRS_BOT_REGION": REGION,
+        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+    }
+    applied = drs_bot("plans", "apply", str(plans), env=env)
+    assert applied.returncode == 0, applied.stderr
+    yield sandbox
+    catalog = DynamoCatalogStore(
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
     )
-    with SandboxStack(plans, config) as stack:
-        # The tag selector's servers exist in DRS with their tags (the plans file names none of them).
-        stack.drs.add_source_servers("us-east-1", ids=TAGGED, tags={"app": "payments", "tier": "web"})
-        stack.drs.add_source_servers("us-east-1", ids=[OTHER_TIER], tags={"app": "payments", "tier": "db"})
-        yield Sandbox(stack)
+    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
 
 
 def starts(box: Sandbox, execution_id: str) -> list[Any]:
@@ -249,12 +269,14 @@ def test_a_groups_region_and_the_plans_rpo_target_cleanup_after_and_description(
         if done and done.cleanup and not done.cleanup.status.active:
             break
         time.sleep(0.2)
+    instances = [s.instance_id for s in execution.servers()]
     (terminate,) = [
         c
         for c in box.stack.drs.calls
-        if c.operation == "TerminateRecoveryInstances" and c.region == "us-west-2"
+        if c.operation == "TerminateRecoveryInstances"
+        and set(c.params["recoveryInstanceIDs"]) & set(instances)
     ]
-    assert terminate.params["recoveryInstanceIDs"] == [s.instance_id for s in execution.servers()]
+    assert terminate.region == "us-west-2" and terminate.params["recoveryInstanceIDs"] == instances
     assert execution.end_time is not None
     assert terminate.time - execution.end_time >= timedelta(minutes=30)
     assert any("Cleanup by the plan's cleanup_after" in t for t in thread_texts(box, execution))
