@@ -301,3 +301,27 @@ def test_no_slack_text_in_the_code_is_an_f_string_or_a_format() -> None:
                 if formatted or marked_up:
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_a_time_with_an_offset_is_shown_as_that_instant_in_utc() -> None:
+    """An execution saved before `--at` was kept in UTC still shows the right instant."""
+    from datetime import datetime
+
+    from bot.domain.events import ExecutionStarted
+    from bot.slack.mrkdwn import md
+
+    kiribati = datetime.fromisoformat("2026-11-29T08:00:00+14:00")
+    assert md("{:%Y-%m-%d %H:%M} UTC", kiribati) == "2026-11-28 18:00 UTC"
+    started = ExecutionStarted(
+        seq=1,
+        at=T0,
+        execution_id="0123456789abcdef",
+        plan_name="plan-x",
+        execution_type=ExecutionType.RECOVERY,
+        initiated_by="U0ALICE",
+        wave_count=1,
+        server_count=1,
+        point_in_time=kiribati,
+    )
+    text = blocks.event(started).blocks[0]["text"]["text"]
+    assert "at or before 2026-11-28 18:00:00 UTC" in text and "08:00:00 UTC" not in text
