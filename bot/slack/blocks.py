@@ -108,9 +108,9 @@ def _fit(lines: list[Mrkdwn], more: Mrkdwn, limit: int = SECTION_LIMIT, hidden: 
     for index, line in enumerate(lines):
         budget -= len(line) + 1
         if budget < 0:
-            return Mrkdwn("\n").join([*kept, Mrkdwn(more.format(n=len(lines) - index + hidden))])
+            return Mrkdwn("\n").join([*kept, more.format(n=len(lines) - index + hidden)])
         kept.append(line)
-    return Mrkdwn("\n").join([*kept, Mrkdwn(more.format(n=hidden))] if hidden else kept)
+    return Mrkdwn("\n").join([*kept, more.format(n=hidden)] if hidden else kept)
 
 
 def progress_line(view: ProgressUpdated, now: datetime) -> Mrkdwn:

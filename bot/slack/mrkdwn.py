@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
@@ -39,6 +39,10 @@ class Mrkdwn(str):
 
     def join(self, parts: Iterable[str]) -> Mrkdwn:
         return Mrkdwn(str.join(self, (escape(part) for part in parts)))
+
+    def format(self, *args: object, **kwargs: object) -> Mrkdwn:
+        """As `md(self, …)`: the values are escaped."""
+        return Mrkdwn(_FORMATTER.vformat(self, args, kwargs))
 
 
 def escape(text: str) -> Mrkdwn:
@@ -74,19 +78,15 @@ def md(template: LiteralString, /, *args: object, **kwargs: object) -> Mrkdwn:
     return Mrkdwn(_FORMATTER.vformat(template, args, kwargs))
 
 
-def md_map(template: LiteralString, values: Mapping[str, object]) -> Mrkdwn:
-    return Mrkdwn(_FORMATTER.vformat(template, (), values))
-
-
 def utc(moment: datetime) -> datetime:
     """A point in time as UTC: `--at 2026-11-29T08:00:00+14:00` is 2026-11-28 18:00 UTC, not 08:00."""
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # Slack's ids: U/W users, S user groups, C/G/D conversations; upper-case letters and digits.
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
+_GROUP_ID = re.compile(r"S[A-Z0-9]+")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 
 
 def user(user_id: str) -> Mrkdwn:

@@ -325,3 +325,16 @@ def test_a_time_with_an_offset_is_shown_as_that_instant_in_utc() -> None:
     )
     text = blocks.event(started).blocks[0]["text"]["text"]
     assert "at or before 2026-11-28 18:00:00 UTC" in text and "08:00:00 UTC" not in text
+
+
+def test_the_bot_s_own_markup_stays_markup_and_values_become_text() -> None:
+    from bot.slack.mrkdwn import Mrkdwn, channel, md, user, usergroup
+
+    assert md("*{}* by {}", "<!here> & co", user("U0ALICE")) == "*&lt;!here&gt; &amp; co* by <@U0ALICE>"
+    assert user("<!channel>") == "&lt;!channel&gt;" and user("U0ALICE|x") == "U0ALICE|x"
+    assert usergroup("S0DRLEADS") == "<!subteam^S0DRLEADS>" and channel("C0DRILLS") == "<#C0DRILLS>"
+    assert Mrkdwn("a ") + "<b>" == "a &lt;b&gt;" and "<b>" + Mrkdwn(" a") == "&lt;b&gt; a"
+    assert Mrkdwn(", ").join(["<x>", Mrkdwn("<@U0BOB>")]) == "&lt;x&gt;, <@U0BOB>"
+    assert Mrkdwn("…and {n} more").format(n="<!here>") == "…and &lt;!here&gt; more"
+    # Shortened before a mention or an escape, never inside one.
+    assert clip("ab<c", 5) == "ab…" and clip(md("{} {}", "a", user("U0ALICE")), 8) == "a …"
