@@ -222,7 +222,8 @@ def _parse_time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # One instant, in UTC: an offset typed as +14:00 is not a second, local clock to show as UTC.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _invalid(message: str) -> Invalid:

@@ -217,6 +217,7 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "regions": sorted({wave.region for wave in execution.waves}),
         "readiness_level": execution.readiness.level if execution.readiness else None,
         "readiness_lines": list(execution.readiness.lines[:READINESS_LINES]) if execution.readiness else [],
+        "point_in_time": execution.point_in_time,
     }
 
 

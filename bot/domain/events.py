@@ -191,6 +191,7 @@ class ProgressUpdated(StatusEvent):
     regions: list[str] = []
     readiness_level: str | None = None
     readiness_lines: list[str] = []
+    point_in_time: datetime | None = None  # --at: shown on the card and the anchor
 
 
 WAVES_LISTED = 40

@@ -17,14 +17,16 @@ from slack_sdk import WebClient
 from bot.domain import commands
 from bot.domain.commands import Execute, Help, Invalid, NotYetAvailable
 from bot.slack.ids import REASON_BLOCK, REASON_INPUT, REASON_VIEW
+from bot.slack.mrkdwn import Mrkdwn, escape, md
 
-CHANNEL_REFUSAL = (
+CHANNEL_REFUSAL = Mrkdwn(
     "Recovery plans cannot be run from this channel; use one of the channels in the bot's access policy."
 )
 
 
-def help_text(usage: str = commands.USAGE) -> str:
-    return f"*DRS ChatOps* runs AWS Elastic Disaster Recovery plans from Slack.\n{usage}"
+def help_text(usage: str = commands.USAGE) -> Mrkdwn:
+    # The usage's `<plan>` placeholders are text, not Slack links: escaped like the rest.
+    return md("*DRS ChatOps* runs AWS Elastic Disaster Recovery plans from Slack.\n{}", usage)
 
 
 def channel_allowed(allowed_channels: Collection[str], channel_id: str) -> bool:
@@ -55,21 +57,32 @@ def command_acknowledger(allowed_channels: Collection[str]) -> Callable[..., Non
     return acknowledge_command
 
 
-def ack_text(parsed: commands.Command) -> str:
+def ack_text(parsed: commands.Command) -> Mrkdwn:
+    """The grammar's answers are plain words around the user's own (echoed): escaped whole."""
     if isinstance(parsed, Help):
         return help_text()
     if isinstance(parsed, Invalid):
-        return parsed.message
+        return escape(parsed.message)
     if isinstance(parsed, NotYetAvailable):
-        return f"`/drs {parsed.keyword}` is not available in this version yet.\n\n{commands.USAGE}"
+        return md("`/drs {}` is not available in this version yet.\n\n{}", parsed.keyword, commands.USAGE)
+    at = (
+        md(" from the snapshots at or before {:%Y-%m-%d %H:%M:%S} UTC", parsed.at)
+        if (isinstance(parsed, Execute) and parsed.at)
+        else Mrkdwn("")
+    )
     if isinstance(parsed, Execute) and parsed.execution_type.is_drill:
-        return f"Checking `{parsed.plan_name}` and starting a drill…"
+        return md("Checking `{}` and starting a drill{}…", parsed.plan_name, at)
     if isinstance(parsed, Execute):
-        return f"Requesting approval for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}`…"
-    return "Looking that up…"
+        return md(
+            "Requesting approval for a {} of `{}`{}…",
+            parsed.execution_type.value.lower(),
+            parsed.plan_name,
+            at,
+        )
+    return Mrkdwn("Looking that up…")
 
 
-def refusal(text: str) -> Callable[..., None]:
+def refusal(text: Mrkdwn) -> Callable[..., None]:
     def refuse(ack: Ack) -> None:
         ack(response_type="ephemeral", text=text)
 

@@ -16,6 +16,7 @@ from bot.domain.approval import Vote, VoteResult
 from bot.slack.ack import clicked_execution, reason_form_target
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import REASON_BLOCK, REASON_INPUT
+from bot.slack.mrkdwn import Mrkdwn, md
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +42,25 @@ def reject(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
         client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
 
 
-def _vote_reply(result: VoteResult, execution_id: str, deps: SlackDeps) -> str | None:
+def _vote_reply(result: VoteResult, execution_id: str, deps: SlackDeps) -> Mrkdwn | None:
     """What the clicker alone is told; a decision that took effect shows on the card for everyone."""
     if result in (VoteResult.APPROVED, VoteResult.RECORDED, VoteResult.REJECTED):
         return None
     if result is VoteResult.ALREADY_DECIDED:
         execution = deps.executions.get(execution_id)
         status = execution.status.value if execution else "gone"
-        return f"This request was already decided ({status}); your click changed nothing."
+        return md("This request was already decided ({}); your click changed nothing.", status)
     replies = {
-        VoteResult.SELF_APPROVAL: "You requested this recovery, so you cannot approve it: another approver must.",
-        VoteResult.NOT_ALLOWED: "You are not an approver for recoveries. Approvers are set in the bot's access "
-        "policy (DRS_BOT_ACCESS_POLICY).",
-        VoteResult.ALREADY_VOTED: "You already approved this request; it needs another approver.",
-        VoteResult.EXPIRED: "This request has expired; nothing was launched. Request it again if still needed.",
+        VoteResult.SELF_APPROVAL: Mrkdwn(
+            "You requested this recovery, so you cannot approve it: another approver must."
+        ),
+        VoteResult.NOT_ALLOWED: Mrkdwn(
+            "You are not an approver for recoveries. Approvers are set in the bot's access "
+            "policy (DRS_BOT_ACCESS_POLICY)."
+        ),
+        VoteResult.ALREADY_VOTED: Mrkdwn("You already approved this request; it needs another approver."),
+        VoteResult.EXPIRED: Mrkdwn(
+            "This request has expired; nothing was launched. Request it again if still needed."
+        ),
     }
     return replies[result]

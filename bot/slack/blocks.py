@@ -1,4 +1,8 @@
-"""Block Kit rendering: pure functions from domain objects to Slack messages (with text fallbacks)."""
+"""Block Kit rendering: pure functions from domain objects to Slack messages (with text fallbacks).
+
+Every text here is `Mrkdwn` built with `md()` (bot/slack/mrkdwn.py): names, descriptions, reasons and
+DRS's errors are escaped wherever they appear, and only ids shaped as Slack's become mentions.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from bot.domain.execution import (
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.services.ports import Message
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.mrkdwn import Mrkdwn, clip, md, plain, user, usergroup, users
 
 SECTION_LIMIT = 3000
 _STATUS_ICON = {
@@ -80,84 +85,123 @@ def _kind(execution_type: ExecutionType) -> str:
     return {"DRILL": "Drill", "RECOVERY": "Recovery", "FAILBACK": "Failback"}[execution_type.value]
 
 
-def _section(text: str) -> dict[str, Any]:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+def _section(text: Mrkdwn) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
 
 
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
+def _context(text: Mrkdwn) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
+
+
+def _message(text: Mrkdwn, blocks: list[dict[str, Any]]) -> Message:
+    """A message and its notification fallback, which Slack parses as mrkdwn too: escaped the same."""
+    return Message(text=clip(plain(text), TEXT_LIMIT), blocks=blocks)
 
 
 TEXT_LIMIT = 40_000  # a message's `text`: Slack refuses a longer one (msg_too_long)
 
 
-def _fit(lines: list[str], more: str, limit: int = SECTION_LIMIT, hidden: int = 0) -> str:
+def _fit(lines: list[Mrkdwn], more: Mrkdwn, limit: int = SECTION_LIMIT, hidden: int = 0) -> Mrkdwn:
     """Whole lines within `limit` characters; `more` ("…and {n} more") counts the lines left out."""
     budget = limit - len(more) - 10
-    kept: list[str] = []
+    kept: list[Mrkdwn] = []
     for index, line in enumerate(lines):
         budget -= len(line) + 1
         if budget < 0:
-            return "\n".join([*kept, more.format(n=len(lines) - index + hidden)])
+            return Mrkdwn("\n").join([*kept, more.format(n=len(lines) - index + hidden)])
         kept.append(line)
-    return "\n".join([*kept, more.format(n=hidden)] if hidden else kept)
+    return Mrkdwn("\n").join([*kept, more.format(n=hidden)] if hidden else kept)
 
 
-def progress_line(view: ProgressUpdated, now: datetime) -> str:
+def progress_line(view: ProgressUpdated, now: datetime) -> Mrkdwn:
     started = view.started_at or view.at
     elapsed = ((view.ended_at or now) - started).total_seconds()
     to_go = view.total - view.launched - view.failed
-    return (
-        f"Waves {view.waves_done}/{view.wave_count} · servers {view.launched} launched, "
-        f"{view.failed} failed, {to_go} to go · {duration(elapsed)}"
+    return md(
+        "Waves {}/{} · servers {} launched, {} failed, {} to go · {}",
+        view.waves_done,
+        view.wave_count,
+        view.launched,
+        view.failed,
+        to_go,
+        duration(elapsed),
     )
+
+
+def point_in_time(moment: datetime) -> Mrkdwn:
+    """`--at`: the instant in UTC, whatever offset the user typed it with."""
+    return md("each server from its newest snapshot at or before {:%Y-%m-%d %H:%M:%S} UTC", moment)
 
 
 def anchor(view: ProgressUpdated, now: datetime) -> Message:
     """The channel message every status reply threads under; edited as the execution progresses."""
-    icon = _STATUS_ICON[view.status]
-    title = f"{icon} *{_kind(view.execution_type)} of `{view.plan_name}`* — {view.status.value}"
+    icon = Mrkdwn(_STATUS_ICON[view.status])
+    title = md("{} *{} of `{}`* — {}", icon, _kind(view.execution_type), view.plan_name, view.status.value)
     waves = _fit(
         [
-            f"{_WAVE_ICON[wave.status]} {index + 1}. {wave.name} — `{wave.protection_group}` "
-            f"({wave.servers} servers, {wave.region})"
+            md(
+                "{} {}. {} — `{}` ({} servers, {})",
+                Mrkdwn(_WAVE_ICON[wave.status]),
+                index + 1,
+                wave.name,
+                wave.protection_group,
+                wave.servers,
+                wave.region,
+            )
             for index, wave in enumerate(view.waves)
         ],
-        "…and {n} more waves",
+        Mrkdwn("…and {n} more waves"),
         hidden=max(0, view.wave_count - len(view.waves)),
     )
     if view.status is ExecutionStatus.PENDING_APPROVAL:
         return _approval_card(view, waves)
     progress = progress_line(view, now)
-    meta = f"Execution `{view.execution_id}` · started by <@{view.initiated_by}>"
-    text = f"{_kind(view.execution_type)} of {view.plan_name}: {view.status.value}. {progress}"
+    meta = md("Execution `{}` · started by {}", view.execution_id, user(view.initiated_by))
+    if view.point_in_time:
+        meta += md(" · point in time: {}", point_in_time(view.point_in_time))
+    text = md("{} of {}: {}. {}", _kind(view.execution_type), view.plan_name, view.status.value, progress)
     blocks = [_section(title), _section(waves)]
     if view.approvals_required:
         blocks.append(_context(_decision_line(view)))
     if view.status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
         blocks.append(_context(progress))
     blocks.append(_context(meta))
-    return Message(text=text, blocks=blocks)
+    return _message(text, blocks)
 
 
-def _approval_card(view: ProgressUpdated, waves: str) -> Message:
+def _approval_card(view: ProgressUpdated, waves: Mrkdwn) -> Message:
     kind = _kind(view.execution_type)
-    expires = f"{view.expires_at:%Y-%m-%d %H:%M} UTC" if view.expires_at else "never"
-    approvers = ", ".join(f"<@{user}>" for user in view.approved_by) or "none yet"
-    facts = (
-        f"*Plan:* `{view.plan_name}`   *Type:* {view.execution_type.value}\n"
-        f"*Waves:* {view.wave_count}   *Servers:* {view.server_count}   *Regions:* {', '.join(view.regions)}\n"
-        f"*Requested by:* <@{view.initiated_by}>   *Expires:* {expires}\n"
-        f"*Approvals:* {len(view.approved_by)}/{view.approvals_required} ({approvers})"
+    expires = md("{:%Y-%m-%d %H:%M} UTC", view.expires_at) if view.expires_at else Mrkdwn("never")
+    approvers = users(view.approved_by) or Mrkdwn("none yet")
+    facts = md(
+        "*Plan:* `{}`   *Type:* {}\n"
+        "*Waves:* {}   *Servers:* {}   *Regions:* {}\n"
+        "*Requested by:* {}   *Expires:* {}\n"
+        "*Approvals:* {}/{} ({})",
+        view.plan_name,
+        view.execution_type.value,
+        view.wave_count,
+        view.server_count,
+        ", ".join(view.regions),
+        user(view.initiated_by),
+        expires,
+        len(view.approved_by),
+        view.approvals_required,
+        approvers,
     )
+    if view.point_in_time:
+        # The approvers decide on the data they launch from: the instant in UTC, not as typed.
+        facts += md("\n*Point in time:* {}", point_in_time(view.point_in_time))
     confirm = {
         "title": {"type": "plain_text", "text": f"Start this {kind.lower()}?"},
         "text": {
             "type": "mrkdwn",
-            "text": f"This launches {view.server_count} servers of `{view.plan_name}` for real "
-            f"({view.execution_type.value}), not a drill.",
+            "text": md(
+                "This launches {} servers of `{}` for real ({}), not a drill.",
+                view.server_count,
+                view.plan_name,
+                view.execution_type.value,
+            ),
         },
         "confirm": {"type": "plain_text", "text": "Approve"},
         "deny": {"type": "plain_text", "text": "Back"},
@@ -183,146 +227,207 @@ def _approval_card(view: ProgressUpdated, waves: str) -> Message:
             },
         ],
     }
-    title = f":rotating_light: *Approval needed: {kind} of `{view.plan_name}`*"
-    text = (
-        f"Approval needed: {kind} of {view.plan_name} requested by <@{view.initiated_by}> "
-        f"({view.server_count} servers); expires {expires}."
+    title = md(":rotating_light: *Approval needed: {} of `{}`*", kind, view.plan_name)
+    text = md(
+        "Approval needed: {} of {} requested by {} ({} servers); expires {}.",
+        kind,
+        view.plan_name,
+        user(view.initiated_by),
+        view.server_count,
+        expires,
     )
     if view.readiness_level:
-        facts += "\n" + readiness_text(view.readiness_level, view.readiness_lines)
-    meta = f"Execution `{view.execution_id}` · the requester cannot approve their own request"
-    return Message(
-        text=text, blocks=[_section(title), _section(facts), _section(waves), buttons, _context(meta)]
-    )
+        facts += Mrkdwn("\n") + readiness_text(view.readiness_level, view.readiness_lines)
+    meta = md("Execution `{}` · the requester cannot approve their own request", view.execution_id)
+    return _message(text, [_section(title), _section(facts), _section(waves), buttons, _context(meta)])
 
 
-def _decision_line(view: ProgressUpdated) -> str:
+def _decision_line(view: ProgressUpdated) -> Mrkdwn:
     if view.rejected_by:
-        return f":no_entry: Rejected by <@{view.rejected_by}>: {view.rejection_reason}"
+        return md(":no_entry: Rejected by {}: {}", user(view.rejected_by), view.rejection_reason or "")
     if view.status is ExecutionStatus.EXPIRED:
-        return f":alarm_clock: Expired at {view.ended_at or view.expires_at:%Y-%m-%d %H:%M} UTC: not approved in time"
-    approvers = ", ".join(f"<@{user}>" for user in view.approved_by)
-    return f":white_check_mark: Approved by {approvers}"
+        return md(
+            ":alarm_clock: Expired at {:%Y-%m-%d %H:%M} UTC: not approved in time",
+            view.ended_at or view.expires_at,
+        )
+    return md(":white_check_mark: Approved by {}", users(view.approved_by))
 
 
 def event(event: Event) -> Message:
     if isinstance(event, ProgressUpdated):
         return anchor(event, event.at)
+    text = _event_text(event)
+    return _message(text, [_section(text)])
+
+
+def _event_text(event: Event) -> Mrkdwn:
+    if isinstance(event, ProgressUpdated):
+        raise TypeError("progress is shown by editing the anchor (anchor()), not as a reply")
     if isinstance(event, ExecutionStarted):
-        text = (
-            f":rocket: {_kind(event.execution_type)} of `{event.plan_name}` started by "
-            f"<@{event.initiated_by}>: {event.wave_count} waves, {event.server_count} servers."
+        text = md(
+            ":rocket: {} of `{}` started by {}: {} waves, {} servers.",
+            _kind(event.execution_type),
+            event.plan_name,
+            user(event.initiated_by),
+            event.wave_count,
+            event.server_count,
         )
         if event.point_in_time:
-            text += f" Point in time: each server from its newest snapshot at or before {event.point_in_time:%Y-%m-%d %H:%M:%S} UTC."
-    elif isinstance(event, WaveStarted):
-        jobs = ", ".join(f"`{job}`" for job in event.job_ids)
-        text = (
-            f":arrow_forward: Wave {event.wave_index + 1}/{event.wave_count} *{event.wave_name}* started: "
-            f"{event.server_count} servers of `{event.protection_group}` in {event.region} — job {jobs}"
+            text += md(" Point in time: {}.", point_in_time(event.point_in_time))
+        return text
+    if isinstance(event, WaveStarted):
+        return md(
+            ":arrow_forward: Wave {}/{} *{}* started: {} servers of `{}` in {} — job {}",
+            event.wave_index + 1,
+            event.wave_count,
+            event.wave_name,
+            event.server_count,
+            event.protection_group,
+            event.region,
+            Mrkdwn(", ").join(md("`{}`", job) for job in event.job_ids),
         )
-    elif isinstance(event, WaveFinished):
-        text = _wave_finished(event)
-    elif isinstance(event, WaveScheduled):
-        text = (
-            f":hourglass: Wave {event.wave_index + 1}/{event.wave_count} *{event.wave_name}* starts at "
-            f"{event.starts_at:%H:%M:%S} UTC (waits {duration(event.wait_seconds)} after the previous wave)"
+    if isinstance(event, WaveFinished):
+        return _wave_finished(event)
+    if isinstance(event, WaveScheduled):
+        return md(
+            ":hourglass: Wave {}/{} *{}* starts at {:%H:%M:%S} UTC (waits {} after the previous wave)",
+            event.wave_index + 1,
+            event.wave_count,
+            event.wave_name,
+            event.starts_at,
+            duration(event.wait_seconds),
         )
-    elif isinstance(event, WavesSkipped):
-        names = ", ".join(f"*{name}*" for name in event.wave_names)
-        text = f":fast_forward: Skipped {names}: {event.reason}."
-    elif isinstance(event, CleanupScheduled):
-        text = (
-            f":broom: Drill instances will be terminated automatically at {event.due_at:%Y-%m-%d %H:%M} UTC "
-            "(the plan's cleanup_after). `/drs cleanup` does it now."
+    if isinstance(event, WavesSkipped):
+        names = Mrkdwn(", ").join(md("*{}*", name) for name in event.wave_names)
+        return md(":fast_forward: Skipped {}: {}.", names, event.reason)
+    if isinstance(event, CleanupScheduled):
+        return md(
+            ":broom: Drill instances will be terminated automatically at {:%Y-%m-%d %H:%M} UTC "
+            "(the plan's cleanup_after). `/drs cleanup` does it now.",
+            event.due_at,
         )
-    elif isinstance(event, CleanupStarted):
-        who = f"<@{event.requested_by}>" if event.requested_by else "the plan's cleanup_after"
-        jobs = ", ".join(f"`{job}`" for job in event.job_ids) or "none"
-        text = (
-            f":broom: Cleanup by {who}: terminating {event.terminating} drill instance(s) "
-            f"(TERMINATE job {jobs}); {event.already_gone} already gone."
+    if isinstance(event, CleanupStarted):
+        who = user(event.requested_by) if event.requested_by else "the plan's cleanup_after"
+        jobs = Mrkdwn(", ").join(md("`{}`", job) for job in event.job_ids) or "none"
+        text = md(
+            ":broom: Cleanup by {}: terminating {} drill instance(s) (TERMINATE job {}); {} already gone.",
+            who,
+            event.terminating,
+            jobs,
+            event.already_gone,
         )
         if event.failures:
-            text += "\nNot terminated:\n" + _failure_lines(event.failures)
-    elif isinstance(event, CleanupFinished):
-        icon = ":white_check_mark:" if not event.failures else ":warning:"
-        text = (
-            f"{icon} Cleanup done: {event.terminated} drill instance(s) terminated, "
-            f"{event.already_gone} were already gone."
+            text += Mrkdwn("\nNot terminated:\n") + _failure_lines(event.failures)
+        return text
+    if isinstance(event, CleanupFinished):
+        icon = Mrkdwn(":white_check_mark:" if not event.failures else ":warning:")
+        text = md(
+            "{} Cleanup done: {} drill instance(s) terminated, {} were already gone.",
+            icon,
+            event.terminated,
+            event.already_gone,
         )
         if event.failures:
-            text += "\nStill there:\n" + _failure_lines(event.failures)
-    elif isinstance(event, ReadinessReported):
-        text = readiness_text(event.level, event.lines, forced=event.forced)
-    elif isinstance(event, ApprovalRequested):
-        who = ", ".join(_principal(p) for p in event.approvers)
-        text = (
-            f":rotating_light: <@{event.requested_by}> requests a real {_kind(event.execution_type).lower()} of "
-            f"`{event.plan_name}`. It needs {event.approvals_required} approval(s) from {who} "
-            f"(not the requester) by {event.expires_at:%H:%M} UTC."
+            text += Mrkdwn("\nStill there:\n") + _failure_lines(event.failures)
+        return text
+    if isinstance(event, ReadinessReported):
+        return readiness_text(event.level, event.lines, forced=event.forced)
+    if isinstance(event, ApprovalRequested):
+        return md(
+            ":rotating_light: {} requests a real {} of `{}`. It needs {} approval(s) from {} "
+            "(not the requester) by {:%H:%M} UTC.",
+            user(event.requested_by),
+            _kind(event.execution_type).lower(),
+            event.plan_name,
+            event.approvals_required,
+            Mrkdwn(", ").join(_principal(p) for p in event.approvers),
+            event.expires_at,
         )
-    elif isinstance(event, ApprovalRecorded):
-        text = (
-            f":ballot_box_with_check: Approved by <@{event.approved_by}> "
-            f"({event.approvals}/{event.approvals_required}); waiting for another approver."
+    if isinstance(event, ApprovalRecorded):
+        return md(
+            ":ballot_box_with_check: Approved by {} ({}/{}); waiting for another approver.",
+            user(event.approved_by),
+            event.approvals,
+            event.approvals_required,
         )
-    elif isinstance(event, ExecutionApproved):
-        text = ":white_check_mark: Approved by " + ", ".join(f"<@{u}>" for u in event.approved_by) + "."
-    elif isinstance(event, ExecutionRejected):
-        text = f":no_entry: Rejected by <@{event.rejected_by}>: {event.reason}. Nothing was launched."
-    elif isinstance(event, ApprovalExpired):
-        text = ":alarm_clock: The request expired before it was approved. Nothing was launched."
-    elif isinstance(event, CancelRequested):
+    if isinstance(event, ExecutionApproved):
+        return md(":white_check_mark: Approved by {}.", users(event.approved_by))
+    if isinstance(event, ExecutionRejected):
+        return md(
+            ":no_entry: Rejected by {}: {}. Nothing was launched.", user(event.rejected_by), event.reason
+        )
+    if isinstance(event, ApprovalExpired):
+        return Mrkdwn(":alarm_clock: The request expired before it was approved. Nothing was launched.")
+    if isinstance(event, CancelRequested):
         following = (
-            f" {event.jobs_running} running job(s) will be followed to their end and reported."
+            md(" {} running job(s) will be followed to their end and reported.", event.jobs_running)
             if event.jobs_running
-            else ""
+            else Mrkdwn("")
         )
-        text = (
-            f":octagonal_sign: Cancel requested by <@{event.requested_by}>: nothing new will start."
-            f"{following}"
+        return md(
+            ":octagonal_sign: Cancel requested by {}: nothing new will start.{}",
+            user(event.requested_by),
+            following,
         )
-    elif isinstance(event, FailbackReversed):
-        regions = ", ".join(event.origin_regions) or "no region"
-        icon = ":leftwards_arrow_with_hook:" if not event.failures else ":warning:"
-        text = (
-            f"{icon} Reverse replication started for {event.reversed}/{event.total} recovery instance(s), "
-            f"replicating back to {regions}. Waiting for them to reach CONTINUOUS before launching there."
+    if isinstance(event, FailbackReversed):
+        icon = Mrkdwn(":leftwards_arrow_with_hook:" if not event.failures else ":warning:")
+        text = md(
+            "{} Reverse replication started for {}/{} recovery instance(s), replicating back to {}. "
+            "Waiting for them to reach CONTINUOUS before launching there.",
+            icon,
+            event.reversed,
+            event.total,
+            ", ".join(event.origin_regions) or "no region",
         )
         if event.failures:
-            text += "\nNot reversed (they will not fail back):\n" + _server_failure_lines(
+            text += Mrkdwn("\nNot reversed (they will not fail back):\n") + _server_failure_lines(
                 event.failures, event.more_failures
             )
-    elif isinstance(event, FailbackSyncProgress):
-        states = ", ".join(f"{state} {count}" for state, count in sorted(event.states.items()))
-        text = (
-            f":arrows_counterclockwise: Failback sync: {event.continuous}/{event.total} server(s) CONTINUOUS "
-            f"({states}); waiting until {event.deadline:%Y-%m-%d %H:%M} UTC at most."
+        return text
+    if isinstance(event, FailbackSyncProgress):
+        return md(
+            ":arrows_counterclockwise: Failback sync: {}/{} server(s) CONTINUOUS ({}); "
+            "waiting until {:%Y-%m-%d %H:%M} UTC at most.",
+            event.continuous,
+            event.total,
+            ", ".join(f"{state} {count}" for state, count in sorted(event.states.items())),
+            event.deadline,
         )
-    elif isinstance(event, FailbackSyncFinished):
-        icon = ":white_check_mark:" if not event.failures else ":warning:"
-        text = (
-            f"{icon} Failback sync done: {event.ready}/{event.total} server(s) ready to launch in the "
-            "origin region."
-        )
-        if event.failures:
-            text += "\nLeft out:\n" + _server_failure_lines(event.failures, event.more_failures)
-    elif isinstance(event, FailbackReprotected):
-        icon = ":shield:" if not event.failures else ":warning:"
-        text = (
-            f"{icon} Re-protect: {event.reprotected}/{event.total} instance(s) in the origin region "
-            "replicate to the recovery region again."
+    if isinstance(event, FailbackSyncFinished):
+        icon = Mrkdwn(":white_check_mark:" if not event.failures else ":warning:")
+        text = md(
+            "{} Failback sync done: {}/{} server(s) ready to launch in the origin region.",
+            icon,
+            event.ready,
+            event.total,
         )
         if event.failures:
-            text += "\nNot re-protected:\n" + _server_failure_lines(event.failures, event.more_failures)
-    else:
-        text = (
-            f"{_STATUS_ICON[event.status]} {_kind(event.execution_type)} of `{event.plan_name}` "
-            f"*{event.status.value}*: {event.launched}/{event.total} servers launched, "
-            f"{event.failed} failed, in {duration(event.duration_seconds)}."
+            text += Mrkdwn("\nLeft out:\n") + _server_failure_lines(event.failures, event.more_failures)
+        return text
+    if isinstance(event, FailbackReprotected):
+        icon = Mrkdwn(":shield:" if not event.failures else ":warning:")
+        text = md(
+            "{} Re-protect: {}/{} instance(s) in the origin region replicate to the recovery region again.",
+            icon,
+            event.reprotected,
+            event.total,
         )
-    return Message(text=_plain(text)[:TEXT_LIMIT], blocks=[_section(text)])
+        if event.failures:
+            text += Mrkdwn("\nNot re-protected:\n") + _server_failure_lines(
+                event.failures, event.more_failures
+            )
+        return text
+    return md(
+        "{} {} of `{}` *{}*: {}/{} servers launched, {} failed, in {}.",
+        Mrkdwn(_STATUS_ICON[event.status]),
+        _kind(event.execution_type),
+        event.plan_name,
+        event.status.value,
+        event.launched,
+        event.total,
+        event.failed,
+        duration(event.duration_seconds),
+    )
 
 
 _READINESS_ICON = {
@@ -334,88 +439,111 @@ _READINESS_ICON = {
 
 def readiness_text(
     level: str, lines: list[str], *, forced: bool = False, plan_name: str | None = None
-) -> str:
-    icon = _READINESS_ICON.get(level, ":grey_question:")
-    head = f"{icon} *Readiness: {level}*" + (f" for `{plan_name}`" if plan_name else "")
+) -> Mrkdwn:
+    """The readiness verdict; its lines name waves and quote DRS, so each is escaped."""
+    icon = Mrkdwn(_READINESS_ICON.get(level, ":grey_question:"))
+    head = md("{} *Readiness: {}*", icon, level)
+    if plan_name:
+        head += md(" for `{}`", plan_name)
     if forced:
-        head += " — started anyway (--force)"
-    return "\n".join([head, *(f"• {line}" for line in lines)])
+        head += Mrkdwn(" — started anyway (--force)")
+    return Mrkdwn("\n").join([head, *(md("• {}", line) for line in lines)])
 
 
-def _principal(principal: str) -> str:
+def _principal(principal: str) -> Mrkdwn:
     if principal == "*":
-        return "anyone"
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+        return Mrkdwn("anyone")
+    return usergroup(principal) if principal.startswith("S") else user(principal)
 
 
-def _wave_finished(event: WaveFinished) -> str:
+def _wave_finished(event: WaveFinished) -> Mrkdwn:
     total = event.launched + event.failed + event.not_started
-    text = (
-        f"{_WAVE_ICON[event.status]} Wave {event.wave_index + 1}/{event.wave_count} *{event.wave_name}* "
-        f"{event.status.value}: {event.launched}/{total} launched in {duration(event.duration_seconds)} (RTO)"
+    text = md(
+        "{} Wave {}/{} *{}* {}: {}/{} launched in {} (RTO)",
+        Mrkdwn(_WAVE_ICON[event.status]),
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        event.status.value,
+        event.launched,
+        total,
+        duration(event.duration_seconds),
     )
     if event.not_started:
-        text += f", {event.not_started} not started"
+        text += md(", {} not started", event.not_started)
     if event.failures:
         more = (
-            f"\n…and {event.more_failures} more failed servers (see `/drs status`)"
+            md("\n…and {} more failed servers (see `/drs status`)", event.more_failures)
             if event.more_failures
-            else ""
+            else Mrkdwn("")
         )
-        text += "\nFailed:"
+        text += Mrkdwn("\nFailed:")
         # The listed errors share one section (20 of DRS's longest still fit); the history keeps them whole.
         share = (SECTION_LIMIT - len(text) - len(more)) // len(event.failures) - 30
         for failure in event.failures:
-            error = " ".join(failure.error.split())
-            if len(error) > share:
-                error = error[: max(share, 20) - 1] + "…"
-            text += f"\n• `{failure.source_server_id}`: {error}"
+            error = clip(" ".join(failure.error.split()), max(share, 20))
+            text += md("\n• `{}`: {}", failure.source_server_id, error)
         text += more
     return text
 
 
-def _plain(text: str) -> str:
-    return text.replace("*", "").replace("`", "")
-
-
-def plans_list(catalog: Catalog) -> str:
+def plans_list(catalog: Catalog) -> Mrkdwn:
     if not catalog.plans:
-        return "No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`."
+        return Mrkdwn("No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`.")
     lines = []
     for plan in catalog.plans:
         groups = [catalog.group(w.protection_group) for w in plan.waves]
         servers = f"{sum(len(g.source_servers) for g in groups)} servers"
         if any(g.by_tags for g in groups):
             servers += " listed, more selected by tags at run time"
-        description = f" — {plan.description[:150]}" if plan.description else ""
-        lines.append(f"• `{plan.name}`{description} ({len(plan.waves)} waves, {servers})")
-    return "*Recovery plans*\n" + _fit(lines, "…and {n} more plans", TEXT_LIMIT - 20)
+        description = md(" — {}", clip(plan.description, 150)) if plan.description else Mrkdwn("")
+        lines.append(md("• `{}`{} ({} waves, {})", plan.name, description, len(plan.waves), servers))
+    return Mrkdwn("*Recovery plans*\n") + _fit(lines, Mrkdwn("…and {n} more plans"), TEXT_LIMIT - 20)
 
 
-def status_text(execution: Execution, now: datetime) -> str:
+def status_text(execution: Execution, now: datetime) -> Mrkdwn:
     lines = [
-        f"{_STATUS_ICON[execution.status]} *{_kind(execution.execution_type)} of `{execution.plan_name}`* "
-        f"— {execution.status.value} (`{execution.execution_id}`)",
+        md(
+            "{} *{} of `{}`* — {} (`{}`)",
+            Mrkdwn(_STATUS_ICON[execution.status]),
+            _kind(execution.execution_type),
+            execution.plan_name,
+            execution.status.value,
+            execution.execution_id,
+        ),
         progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
     ]
+    if execution.point_in_time:
+        lines.append(md("Point in time: {}", point_in_time(execution.point_in_time)))
     if execution.failback is not None:
         lines.append(_failback_line(execution))
     for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
         lines.append(
-            f"{_WAVE_ICON[wave.status]} {wave.name}: {wave.status.value}, "
-            f"{counts.launched}/{counts.total} launched, {counts.failed} failed"
+            md(
+                "{} {}: {}, {}/{} launched, {} failed",
+                Mrkdwn(_WAVE_ICON[wave.status]),
+                wave.name,
+                wave.status.value,
+                counts.launched,
+                counts.total,
+                counts.failed,
+            )
         )
     if len(execution.waves) > STATUS_WAVES:
-        lines.append(f"…and {len(execution.waves) - STATUS_WAVES} more waves")
+        lines.append(md("…and {} more waves", len(execution.waves) - STATUS_WAVES))
     failed = [s for s in execution.servers() if s.status is ServerStatus.FAILED]
     if failed:
         # DRS's own error text, shortened; the history keeps it whole.
-        lines.append(f"*Failed servers* ({len(failed)}):")
-        lines += [f"• `{s.source_server_id}`: {(s.error or '')[:200]}" for s in failed[:STATUS_FAILURES]]
+        lines.append(md("*Failed servers* ({}):", len(failed)))
+        lines += [
+            md("• `{}`: {}", s.source_server_id, clip(s.error or "", 200)) for s in failed[:STATUS_FAILURES]
+        ]
         if len(failed) > STATUS_FAILURES:
-            lines.append(f"…and {len(failed) - STATUS_FAILURES} more (the stored history lists them all)")
-    return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
+            lines.append(
+                md("…and {} more (the stored history lists them all)", len(failed) - STATUS_FAILURES)
+            )
+    return _fit(lines, Mrkdwn("…and {n} more lines"), limit=TEXT_LIMIT)
 
 
 STATUS_WAVES = 40
@@ -429,39 +557,51 @@ _FAILBACK_STEP = {
 }
 
 
-def _failback_line(execution: Execution) -> str:
+def _failback_line(execution: Execution) -> Mrkdwn:
     run = execution.failback
     assert run is not None
     servers = run.servers
-    reversed_ = sum(1 for s in servers if s.reversed_source_server_id)
-    ready = sum(1 for s in servers if s.ready)
-    left_out = sum(1 for s in servers if s.failed)
-    reprotected = sum(1 for s in servers if s.reprotected)
-    return (
-        f"Failback of recovery `{run.recovery_execution_id}` — step: {_FAILBACK_STEP[run.phase.value]}; "
-        f"{reversed_}/{len(servers)} reversed, {ready} CONTINUOUS, {left_out} left out, {reprotected} re-protected"
+    return md(
+        "Failback of recovery `{}` — step: {}; {}/{} reversed, {} CONTINUOUS, {} left out, {} re-protected",
+        run.recovery_execution_id,
+        _FAILBACK_STEP[run.phase.value],
+        sum(1 for s in servers if s.reversed_source_server_id),
+        len(servers),
+        sum(1 for s in servers if s.ready),
+        sum(1 for s in servers if s.failed),
+        sum(1 for s in servers if s.reprotected),
     )
 
 
 STATUS_FAILURES = 25
 
 
-def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> str:
-    where = f"`{plan_name}`" if plan_name else "this channel"
+def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> Mrkdwn:
+    where = md("`{}`", plan_name) if plan_name else Mrkdwn("this channel")
     if not summaries:
-        return f"No executions of {where} yet."
-    lines = [f"*Recent executions of {where}* (newest first)"]
+        return md("No executions of {} yet.", where)
+    lines = [md("*Recent executions of {}* (newest first)", where)]
     for summary in summaries:
         started = summary.start_time or summary.created_at
         took = duration(((summary.end_time or now) - started).total_seconds())
         failed = f", {summary.failed} failed" if summary.failed else ""
         lines.append(
-            f"{_STATUS_ICON[summary.status]} `{summary.execution_id}` "
-            f"{_kind(summary.execution_type).lower()} of `{summary.plan_name}` — {summary.status.value}, "
-            f"{summary.launched}/{summary.total} launched{failed} · {started:%Y-%m-%d %H:%M} UTC, {took} "
-            f"· <@{summary.initiated_by}>"
+            md(
+                "{} `{}` {} of `{}` — {}, {}/{} launched{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
+                Mrkdwn(_STATUS_ICON[summary.status]),
+                summary.execution_id,
+                _kind(summary.execution_type).lower(),
+                summary.plan_name,
+                summary.status.value,
+                summary.launched,
+                summary.total,
+                failed,
+                started,
+                took,
+                user(summary.initiated_by),
+            )
         )
-    return "\n".join(lines)
+    return Mrkdwn("\n").join(lines)
 
 
 def wave_options_text(options: WaveOptions) -> list[str]:
@@ -475,7 +615,7 @@ def wave_options_text(options: WaveOptions) -> list[str]:
 
 
 def plan_options_text(options: PlanOptions) -> list[str]:
-    shown = []
+    shown: list[str] = []
     if options.rpo_target is not None:
         shown.append(f"Readiness warns beyond an RPO of {duration(options.rpo_target)} (rpo_target).")
     if options.cleanup_after is not None:
@@ -485,11 +625,12 @@ def plan_options_text(options: PlanOptions) -> list[str]:
     return shown
 
 
-def plan_text(catalog: Catalog, plan_name: str) -> str:
+def plan_text(catalog: Catalog, plan_name: str) -> Mrkdwn:
     plan = catalog.plan(plan_name)
     if plan is None:
         return unknown_plan(plan_name, tuple(catalog.plan_names()))
-    lines = [f"*Plan `{plan.name}`*" + (f" — {plan.description}" if plan.description else "")]
+    description = md(" — {}", plan.description) if plan.description else Mrkdwn("")
+    lines = [md("*Plan `{}`*{}", plan.name, description)]
     total = 0
     for index, wave in enumerate(plan.waves, start=1):
         group = catalog.group(wave.protection_group)
@@ -501,36 +642,49 @@ def plan_text(catalog: Catalog, plan_name: str) -> str:
             else f"{len(group.source_servers)} servers"
         )
         lines.append(
-            f"{index}. *{wave.name}* — `{group.name}`: {members} in {group.region} ({'; '.join(options)})"
+            md(
+                "{}. *{}* — `{}`: {} in {} ({})",
+                index,
+                wave.name,
+                group.name,
+                members,
+                group.region,
+                "; ".join(options),
+            )
         )
-    lines += plan_options_text(plan.options)
-    lines.append(f"{len(plan.waves)} waves, {total} servers. Run a drill: `/drs execute {plan.name} drill`")
-    return _fit(lines, "…and {n} more lines", limit=TEXT_LIMIT)
+    lines += [md("{}", line) for line in plan_options_text(plan.options)]
+    lines.append(
+        md("{} waves, {} servers. Run a drill: `/drs execute {} drill`", len(plan.waves), total, plan.name)
+    )
+    return _fit(lines, Mrkdwn("…and {n} more lines"), limit=TEXT_LIMIT)
 
 
-def unknown_plan(name: str, known: tuple[str, ...]) -> str:
+def unknown_plan(name: str, known: tuple[str, ...]) -> Mrkdwn:
+    """`name` is what the user typed: escaped, and clipped so a pasted essay is not echoed whole."""
+    typed = clip(name.replace("`", "'"), 80)
     if not known:
-        return (
-            f"There is no plan `{name}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`."
+        return md(
+            "There is no plan `{}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`.",
+            typed,
         )
     guess = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean `{guess[0]}`?" if guess else ""
-    listed = ", ".join(f"`{p}`" for p in known[:30])
-    more = f" and {len(known) - 30} more (`/drs plans` lists them)" if len(known) > 30 else ""
-    return f"There is no plan `{name}`.{hint} Known plans: {listed}{more}"
+    hint = md(" Did you mean `{}`?", guess[0]) if guess else Mrkdwn("")
+    listed = Mrkdwn(", ").join(md("`{}`", p) for p in known[:30])
+    more = md(" and {} more (`/drs plans` lists them)", len(known) - 30) if len(known) > 30 else Mrkdwn("")
+    return md("There is no plan `{}`.{} Known plans: {}{}", typed, hint, listed, more)
 
 
-def _server_failure_lines(failures: list[ServerFailure], more: int) -> str:
-    lines = [f"• `{f.source_server_id}`: {f.error[:300]}" for f in failures[:10]]
+def _server_failure_lines(failures: list[ServerFailure], more: int) -> Mrkdwn:
+    lines = [md("• `{}`: {}", f.source_server_id, clip(f.error, 300)) for f in failures[:10]]
     hidden = len(failures) - len(lines) + more
     if hidden > 0:
-        lines.append(f"…and {hidden} more (the history lists them all)")
-    return "\n".join(lines)
+        lines.append(md("…and {} more (the history lists them all)", hidden))
+    return Mrkdwn("\n").join(lines)
 
 
-def _failure_lines(failures: list[str], shown: int = 10) -> str:
+def _failure_lines(failures: list[str], shown: int = 10) -> Mrkdwn:
     """A cleanup's failures within one section: the first few, shortened, and a count of the rest."""
-    lines = [f"• {failure[:150]}" for failure in failures[:shown]]
+    lines = [md("• {}", clip(failure, 150)) for failure in failures[:shown]]
     if len(failures) > shown:
-        lines.append(f"…and {len(failures) - shown} more (the stored history lists them all)")
-    return "\n".join(lines)
+        lines.append(md("…and {} more (the stored history lists them all)", len(failures) - shown))
+    return Mrkdwn("\n").join(lines)

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot.errors import ConfigurationError
 from bot.slack import ack
 from bot.slack.ids import APPROVE_ACTION, REASON_VIEW, REJECT_ACTION
+from bot.slack.mrkdwn import Mrkdwn, clip, md
 
 if TYPE_CHECKING:
     from bot.slack.deps import SlackDeps
@@ -44,7 +45,7 @@ def register(
     """`deps` builds the services (from the fully validated settings) when a lazy listener first runs."""
     if misconfigured is not None:
         # Fail closed: say what is wrong to whoever asks, act on nothing.
-        app.command("/drs")(ack.refusal(MISCONFIGURED.format(error=misconfigured)))
+        app.command("/drs")(ack.refusal(md(MISCONFIGURED, error=misconfigured)))
         for action in (APPROVE_ACTION, REJECT_ACTION):
             app.action(action)(ack.acknowledge)
         app.view(REASON_VIEW)(ack.acknowledge)
@@ -64,8 +65,8 @@ def _run_command(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
     def run_command(command: dict[str, Any], respond: Respond) -> None:
         from bot.slack import slash_command  # after the ack: see the module docstring
 
-        typed = f"/drs {command.get('text') or ''}".strip().replace("`", "'")[:100]
-        with _told_if_failed(f"`{typed}`", lambda text: respond(response_type="ephemeral", text=text)):
+        typed = clip(f"/drs {command.get('text') or ''}".strip().replace("`", "'"), 100)
+        with _told_if_failed(md("`{}`", typed), lambda text: respond(response_type="ephemeral", text=text)):
             slash_command.run(deps(), command, respond)
 
     return run_command
@@ -76,7 +77,7 @@ def _approve(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
         from bot.slack import approvals  # after the ack: see the module docstring
 
         with _told_if_failed(
-            "your approval",
+            Mrkdwn("your approval"),
             lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
         ):
             approvals.approve(deps(), body, respond)
@@ -91,7 +92,7 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
         _, channel_id = ack.reason_form_target(body)
         user_id = body["user"]["id"]
         with _told_if_failed(
-            "your rejection",
+            Mrkdwn("your rejection"),
             lambda text: client.chat_postEphemeral(channel=channel_id, user=user_id, text=text),
         ):
             approvals.reject(deps(), body, client)
@@ -100,17 +101,17 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
 
 
 @contextmanager
-def _told_if_failed(what: str, tell: Callable[[str], object]) -> Iterator[None]:
+def _told_if_failed(what: Mrkdwn, tell: Callable[[Mrkdwn], object]) -> Iterator[None]:
     """Bolt only logs what a lazy listener raises, and Lambda does not retry it: without this, the user
     would see the ack's "Looking that up…" and then nothing."""
     try:
         yield
     except ConfigurationError as error:
         logger.error("The bot's configuration is invalid: %s", error)
-        tell(MISCONFIGURED.format(error=error))
+        tell(md(MISCONFIGURED, error=str(error)))
     except Exception as error:
         logger.exception("%s failed", what)
-        tell(FAILED.format(what=what, error=_brief(error)))
+        tell(md(FAILED, what=what, error=_brief(error)))
 
 
 def _brief(error: Exception) -> str:

@@ -22,14 +22,20 @@ from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
+from bot.slack.mrkdwn import Mrkdwn, channel, clip, md
 
 logger = logging.getLogger(__name__)
+
+
+def _reply(respond: Respond, text: Mrkdwn) -> None:
+    """Every answer here is Mrkdwn (bot/slack/mrkdwn.py): what the user typed is echoed escaped."""
+    respond(response_type="ephemeral", text=text)
 
 
 def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     """The slow half of a /drs command the ack accepted, with the validated access policy."""
     if not deps.policy.channel_allowed(command.get("channel_id") or ""):
-        respond(response_type="ephemeral", text=CHANNEL_REFUSAL)
+        _reply(respond, CHANNEL_REFUSAL)
         return
     parsed = commands.parse(command.get("text") or "")
     if isinstance(parsed, Execute):
@@ -39,16 +45,16 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     elif isinstance(parsed, Check):
         _check(deps, parsed, respond)
     elif isinstance(parsed, ShowPlan):
-        respond(response_type="ephemeral", text=blocks.plan_text(deps.catalog.load(), parsed.plan_name))
+        _reply(respond, blocks.plan_text(deps.catalog.load(), parsed.plan_name))
     elif isinstance(parsed, ListPlans):
-        respond(response_type="ephemeral", text=blocks.plans_list(deps.catalog.load()))
+        _reply(respond, blocks.plans_list(deps.catalog.load()))
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
         _cancel(deps, parsed, command, respond)
     elif isinstance(parsed, History):
         found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
-        respond(response_type="ephemeral", text=blocks.history_text(found, parsed.plan_name, deps.clock()))
+        _reply(respond, blocks.history_text(found, parsed.plan_name, deps.clock()))
     # Help, Invalid and reserved words were fully answered by the ack.
 
 
@@ -63,70 +69,83 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         at=parsed.at,
     )
     if outcome.result is RequestResult.UNKNOWN_PLAN:
-        respond(response_type="ephemeral", text=blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
+        _reply(respond, blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
     elif outcome.result is RequestResult.PLAN_BUSY:
-        respond(response_type="ephemeral", text=_plan_busy(parsed.plan_name, outcome.busy_with))
+        _reply(respond, _plan_busy(parsed.plan_name, outcome.busy_with))
     elif outcome.result is RequestResult.NOT_READY and outcome.verdict:
         verdict = outcome.verdict
-        respond(
-            response_type="ephemeral",
-            text=blocks.readiness_text(
-                verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name
-            )
-            + f"\n\nThe drill did not start. Fix the above, or start it anyway: "
-            f"`/drs execute {parsed.plan_name} drill --force`.",
+        _reply(
+            respond,
+            blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
+            + md(
+                "\n\nThe drill did not start. Fix the above, or start it anyway: "
+                "`/drs execute {} drill --force`.",
+                parsed.plan_name,
+            ),
         )
     elif outcome.result is RequestResult.NO_SNAPSHOT and parsed.at:
-        shown = ", ".join(f"`{sid}`" for sid in outcome.without_snapshot[:10])
         more = len(outcome.without_snapshot) - 10
-        respond(
-            response_type="ephemeral",
-            text=f"Nothing was launched: {len(outcome.without_snapshot)} server(s) have no recovery snapshot at or "
-            f"before {parsed.at:%Y-%m-%d %H:%M:%S} UTC: {shown}"
-            + (f" and {more} more" if more > 0 else "")
-            + ". Pick a later time, or launch from the latest data without `--at`.",
+        _reply(
+            respond,
+            md(
+                "Nothing was launched: {} server(s) have no recovery snapshot at or before "
+                "{:%Y-%m-%d %H:%M:%S} UTC: {}{}. Pick a later time, or launch from the latest data "
+                "without `--at`.",
+                len(outcome.without_snapshot),
+                parsed.at,
+                Mrkdwn(", ").join(md("`{}`", sid) for sid in outcome.without_snapshot[:10]),
+                md(" and {} more", more) if more > 0 else Mrkdwn(""),
+            ),
         )
     elif outcome.result is RequestResult.DRS_UNAVAILABLE:
-        respond(
-            response_type="ephemeral",
-            text=f"Nothing was launched: DRS did not answer ({outcome.error}). Try again.",
-        )
+        _reply(respond, md("Nothing was launched: DRS did not answer ({}). Try again.", outcome.error))
     elif outcome.result in REFUSALS:
-        respond(response_type="ephemeral", text=REFUSALS[outcome.result](parsed))
+        _reply(respond, REFUSALS[outcome.result](parsed))
     elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
-        respond(
-            response_type="ephemeral",
-            text=f"Approval requested for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}` "
-            f"(`{outcome.execution.execution_id}`): the card is in the channel. Nothing launches until "
-            "someone else approves it.",
+        _reply(
+            respond,
+            md(
+                "Approval requested for a {} of `{}` (`{}`): the card is in the channel. Nothing launches "
+                "until someone else approves it.",
+                parsed.execution_type.value.lower(),
+                parsed.plan_name,
+                outcome.execution.execution_id,
+            ),
         )
     elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
-        respond(
-            response_type="ephemeral",
-            text=f"The drill `{outcome.execution.execution_id}` is running, but I could not post its status "
-            f"here ({outcome.slack_error}). Invite me with `/invite @DRS ChatOps`; the messages follow.",
+        _reply(
+            respond,
+            md(
+                "The drill `{}` is running, but I could not post its status here ({}). Invite me with "
+                "`/invite @DRS ChatOps`; the messages follow.",
+                outcome.execution.execution_id,
+                outcome.slack_error,
+            ),
         )
 
 
-REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
+REFUSALS: dict[RequestResult, Callable[[Execute], Mrkdwn]] = {
     RequestResult.CHANNEL_NOT_ALLOWED: lambda _: CHANNEL_REFUSAL,
-    RequestResult.NOT_ALLOWED: lambda p: (
-        f"You may not run a {p.execution_type.value.lower()}: the bot's access "
-        "policy does not list you (or a user group of yours). Ask a DR lead to add you."
+    RequestResult.NOT_ALLOWED: lambda p: md(
+        "You may not run a {}: the bot's access policy does not list you (or a user group of yours). "
+        "Ask a DR lead to add you.",
+        p.execution_type.value.lower(),
     ),
-    RequestResult.NO_APPROVERS: lambda p: (
-        f"A {p.execution_type.value.lower()} needs an approver, and none is "
-        'configured. Set "approvers" (Slack user or user group ids) in DRS_BOT_ACCESS_POLICY, e.g. '
-        '`{"approvers": ["U012ABCDEF"], "recovery_requesters": ["S0DRLEADS"]}`.'
+    RequestResult.NO_APPROVERS: lambda p: md(
+        'A {} needs an approver, and none is configured. Set "approvers" (Slack user or user group ids) '
+        'in DRS_BOT_ACCESS_POLICY, e.g. `{{"approvers": ["U012ABCDEF"], "recovery_requesters": '
+        '["S0DRLEADS"]}}`.',
+        p.execution_type.value.lower(),
     ),
-    RequestResult.FUTURE_TIME: lambda p: (
-        f"`--at` must be in the past ({p.at:%Y-%m-%d %H:%M:%S} UTC is not): "
-        "recovery snapshots are taken from what already happened."
+    RequestResult.FUTURE_TIME: lambda p: md(
+        "`--at` must be in the past ({:%Y-%m-%d %H:%M:%S} UTC is not): "
+        "recovery snapshots are taken from what already happened.",
+        p.at,
     ),
-    RequestResult.NO_RECOVERY: lambda p: (
-        f"Nothing to fail back: `{p.plan_name}` has no recovery that launched servers (COMPLETED or "
-        "PARTIAL) since its last failback. Failback undoes a recovery: run `/drs history "
-        f"{p.plan_name}` to check."
+    RequestResult.NO_RECOVERY: lambda p: md(
+        "Nothing to fail back: `{0}` has no recovery that launched servers (COMPLETED or PARTIAL) since "
+        "its last failback. Failback undoes a recovery: run `/drs history {0}` to check.",
+        p.plan_name,
     ),
 }
 
@@ -136,44 +155,53 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
     if execution is None:
         return
     outcome = deps.executions.cleanup(execution.execution_id, command["user_id"])
-    name = f"`{execution.execution_id}` ({execution.plan_name})"
+    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
     if outcome.refusal is CleanupRefusal.NOT_ALLOWED:
-        text = f"You may not clean up {name}: only its requester, an approver, or someone who may run drills can."
+        text = md(
+            "You may not clean up {}: only its requester, an approver, or someone who may run drills can.",
+            name,
+        )
     elif outcome.refusal is CleanupRefusal.NOT_A_DRILL:
-        text = (
-            f"{name} is a {execution.execution_type.value}, not a drill: its recovery instances are your running "
-            "systems now, and cleanup never touches them. Terminate them deliberately in DRS if you must."
+        text = md(
+            "{} is a {}, not a drill: its recovery instances are your running systems now, and cleanup "
+            "never touches them. Terminate them deliberately in DRS if you must.",
+            name,
+            execution.execution_type.value,
         )
     elif outcome.refusal is CleanupRefusal.STILL_RUNNING:
-        text = f"{name} is still running; clean it up when it has ended (or `/drs cancel` it first)."
+        text = md("{} is still running; clean it up when it has ended (or `/drs cancel` it first).", name)
     elif outcome.refusal is CleanupRefusal.IN_PROGRESS:
-        text = f"A cleanup of {name} is already under way; its progress is in the execution's thread."
+        text = md("A cleanup of {} is already under way; its progress is in the execution's thread.", name)
     else:
-        text = f"Cleaning up {name}: its drill instances are being terminated; the thread has the details."
-    respond(response_type="ephemeral", text=text)
+        text = md(
+            "Cleaning up {}: its drill instances are being terminated; the thread has the details.", name
+        )
+    _reply(respond, text)
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     report = deps.executions.check(parsed.plan_name)
     if report is None:
-        respond(
-            response_type="ephemeral",
-            text=blocks.unknown_plan(parsed.plan_name, deps.executions.known_plans()),
-        )
+        _reply(respond, blocks.unknown_plan(parsed.plan_name, deps.executions.known_plans()))
         return
     verdict = report.verdict
     text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
-    respond(response_type="ephemeral", text=f"{text}\n_{verdict.servers_checked} servers checked._")
+    _reply(respond, md("{}\n_{} servers checked._", text, verdict.servers_checked))
 
 
-def _plan_busy(plan_name: str, running: Execution | None) -> str:
+def _plan_busy(plan_name: str, running: Execution | None) -> Mrkdwn:
     if running is None:
-        return f"`{plan_name}` is already running; one execution per plan at a time."
-    where = f" in <#{running.channel_id}>" if running.channel_id else ""
-    return (
-        f"`{plan_name}` is already running: `{running.execution_id}` "
-        f"({running.execution_type.value.lower()}, {running.status.value}){where}. One execution per plan "
-        f"at a time: follow it there, or stop it with `/drs cancel {running.execution_id}`."
+        return md("`{}` is already running; one execution per plan at a time.", plan_name)
+    where = md(" in {}", channel(running.channel_id)) if running.channel_id else Mrkdwn("")
+    return md(
+        "`{}` is already running: `{}` ({}, {}){}. One execution per plan at a time: follow it there, "
+        "or stop it with `/drs cancel {}`.",
+        plan_name,
+        running.execution_id,
+        running.execution_type.value.lower(),
+        running.status.value,
+        where,
+        running.execution_id,
     )
 
 
@@ -182,16 +210,21 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
     if execution is None:
         return
     outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
-    name = f"`{execution.execution_id}` ({execution.plan_name})"
+    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
     texts = {
-        CancelResult.NOT_ALLOWED: f"You may not cancel {name}: only its requester, an approver, or (for a drill) "
-        "someone who may run drills can.",
-        CancelResult.CANCELLING: f"Cancelling {name}: nothing new starts; running jobs are followed.",
-        CancelResult.ALREADY_CANCELLING: f"{name} is already being cancelled.",
-        CancelResult.ALREADY_ENDED: f"{name} already ended ({execution.status.value}); nothing to cancel.",
+        CancelResult.NOT_ALLOWED: md(
+            "You may not cancel {}: only its requester, an approver, or (for a drill) someone who may run "
+            "drills can.",
+            name,
+        ),
+        CancelResult.CANCELLING: md("Cancelling {}: nothing new starts; running jobs are followed.", name),
+        CancelResult.ALREADY_CANCELLING: md("{} is already being cancelled.", name),
+        CancelResult.ALREADY_ENDED: md(
+            "{} already ended ({}); nothing to cancel.", name, execution.status.value
+        ),
         CancelResult.NOT_FOUND: _no_execution(parsed.execution_ref),
     }
-    respond(response_type="ephemeral", text=texts[outcome.result])
+    _reply(respond, texts[outcome.result])
 
 
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:
@@ -199,22 +232,31 @@ def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) 
     try:
         execution = deps.executions.find(ref, command["channel_id"])
     except AmbiguousExecution as error:
-        shown = ", ".join(f"`{execution_id}`" for execution_id in error.matches[:5])
-        respond(
-            response_type="ephemeral",
-            text=f"`{ref}` is the start of {len(error.matches)} executions in this channel ({shown}): "
-            "type more of the id.",
+        _reply(
+            respond,
+            md(
+                "`{}` is the start of {} executions in this channel ({}): type more of the id.",
+                _typed(ref),
+                len(error.matches),
+                Mrkdwn(", ").join(md("`{}`", execution_id) for execution_id in error.matches[:5]),
+            ),
         )
         return None
     if execution is None:
-        respond(response_type="ephemeral", text=_no_execution(ref))
+        _reply(respond, _no_execution(ref))
     return execution
 
 
-def _no_execution(ref: str) -> str:
-    return (
-        f"There is no execution `{ref}` (use its id from the thread, or its first 6+ characters "
-        "in the channel where it runs)."
+def _typed(word: str) -> Mrkdwn:
+    """A word the user typed, echoed in a code span: escaped, short, without a backtick to end it."""
+    return clip(word.replace("`", "'"), 80)
+
+
+def _no_execution(ref: str) -> Mrkdwn:
+    return md(
+        "There is no execution `{}` (use its id from the thread, or its first 6+ characters in the "
+        "channel where it runs).",
+        _typed(ref),
     )
 
 
@@ -226,6 +268,6 @@ def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: R
     else:
         execution = deps.executions.latest_in_channel(command["channel_id"])
         if execution is None:
-            respond(response_type="ephemeral", text="No execution has run in this channel yet.")
+            _reply(respond, Mrkdwn("No execution has run in this channel yet."))
             return
-    respond(response_type="ephemeral", text=blocks.status_text(execution, deps.clock()))
+    _reply(respond, blocks.status_text(execution, deps.clock()))

@@ -83,7 +83,7 @@ def test_a_malformed_command_gets_usage_help_and_writes_nothing(
     reply = sandbox.command(text, channel=channel)
     assert reply.status == 200
     assert reply.body["response_type"] == "ephemeral"
-    assert expected in reply.body["text"] and "/drs execute <plan> drill" in reply.body["text"]
+    assert expected in reply.body["text"] and "/drs execute &lt;plan&gt; drill" in reply.body["text"]
     nothing_happened(sandbox, channel, before)
 
 

@@ -23,6 +23,7 @@ from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.domain.commands import USAGE
+from bot.slack.mrkdwn import escape
 from drs_cli.main import UNUSED_SIGNING_SECRET, ExecutorLoop, SocketModeBot, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +187,7 @@ def socket_mode_command(text: str) -> SocketModeRequest:
 @pytest.mark.parametrize(
     ("text", "answer"),
     [
-        ("help", USAGE),
+        ("help", escape(USAGE)),  # its `<plan>` placeholders as Slack must receive them to show them
         ("exectue plan-x drill", "Did you mean `execute`?"),
         ("execute plan-x drll", "Did you mean `drill`?"),
     ],

@@ -78,6 +78,18 @@ def test_execute_at_a_point_in_time() -> None:
     assert isinstance(missing, Invalid) and "`--at` needs a time" in missing.message
 
 
+def test_an_at_with_an_offset_is_the_same_instant_kept_in_utc() -> None:
+    """+14:00 is Kiribati's offset: its 08:00 on the 29th is 18:00 UTC on the 28th, not 08:00 UTC."""
+    from datetime import UTC, datetime
+
+    from bot.slack import ack
+
+    parsed = commands.parse("execute plan drill --at 2026-11-29T08:00:00+14:00")
+    assert isinstance(parsed, Execute) and parsed.at == datetime(2026, 11, 28, 18, tzinfo=UTC)
+    assert parsed.at.utcoffset() == UTC.utcoffset(None)
+    assert "at or before 2026-11-28 18:00:00 UTC" in ack.ack_text(parsed)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

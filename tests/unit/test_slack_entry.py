@@ -95,7 +95,7 @@ def test_a_cold_start_answers_help_typos_and_refusals_without_pydantic_or_the_se
         {"DRS_BOT_ACCESS_POLICY": '{"allowed_channels": ["C0DRILLS"]}'},
     )
     help_, typo, elsewhere = (json.loads(answer["body"]) for answer in result["answers"])
-    assert "`/drs execute <plan> drill" in help_["text"]
+    assert "`/drs execute &lt;plan&gt; drill" in help_["text"]  # Slack shows &lt; as <
     assert "Did you mean `execute`?" in typo["text"]
     assert elsewhere["text"] == ack.CHANNEL_REFUSAL
     assert result["heavy"] == []
