@@ -43,7 +43,7 @@ def test_the_deployed_secret_gives_both_credentials_and_shows_neither(secrets: A
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("signing_secret=abc", "is not JSON"),
+        ("signing_secret=abc", "is not valid JSON"),
         (
             json.dumps({"signing_secret": "abc"}),
             "must be JSON with non-empty strings signing_secret and bot_token",
