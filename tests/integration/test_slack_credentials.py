@@ -59,6 +59,18 @@ def test_a_malformed_secret_is_named_with_what_it_lacks(secrets: Any, value: str
     assert arn in str(raised.value)
 
 
+def test_a_secret_with_a_key_written_twice_is_refused_naming_the_key_not_the_values(secrets: Any) -> None:
+    # Powertools' json transform would keep the second token silently.
+    arn = new_secret(
+        secrets, '{"signing_secret": "s3cr3t", "bot_token": "xoxb-old", "bot_token": "xoxb-new"}'
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        load_slack_credentials(arn, None, None)
+    assert str(raised.value) == (
+        f"the Slack secret {arn} is invalid: bot_token: written twice; the second would silently replace the first"
+    )
+
+
 def test_a_missing_secret_is_named(secrets: Any) -> None:
     with pytest.raises(ConfigurationError, match="could not read the Slack secret no-such-secret"):
         load_slack_credentials("no-such-secret", None, None)
