@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from bot.domain.strict_json import DocumentError, load_json
 from bot.domain.strict_yaml import MAX_BYTES, MAX_DEPTH, MAX_VALUES, load_yaml
+from bot.errors import ConfigurationError
+from bot.settings import Settings
 
 # The reviewer's policy: the second halves would open approval to everyone in every channel.
 OPENED_UP = '{"allowed_channels":["C0DRILLS"],"approvers":["U0CTO"],"allowed_channels":[],"approvers":["*"]}'
@@ -272,3 +274,34 @@ def test_any_input_is_plain_data_or_a_document_error(data: bytes | str) -> None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+# --- the settings that take JSON ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "DRS_BOT_LIMITS",
+            '{"servers_per_job": 10, "servers_per_job": 100}',
+            "DRS_BOT_LIMITS is invalid: servers_per_job: written twice",
+        ),
+        # A misspelt quota was ignored, leaving the default in force.
+        (
+            "DRS_BOT_LIMITS",
+            '{"servers_per_jobs": 10}',
+            "DRS_BOT_LIMITS is invalid: servers_per_jobs: Extra inputs",
+        ),
+        (
+            "DRS_BOT_ACCESS_POLICY",
+            '{"approvers": ["U0CTO"], "approvals_required": 2, "approvals_required": 1}',
+            "DRS_BOT_ACCESS_POLICY is invalid: approvals_required: written twice",
+        ),
+        ("DRS_BOT_ACCESS_POLICY", '{"approvers": ["U0CTO"]', "DRS_BOT_ACCESS_POLICY is not valid JSON: "),
+    ],
+)
+def test_a_json_setting_is_read_strictly(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({variable: value})
+    assert str(refused.value).startswith(expected)
