@@ -132,7 +132,10 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
         GOOD.replace("description: Payments stack", "yes: Payments stack").encode(),
         "plans[0].yes: line 8: the key 'yes' is read as true or false, not text; quote it",
     ),
-    "a scalar where a mapping belongs": (b"plans: [5]\n", "plans[0]: expected a mapping (key: value lines)"),
+    "a scalar where a mapping belongs": (
+        b"plans: [5]\n",
+        "plans[0]: expected a mapping (key: value lines), not the number 5",
+    ),
     "a scalar for the whole file": (b"plans\n", "expected a mapping with protection_groups and plans"),
     "two documents": (GOOD.encode() + b"---\n" + GOOD.encode(), "not valid YAML: expected a single document"),
     "a control character": (GOOD.replace("Payments", "Pay\x07ments").encode(), "control characters"),
