@@ -10,18 +10,7 @@ import pytest
 from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.plans import Catalog, parse_catalog
 from bot.errors import ConfigurationError
-
-PLANS = """
-protection_groups:
-  - name: web-tier
-    region: us-east-1
-    source_servers: [s-1234567890abcdef0, s-0123456789abcdef1]
-plans:
-  - name: plan-x
-    waves:
-      - name: Web
-        protection_group: web-tier
-"""
+from tests.integration.test_plans_cli import GOOD
 
 
 def edit_body(dynamodb: Any, table: str, edit: Any) -> str:
@@ -40,7 +29,7 @@ def test_a_body_edited_to_hold_a_key_twice_is_refused_not_half_read(
     dynamodb: Any, tables: dict[str, str]
 ) -> None:
     store = DynamoCatalogStore(dynamodb, tables["CatalogTable"])
-    store.replace(parse_catalog(PLANS, "plans.yml"), applied_by="test", now=datetime.now(UTC))
+    store.replace(parse_catalog(GOOD, "plans.yml"), applied_by="test", now=datetime.now(UTC))
     # A second source_servers list after the first, as a console edit might leave it.
     body = edit_body(
         dynamodb,
@@ -63,7 +52,7 @@ def test_a_body_edited_to_hold_a_key_twice_is_refused_not_half_read(
 
 def test_a_body_edited_into_an_invalid_catalog_is_refused(dynamodb: Any, tables: dict[str, str]) -> None:
     store = DynamoCatalogStore(dynamodb, tables["CatalogTable"])
-    store.replace(parse_catalog(PLANS, "plans.yml"), applied_by="test", now=datetime.now(UTC))
+    store.replace(parse_catalog(GOOD, "plans.yml"), applied_by="test", now=datetime.now(UTC))
     edit_body(
         dynamodb, tables["CatalogTable"], lambda text: text.replace('"name":"web-tier"', '"name":"web tier"')
     )

@@ -42,6 +42,19 @@ def drs_bot(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def apply_env(moto_url: str, tables: dict[str, str]) -> dict[str, str]:
+    """What `plans apply` needs: the catalog table, on moto."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        "DRS_BOT_REGION": "us-east-1",
+        "DRS_BOT_CATALOG_TABLE": tables["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": tables["ExecutionsTable"],
+    }
+
+
 def test_validate_accepts_a_good_file(tmp_path: Path) -> None:
     plans = tmp_path / "plans.yml"
     plans.write_text(GOOD)
@@ -65,15 +78,7 @@ def test_validate_names_the_file_the_path_and_the_problem(tmp_path: Path) -> Non
 def test_apply_writes_a_good_file_and_nothing_of_a_bad_one(
     tmp_path: Path, moto_url: str, dynamodb: Any, tables: dict[str, str]
 ) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
-        "DRS_BOT_REGION": "us-east-1",
-        "DRS_BOT_CATALOG_TABLE": tables["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": tables["ExecutionsTable"],
-    }
+    env = apply_env(moto_url, tables)
     store = DynamoCatalogStore(dynamodb, tables["CatalogTable"])
     good, bad = tmp_path / "good.yml", tmp_path / "bad.yml"
     good.write_text(GOOD)
@@ -158,15 +163,7 @@ def test_validate_refuses_a_hostile_file_with_its_name_and_a_reason(tmp_path: Pa
 def test_apply_of_a_hostile_file_writes_nothing(
     tmp_path: Path, moto_url: str, dynamodb: Any, tables: dict[str, str], case: str
 ) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
-        "DRS_BOT_REGION": "us-east-1",
-        "DRS_BOT_CATALOG_TABLE": tables["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": tables["ExecutionsTable"],
-    }
+    env = apply_env(moto_url, tables)
     store = DynamoCatalogStore(dynamodb, tables["CatalogTable"])
     good, hostile = tmp_path / "good.yml", tmp_path / "plans.yml"
     good.write_text(GOOD)
