@@ -161,7 +161,7 @@ def _key_name(key: Node) -> str:
 def _key_problem(key: Node) -> str:
     if not isinstance(key, ScalarNode):
         return f"line {key.start_mark.line + 1}: a key must be text, not a {'list' if isinstance(key, SequenceNode) else 'mapping'}"
-    kind = _KINDS.get(key.tag, "null (nothing)" if key.tag == f"{_YAML}null" else f"tagged {key.tag}")
+    kind = _KINDS.get(key.tag, "null (nothing)" if key.tag == f"{_YAML}null" else f"tagged {_shown(key.tag)}")
     return f"line {key.start_mark.line + 1}: the key {key.value!r} is read as {kind}, not text; quote it"
 
 
@@ -174,6 +174,11 @@ def _tag_problem(node: Node, loader: type[StrictLoader]) -> str | None:
     if node.tag in allowed or loader.allows(node.tag):
         return None
     return (
-        f"line {node.start_mark.line + 1}: the tag {node.tag.replace(_YAML, '!!')} is not allowed; "
+        f"line {node.start_mark.line + 1}: the tag {_shown(node.tag)} is not allowed; "
         "only plain YAML values (text, numbers, true/false, lists, mappings)"
     )
+
+
+def _shown(tag: str) -> str:
+    """A tag as it was written: `tag:yaml.org,2002:binary` is `!!binary`."""
+    return tag.replace(_YAML, "!!")

@@ -78,7 +78,8 @@ def slack_body(event: dict[str, Any]) -> str:
         raise Refused(401, "X-Slack-Request-Timestamp is missing or not a Unix time")
     content_type = str(headers.get("content-type") or "").partition(";")[0].strip().lower()
     if content_type != FORM:
-        raise Refused(400, f"the Content-Type is {content_type or 'missing'}, not {FORM}")
+        shown = repr(content_type[:60]) if content_type else "missing"  # the sender's text, into a log line
+        raise Refused(400, f"the Content-Type is {shown}, not {FORM}")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.slack import requests
 from bot.slack.requests import MAX_BODY_BYTES
 from sandbox.lambda_fake import make_context
 from sandbox.stack import SLACK_FUNCTION, http_api_event
@@ -73,28 +74,24 @@ def invoke(event: dict[str, Any]) -> Reply:
 
 
 class Refusals(logging.Handler):
+    """What the Lambda handler logs when it refuses a request itself (Bolt's own 401s log through the
+    function's Powertools logger, whose level and handlers are the deployment's)."""
+
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Refused a Slack request") or "Invalid request signature" in message:
-            self.records.append(record)
+        self.records.append(record)
 
 
 @pytest.fixture
 def refusals() -> Iterator[Refusals]:
     handler = Refusals()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    logging.getLogger("slack_bolt").setLevel(logging.DEBUG)
+    logger = logging.getLogger(requests.__name__)
+    logger.addHandler(handler)
     yield handler
-    root.removeHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("slack_bolt").setLevel(logging.NOTSET)
+    logger.removeHandler(handler)
 
 
 class Nothing:
@@ -117,10 +114,15 @@ class Nothing:
         assert sandbox.stack.container.store.latest_in_channel(self.channel) is None  # type: ignore[union-attr]
 
 
-def refused_once(refusals: Refusals, reply: Reply, status: int) -> None:
+def refused_once(refusals: Refusals, reply: Reply, status: int, *, by: str = "handler") -> None:
+    """Answered `status`: by the handler, which logs it once as a warning, or by Bolt (nothing of ours)."""
     assert reply.status == status, reply
-    assert len(refusals.records) == 1, [record.getMessage() for record in refusals.records]
-    assert refusals.records[0].levelno >= logging.INFO
+    messages = [record.getMessage() for record in refusals.records]
+    if by == "bolt":
+        assert messages == [] and reply.body == {"error": "invalid request"}, (messages, reply)
+        return
+    assert len(messages) == 1 and messages[0].startswith(f"Refused a Slack request with {status}: "), messages
+    assert refusals.records[0].levelno == logging.WARNING
 
 
 # --- 401: the timestamp is not a Unix time Slack would send -----------------------------------------
@@ -150,13 +152,13 @@ def test_a_timestamp_that_is_not_a_unix_time_gets_401(
     nothing.happened()
 
 
-@pytest.mark.parametrize("offset", [-10 * 365 * 86400, -301, 301, 10**12])
+@pytest.mark.parametrize("offset", [-10 * 365 * 86400, -301, 301, 10**10])
 def test_a_timestamp_far_from_now_gets_401(sandbox: Sandbox, refusals: Refusals, offset: int) -> None:
     channel = sandbox.new_channel()
     nothing = Nothing(sandbox, channel)
     body = command_body(sandbox, channel)
     reply = sandbox.post(body, headers(sandbox, body, timestamp=str(int(time.time()) + offset)))
-    refused_once(refusals, reply, 401)
+    refused_once(refusals, reply, 401, by="bolt")  # well formed: Bolt checks its age
     nothing.happened()
 
 
@@ -186,7 +188,7 @@ def test_any_timestamp_header_but_a_recent_unix_time_gets_401(
     nothing = Nothing(sandbox, channel)
     body = command_body(sandbox, channel)
     event = http_api_event("/slack/events", headers(sandbox, body, timestamp=timestamp), body)
-    refused_once(refusals, invoke(event), 401)
+    refused_once(refusals, invoke(event), 401, by="bolt" if digits else "handler")
     nothing.happened()
 
 
@@ -285,7 +287,7 @@ EVENTS = {
     "a base64 body not flagged so": (
         lambda event: event.update(isBase64Encoded=False),
         401,
-        "invalid request",
+        "invalid request",  # by Bolt: nothing looks wrong but the signature
     ),
 }
 
@@ -301,7 +303,7 @@ def test_an_event_slack_could_not_have_sent_is_refused(
     event = http_api_event("/slack/events", headers(sandbox, body), body)
     edit(event)
     reply = invoke(event)
-    refused_once(refusals, reply, status)
+    refused_once(refusals, reply, status, by="bolt" if case == "a base64 body not flagged so" else "handler")
     assert reply.body["error"].startswith(error)
     nothing.happened()
 
