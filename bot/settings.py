@@ -3,12 +3,12 @@
 The fields are validated by pydantic. The environment is read here rather than by pydantic-settings:
 importing pydantic-settings (every settings source it offers) cost ≈ 66 ms of the Slack handler's
 cold start, a fifth of the time Slack's 3-second ack allows us to spend (benchmarks/README.md).
-Values are plain strings; fields that are models (limits, access_policy) take JSON.
+Values are plain strings; fields that are models (limits, access_policy) take JSON, read strictly (a key
+written twice is refused: bot/domain/strict_json.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from datetime import datetime
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
+from bot.domain.strict_json import DocumentError, load_json
 from bot.errors import ConfigurationError
 
 PREFIX = "DRS_BOT_"
@@ -58,9 +59,9 @@ class Settings(BaseModel):
             is_model = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
             if is_model:
                 try:
-                    values[name] = json.loads(raw)
-                except json.JSONDecodeError as error:
-                    raise ConfigurationError(f"{PREFIX}{name.upper()} is not valid JSON: {error}") from None
+                    values[name] = load_json(raw)
+                except DocumentError as error:
+                    raise ConfigurationError(error.about(PREFIX + name.upper())) from None
             else:
                 values[name] = raw
         try:

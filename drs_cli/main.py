@@ -138,12 +138,12 @@ def _plans_apply(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.domain.plans import InvalidCatalog
-    from sandbox.config import SandboxConfig
+    from sandbox.config import InvalidSandboxConfig, SandboxConfig
     from sandbox.stack import SandboxStack
 
     try:
         stack = SandboxStack(args.plans, SandboxConfig.load(args.config))
-    except InvalidCatalog as error:
+    except (InvalidCatalog, InvalidSandboxConfig) as error:
         print(error, file=sys.stderr)
         return 1
     with stack:

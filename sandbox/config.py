@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
+from bot.domain.strict_json import DocumentError
+from bot.domain.strict_yaml import MAX_BYTES, load_yaml
+
+
+class InvalidSandboxConfig(ValueError):
+    """A --config file that cannot be used; the message names the file and what is wrong."""
 
 
 class ServerBehaviour(BaseModel):
@@ -42,4 +47,18 @@ class SandboxConfig(BaseModel):
     def load(cls, path: Path | None) -> SandboxConfig:
         if path is None:
             return cls()
-        return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        try:
+            with path.open("rb") as file:
+                data = load_yaml(file.read(MAX_BYTES + 1)) or {}
+            return cls.model_validate(data)
+        except OSError as error:
+            raise InvalidSandboxConfig(f"{path}: cannot read: {error.strerror}") from None
+        except DocumentError as error:
+            raise InvalidSandboxConfig(
+                "\n".join(f"{path}: {problem}" for problem in error.problems)
+            ) from None
+        except ValidationError as error:
+            problems = [
+                f"{path}: {'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+            ]
+            raise InvalidSandboxConfig("\n".join(problems)) from None

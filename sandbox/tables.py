@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from bot.domain.strict_yaml import StrictLoader, load_yaml
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "cfn" / "template.yaml"
 # CreateTable takes these table properties as they are written in the template.
 _CREATE_TABLE_KEYS = (
@@ -21,8 +23,11 @@ _CREATE_TABLE_KEYS = (
 )
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation YAML: short-form intrinsics (!Ref, !Sub, ...) become {Fn: value}."""
+class _CfnLoader(StrictLoader):
+    """Reads CloudFormation YAML strictly (a key written twice is refused, as cfn-lint does): short-form
+    intrinsics (!Ref, !Sub, ...) become {Fn: value}."""
+
+    local_tags = True
 
 
 def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -40,8 +45,7 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
+    template: dict[str, Any] = load_yaml(path.read_bytes(), loader=_CfnLoader)
     return template
 
 

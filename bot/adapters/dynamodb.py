@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from bot.domain.events import EVENT_ADAPTER, Event
 from bot.domain.execution import Chunk, Execution, ExecutionSummary, ServerRun, WaveRun, summarize
 from bot.domain.plans import Catalog
-from bot.errors import ExecutionExists, PlanBusy, StaleExecution
+from bot.domain.strict_json import DocumentError, load_json
+from bot.errors import ConfigurationError, ExecutionExists, PlanBusy, StaleExecution
 from bot.services.ports import OutboxEntry
 
 if TYPE_CHECKING:
@@ -71,7 +72,15 @@ class DynamoCatalogStore:
         ).get("Item")
         if not item:
             return Catalog()
-        return Catalog.model_validate_json(item["Body"]["S"])
+        # Read strictly: the item can be edited in the console, and pydantic's model_validate_json
+        # would keep the last of two equal keys without a word.
+        try:
+            return Catalog.model_validate(load_json(item["Body"]["S"]))
+        except (DocumentError, ValidationError) as error:
+            raise ConfigurationError(
+                f"the catalog in table {self._table} is invalid ({' '.join(str(error).split())}); "
+                "apply the plans file again (drs-bot plans apply)"
+            ) from None
 
     def replace(self, catalog: Catalog, *, applied_by: str, now: datetime) -> None:
         # One item: a reader never sees half of an apply (a whole catalog is far below 400 KB).

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.strict_json import DocumentError, load_json
 from bot.errors import ConfigurationError
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -32,17 +33,17 @@ def load_slack_credentials(
             "or DRS_BOT_SLACK_SIGNING_SECRET and DRS_BOT_SLACK_BOT_TOKEN"
         )
     from aws_lambda_powertools.utilities.parameters import get_secret
-    from aws_lambda_powertools.utilities.parameters.exceptions import (
-        GetParameterError,
-        TransformParameterError,
-    )
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
-        value = get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-    except TransformParameterError:
-        raise ConfigurationError(f"the Slack secret {secret_id} is not JSON") from None
+        raw = get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
     except GetParameterError as error:
         raise ConfigurationError(f"could not read the Slack secret {secret_id}: {error}") from None
+    # Parsed here, not by Powertools' json transform: that keeps the last of two equal keys silently.
+    try:
+        value = load_json(raw)
+    except DocumentError as error:
+        raise ConfigurationError(error.about(f"the Slack secret {secret_id}")) from None
     return _from_secret(secret_id, value)
 
 

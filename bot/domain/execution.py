@@ -424,6 +424,9 @@ def summarize(execution: Execution) -> ExecutionSummary:
 class Limits(_Model):
     """DRS quotas the engine respects (configurable: accounts differ)."""
 
+    # Set by hand in DRS_BOT_LIMITS: a misspelt quota must not be silently left at its default.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     servers_per_job: int = Field(default=100, ge=1, le=200)
     concurrent_jobs: int = Field(default=20, ge=1)
     servers_in_active_jobs: int = Field(default=500, ge=1)

@@ -301,17 +301,22 @@ class InvalidCatalog(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
 
-def parse_catalog(text: str, source: str) -> Catalog:
-    """Parse and check plans.yml text; raise InvalidCatalog naming `source` and each path."""
-    import yaml
+def parse_catalog(text: str | bytes, source: str) -> Catalog:
+    """Parse and check plans.yml; raise InvalidCatalog naming `source` and each path.
+
+    The YAML is read strictly (bot/domain/strict_yaml.py): a key written twice, a key that is not text,
+    a tag, non-UTF-8 bytes, deep nesting or an alias bomb is refused before any value is built."""
     from pydantic import ValidationError
 
+    from bot.domain.strict_json import DocumentError
+    from bot.domain.strict_yaml import load_yaml
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InvalidCatalog(source, [PlanProblem(path=where, message=f"not valid YAML: {error}")]) from None
+        data = load_yaml(text)
+    except DocumentError as error:
+        raise InvalidCatalog(
+            source, [PlanProblem(path=problem.path, message=problem.message) for problem in error.problems]
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -344,11 +349,34 @@ def _problem(error: object) -> PlanProblem:
         message = f"{error.get('input')!r} is not a valid name (letters, digits, '.', '_' or '-'; no spaces)"
     elif error.get("type") == "greater_than_equal":
         message = f"{error.get('input')!r} is negative; durations are 0 or more"
+    elif error.get("type") in _EXPECTED:
+        message = f"expected {_EXPECTED[str(error.get('type'))]}, not {_kind(error.get('input'))}"
     elif error.get("type") == "too_short" and path.endswith("waves"):
         message = "a plan needs at least one wave"
     elif error.get("type") == "too_short" and path.endswith("source_servers"):
         message = "a protection group needs at least one source server"
     return PlanProblem(path=path, message=message)
+
+
+# pydantic's wording for a value of the wrong shape, in the words of a YAML file.
+_EXPECTED = {
+    "model_type": "a mapping (key: value lines)",
+    "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list (- item lines, or [a, b])",
+    "string_type": "text",
+}
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value: quote it if it is text)"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _format_loc(loc: object) -> str:

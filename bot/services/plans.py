@@ -5,18 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.domain.plans import Catalog, InvalidCatalog, PlanProblem, parse_catalog
+from bot.domain.strict_yaml import MAX_BYTES
 from bot.services.ports import CatalogStore, Clock
 
 
 def read_catalog(path: Path) -> Catalog:
     """Parse and check a plans file; InvalidCatalog names the file and each problem's path."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)  # enough to refuse a larger file without reading it all
     except OSError as error:
         raise InvalidCatalog(
             str(path), [PlanProblem(path="", message=f"cannot read: {error.strerror}")]
         ) from None
-    return parse_catalog(text, str(path))
+    return parse_catalog(data, str(path))
 
 
 def apply_catalog(path: Path, store: CatalogStore, *, applied_by: str, clock: Clock) -> Catalog:

@@ -9,7 +9,6 @@ tests/unit/test_slack_entry.py holds them to Settings' fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 
 from bot.adapters.secrets import load_slack_credentials
+from bot.domain.strict_json import DocumentError, load_json
 from bot.errors import ConfigurationError
 from bot.slack.app import build_app
 
@@ -65,9 +65,9 @@ def allowed_channels(access_policy: str | None) -> frozenset[str]:
     if not access_policy:
         return frozenset()
     try:
-        policy = json.loads(access_policy)
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(f"{PREFIX}ACCESS_POLICY is not valid JSON: {error}") from None
+        policy = load_json(access_policy)
+    except DocumentError as error:
+        raise ConfigurationError(error.about(f"{PREFIX}ACCESS_POLICY")) from None
     channels = policy.get("allowed_channels", []) if isinstance(policy, dict) else None
     if not isinstance(channels, list) or not all(isinstance(channel, str) for channel in channels):
         raise ConfigurationError(

@@ -4,11 +4,20 @@ Bolt's form parser treats any body containing the substring "payload" as an inte
 slash command such as `/drs execute payload-api drill` (or a user named "payload") then parses to an
 empty body and Bolt answers 404. The signature is computed over the raw body, which we keep untouched;
 only the parsed view of a form body with no `payload` field is corrected.
+
+Before Bolt sees a request, what Slack never sends is refused with a 4xx instead of failing inside Bolt
+with a 500: a body too large (413), not base64 though flagged so, not UTF-8, or not a form (400), and a
+timestamp header that is not a Unix time (401; slack_sdk's check calls int() on it). Bolt then checks
+the timestamp's age and the signature (401).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+import logging
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +26,64 @@ from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler, to_aws_re
 from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
+
+# Slack's largest request to this app is a click carrying the bot's own message (at most 50 blocks of
+# 3,000 characters): well under this, and Lambda takes up to 6 MB.
+MAX_BODY_BYTES = 1024 * 1024
+# Commands and clicks come as forms; the app subscribes to no events (which come as JSON).
+FORM = "application/x-www-form-urlencoded"
+UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits: int() also reads "1_000", " 1" and other scripts'
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A request Slack would not send, answered `status` without reaching Bolt."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    def response(self) -> dict[str, Any]:
+        # A forged request learns no more than Bolt's own 401 tells it.
+        error = "invalid request" if self.status == 401 else self.reason
+        return {
+            "statusCode": self.status,
+            "body": json.dumps({"error": error}),
+            "headers": {"content-type": "application/json"},
+        }
+
+
+def slack_body(event: dict[str, Any]) -> str:
+    """The body of an HTTP API event as Bolt reads it, or Refused."""
+    body = event.get("body") or ""
+    encoded = event.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool) or not isinstance(body, str):
+        raise Refused(400, "the event's isBase64Encoded must be true or false and its body a string")
+    if len(body) > 2 * MAX_BODY_BYTES:  # refused before decoding even base64's 4/3
+        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if encoded:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise Refused(400, "the body is not base64, though isBase64Encoded says it is") from None
+    else:
+        raw = body.encode("utf-8", "surrogatepass")  # a lone surrogate: not UTF-8, refused below
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    timestamp = headers.get("x-slack-request-timestamp")
+    if not isinstance(timestamp, str) or not UNIX_TIME.fullmatch(timestamp):
+        raise Refused(401, "X-Slack-Request-Timestamp is missing or not a Unix time")
+    content_type = str(headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if content_type != FORM:
+        shown = repr(content_type[:60]) if content_type else "missing"  # the sender's text, into a log line
+        raise Refused(400, f"the Content-Type is {shown}, not {FORM}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the body is not UTF-8 text") from None
 
 
 class FormSafeRequest(BoltRequest):
@@ -62,10 +129,11 @@ class SlackLambdaHandler(SlackRequestHandler):
         if method not in ("POST", "NONE"):
             result: dict[str, Any] = super().handle(event, context)  # type: ignore[no-untyped-call]
             return result
-        body = event.get("body") or ""
-        if event.get("isBase64Encoded"):
-            # Slack sends UTF-8; anything else is forged and fails the signature check (401), not a 500.
-            body = base64.b64decode(body).decode("utf-8", errors="replace")
+        try:
+            body = slack_body(event)
+        except Refused as refused:
+            log.warning("Refused a Slack request with %s: %s", refused.status, refused.reason)
+            return refused.response()
         request = FormSafeRequest(
             body=body,
             query=event.get("queryStringParameters") or {},

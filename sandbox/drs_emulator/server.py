@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.domain.strict_json import DocumentError, load_json
 from sandbox.local_http import LocalHTTPServer
 
 from . import admin, model
@@ -77,6 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(url.path)
         emulator = self.server.emulator
         if path.startswith("/_emulator/"):
+            # What people write by hand (curl) is read as strictly as the bot's own settings.
+            try:
+                body = load_json(raw) if raw.strip() else {}
+            except DocumentError as error:
+                self._send(400, {"error": str(error)}, {})
+                return
             status, payload = admin.handle(emulator, method, path[len("/_emulator/") :], body, query)
             self._send(status, payload, {})
             return

@@ -184,3 +184,21 @@ def test_serve_command(make_client: Any) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+def test_an_admin_body_with_a_key_written_twice_is_refused_and_changes_nothing(
+    server: EmulatorServer, drs: Any, emulator: DrsEmulator
+) -> None:
+    (server_id,) = emulator.add_source_servers(REGION, count=1)
+    raw = f'{{"sourceServerID": "{server_id}", "error": "no capacity", "error": null}}'.encode()
+    request = urllib.request.Request(f"{server.url}/_emulator/launch-failures", data=raw, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read()) == {
+        "error": "error: written twice; the second would silently replace the first"
+    }
+    start_drill(drs, [server_id])
+    admin(server, "POST", "clock", {"advanceSeconds": DRILL_SECONDS + 60})
+    _, results = admin(server, "GET", "launch-results")
+    assert [(r["sourceServerID"], r["status"]) for r in results["results"]] == [(server_id, "LAUNCHED")]

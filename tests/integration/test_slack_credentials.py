@@ -43,7 +43,7 @@ def test_the_deployed_secret_gives_both_credentials_and_shows_neither(secrets: A
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("signing_secret=abc", "is not JSON"),
+        ("signing_secret=abc", "is not valid JSON"),
         (
             json.dumps({"signing_secret": "abc"}),
             "must be JSON with non-empty strings signing_secret and bot_token",
@@ -57,6 +57,18 @@ def test_a_malformed_secret_is_named_with_what_it_lacks(secrets: Any, value: str
     with pytest.raises(ConfigurationError, match=expected) as raised:
         load_slack_credentials(arn, None, None)
     assert arn in str(raised.value)
+
+
+def test_a_secret_with_a_key_written_twice_is_refused_naming_the_key_not_the_values(secrets: Any) -> None:
+    # Powertools' json transform would keep the second token silently.
+    arn = new_secret(
+        secrets, '{"signing_secret": "s3cr3t", "bot_token": "xoxb-old", "bot_token": "xoxb-new"}'
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        load_slack_credentials(arn, None, None)
+    assert str(raised.value) == (
+        f"the Slack secret {arn} is invalid: bot_token: written twice; the second would silently replace the first"
+    )
 
 
 def test_a_missing_secret_is_named(secrets: Any) -> None:
