@@ -93,19 +93,47 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         )
     elif outcome.result in REFUSALS:
         respond(response_type="ephemeral", text=REFUSALS[outcome.result](parsed))
+    elif outcome.result is RequestResult.CARD_NOT_POSTED and outcome.execution:
+        respond(
+            response_type="ephemeral",
+            text=f"Nothing was requested: {cannot_post(outcome.slack_error)}, so nobody could see the approval "
+            f"card. The request `{outcome.execution.execution_id}` was withdrawn at once and `{parsed.plan_name}` "
+            "is free: request it again once the bot can post here.",
+        )
     elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
+        where = (
+            "the card is in the channel"
+            if outcome.card_posted
+            else f"Slack did not take the card yet ({outcome.slack_error or 'busy'}); it follows in the channel"
+        )
         respond(
             response_type="ephemeral",
             text=f"Approval requested for a {parsed.execution_type.value.lower()} of `{parsed.plan_name}` "
-            f"(`{outcome.execution.execution_id}`): the card is in the channel. Nothing launches until "
-            "someone else approves it.",
+            f"(`{outcome.execution.execution_id}`): {where}. Nothing launches until someone else approves it.",
+        )
+    elif outcome.result is RequestResult.STARTED and outcome.slack_blocked and outcome.execution:
+        execution_id = outcome.execution.execution_id
+        respond(
+            response_type="ephemeral",
+            text=f"The drill `{execution_id}` is running, but {cannot_post(outcome.slack_error)}. Its messages "
+            "follow if that is fixed while it runs (the bot tries again every few minutes); "
+            f"`/drs status {execution_id}` shows it meanwhile.",
         )
     elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
         respond(
             response_type="ephemeral",
-            text=f"The drill `{outcome.execution.execution_id}` is running, but I could not post its status "
-            f"here ({outcome.slack_error}). Invite me with `/invite @DRS ChatOps`; the messages follow.",
+            text=f"The drill `{outcome.execution.execution_id}` is running, but Slack did not take its status "
+            f"message yet ({outcome.slack_error}); the messages follow.",
         )
+
+
+def cannot_post(error: str | None) -> str:
+    """Why the bot cannot post in the channel, and what to do about it."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return "I am not a member of this channel: invite me with `/invite @DRS ChatOps`"
+    if error == "is_archived":
+        return "this channel is archived"
+    return f"Slack refuses my messages here (`{error}`): whoever runs the bot must check its Slack app"
 
 
 REFUSALS: dict[RequestResult, Callable[[Execute], str]] = {
