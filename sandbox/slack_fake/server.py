@@ -397,6 +397,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake.record_call(method, params, _outcome(body), status)
         if delay:
             self.server.fake.stopping.wait(delay)  # done and recorded; the answer comes late
+            try:
+                self._send_json(status, body)
+            except OSError:
+                self.close_connection = True  # the client gave up waiting, as the bot should
+            return
         self._send_json(status, body)
 
     def _fail(self, method: str, params: Params, fault: Fault) -> None:
