@@ -29,7 +29,7 @@ from bot.domain.plans import Catalog
 from bot.services.plans import read_catalog
 from bot.settings import Settings
 from bot.wiring import Container
-from sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig, SlackSetup
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
@@ -206,17 +206,7 @@ class SandboxStack:
         store.replace(self.catalog, applied_by="sandbox", now=self.container.clock())
 
     def _set_up_slack(self) -> None:
-        setup = self.config.slack
-        for channel_id, channel in setup.channels.items():
-            self.slack.add_channel(
-                channel_id,
-                channel.name,
-                is_member=channel.is_member,
-                is_private=channel.is_private,
-                is_archived=channel.is_archived,
-            )
-        for fault in setup.faults:
-            self.slack.inject_fault(**fault.model_dump(exclude={"count"}), count=fault.count)
+        set_up_slack(self.slack, self.config.slack)
 
     def _seed_drs(self) -> None:
         for group in self.catalog.protection_groups:
@@ -314,6 +304,20 @@ class SandboxStack:
         self._runner.start()
 
 
+def set_up_slack(slack: FakeSlack, setup: SlackSetup) -> None:
+    """The config's hostile Slack: its channels declared, its faults armed."""
+    for channel_id, channel in setup.channels.items():
+        slack.add_channel(
+            channel_id,
+            channel.name,
+            is_member=channel.is_member,
+            is_private=channel.is_private,
+            is_archived=channel.is_archived,
+        )
+    for fault in setup.faults:
+        slack.inject_fault(**fault.model_dump(exclude={"count"}), count=fault.count)
+
+
 def http_api_event(path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
     raw_path, _, query = path.partition("?")
     return {
@@ -375,4 +379,4 @@ def signed_command(
     return body, headers
 
 
-__all__ = ["SandboxStack", "http_api_event", "signed_command"]
+__all__ = ["SandboxStack", "http_api_event", "set_up_slack", "signed_command"]
