@@ -37,6 +37,7 @@ from bot.domain.execution import (
     ExecutionSummary,
     ExecutionType,
     ServerStatus,
+    SlackBlock,
     WaveStatus,
     tally,
 )
@@ -400,6 +401,8 @@ def status_text(execution: Execution, now: datetime) -> str:
     ]
     if execution.failback is not None:
         lines.append(_failback_line(execution))
+    if execution.slack_blocked is not None:
+        lines.append(_slack_blocked_line(execution.slack_blocked))
     for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
         lines.append(
@@ -419,6 +422,15 @@ def status_text(execution: Execution, now: datetime) -> str:
 
 
 STATUS_WAVES = 40
+
+
+def _slack_blocked_line(block: SlackBlock) -> str:
+    code = block.error if block.error.replace("_", "").isalnum() else "refused"  # Slack's codes are a-z_
+    return (
+        f":warning: Its messages are not in its channel: Slack refuses them (`{code}`) since "
+        f"{block.since:%Y-%m-%d %H:%M} UTC. The history has everything."
+    )
+
 
 _FAILBACK_STEP = {
     "REVERSING": "reversing replication",

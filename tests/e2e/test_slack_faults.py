@@ -72,6 +72,10 @@ def test_a_drill_in_an_archived_channel_runs_to_its_end_and_is_then_left_alone(s
     refused = [c for c in sandbox.stack.slack.calls if c["outcome"] == "is_archived"]
     time.sleep(1)  # ticks would go on here, were it still ticked
     assert [c for c in sandbox.stack.slack.calls if c["outcome"] == "is_archived"] == refused
+    sandbox.command(f"status {final.execution_id}", channel=ARCHIVED)
+    sandbox.settle()
+    status = sandbox.ephemeral(ARCHIVED)[-1]
+    assert "COMPLETED" in status and "Slack refuses them (`is_archived`) since" in status
 
 
 def test_approve_and_reject_obey_the_channel_allow_list(
