@@ -73,3 +73,8 @@ class SlackUnavailable(SlackError):
 
 class SlackRefused(SlackError):
     """Slack refused the call (not_in_channel, channel_not_found, invalid_blocks...)."""
+
+
+class SlackBlocked(SlackRefused):
+    """Slack refuses every message to this channel (or from this token) until a person acts: invites
+    the bot, unarchives the channel, reinstalls the app. Retrying changes nothing before that."""

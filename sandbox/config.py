@@ -26,6 +26,39 @@ class ServerBehaviour(BaseModel):
     slow_conversion_seconds: float = 0
 
 
+class SlackChannelSetup(BaseModel):
+    """A channel of the fake workspace that is not the usual one where the bot is a member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    is_member: bool = True  # false: the bot was not invited (not_in_channel; channel_not_found if private)
+    is_private: bool = False
+    is_archived: bool = False  # every post and edit answers is_archived
+
+
+class SlackFaultSetup(BaseModel):
+    """A fault of the fake Slack Web API (sandbox.slack_fake.faults.Fault), armed when the sandbox starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str  # a Web API method ("chat.postMessage", "views.open"), "response_url" or "*"
+    kind: Literal["ratelimited", "server_error", "timeout", "not_in_channel", "refused", "slow", "ambiguous"]
+    count: int = Field(default=1, ge=1)
+    retry_after: int = Field(default=1, ge=0)  # ratelimited: the Retry-After header, seconds
+    status: int | None = Field(default=None, ge=400, le=599)
+    drop: bool = False
+    delay: float = Field(default=2.0, ge=0)  # timeout and slow: seconds the request is held
+    error: str = "not_in_channel"  # refused: Slack's error code (is_archived, invalid_auth...)
+
+
+class SlackSetup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channels: dict[str, SlackChannelSetup] = Field(default_factory=dict)
+    faults: list[SlackFaultSetup] = Field(default_factory=list)
+
+
 class SandboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +75,8 @@ class SandboxConfig(BaseModel):
     access_policy: AccessPolicy = AccessPolicy()
     # Slack user groups of the fake workspace (usergroups.users.list), for policies that name groups.
     usergroups: dict[str, list[str]] = Field(default_factory=dict)
+    # Hostile Slack conditions: channels the bot is not in or that are archived, and Web API faults.
+    slack: SlackSetup = SlackSetup()
 
     @classmethod
     def load(cls, path: Path | None) -> SandboxConfig:

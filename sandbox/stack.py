@@ -29,7 +29,7 @@ from bot.domain.plans import Catalog
 from bot.services.plans import read_catalog
 from bot.settings import Settings
 from bot.wiring import Container
-from sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig, SlackSetup
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
@@ -55,15 +55,16 @@ class SandboxStack:
         self.config = config or SandboxConfig()
         self.catalog: Catalog = read_catalog(plans)
         self.moto = MotoServer()
-        self.slack = FakeSlack(bot_token=self.config.bot_token, usergroups=self.config.usergroups)
         self.lambdas = FakeLambda()
         regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
-        # The bot's clock (DRS_BOT_CLOCK_*) and the emulator's run in step from the same origin.
+        # The bot's clock (DRS_BOT_CLOCK_*), the emulator's and Slack's run in step from the same origin.
         self.clock_origin = datetime.now(UTC)
-        self.drs = DrsEmulator(
-            regions=tuple(regions),
-            clock=ScaledClock(self.config.time_scale, start=self.clock_origin),
-            seed=self.config.seed,
+        clock = ScaledClock(self.config.time_scale, start=self.clock_origin)
+        self.drs = DrsEmulator(regions=tuple(regions), clock=clock, seed=self.config.seed)
+        self.slack = FakeSlack(
+            bot_token=self.config.bot_token,
+            usergroups=self.config.usergroups,
+            clock=lambda: clock.now().timestamp(),
         )
         # Launch results become events without waiting for the next DRS call.
         self.drs_server = EmulatorServer(self.drs, tick_interval=0.2)
@@ -81,6 +82,7 @@ class SandboxStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.moto.start()
         self.slack.start()
+        self._set_up_slack()
         self.lambdas.start()
         self.drs_server.start()
         self._set_environment()
@@ -203,6 +205,9 @@ class SandboxStack:
         assert self.container is not None
         store.replace(self.catalog, applied_by="sandbox", now=self.container.clock())
 
+    def _set_up_slack(self) -> None:
+        set_up_slack(self.slack, self.config.slack)
+
     def _seed_drs(self) -> None:
         for group in self.catalog.protection_groups:
             if group.source_servers:  # a tag selector names no servers: DRS has whichever carry the tags
@@ -300,6 +305,20 @@ class SandboxStack:
         self._runner.start()
 
 
+def set_up_slack(slack: FakeSlack, setup: SlackSetup) -> None:
+    """The config's hostile Slack: its channels declared, its faults armed."""
+    for channel_id, channel in setup.channels.items():
+        slack.add_channel(
+            channel_id,
+            channel.name,
+            is_member=channel.is_member,
+            is_private=channel.is_private,
+            is_archived=channel.is_archived,
+        )
+    for fault in setup.faults:
+        slack.inject_fault(**fault.model_dump(exclude={"count"}), count=fault.count)
+
+
 def http_api_event(path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
     raw_path, _, query = path.partition("?")
     return {
@@ -361,4 +380,4 @@ def signed_command(
     return body, headers
 
 
-__all__ = ["SandboxStack", "http_api_event", "signed_command"]
+__all__ = ["SandboxStack", "http_api_event", "set_up_slack", "signed_command"]

@@ -183,30 +183,71 @@ class DynamoExecutionStore:
         """An ended execution whose messages are all delivered leaves the active index."""
         self._update(execution_id, HEADER, UpdateExpression="REMOVE ActiveShard")
 
-    def claim_event(self, execution_id: str, seq: int, now: datetime, lease_seconds: float) -> bool:
+    def claim_event(
+        self, execution_id: str, seq: int, now: datetime, lease_seconds: float, owner: str = ""
+    ) -> bool:
+        return self._conditional_update(
+            execution_id,
+            _event_key(seq),
+            UpdateExpression="SET ClaimedUntil = :until, ClaimedBy = :owner ADD Attempts :one",
+            ConditionExpression=(
+                "attribute_exists(ExecutionId) AND attribute_not_exists(DeliveredTs) "
+                "AND (attribute_not_exists(ClaimedUntil) OR ClaimedUntil < :now)"
+            ),
+            ExpressionAttributeValues={
+                ":until": _n(now.timestamp() + lease_seconds),
+                ":now": _n(now.timestamp()),
+                ":one": _n(1),
+                ":owner": _s(owner or "-"),
+            },
+        )
+
+    def renew_claim(
+        self, execution_id: str, seq: int, now: datetime, lease_seconds: float, owner: str
+    ) -> bool:
+        # Whoever delivered, released or re-claimed the event since changed DeliveredTs or ClaimedBy.
+        return self._conditional_update(
+            execution_id,
+            _event_key(seq),
+            UpdateExpression="SET ClaimedUntil = :until",
+            ConditionExpression="ClaimedBy = :owner AND attribute_not_exists(DeliveredTs)",
+            ExpressionAttributeValues={":until": _n(now.timestamp() + lease_seconds), ":owner": _s(owner)},
+        )
+
+    def release_event(self, execution_id: str, seq: int, owner: str = "") -> None:
+        # Only one's own claim: a claim that expired meanwhile may be someone else's now.
+        self._conditional_update(
+            execution_id,
+            _event_key(seq),
+            UpdateExpression="REMOVE ClaimedUntil, ClaimedBy",
+            ConditionExpression="ClaimedBy = :owner",
+            ExpressionAttributeValues={":owner": _s(owner or "-")},
+        )
+
+    def block_slack(self, execution_id: str, error: str, now: datetime) -> None:
+        self._update(
+            execution_id,
+            HEADER,
+            UpdateExpression=(
+                "SET SlackBlocked = :error, SlackBlockedSince = if_not_exists(SlackBlockedSince, :now), "
+                "SlackCheckedAt = :now"
+            ),
+            ExpressionAttributeValues={":error": _s(error), ":now": _s(now.isoformat())},
+        )
+
+    def unblock_slack(self, execution_id: str) -> None:
+        self._update(
+            execution_id, HEADER, UpdateExpression="REMOVE SlackBlocked, SlackBlockedSince, SlackCheckedAt"
+        )
+
+    def _conditional_update(self, execution_id: str, item: str, **kwargs: Any) -> bool:
         try:
-            self._update(
-                execution_id,
-                _event_key(seq),
-                UpdateExpression="SET ClaimedUntil = :until ADD Attempts :one",
-                ConditionExpression=(
-                    "attribute_exists(ExecutionId) AND attribute_not_exists(DeliveredTs) "
-                    "AND (attribute_not_exists(ClaimedUntil) OR ClaimedUntil < :now)"
-                ),
-                ExpressionAttributeValues={
-                    ":until": _n(now.timestamp() + lease_seconds),
-                    ":now": _n(now.timestamp()),
-                    ":one": _n(1),
-                },
-            )
+            self._update(execution_id, item, **kwargs)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
         return True
-
-    def release_event(self, execution_id: str, seq: int) -> None:
-        self._update(execution_id, _event_key(seq), UpdateExpression="REMOVE ClaimedUntil")
 
     def mark_delivered(self, execution_id: str, seq: int, message_ts: str | None) -> None:
         self._update(
@@ -302,6 +343,7 @@ class DynamoExecutionStore:
             exclude={
                 "version": True,
                 "anchor_ts": True,
+                "slack_blocked": True,
                 "waves": {"__all__": {"chunks": {"__all__": {"servers"}}}},
             },
         )
@@ -409,6 +451,12 @@ def _assemble(header: dict[str, Any], pages: dict[int, list[ServerRun]]) -> Exec
     body["version"] = int(header["Version"]["N"])
     if "AnchorTs" in header:
         body["anchor_ts"] = header["AnchorTs"]["S"]
+    if "SlackBlocked" in header:
+        body["slack_blocked"] = {
+            "error": header["SlackBlocked"]["S"],
+            "since": header["SlackBlockedSince"]["S"],
+            "checked_at": header["SlackCheckedAt"]["S"],
+        }
     return Execution.model_validate(body)
 
 

@@ -3,20 +3,75 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
-from bot.errors import SlackRefused, SlackUnavailable
+from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
 from bot.services.ports import Message
 
 EVENT_TYPE = "drs_chatops_message"
 _TRANSIENT = {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
+# Refused for the whole channel (or the whole token) until a person acts; no retry can succeed before.
+BLOCKING = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "account_inactive",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
+TIMEOUT_SECONDS = 10
+RATE_LIMIT_RETRIES = 2
+# A longer Retry-After is not waited out in place: the call fails and a later tick tries again.
+MAX_WAIT_IN_PLACE_SECONDS = 10
+# The longest one Web API call can take, in-place retries included (each wait adds up to 1 s of jitter).
+LONGEST_CALL_SECONDS = (RATE_LIMIT_RETRIES + 1) * TIMEOUT_SECONDS + RATE_LIMIT_RETRIES * (
+    MAX_WAIT_IN_PLACE_SECONDS + 1
+)
+HISTORY_PAGE = 200  # conversations.history: Slack advises at most 200 per page
+MAX_HISTORY_PAGES = 50
 
 
-def web_client(token: str, base_url: str | None = None, *, retries: int = 2) -> WebClient:
+class ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, but only for a short Retry-After, so that a call's duration is bounded
+    (LONGEST_CALL_SECONDS): the outbox's claim on a message must outlive the call that posts it."""
+
+    def __init__(self, max_retry_count: int, max_wait_seconds: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        assert response is not None  # a 429 has a response
+        wait = _retry_after({name: values[0] for name, values in response.headers.items() if values})
+        return wait is not None and wait <= self.max_wait_seconds
+
+
+def web_client(token: str, base_url: str | None = None, *, retries: int = RATE_LIMIT_RETRIES) -> WebClient:
     """A WebClient that rides out short rate limits by itself.
 
     Only a 429 is retried in place: Slack did not act on it. After a 5xx or a dropped connection a post
@@ -25,8 +80,8 @@ def web_client(token: str, base_url: str | None = None, *, retries: int = 2) -> 
     return WebClient(
         token=token,
         base_url=base_url or WebClient.BASE_URL,
-        timeout=10,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=retries)],
+        timeout=TIMEOUT_SECONDS,
+        retry_handlers=[ShortRateLimitRetry(retries, MAX_WAIT_IN_PLACE_SECONDS)],
     )
 
 
@@ -56,9 +111,12 @@ class SlackNotifier:
         response = _call(self._client.chat_postMessage, **arguments)
         return str(response["ts"])
 
-    def find(self, channel: str, key: str, *, thread_ts: str | None = None) -> str | None:
+    def find(
+        self, channel: str, key: str, *, thread_ts: str | None = None, since: datetime | None = None
+    ) -> str | None:
+        """Page through the thread, or the channel's history since `since`, whatever its traffic."""
         if thread_ts:
-            response = _call(
+            pages = _pages(
                 self._client.conversations_replies,
                 channel=channel,
                 ts=thread_ts,
@@ -66,16 +124,22 @@ class SlackNotifier:
                 limit=1000,
             )
         else:
-            response = _call(
-                self._client.conversations_history, channel=channel, include_all_metadata=True, limit=200
+            window = {"oldest": f"{since.timestamp():.6f}"} if since else {}
+            pages = _pages(
+                self._client.conversations_history,
+                channel=channel,
+                include_all_metadata=True,
+                limit=HISTORY_PAGE,
+                **window,
             )
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == EVENT_TYPE
-                and (metadata.get("event_payload") or {}).get("key") == key
-            ):
-                return str(message["ts"])
+        for page in pages:
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("key") == key
+                ):
+                    return str(message["ts"])
         return None
 
     def update(self, channel: str, ts: str, message: Message) -> None:
@@ -109,13 +173,40 @@ class SlackDirectory:
 
 
 def _call(method: Any, **arguments: Any) -> Any:
-    try:
+    with _translated():
         return method(**arguments)
+
+
+def _pages(method: Any, **arguments: Any) -> Iterator[Any]:
+    """Every page of a cursor-paginated method (slack_sdk follows the cursor), up to a bound."""
+    with _translated():
+        for number, page in enumerate(method(**arguments), start=1):
+            yield page
+            if number >= MAX_HISTORY_PAGES:
+                return
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
     except SlackApiError as error:
         code = str(error.response.get("error", "unknown_error"))
-        retry_after = error.response.headers.get("Retry-After") if error.response.headers else None
+        retry_after = _retry_after(error.response.headers or {})
         if code in _TRANSIENT or error.response.status_code >= 500:
-            raise SlackUnavailable(code, retry_after=float(retry_after) if retry_after else None) from error
+            raise SlackUnavailable(code, retry_after=retry_after) from error
+        if code in BLOCKING:
+            raise SlackBlocked(code) from error
         raise SlackRefused(code) from error
     except (SlackClientError, OSError) as error:
         raise SlackUnavailable(type(error).__name__) from error
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value[0] if isinstance(value, list) else value)
+            except (TypeError, ValueError):
+                return None
+    return None

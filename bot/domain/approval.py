@@ -36,6 +36,7 @@ class VoteResult(StrEnum):
     ALREADY_VOTED = "already_voted"
     ALREADY_DECIDED = "already_decided"
     EXPIRED = "expired"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"  # clicked where the policy allows no /drs, or not on its card
 
 
 class VoteOutcome(BaseModel):
@@ -83,7 +84,14 @@ def vote(
     policy: AccessPolicy,
     now: datetime,
     reason: str = "",
+    channel_id: str | None = None,
 ) -> VoteOutcome:
+    """`channel_id`: where the click came from (None: not from Slack). A decision counts only on the
+    request's own card, in a channel the access policy allows."""
+    if channel_id is not None and (
+        channel_id != execution.channel_id or not policy.channel_allowed(channel_id)
+    ):
+        return VoteOutcome(result=VoteResult.CHANNEL_NOT_ALLOWED)
     if execution.status is not ExecutionStatus.PENDING_APPROVAL:
         return VoteOutcome(result=VoteResult.ALREADY_DECIDED)
     if execution.approval_expires_at is not None and now >= execution.approval_expires_at:

@@ -232,6 +232,15 @@ class FailbackRun(_Model):
     servers: tuple[FailbackServer, ...]
 
 
+class SlackBlock(_Model):
+    """Slack refuses every message to the execution's channel (is_archived, not_in_channel…): its
+    messages wait, and are no longer retried every tick."""
+
+    error: str
+    since: datetime
+    checked_at: datetime
+
+
 class Execution(_Model):
     execution_id: str
     plan_name: str
@@ -244,6 +253,7 @@ class Execution(_Model):
     end_time: datetime | None = None
     channel_id: str | None = None
     anchor_ts: str | None = None
+    slack_blocked: SlackBlock | None = None  # kept beside the versioned state, as anchor_ts
     events_emitted: int = 0
     version: int = 0
     cancel_requested_by: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,8 @@ ACTIVE_JOB_WINDOW = timedelta(hours=24)
 QUOTA_RETRIES = 20
 # How far back in a plan's history a failback looks for the recovery it undoes.
 FAILBACK_LOOKBACK = 50
+# A request whose first delivery a tick took over waits this many tenths of a second for its outcome.
+FIRST_DELIVERY_WAIT_STEPS = 30
 _LAUNCHED_SOMETHING = (ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL)
 
 
@@ -82,6 +85,9 @@ class RequestResult(StrEnum):
     NO_SNAPSHOT = "no_snapshot"  # --at: some servers have no recovery snapshot that old
     FUTURE_TIME = "future_time"
     DRS_UNAVAILABLE = "drs_unavailable"
+    # A recovery or failback whose approval card Slack refuses for good (the bot is not in the channel…):
+    # nobody could approve it, so it ended at once and the plan is free.
+    CARD_NOT_POSTED = "card_not_posted"
 
 
 class CancelResult(StrEnum):
@@ -106,6 +112,8 @@ class ExecutionRequest(BaseModel):
     execution: Execution | None = None
     known_plans: tuple[str, ...] = ()
     slack_error: str | None = None  # why the anchor message could not be posted yet
+    slack_blocked: bool = False  # ...and Slack refuses the channel for good (see SlackBlocked)
+    card_posted: bool = False  # the anchor (a recovery's approval card) is in the channel
     busy_with: Execution | None = None  # the plan's execution that has not ended
     verdict: Verdict | None = None
     without_snapshot: tuple[str, ...] = ()  # --at: the servers with no snapshot at or before it
@@ -274,13 +282,62 @@ class Executions:
         except PlanBusy as taken:
             running = self._store.get(taken.execution_id) if taken.execution_id else None
             return ExecutionRequest(result=RequestResult.PLAN_BUSY, busy_with=running)
-        self._trigger.start(created.execution_id)
-        delivery = self._outbox.deliver(created.execution_id)
+        delivery = self._first_delivery(created.execution_id)
+        if delivery.blocked and not is_drill:
+            return self._withdraw_unposted(created, delivery.error)
         return ExecutionRequest(
             verdict=verdict,
             result=RequestResult.STARTED if is_drill else RequestResult.APPROVAL_REQUESTED,
             execution=self._store.get(created.execution_id),
             slack_error=delivery.error,
+            slack_blocked=delivery.blocked,
+            card_posted=delivery.anchor_ts is not None,
+        )
+
+    def _first_delivery(self, execution_id: str) -> DeliveryReport:
+        """Post the anchor (or approval card) now, to tell the requester whether Slack took it. A tick
+        may have taken the delivery over meanwhile: then its outcome is awaited briefly."""
+        try:
+            report = self._outbox.deliver(execution_id)
+        finally:
+            self._trigger.start(execution_id)  # after: the loop's first tick would race this delivery
+        for _ in range(FIRST_DELIVERY_WAIT_STEPS):
+            if report.anchor_ts or report.error:
+                break
+            time.sleep(0.1)
+            execution = self._store.get(execution_id)
+            if execution is None:
+                break
+            if execution.anchor_ts or execution.slack_blocked:
+                block = execution.slack_blocked
+                return report.model_copy(
+                    update={
+                        "anchor_ts": execution.anchor_ts,
+                        "error": block.error if block else None,
+                        "blocked": block is not None,
+                    }
+                )
+        return report
+
+    def _withdraw_unposted(self, created: Execution, error: str | None) -> ExecutionRequest:
+        """Nobody can approve a card Slack will not show: end the request at once, on its requester's
+        behalf, so that it does not hold the plan until it expires. The history keeps the attempt."""
+        for _ in range(5):
+            execution = self._store.get(created.execution_id)
+            if execution is None or execution.status is not ExecutionStatus.PENDING_APPROVAL:
+                break  # decided meanwhile (it cannot have been approved: nobody saw the card)
+            decision = engine.request_cancel(execution, execution.initiated_by, self._clock())
+            try:
+                self._store.save(decision.execution, execution, decision.events)
+            except StaleExecution:
+                continue
+            self._outbox.deliver(created.execution_id)  # blocked: retires it
+            break
+        return ExecutionRequest(
+            result=RequestResult.CARD_NOT_POSTED,
+            execution=self._store.get(created.execution_id),
+            slack_error=error,
+            slack_blocked=True,
         )
 
     def _request_failback(
@@ -356,9 +413,18 @@ class Executions:
             return set()
         return self._directory.groups_of(user_id, candidates)
 
-    def vote(self, execution_id: str, choice: Vote, user_id: str, reason: str = "") -> VoteReport:
-        """An Approve or Reject click. The first valid decision wins: every save is conditioned on the
-        version read, and a click that lost the race reads again and finds the request decided."""
+    def vote(
+        self,
+        execution_id: str,
+        choice: Vote,
+        user_id: str,
+        reason: str = "",
+        *,
+        channel_id: str | None = None,
+    ) -> VoteReport:
+        """An Approve or Reject click (in `channel_id`). The first valid decision wins: every save is
+        conditioned on the version read, and a click that lost the race reads again and finds the
+        request decided."""
         groups = self._groups(user_id)
         for _ in range(VOTE_ATTEMPTS):
             execution = self._store.get(execution_id)
@@ -372,6 +438,7 @@ class Executions:
                 policy=self._policy,
                 now=self._clock(),
                 reason=reason,
+                channel_id=channel_id,
             )
             if outcome.decision is None:
                 return VoteReport(outcome=outcome, execution=execution)
@@ -535,7 +602,8 @@ class Executions:
         """An ended execution keeps being ticked until every message is in Slack (and a drill's
         cleanup, if any, is done)."""
         report = report or self._outbox.deliver(execution.execution_id)
-        pending = not report.all_delivered
+        # A channel Slack refuses for good is not waited for: the history is complete without it.
+        pending = not report.all_delivered and not report.blocked
         work = execution.needs_ticks()
         wait = self._poll_seconds
         run = execution.cleanup

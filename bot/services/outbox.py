@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.engine import progress_fields
 from bot.domain.events import ExecutionFinished, ProgressUpdated
-from bot.domain.execution import Execution
-from bot.errors import SlackRefused, SlackUnavailable
+from bot.domain.execution import Execution, SlackBlock
+from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
 from bot.services.ports import Clock, ExecutionStore, Notifier, OutboxEntry, Renderer
 
 logger = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 60.0
+# A claim must outlive the longest Slack call made under it (the notifier bounds its in-place retries:
+# bot.adapters.slack_notifier.LONGEST_CALL_SECONDS), and it is renewed before every post.
+CLAIM_SECONDS = 120.0
+# A channel Slack refuses for good is tried again this often while its execution runs, so that
+# inviting the bot (or unarchiving the channel) brings the waiting messages.
+RECHECK_SECONDS = 300.0
+# The anchor is posted after the execution was created; Slack's clock may run a little behind ours.
+CLOCK_SKEW = timedelta(minutes=5)
+ADVICE = {
+    "not_in_channel": "invite the bot to the channel (/invite @DRS ChatOps)",
+    "channel_not_found": "the channel is gone, or private without the bot: invite the bot",
+    "is_archived": "the channel is archived: unarchive it while the execution runs",
+    "account_inactive": "the bot's Slack app was removed or disabled: reinstall it",
+    "invalid_auth": "the bot token was refused: put the right one in the Slack secret",
+    "token_revoked": "the bot token was revoked: reinstall the app and update the Slack secret",
+}
 
 
 class DeliveryReport(BaseModel):
@@ -24,6 +41,11 @@ class DeliveryReport(BaseModel):
     anchor_ts: str | None = None
     error: str | None = None  # Slack's error code when something is left for later
     all_delivered: bool = False  # no event of the execution is left to deliver
+    blocked: bool = False  # Slack refuses the channel for good: the rest waits, not retried every tick
+
+
+class _LostClaim(Exception):
+    """Another deliverer took the event over: it posts it, in order; this one stops."""
 
 
 class Outbox:
@@ -35,12 +57,14 @@ class Outbox:
         clock: Clock,
         *,
         claim_seconds: float = CLAIM_SECONDS,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self._store = store
         self._notifier = notifier
         self._renderer = renderer
         self._clock = clock
         self._claim_seconds = claim_seconds
+        self._recheck_seconds = recheck_seconds
 
     def deliver(self, execution_id: str, known: Execution | None = None) -> DeliveryReport:
         """Post the pending events of an execution in order; say how far it got.
@@ -49,65 +73,118 @@ class Outbox:
         execution = known or self._store.get(execution_id)
         if execution is None:
             return DeliveryReport()
-        if execution.channel_id is None:
+        channel = execution.channel_id
+        if channel is None:
             if not execution.needs_ticks():
                 self._store.retire(execution_id)
             return DeliveryReport(all_delivered=not self._store.pending_events(execution_id))
+        block = execution.slack_blocked
+        if block is not None and not self._recheck_due(block):
+            return self._blocked(execution, block.error)
         try:
-            delivered = self._deliver(execution, execution.channel_id)
+            delivered, anchor_ts = self._deliver(execution, channel, owner=uuid.uuid4().hex)
+        except SlackBlocked as error:
+            self._store.block_slack(execution_id, error.error, self._clock())
+            if block is None:
+                logger.error(
+                    "Slack refuses every message of execution %s to channel %s (%s): its messages are kept "
+                    "and tried again every %d s while it runs, no longer every tick. To fix: %s.",
+                    execution_id,
+                    channel,
+                    error.error,
+                    self._recheck_seconds,
+                    ADVICE.get(error.error, "see Slack's error code"),
+                    extra={"execution_id": execution_id, "slack_blocked": error.error},
+                )
+            return self._blocked(execution, error.error)
         except SlackUnavailable as error:
             logger.warning("Slack unavailable; %s will be delivered later: %s", execution_id, error)
             return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
         except SlackRefused as error:
             logger.error("Slack refused a message of %s (kept for a retry): %s", execution_id, error)
             return DeliveryReport(anchor_ts=execution.anchor_ts, error=error.error)
+        if block is not None:
+            self._store.unblock_slack(execution_id)
+            logger.warning(
+                "Slack accepts the messages of %s in %s again (refused since %s: %s)",
+                execution_id,
+                channel,
+                block.since.isoformat(),
+                block.error,
+            )
         all_delivered = not self._store.pending_events(execution_id)
         if all_delivered and not execution.needs_ticks():
             self._store.retire(execution_id)
-        return DeliveryReport(delivered=delivered, anchor_ts=execution.anchor_ts, all_delivered=all_delivered)
+        return DeliveryReport(delivered=delivered, anchor_ts=anchor_ts, all_delivered=all_delivered)
 
-    def _deliver(self, execution: Execution, channel: str) -> int:
+    def _recheck_due(self, block: SlackBlock) -> bool:
+        return self._clock() - block.checked_at >= timedelta(seconds=self._recheck_seconds)
+
+    def _blocked(self, execution: Execution, error: str) -> DeliveryReport:
+        """An ended execution is not ticked for a channel that refuses it: its history is complete, and
+        `/drs status` shows it."""
+        if not execution.needs_ticks():
+            self._store.retire(execution.execution_id)
+        return DeliveryReport(anchor_ts=execution.anchor_ts, error=error, blocked=True)
+
+    def _deliver(self, execution: Execution, channel: str, owner: str) -> tuple[int, str | None]:
         execution_id = execution.execution_id
-        thread = execution.anchor_ts or self._post_anchor(execution, channel)
+        thread = execution.anchor_ts
         pending = self._store.pending_events(execution_id)
         last_progress = max((e.event.seq for e in pending if isinstance(e.event, ProgressUpdated)), default=0)
         delivered = 0
         for entry in pending:
             event, seq = entry.event, entry.event.seq
-            if not self._store.claim_event(execution_id, seq, self._clock(), self._claim_seconds):
+            if not self._store.claim_event(execution_id, seq, self._clock(), self._claim_seconds, owner):
                 break  # another deliverer has it; it keeps the order
             try:
+                if thread is None:
+                    # Under the first event's claim: two deliverers never both post an anchor.
+                    thread = self._post_anchor(execution, channel, seq, owner)
                 if isinstance(event, ProgressUpdated):
                     # Edits are idempotent, and only the newest pending one matters.
                     if seq == last_progress:
                         self._notifier.update(channel, thread, self._renderer.anchor(event, self._clock()))
                     ts: str | None = thread
                 else:
-                    ts = self._post_once(channel, thread, execution_id, entry)
+                    ts = self._post_once(channel, thread, execution_id, entry, owner)
+            except _LostClaim:
+                logger.info("event %s of %s was taken over by another deliverer", seq, execution_id)
+                break
             except (SlackUnavailable, SlackRefused):
-                self._store.release_event(execution_id, seq)
+                self._store.release_event(execution_id, seq, owner)
                 raise
             self._store.mark_delivered(execution_id, seq, ts)
             delivered += 1
-        return delivered
+        return delivered, thread
 
-    def _post_anchor(self, execution: Execution, channel: str) -> str:
-        key = f"{execution.execution_id}:anchor"
+    def _fence(self, execution_id: str, seq: int, owner: str) -> None:
+        """Right before a post: the claim is still ours, and now outlives the call."""
+        if not self._store.renew_claim(execution_id, seq, self._clock(), self._claim_seconds, owner):
+            raise _LostClaim
+
+    def _post_anchor(self, execution: Execution, channel: str, seq: int, owner: str) -> str:
+        execution_id = execution.execution_id
+        key = f"{execution_id}:anchor"
         now = self._clock()
-        view = ProgressUpdated(seq=0, **progress_fields(execution, now))
-        ts = self._notifier.find(channel, key) or self._notifier.post(
-            channel, self._renderer.anchor(view, now), key=key
-        )
-        self._store.set_anchor(execution.execution_id, ts)
+        # An earlier attempt may have posted it before its answer was lost: it is among the channel's
+        # messages since the execution was created, however busy the channel.
+        ts = self._notifier.find(channel, key, since=execution.created_at - CLOCK_SKEW)
+        if ts is None:
+            self._fence(execution_id, seq, owner)
+            view = ProgressUpdated(seq=0, **progress_fields(execution, now))
+            ts = self._notifier.post(channel, self._renderer.anchor(view, now), key=key)
+        self._store.set_anchor(execution_id, ts)
         return ts
 
-    def _post_once(self, channel: str, thread: str, execution_id: str, entry: OutboxEntry) -> str:
+    def _post_once(self, channel: str, thread: str, execution_id: str, entry: OutboxEntry, owner: str) -> str:
         key = f"{execution_id}:{entry.event.seq}"
         # An earlier attempt may have posted before failing: look for it before posting again.
         if entry.attempts:
             found = self._notifier.find(channel, key, thread_ts=thread)
             if found:
                 return found
+        self._fence(execution_id, entry.event.seq, owner)
         final = isinstance(entry.event, ExecutionFinished)
         message = self._renderer.event(entry.event)
         return self._notifier.post(channel, message, key=key, thread_ts=thread, broadcast=final)

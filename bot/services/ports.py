@@ -69,9 +69,26 @@ class ExecutionStore(Protocol):
 
     def pending_events(self, execution_id: str) -> list[OutboxEntry]: ...
 
-    def claim_event(self, execution_id: str, seq: int, now: datetime, lease_seconds: float) -> bool: ...
+    def claim_event(
+        self, execution_id: str, seq: int, now: datetime, lease_seconds: float, owner: str = ""
+    ) -> bool:
+        """Take the undelivered event for `lease_seconds`, if no other owner holds it."""
+        ...
 
-    def release_event(self, execution_id: str, seq: int) -> None: ...
+    def renew_claim(
+        self, execution_id: str, seq: int, now: datetime, lease_seconds: float, owner: str
+    ) -> bool:
+        """Extend `owner`'s claim; False if the event was delivered, released or claimed by another
+        since (then the owner must not post it)."""
+        ...
+
+    def release_event(self, execution_id: str, seq: int, owner: str = "") -> None: ...
+
+    def block_slack(self, execution_id: str, error: str, now: datetime) -> None:
+        """Slack refuses the execution's channel for good: record why and when it was last tried."""
+        ...
+
+    def unblock_slack(self, execution_id: str) -> None: ...
 
     def mark_delivered(self, execution_id: str, seq: int, message_ts: str | None) -> None: ...
 
@@ -159,8 +176,11 @@ class Notifier(Protocol):
         """Post a message tagged with `key`; return its ts."""
         ...
 
-    def find(self, channel: str, key: str, *, thread_ts: str | None = None) -> str | None:
-        """The ts of a message posted earlier with `key` (after an ambiguous failure), if any."""
+    def find(
+        self, channel: str, key: str, *, thread_ts: str | None = None, since: datetime | None = None
+    ) -> str | None:
+        """The ts of a message posted earlier with `key` (after an ambiguous failure), if any: in the
+        thread `thread_ts`, or among the channel's messages posted since `since`."""
         ...
 
     def update(self, channel: str, ts: str, message: Message) -> None: ...

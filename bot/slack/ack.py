@@ -8,11 +8,14 @@ Importing pydantic and building the domain's models costs ≈ 130 ms of a cold s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection
 from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
 
 from bot.domain import commands
 from bot.domain.commands import Execute, Help, Invalid, NotYetAvailable
@@ -21,6 +24,17 @@ from bot.slack.mrkdwn import Mrkdwn, escape, md
 
 CHANNEL_REFUSAL = Mrkdwn(
     "Recovery plans cannot be run from this channel; use one of the channels in the bot's access policy."
+)
+DECISION_REFUSAL = (
+    "Nothing changed: recovery requests cannot be decided from this channel; the bot's access policy does "
+    "not allow it."
+)
+# views.open runs inside the click's 3 seconds (the ack is sent when the listener returns), after a cold
+# start perhaps: it gets what is left, and no in-place retry (the trigger id expires anyway).
+FORM_TIMEOUT_SECONDS = 1.5
+TELL_TIMEOUT_SECONDS = 1
+FORM_FAILED = (
+    "Slack did not open the rejection form in time ({error}); nothing changed. Click *Reject* again."
 )
 
 
@@ -94,12 +108,46 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def ask_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-    """Reject opens the reason form at once: Slack's trigger ids expire after 3 seconds."""
-    ack()
-    execution_id = clicked_execution(body)
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-    client.views_open(trigger_id=body["trigger_id"], view=reason_modal(execution_id, channel))
+def reason_asker(allowed_channels: Collection[str]) -> Callable[..., None]:
+    def ask_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Reject opens the reason form at once: Slack's trigger ids expire after 3 seconds."""
+        ack()
+        channel = clicked_channel(body)
+        if not channel_allowed(allowed_channels, channel):
+            _tell(body, DECISION_REFUSAL)
+            return
+        quick = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=FORM_TIMEOUT_SECONDS,  # type: ignore[arg-type]  # annotated int; urllib takes a float
+            retry_handlers=[],
+        )
+        try:
+            quick.views_open(
+                trigger_id=body["trigger_id"], view=reason_modal(clicked_execution(body), channel)
+            )
+        except SlackApiError as error:
+            _tell(body, FORM_FAILED.format(error=f"Slack answered `{error.response.get('error', 'error')}`"))
+        except (SlackClientError, OSError):
+            _tell(body, FORM_FAILED.format(error=f"no answer within {FORM_TIMEOUT_SECONDS:g} s"))
+
+    return ask_reason
+
+
+def _tell(body: dict[str, Any], text: str) -> None:
+    """An ephemeral answer to the clicker through the click's response_url, within the ack's time."""
+    url = body.get("response_url")
+    if not url:
+        return
+    # If Slack is not answering at all, nothing more can be done inside the 3 seconds.
+    with contextlib.suppress(SlackClientError, OSError):
+        WebhookClient(url, timeout=TELL_TIMEOUT_SECONDS).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
+
+
+def clicked_channel(body: dict[str, Any]) -> str:
+    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
 
 
 def clicked_execution(body: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.domain.approval import Vote, VoteResult
-from bot.slack.ack import clicked_execution, reason_form_target
+from bot.slack.ack import clicked_channel, clicked_execution, reason_form_target
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import REASON_BLOCK, REASON_INPUT
 from bot.slack.mrkdwn import Mrkdwn, md
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def approve(deps: SlackDeps, body: dict[str, Any], respond: Respond) -> None:
     execution_id = clicked_execution(body)
     user_id = body["user"]["id"]
-    report = deps.executions.vote(execution_id, Vote.APPROVE, user_id)
+    report = deps.executions.vote(execution_id, Vote.APPROVE, user_id, channel_id=clicked_channel(body))
     text = _vote_reply(report.outcome.result, execution_id, deps)
     if text:
         respond(response_type="ephemeral", replace_original=False, text=text)
@@ -36,7 +36,7 @@ def reject(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
     values = (body["view"].get("state") or {}).get("values") or {}
     reason = str(((values.get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}).get("value") or "")
     user_id = body["user"]["id"]
-    report = deps.executions.vote(execution_id, Vote.REJECT, user_id, reason=reason)
+    report = deps.executions.vote(execution_id, Vote.REJECT, user_id, reason=reason, channel_id=channel_id)
     text = _vote_reply(report.outcome.result, execution_id, deps)
     if text and channel_id:
         client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
@@ -61,6 +61,10 @@ def _vote_reply(result: VoteResult, execution_id: str, deps: SlackDeps) -> Mrkdw
         VoteResult.ALREADY_VOTED: Mrkdwn("You already approved this request; it needs another approver."),
         VoteResult.EXPIRED: Mrkdwn(
             "This request has expired; nothing was launched. Request it again if still needed."
+        ),
+        VoteResult.CHANNEL_NOT_ALLOWED: Mrkdwn(
+            "Nothing changed: recovery requests cannot be decided from this channel "
+            "(the bot's access policy does not allow it here, or this is not the request's own card)."
         ),
     }
     return replies[result]

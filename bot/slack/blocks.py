@@ -41,6 +41,7 @@ from bot.domain.execution import (
     ExecutionSummary,
     ExecutionType,
     ServerStatus,
+    SlackBlock,
     WaveStatus,
     tally,
 )
@@ -517,6 +518,8 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
         lines.append(md("Point in time: {}", point_in_time(execution.point_in_time)))
     if execution.failback is not None:
         lines.append(_failback_line(execution))
+    if execution.slack_blocked is not None:
+        lines.append(_slack_blocked_line(execution.slack_blocked))
     for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
         lines.append(
@@ -547,6 +550,17 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
 
 
 STATUS_WAVES = 40
+
+
+def _slack_blocked_line(block: SlackBlock) -> Mrkdwn:
+    code = block.error if block.error.replace("_", "").isalnum() else "refused"  # Slack's codes are a-z_
+    return md(
+        ":warning: Its messages are not in its channel: Slack refuses them (`{}`) since "
+        "{:%Y-%m-%d %H:%M} UTC. The history has everything.",
+        code,
+        block.since,
+    )
+
 
 _FAILBACK_STEP = {
     "REVERSING": "reversing replication",

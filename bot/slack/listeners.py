@@ -57,7 +57,7 @@ def register(
     )
     app.command("/drs")(acknowledge_command)
     app.action(APPROVE_ACTION)(ack=ack.acknowledge, lazy=[_approve(deps)])
-    app.action(REJECT_ACTION)(ack.ask_reason)
+    app.action(REJECT_ACTION)(ack.reason_asker(allowed_channels))
     app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
 
 

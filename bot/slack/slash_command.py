@@ -101,27 +101,65 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         _reply(respond, md("Nothing was launched: DRS did not answer ({}). Try again.", outcome.error))
     elif outcome.result in REFUSALS:
         _reply(respond, REFUSALS[outcome.result](parsed))
-    elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
+    elif outcome.result is RequestResult.CARD_NOT_POSTED and outcome.execution:
         _reply(
             respond,
             md(
-                "Approval requested for a {} of `{}` (`{}`): the card is in the channel. Nothing launches "
-                "until someone else approves it.",
+                "Nothing was requested: {}, so nobody could see the approval card. The request `{}` was "
+                "withdrawn at once and `{}` is free: request it again once the bot can post here.",
+                cannot_post(outcome.slack_error),
+                outcome.execution.execution_id,
+                parsed.plan_name,
+            ),
+        )
+    elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
+        where = (
+            Mrkdwn("the card is in the channel")
+            if outcome.card_posted
+            else md(
+                "Slack did not take the card yet ({}); it follows in the channel",
+                outcome.slack_error or "busy",
+            )
+        )
+        _reply(
+            respond,
+            md(
+                "Approval requested for a {} of `{}` (`{}`): {}. Nothing launches until someone else approves it.",
                 parsed.execution_type.value.lower(),
                 parsed.plan_name,
                 outcome.execution.execution_id,
+                where,
+            ),
+        )
+    elif outcome.result is RequestResult.STARTED and outcome.slack_blocked and outcome.execution:
+        _reply(
+            respond,
+            md(
+                "The drill `{0}` is running, but {1}. Its messages follow if that is fixed while it runs (the "
+                "bot tries again every few minutes); `/drs status {0}` shows it meanwhile.",
+                outcome.execution.execution_id,
+                cannot_post(outcome.slack_error),
             ),
         )
     elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
         _reply(
             respond,
             md(
-                "The drill `{}` is running, but I could not post its status here ({}). Invite me with "
-                "`/invite @DRS ChatOps`; the messages follow.",
+                "The drill `{}` is running, but Slack did not take its status message yet ({}); the messages "
+                "follow.",
                 outcome.execution.execution_id,
                 outcome.slack_error,
             ),
         )
+
+
+def cannot_post(error: str | None) -> Mrkdwn:
+    """Why the bot cannot post in the channel, and what to do about it."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return Mrkdwn("I am not a member of this channel: invite me with `/invite @DRS ChatOps`")
+    if error == "is_archived":
+        return Mrkdwn("this channel is archived")
+    return md("Slack refuses my messages here (`{}`): whoever runs the bot must check its Slack app", error)
 
 
 REFUSALS: dict[RequestResult, Callable[[Execute], Mrkdwn]] = {

@@ -6,7 +6,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_KINDS = ("ratelimited", "server_error", "timeout", "not_in_channel", "ambiguous")
+FAULT_KINDS = ("ratelimited", "server_error", "timeout", "not_in_channel", "refused", "slow", "ambiguous")
 ANY_METHOD = "*"
 RESPONSE_URL = "response_url"  # the method name faults use for response_url POSTs
 
@@ -21,6 +21,9 @@ class Fault:
     - timeout: the request is held `delay` seconds, then the connection closes unanswered;
       nothing happens.
     - not_in_channel: HTTP 200 `{"ok": false, "error": "not_in_channel"}`.
+    - refused: HTTP 200 `{"ok": false, "error": <error>}` (is_archived, invalid_auth, account_inactive…).
+    - slow: a Web API call is carried out (and recorded) at once and answered `delay` seconds late;
+      a response_url POST is held `delay` seconds first.
     - ambiguous: the call IS carried out (the message is recorded), then the answer is lost:
       HTTP `status` (500 unless set), or a dropped connection when `drop` is true.
     """
@@ -32,6 +35,7 @@ class Fault:
     status: int | None = None
     drop: bool = False
     delay: float = 2.0
+    error: str = "not_in_channel"  # the error code of a "refused" fault
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -50,7 +51,9 @@ class FakeSlack:
         team_id: str = "T0SANDBOX",
         usergroups: dict[str, list[str]] | None = None,
         chat_write_public: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """`clock`: the workspace's time in epoch seconds, for message ts (default: real time)."""
         self._address = (host, port)
         self.bot_token = bot_token
         self.bot_user_id = bot_user_id
@@ -60,6 +63,7 @@ class FakeSlack:
             bot_user_id=bot_user_id,
             usergroups=usergroups,
             chat_write_public=chat_write_public,
+            clock=clock,
         )
         self.faults = FaultPlan()
         self._calls: list[dict[str, Any]] = []
@@ -200,6 +204,7 @@ class FakeSlack:
         status: int | None = None,
         drop: bool = False,
         delay: float = 2.0,
+        error: str = "not_in_channel",
     ) -> None:
         """Make the next `count` calls of `method` ("chat.postMessage", "response_url", "*") fail.
         See sandbox.slack_fake.faults.Fault for what each kind does."""
@@ -212,6 +217,7 @@ class FakeSlack:
                 status=status,
                 drop=drop,
                 delay=delay,
+                error=error,
             )
         )
 
@@ -359,10 +365,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(method, params, 200, ApiError("unknown_method").body())
             return
         fault = fake.faults.take(method)
-        if fault is not None and fault.kind != "ambiguous":
+        if fault is not None and fault.kind not in ("ambiguous", "slow"):
             self._fail(method, params, fault)
             return
         status, body = self._execute(method, params, token)
+        if fault is not None and fault.kind == "slow":
+            self._answer(method, params, status, body, delay=fault.delay)
+            return
         if fault is not None:
             # The work is done and recorded; only the answer is lost.
             fake.record_call(method, params, f"fault:ambiguous({_outcome(body)})", fault.http_status())
@@ -382,8 +391,17 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("fake slack: %s crashed", method)
             return 500, {"ok": False, "error": "fake_internal_error", "detail": repr(exc)}
 
-    def _answer(self, method: str, params: Params, status: int, body: dict[str, Any]) -> None:
+    def _answer(
+        self, method: str, params: Params, status: int, body: dict[str, Any], *, delay: float = 0
+    ) -> None:
         self.server.fake.record_call(method, params, _outcome(body), status)
+        if delay:
+            self.server.fake.stopping.wait(delay)  # done and recorded; the answer comes late
+            try:
+                self._send_json(status, body)
+            except OSError:
+                self.close_connection = True  # the client gave up waiting, as the bot should
+            return
         self._send_json(status, body)
 
     def _fail(self, method: str, params: Params, fault: Fault) -> None:
@@ -400,8 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "server_error":
             status, headers = fault.http_status(), {}
             body = {"ok": False, "error": "internal_error"}
-        else:  # not_in_channel
-            status, headers, body = 200, {}, {"ok": False, "error": "not_in_channel"}
+        else:  # not_in_channel, refused
+            code = fault.error if fault.kind == "refused" else "not_in_channel"
+            status, headers, body = 200, {}, {"ok": False, "error": code}
         fake.record_call(method, params, f"fault:{fault.kind}", status)
         self._send_json(status, body, headers)
 
@@ -422,6 +441,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(RESPONSE_URL, {}, 400, {"ok": False, "error": "invalid_payload"})
             return
         fault = fake.faults.take(RESPONSE_URL)
+        if fault is not None and fault.kind == "slow":
+            fake.stopping.wait(fault.delay)  # held before the work: a late response_url answer
+            fault = None
         if fault is not None and fault.kind != "ambiguous":
             self._fail(RESPONSE_URL, payload, fault)
             return
@@ -472,6 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status=body.get("status"),
                 drop=bool(body.get("drop", False)),
                 delay=float(body.get("delay", 2.0)),
+                error=str(body.get("error", "not_in_channel")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             self._send_json(400, {"ok": False, "error": "invalid_fault", "detail": str(exc)})

@@ -12,6 +12,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,8 +161,10 @@ class Workspace:
         bot_user_id: str,
         usergroups: dict[str, list[str]] | None,
         chat_write_public: bool,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self._clock = clock or time.time
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.chat_write_public = chat_write_public
@@ -175,9 +178,9 @@ class Workspace:
 
     # -- clock -------------------------------------------------------------------------
     def next_ts(self) -> str:
-        """Slack-format ts ("1764412345.000100"): wall-clock based, unique and increasing."""
+        """Slack-format ts ("1764412345.000100"): from the workspace's clock, unique and increasing."""
         with self.lock:
-            now_us = int(time.time() * 1_000_000) // 100 * 100
+            now_us = int(self._clock() * 1_000_000) // 100 * 100
             self._last_ts_us = max(now_us, self._last_ts_us + 100)
             return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
 

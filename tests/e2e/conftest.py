@@ -16,7 +16,7 @@ import pytest
 
 from bot.domain.execution import Execution
 from bot.domain.policy import AccessPolicy
-from sandbox.config import SandboxConfig, ServerBehaviour
+from sandbox.config import SandboxConfig, ServerBehaviour, SlackChannelSetup, SlackSetup
 from sandbox.stack import SandboxStack, signed_command
 
 PLANS = """
@@ -71,6 +71,9 @@ FAILING_SERVER = "s-f00000000000000c2"
 LAUNCH_ERROR = (
     "Failed to launch recovery instance: You are not authorized to perform: ec2:CreateLaunchTemplateVersion"
 )
+# Channels of the fake workspace, as the sandbox config declares them (sandbox.config.SlackSetup).
+WAR_ROOM = "G0WARROOM"  # private, and the bot was never invited
+ARCHIVED = "C0ARCHIVED"
 _channels = itertools.count(1)
 
 
@@ -239,6 +242,12 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
             STALLED_SERVER: ServerBehaviour(replication_state="STALLED"),
         },
+        slack=SlackSetup(
+            channels={
+                WAR_ROOM: SlackChannelSetup(name="war-room", is_member=False, is_private=True),
+                ARCHIVED: SlackChannelSetup(name="old-drills", is_archived=True),
+            }
+        ),
     )
     with SandboxStack(plans, config) as stack:
         yield Sandbox(stack)
