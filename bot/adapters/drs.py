@@ -77,7 +77,7 @@ class DrsGateway:
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         with _translated():
-            for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()}):
+            for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)}):
                 job_tags = job.get("tags") or {}
                 if all(job_tags.get(key) == value for key, value in tags.items()):
                     return str(job["jobID"])
@@ -91,7 +91,7 @@ class DrsGateway:
         with _translated():
             return [
                 _job(job)
-                for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()})
+                for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)})
                 if job.get("status") != "COMPLETED"
             ]
 
@@ -126,7 +126,7 @@ class DrsGateway:
         with _translated():
             response = self._client(region).describe_recovery_snapshots(
                 sourceServerID=source_server_id,
-                filters={"toDateTime": moment.isoformat()},
+                filters={"toDateTime": format_time(moment)},
                 order="DESC",
                 maxResults=1,
             )
@@ -224,6 +224,13 @@ def parse_time(text: str) -> datetime:
     """DRS timestamps are strings, '...+00:00' in real output and '...Z' in the model: both work."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """A timestamp as DRS's input contract wants it: UTC ending in Z (the model's pattern has no +00:00)."""
+    if moment.tzinfo is None:
+        raise ValueError("a DRS timestamp needs a timezone-aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _job(job: dict[str, Any]) -> JobSnapshot:
