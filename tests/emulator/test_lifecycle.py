@@ -468,7 +468,7 @@ def test_recovery_snapshots_follow_the_retention_policy(
     assert desc == asc[::-1]
     window = drs.describe_recovery_snapshots(
         sourceServerID=sid,
-        filters={"fromDateTime": "2024-05-01T11:00:00Z", "toDateTime": "2024-05-01T11:35:00+00:00"},
+        filters={"fromDateTime": "2024-05-01T11:00:00Z", "toDateTime": "2024-05-01T11:35:00.000Z"},
     )["items"]
     assert [ts(s["expectedTimestamp"]).strftime("%H:%M") for s in window] == [
         "11:00",

@@ -234,19 +234,32 @@ def test_duplicate_servers_and_reserved_tags(drs: Any, emulator: DrsEmulator) ->
 
 
 def test_unknown_resources(drs: Any, emulator: DrsEmulator) -> None:
+    # StartRecovery's and TerminateRecoveryInstances' models list no ResourceNotFoundException:
+    # an id naming nothing is a field that fails validation.
     (sid,) = emulator.add_source_servers(REGION, count=1)
-    with pytest.raises(drs.exceptions.ResourceNotFoundException) as excinfo:
+    with pytest.raises(drs.exceptions.ValidationException) as excinfo:
         drs.start_recovery(sourceServers=[{"sourceServerID": sid}, {"sourceServerID": GOOD_SERVER}])
-    response = excinfo.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    assert (response["resourceId"], response["resourceType"]) == (GOOD_SERVER, "SOURCE_SERVER")
+    response = validation_error(excinfo)
+    assert response["reason"] == "fieldValidationFailed"
+    assert response["fieldList"] == [
+        {
+            "name": "sourceServers.2.member.sourceServerID",
+            "message": f"Source server {GOOD_SERVER} does not exist",
+        }
+    ]
     assert drs.describe_jobs()["items"] == []  # nothing was started
-    with pytest.raises(drs.exceptions.ResourceNotFoundException):
+    with pytest.raises(drs.exceptions.ValidationException) as excinfo:
         drs.start_recovery(
             sourceServers=[{"sourceServerID": sid, "recoverySnapshotID": "pit-0123456789abcdef0"}]
         )
-    with pytest.raises(drs.exceptions.ResourceNotFoundException):
+    assert field_names(validation_error(excinfo)) == ["sourceServers.1.member.recoverySnapshotID"]
+    with pytest.raises(drs.exceptions.ValidationException) as excinfo:
         drs.terminate_recovery_instances(recoveryInstanceIDs=["i-0123456789abcdef0"])
+    assert field_names(validation_error(excinfo)) == ["recoveryInstanceIDs.1.member"]
+    with pytest.raises(drs.exceptions.ResourceNotFoundException):  # these models list it
+        drs.get_launch_configuration(sourceServerID=GOOD_SERVER)
+    with pytest.raises(drs.exceptions.ResourceNotFoundException):
+        drs.reverse_replication(recoveryInstanceID="i-0123456789abcdef0")
     # Describe calls filter: unknown ids simply match nothing.
     assert drs.describe_jobs(filters={"jobIDs": [GOOD_JOB]})["items"] == []
     assert drs.describe_job_log_items(jobID=GOOD_JOB)["items"] == []
