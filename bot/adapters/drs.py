@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
+from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo, launch_failure_reason
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
 
@@ -21,15 +21,6 @@ if TYPE_CHECKING:
 LAUNCH_RESULT_EVENT = "DRS Source Server Launch Result"
 JOB_IDS_PER_DESCRIBE = 1000  # DescribeJobs' filters.jobIDs takes at most 1000
 _UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
-_FAILURE_EVENTS = {
-    "LAUNCH_FAILED",
-    "CONVERSION_FAIL",
-    "SNAPSHOT_FAIL",
-    "USING_PREVIOUS_SNAPSHOT_FAILED",
-    "CLEANUP_FAIL",
-    "NETWORK_RECOVERY_FAIL",
-    "LAUNCH_TEMPLATE_FAILED",
-}
 
 ClientFactory = Callable[[str], "DrsClient"]
 MAX_IDS = 200  # DescribeSourceServers / DescribeRecoveryInstances filters, TerminateRecoveryInstances
@@ -166,9 +157,10 @@ class DrsGateway:
             for item in self._pages(region, "describe_job_log_items", jobID=job_id):
                 data = item.get("eventData") or {}
                 server = data.get("sourceServerID")
-                if server in wanted and item.get("event") in _FAILURE_EVENTS:
-                    text = data.get("rawError") or f"{item['event']} at {item.get('logDateTime', '?')}"
-                    reasons[server] = str(text)
+                raw = data.get("rawError")
+                reason = launch_failure_reason(str(item.get("event")), str(raw) if raw else None)
+                if server in wanted and reason:
+                    reasons[server] = reason
         return reasons
 
     def _jobs_by_id(self, region: str, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:

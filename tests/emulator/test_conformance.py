@@ -37,7 +37,7 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
     syncing = emulator.add_source_servers(REGION, count=1, replication_state="INITIAL_SYNC")
     emulator.add_source_servers(REGION, count=1, replication_state="BACKLOG", lag=90)
     emulator.fail_launch(ids[1])
-    emulator.fail_launch(ids[2], "conversion failed", phase="CONVERSION")
+    emulator.fail_launch(ids[2], "conversion failed", event="CONVERSION_FAIL")
     east.describe_source_servers()
     snapshot = east.describe_recovery_snapshots(sourceServerID=ids[3], order="DESC", maxResults=2)
     drill = start_drill(
