@@ -34,7 +34,7 @@ class ServerBehaviour(BaseModel):
     def _failure_details_need_a_failure(self) -> ServerBehaviour:
         given = self.model_fields_set & {"event", "error"}
         if given and self.launch != "fail":
-            raise ValueError(f"{' and '.join(sorted(given))} only apply with launch: fail")
+            raise ValueError(f"{' and '.join(sorted(given))} given without launch: fail")
         return self
 
 
