@@ -49,6 +49,8 @@ class FaultSet:
         if fault.error not in _error_names():
             raise ValueError(f"{fault.error} is not an error of the DRS model")
         answering = [op for op in _operations(fault.operation) if fault.error in model.listed_errors(op)]
+        if not answering and fault.operation == "*":
+            raise ValueError(f"no operation the emulator serves answers {fault.error}")
         if not answering:
             listed = ", ".join(sorted(model.listed_errors(fault.operation)))
             raise ValueError(f"{fault.operation} never answers {fault.error} (its model lists: {listed})")
