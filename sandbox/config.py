@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
 from bot.domain.strict_json import DocumentError
 from bot.domain.strict_yaml import MAX_BYTES, load_yaml
+from sandbox.drs_emulator.lifecycle import FAILURES
 
 
 class InvalidSandboxConfig(ValueError):
@@ -21,9 +22,25 @@ class ServerBehaviour(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     launch: Literal["succeed", "fail"] = "succeed"
+    # The job log event that ends a failing launch (a JobLogEvent failure, e.g. CONVERSION_FAIL).
+    event: str = "LAUNCH_FAILED"
     error: str | None = None  # DRS's error text when the launch fails
     replication_state: str = "CONTINUOUS"
     slow_conversion_seconds: float = 0
+
+    @field_validator("event")
+    @classmethod
+    def _known_failure(cls, event: str) -> str:
+        if event not in FAILURES:
+            raise ValueError(f"must be one of {', '.join(FAILURES)}")
+        return event
+
+    @model_validator(mode="after")
+    def _failure_details_need_a_failure(self) -> ServerBehaviour:
+        given = self.model_fields_set & {"event", "error"}
+        if given and self.launch != "fail":
+            raise ValueError(f"{' and '.join(sorted(given))} given without launch: fail")
+        return self
 
 
 class SlackChannelSetup(BaseModel):

@@ -214,10 +214,7 @@ class SandboxStack:
                 self.drs.add_source_servers(group.region, ids=list(group.source_servers))
         for server_id, behaviour in self.config.servers.items():
             if behaviour.launch == "fail":
-                if behaviour.error:
-                    self.drs.fail_launch(server_id, error=behaviour.error)
-                else:
-                    self.drs.fail_launch(server_id)
+                self.drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
             if behaviour.replication_state != "CONTINUOUS":
                 self.drs.set_replication_state(server_id, behaviour.replication_state)
             if behaviour.slow_conversion_seconds:

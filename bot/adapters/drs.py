@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
+from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo, launch_failure_reason
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
 
@@ -21,15 +21,6 @@ if TYPE_CHECKING:
 LAUNCH_RESULT_EVENT = "DRS Source Server Launch Result"
 JOB_IDS_PER_DESCRIBE = 1000  # DescribeJobs' filters.jobIDs takes at most 1000
 _UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
-_FAILURE_EVENTS = {
-    "LAUNCH_FAILED",
-    "CONVERSION_FAIL",
-    "SNAPSHOT_FAIL",
-    "USING_PREVIOUS_SNAPSHOT_FAILED",
-    "CLEANUP_FAIL",
-    "NETWORK_RECOVERY_FAIL",
-    "LAUNCH_TEMPLATE_FAILED",
-}
 
 ClientFactory = Callable[[str], "DrsClient"]
 MAX_IDS = 200  # DescribeSourceServers / DescribeRecoveryInstances filters, TerminateRecoveryInstances
@@ -77,7 +68,7 @@ class DrsGateway:
 
     def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
         with _translated():
-            for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()}):
+            for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)}):
                 job_tags = job.get("tags") or {}
                 if all(job_tags.get(key) == value for key, value in tags.items()):
                     return str(job["jobID"])
@@ -91,7 +82,7 @@ class DrsGateway:
         with _translated():
             return [
                 _job(job)
-                for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()})
+                for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)})
                 if job.get("status") != "COMPLETED"
             ]
 
@@ -126,7 +117,7 @@ class DrsGateway:
         with _translated():
             response = self._client(region).describe_recovery_snapshots(
                 sourceServerID=source_server_id,
-                filters={"toDateTime": moment.isoformat()},
+                filters={"toDateTime": format_time(moment)},
                 order="DESC",
                 maxResults=1,
             )
@@ -166,9 +157,10 @@ class DrsGateway:
             for item in self._pages(region, "describe_job_log_items", jobID=job_id):
                 data = item.get("eventData") or {}
                 server = data.get("sourceServerID")
-                if server in wanted and item.get("event") in _FAILURE_EVENTS:
-                    text = data.get("rawError") or f"{item['event']} at {item.get('logDateTime', '?')}"
-                    reasons[server] = str(text)
+                raw = data.get("rawError")
+                reason = launch_failure_reason(str(item.get("event")), str(raw) if raw else None)
+                if server in wanted and reason:
+                    reasons[server] = reason
         return reasons
 
     def _jobs_by_id(self, region: str, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -224,6 +216,13 @@ def parse_time(text: str) -> datetime:
     """DRS timestamps are strings, '...+00:00' in real output and '...Z' in the model: both work."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """A timestamp as DRS's input contract wants it: UTC ending in Z (the model's pattern has no +00:00)."""
+    if moment.tzinfo is None:
+        raise ValueError("a DRS timestamp needs a timezone-aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _job(job: dict[str, Any]) -> JobSnapshot:

@@ -55,7 +55,7 @@ def launch_failure(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list
     emu.fail_launch(
         _require(body, "sourceServerID"),
         body.get("error"),
-        phase=body.get("phase", "LAUNCH"),
+        event=body.get("event", "LAUNCH_FAILED"),
         times=body.get("times"),
     )
     return {}

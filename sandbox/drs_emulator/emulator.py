@@ -30,6 +30,9 @@ DEFAULT_LAUNCH_ERROR = (
     "resource: arn:aws:ec2:{region}:{account}:launch-template/{launch_template_id} because no "
     "identity-based policy allows the ec2:CreateLaunchTemplateVersion action"
 )
+# Failures whose default text is the launch-template one above; the others get a plain one.
+_LAUNCH_TEMPLATE_EVENTS = frozenset({"LAUNCH_FAILED", "UPDATE_LAUNCH_TEMPLATE_FAILED"})
+DEFAULT_FAILURE = "{event} for source server {source_server_id} (failure injected by the DRS emulator)"
 # Seeded in these states, a server has never finished its initial sync, so it has no snapshots.
 _NEVER_REPLICATED = frozenset({"INITIATING", "INITIAL_SYNC"})
 
@@ -315,25 +318,28 @@ class DrsEmulator:
         source_server_id: str,
         error: str | None = None,
         *,
-        phase: str = "LAUNCH",
+        event: str = "LAUNCH_FAILED",
         times: int | None = None,
     ) -> None:
-        """Make this server's launch end FAILED (inside an otherwise COMPLETED job), with `error` as
-        the job log's rawError. Applies to a launch already running if it has not passed that point,
-        else to the next one; `times` limits how many launches fail (None: until clear_faults())."""
-        if phase not in ("LAUNCH", "CONVERSION"):
-            raise ValueError("phase must be LAUNCH or CONVERSION")
+        """Make this server's launch end FAILED (inside an otherwise COMPLETED job) with the job log
+        `event` (one of lifecycle.FAILURES), carrying `error` as its rawError. Applies to a launch
+        already running if it has not passed that point, else to the next one; `times` limits how many
+        launches fail (None: until clear_faults())."""
+        if event not in lifecycle.FAILURES:
+            raise ValueError(f"event must be one of {', '.join(lifecycle.FAILURES)}, not {event!r}")
         with self._lock:
             now = self._now()
             self._advance(now)
             region, server = self._find_server(source_server_id)
-            text = error or DEFAULT_LAUNCH_ERROR.format(
+            default = DEFAULT_LAUNCH_ERROR if event in _LAUNCH_TEMPLATE_EVENTS else DEFAULT_FAILURE
+            text = error or default.format(
+                event=event,
                 source_server_id=server.id,
                 account=self.account_id,
                 region=region.name,
                 launch_template_id=server.launch_template_id,
             )
-            server.launch_failure = LaunchFailure(text, phase, times)
+            server.launch_failure = LaunchFailure(text, event, times)
             running = self._running(region, server.id)
             if running:
                 job, run = running
@@ -512,6 +518,15 @@ class DrsEmulator:
                     record.response = copy.deepcopy(body)
                 response = ApiResponse(status, body, {})
             except DrsError as exc:
+                if not model.may_answer(operation, exc.code, exc.reason):
+                    # A bug of the emulator, told loudly: DRS never answers this error for this operation.
+                    log.error(
+                        "DRS emulator: %s answered %s, which its model does not list", operation, exc.code
+                    )
+                    exc = DrsError(
+                        "InternalServerException",
+                        f"DRS emulator bug: {operation} may not answer {exc.code} ({exc.message})",
+                    )
                 record.status, record.error, record.error_message = exc.status, exc.code, exc.message
                 response = ApiResponse(exc.status, exc.body(), {"x-amzn-ErrorType": exc.code, **exc.headers})
         self._flush()
@@ -535,7 +550,7 @@ class DrsEmulator:
             if issues:
                 raise errors.from_issues(issues)
         state = self._region(region)
-        if operation != "InitializeService" and not state.initialized:
+        if not state.initialized and "UninitializedAccountException" in model.listed_errors(operation):
             raise errors.uninitialized(region)
         ctx = Ctx(state, now, self.seed, self.quotas, self.timings, self._region, self._new_server)
         body = HANDLERS[operation](ctx, params)

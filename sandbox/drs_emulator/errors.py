@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from . import model
 from .model import FieldIssue
+
+F = TypeVar("F", bound=Callable[..., "DrsError"])
+
+
+def answers(code: str, *, contract: bool = False) -> Callable[[F], F]:
+    """Mark a factory with the error it makes, so the conformance tests can find, in each operation's
+    code, every error it may answer. `contract`: the input contract's ValidationException."""
+
+    def mark(factory: F) -> F:
+        factory.code = code  # type: ignore[attr-defined]
+        factory.contract = contract  # type: ignore[attr-defined]
+        return factory
+
+    return mark
 
 
 class DrsError(Exception):
@@ -27,10 +42,16 @@ class DrsError(Exception):
     def status(self) -> int:
         return model.error_status(self.code)
 
+    @property
+    def reason(self) -> str | None:
+        reason = self.fields.get("reason")
+        return reason if isinstance(reason, str) else None
+
     def body(self) -> dict[str, Any]:
         return {"message": self.message, "code": self.code, **self.fields}
 
 
+@answers("ValidationException")
 def validation(
     message: str, reason: str = "other", field_list: list[dict[str, str]] | None = None
 ) -> DrsError:
@@ -40,6 +61,7 @@ def validation(
     return DrsError("ValidationException", message, fields=fields)
 
 
+@answers("ValidationException", contract=True)
 def field_validation(name: str, message: str) -> DrsError:
     return validation(
         f"1 validation error detected: Value at '{name}' failed to satisfy constraint: {message}",
@@ -48,6 +70,7 @@ def field_validation(name: str, message: str) -> DrsError:
     )
 
 
+@answers("ValidationException", contract=True)
 def from_issues(issues: list[FieldIssue]) -> DrsError:
     parts = []
     for issue in issues:
@@ -59,6 +82,7 @@ def from_issues(issues: list[FieldIssue]) -> DrsError:
     return validation(message, reason, [{"name": i.name, "message": i.message} for i in issues])
 
 
+@answers("ResourceNotFoundException")
 def not_found(message: str, resource_id: str, resource_type: str) -> DrsError:
     return DrsError(
         "ResourceNotFoundException",
@@ -67,11 +91,13 @@ def not_found(message: str, resource_id: str, resource_type: str) -> DrsError:
     )
 
 
+@answers("ConflictException")
 def conflict(message: str, resource_id: str | None = None, resource_type: str | None = None) -> DrsError:
     fields = {k: v for k, v in (("resourceId", resource_id), ("resourceType", resource_type)) if v}
     return DrsError("ConflictException", message, fields=fields)
 
 
+@answers("ServiceQuotaExceededException")
 def quota_exceeded(message: str, quota_code: str, resource_type: str) -> DrsError:
     return DrsError(
         "ServiceQuotaExceededException",
@@ -80,6 +106,7 @@ def quota_exceeded(message: str, quota_code: str, resource_type: str) -> DrsErro
     )
 
 
+@answers("UninitializedAccountException")
 def uninitialized(region: str) -> DrsError:
     return DrsError(
         "UninitializedAccountException",
@@ -88,6 +115,7 @@ def uninitialized(region: str) -> DrsError:
     )
 
 
+@answers("ThrottlingException")
 def throttling(retry_after: int = 1) -> DrsError:
     return DrsError(
         "ThrottlingException",

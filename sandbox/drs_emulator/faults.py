@@ -34,6 +34,10 @@ def _error_names() -> set[str]:
     return {name for name, shape in model.shapes().items() if shape.get("exception")}
 
 
+def _operations(name: str) -> list[str]:
+    return sorted(model.SUPPORTED_OPERATIONS) if name == "*" else [name]
+
+
 class FaultSet:
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"faults:{seed}")
@@ -44,6 +48,12 @@ class FaultSet:
             raise ValueError(f"unknown DRS operation: {fault.operation}")
         if fault.error not in _error_names():
             raise ValueError(f"{fault.error} is not an error of the DRS model")
+        answering = [op for op in _operations(fault.operation) if fault.error in model.listed_errors(op)]
+        if not answering and fault.operation == "*":
+            raise ValueError(f"no operation the emulator serves answers {fault.error}")
+        if not answering:
+            listed = ", ".join(sorted(model.listed_errors(fault.operation)))
+            raise ValueError(f"{fault.operation} never answers {fault.error} (its model lists: {listed})")
         if fault.count is not None and fault.count < 1:
             raise ValueError("count must be at least 1")
         if fault.rate is not None and not 0 < fault.rate <= 1:
@@ -55,8 +65,8 @@ class FaultSet:
 
     def check(self, operation: str, region: str, account: str) -> DrsError | None:
         for fault in self.faults:
-            if fault.operation not in ("*", operation):
-                continue
+            if fault.operation not in ("*", operation) or fault.error not in model.listed_errors(operation):
+                continue  # "*" reaches only the operations whose model lists the error
             if fault.rate is not None and self._rng.random() >= fault.rate:
                 continue
             if fault.count is not None:

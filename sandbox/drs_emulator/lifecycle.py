@@ -2,7 +2,7 @@
 
 A LAUNCH job goes PENDING -> STARTED (JOB_START) -> COMPLETED (JOB_END, after the last server).
 Each server: SNAPSHOT_START/END (or USING_PREVIOUS_SNAPSHOT), CONVERSION_START/END, LAUNCH_START,
-the EC2 instance appears, LAUNCH_END; or LAUNCH_FAILED / CONVERSION_FAIL / SERVER_SKIPPED.
+the EC2 instance appears, LAUNCH_END; or one of the FAILURES events, which ends it FAILED.
 A TERMINATE job: CLEANUP_START/END per recovery instance.
 """
 
@@ -15,14 +15,21 @@ from .config import Timings
 from .ids import det_hex, det_int
 from .state import Hardware, Job, LogItem, RecoveryInstance, RegionState, ServerRun, Snapshot, Step
 
-# Steps that end a server's part in a job, and the launch status they leave.
-FINAL_STEPS = {
-    "LAUNCH_END": "LAUNCHED",
-    "LAUNCH_FAILED": "FAILED",
-    "CONVERSION_FAIL": "FAILED",
-    "SERVER_SKIPPED": "FAILED",
-    "CLEANUP_END": "TERMINATED",
+# The job log events that end a server's launch as FAILED: the phase each happens in, and the event
+# that opens it (None: the failure comes alone). A launch fault names one of them.
+FAILURES: dict[str, tuple[str, str | None]] = {
+    "SERVER_SKIPPED": ("SNAPSHOT", None),
+    "SNAPSHOT_FAIL": ("SNAPSHOT", "SNAPSHOT_START"),
+    "USING_PREVIOUS_SNAPSHOT_FAILED": ("SNAPSHOT", "USING_PREVIOUS_SNAPSHOT"),
+    "CONVERSION_FAIL": ("CONVERSION", "CONVERSION_START"),
+    "UPDATE_LAUNCH_TEMPLATE_FAILED": ("LAUNCH", "UPDATE_LAUNCH_TEMPLATE_START"),
+    "DEPLOY_NETWORK_CONFIGURATION_FAILED": ("LAUNCH", "DEPLOY_NETWORK_CONFIGURATION_START"),
+    "UPDATE_NETWORK_CONFIGURATION_FAILED": ("LAUNCH", "UPDATE_NETWORK_CONFIGURATION_START"),
+    "NETWORK_RECOVERY_FAIL": ("LAUNCH", None),
+    "LAUNCH_FAILED": ("LAUNCH", "LAUNCH_START"),
 }
+# Steps that end a server's part in a job, and the launch status they leave.
+FINAL_STEPS = {"LAUNCH_END": "LAUNCHED", "CLEANUP_END": "TERMINATED", **dict.fromkeys(FAILURES, "FAILED")}
 # Internal steps that change state but write no job log item.
 SILENT_STEPS = frozenset({"INSTANCE_CREATED"})
 
@@ -54,8 +61,12 @@ def _plan_launch(job: Job, run: ServerRun, t: Timings) -> list[Step]:
     def at(seconds: float) -> datetime:
         return job.created + timedelta(seconds=seconds)
 
-    if run.mode == "SKIP":
+    failure = run.failure.event if run.failure else None
+    phase, opener = FAILURES[failure] if failure else (None, None)
+    if run.mode == "SKIP" or failure == "SERVER_SKIPPED":
         return [Step(at(t.snapshot_start), "SERVER_SKIPPED")]
+    if phase == "SNAPSHOT" and opener and failure:
+        return [Step(at(t.snapshot_start), opener), Step(at(t.snapshot_end), failure)]
     if run.mode == "ON_DEMAND":
         steps = [Step(at(t.snapshot_start), "SNAPSHOT_START"), Step(at(t.snapshot_end), "SNAPSHOT_END")]
     else:
@@ -63,18 +74,18 @@ def _plan_launch(job: Job, run: ServerRun, t: Timings) -> list[Step]:
     k, extra = 1.0 + run.jitter, run.extra
     conversion_start = t.conversion_start * k
     steps.append(Step(at(conversion_start), "CONVERSION_START"))
-    if run.failure and run.failure.phase == "CONVERSION":
-        steps.append(Step(at(conversion_start + t.conversion_failed_after + extra), "CONVERSION_FAIL"))
+    if phase == "CONVERSION" and failure:
+        steps.append(Step(at(conversion_start + t.conversion_failed_after + extra), failure))
         return steps
     launch_start = t.launch_start * k + extra
-    steps += [
-        Step(at(t.conversion_end * k + extra), "CONVERSION_END"),
-        Step(at(launch_start), "LAUNCH_START"),
-    ]
-    if run.failure:
-        steps.append(Step(at(launch_start + t.launch_failed_after), "LAUNCH_FAILED"))
+    steps.append(Step(at(t.conversion_end * k + extra), "CONVERSION_END"))
+    if phase == "LAUNCH" and failure:
+        if opener:
+            steps.append(Step(at(launch_start), opener))
+        steps.append(Step(at(launch_start + t.launch_failed_after), failure))
         return steps
     steps += [
+        Step(at(launch_start), "LAUNCH_START"),
         Step(at(max(launch_start, t.instance_created * k + extra)), "INSTANCE_CREATED"),
         Step(at(max(launch_start, t.launch_end * k + extra)), "LAUNCH_END"),
     ]
@@ -199,8 +210,8 @@ def _apply_server_step(
         instance = region.instances.get(run.recovery_instance_id or "")
         if instance and instance.ec2_state == "PENDING":
             instance.ec2_state = "RUNNING"
-    elif kind in ("LAUNCH_FAILED", "CONVERSION_FAIL", "SERVER_SKIPPED"):
-        error = run.skip_reason if kind == "SERVER_SKIPPED" else (run.failure.error if run.failure else "")
+    elif kind in FAILURES:
+        error = run.failure.error if run.failure else run.skip_reason
         data["rawError"] = error
         if kind == "CONVERSION_FAIL":
             data["conversionServerID"] = run.conversion_server_id

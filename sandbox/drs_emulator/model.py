@@ -37,8 +37,11 @@ SUPPORTED_OPERATIONS = frozenset(
     }
 )
 
-# Real output uses '+00:00' where the model's pattern wants 'Z'; these shapes are checked by parsing.
-DATETIME_SHAPES = frozenset({"ISO8601DatetimeString"})
+# The model's timestamp shape: its pattern (ending in Z) is checked, and then that the date exists.
+DATETIME_SHAPE = "ISO8601DatetimeString"
+# The input contract (the model's constraints) is checked in front of every operation, so its
+# ValidationException may come from any operation, whether or not the operation's `errors` list it.
+CONTRACT_REASONS = frozenset({"unknownOperation", "cannotParse", "fieldValidationFailed"})
 
 
 @functools.cache
@@ -59,6 +62,18 @@ def operation(name: str) -> dict[str, Any]:
 
 def success_code(op_name: str) -> int:
     return int(operation(op_name)["http"].get("responseCode", 200))
+
+
+def may_answer(op_name: str, code: str, reason: str | None = None) -> bool:
+    """Whether an operation may answer this error: one its model lists, or the input contract's
+    ValidationException (see CONTRACT_REASONS)."""
+    if code == "ValidationException" and reason in CONTRACT_REASONS:
+        return True
+    return op_name in service_model()["operations"] and code in listed_errors(op_name)
+
+
+def listed_errors(op_name: str) -> frozenset[str]:
+    return frozenset(error["shape"] for error in operation(op_name).get("errors", []))
 
 
 def error_status(code: str) -> int:
@@ -180,12 +195,13 @@ def _check_string(name: str, shape: dict[str, Any], value: Any, path: str, issue
     if "enum" in shape and value not in shape["enum"]:
         allowed = ", ".join(shape["enum"])
         issues.append(FieldIssue(path, f"Member must satisfy enum value set: [{allowed}]", value))
-    if name in DATETIME_SHAPES:
-        try:
-            parse_time(value)
-        except ValueError:
-            issues.append(FieldIssue(path, "Member must be an ISO-8601 date-time", value))
-    elif "pattern" in shape and not re.fullmatch(shape["pattern"], value):
+    # Anchored (fullmatch): stricter than a search, so our requests never lean on a lenient reading.
+    if "pattern" in shape and not re.fullmatch(shape["pattern"], value):
         issues.append(
             FieldIssue(path, f"Member must satisfy regular expression pattern: {shape['pattern']}", value)
         )
+    elif name == DATETIME_SHAPE:
+        try:
+            parse_time(value)
+        except ValueError:  # the pattern lets 2024-02-31 through
+            issues.append(FieldIssue(path, "Member must be a valid date-time", value))

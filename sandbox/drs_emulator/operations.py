@@ -103,15 +103,18 @@ def start_recovery(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             "SOURCE_SERVER",
         )
     region = ctx.region
-    for sid in ids:
+    for n, sid in enumerate(ids, 1):
         if sid not in region.servers:
-            raise errors.not_found(f"Source server {sid} not found", sid, "SOURCE_SERVER")
+            # StartRecovery's model lists no ResourceNotFoundException: an unknown id is a bad field.
+            raise errors.field_validation(
+                f"sourceServers.{n}.member.sourceServerID", f"Source server {sid} does not exist"
+            )
     busy = region.busy_servers()
     for sid in ids:
         if sid in busy:
             raise errors.conflict(BUSY_MESSAGE, sid, "SOURCE_SERVER")
     snapshots: dict[str, Any] = {}
-    for item in requested:
+    for n, item in enumerate(requested, 1):
         snap_id = item.get("recoverySnapshotID")
         if snap_id:
             server = region.servers[item["sourceServerID"]]
@@ -121,7 +124,10 @@ def start_recovery(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
                 if s.id == snap_id
             ]
             if not found:
-                raise errors.not_found(f"Recovery snapshot {snap_id} not found", snap_id, "RECOVERY_SNAPSHOT")
+                raise errors.field_validation(
+                    f"sourceServers.{n}.member.recoverySnapshotID",
+                    f"Recovery snapshot {snap_id} does not exist for source server {server.id}",
+                )
             snapshots[server.id] = found[0]
     _check_job_quotas(ctx, len(ids))
     job = _new_job(ctx, "LAUNCH", "START_DRILL" if is_drill else "START_RECOVERY", is_drill, tags)
@@ -260,10 +266,12 @@ def terminate_recovery_instances(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         raise errors.field_validation("recoveryInstanceIDs", "Recovery instance IDs must be unique")
     region = ctx.region
     instances = []
-    for iid in ids:
+    for n, iid in enumerate(ids, 1):
         instance = region.instances.get(iid)
-        if instance is None:
-            raise errors.not_found(f"Recovery instance {iid} not found", iid, "RECOVERY_INSTANCE")
+        if instance is None:  # the model lists no ResourceNotFoundException here either
+            raise errors.field_validation(
+                f"recoveryInstanceIDs.{n}.member", f"Recovery instance {iid} does not exist"
+            )
         instances.append(instance)
     busy = region.busy_servers()
     for instance in instances:
@@ -320,11 +328,8 @@ def reverse_replication(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         reversed_server = existing
     else:
         if len(target.servers) >= ctx.quotas.source_servers_per_region:
-            raise errors.quota_exceeded(
-                f"Source server quota reached in {target.name}",
-                QUOTA_CODES["source_servers_per_region"],
-                "SOURCE_SERVER",
-            )
+            # ReverseReplication's model lists no ServiceQuotaExceededException.
+            raise errors.validation(f"Source server quota reached in {target.name}", "other")
         reversed_server = ctx.new_server(
             target,
             hostname=source.hardware.hostname,

@@ -31,7 +31,7 @@ GIB = 1024**3
 @dataclass
 class LaunchFailure:
     error: str
-    phase: str = "LAUNCH"  # LAUNCH (LAUNCH_FAILED) or CONVERSION (CONVERSION_FAIL)
+    event: str = "LAUNCH_FAILED"  # the job log event that ends the launch (lifecycle.FAILURES)
     remaining: int | None = None  # launches still to fail; None means until cleared
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.domain.execution import Execution
 from bot.domain.policy import AccessPolicy
@@ -39,6 +40,11 @@ protection_groups:
   - name: stalled-tier
     region: us-east-1
     source_servers: [s-b00000000000000e1, s-b00000000000000e2]
+  - name: failing-tier
+    region: us-east-1
+    source_servers: [s-c00000000000000f1, s-c00000000000000f2, s-c00000000000000f3, s-c00000000000000f4,
+                     s-c00000000000000f5, s-c00000000000000f6, s-c00000000000000f7, s-c00000000000000f8,
+                     s-c00000000000000f9]
 plans:
   - name: plan-x
     description: Payments stack
@@ -61,6 +67,36 @@ plans:
     waves:
       - name: Stalled
         protection_group: stalled-tier
+  - name: plan-failing
+    waves:
+      - name: Failing
+        protection_group: failing-tier
+"""
+# One server of failing-tier per DRS job log event that ends a launch as FAILED, as a sandbox config
+# (--config FILE) says it.
+FAILURES_CONFIG = """
+servers:
+  s-c00000000000000f1: {launch: fail, event: SERVER_SKIPPED, error: "No point in time to launch from"}
+  s-c00000000000000f2: {launch: fail, event: SNAPSHOT_FAIL, error: "EBS snapshot limit reached"}
+  s-c00000000000000f3:
+    launch: fail
+    event: USING_PREVIOUS_SNAPSHOT_FAILED
+    error: "Snapshot pit-0123456789abcdef0 is no longer available"
+  s-c00000000000000f4: {launch: fail, event: CONVERSION_FAIL, error: "Unsupported boot mode for conversion"}
+  s-c00000000000000f5:
+    launch: fail
+    event: UPDATE_LAUNCH_TEMPLATE_FAILED
+    error: "Not authorized to perform ec2:CreateLaunchTemplateVersion"
+  s-c00000000000000f6:
+    launch: fail
+    event: DEPLOY_NETWORK_CONFIGURATION_FAILED
+    error: "CloudFormation stack drs-network-1 rolled back"
+  s-c00000000000000f7:
+    launch: fail
+    event: UPDATE_NETWORK_CONFIGURATION_FAILED
+    error: "Subnet subnet-0abc is out of addresses"
+  s-c00000000000000f8: {launch: fail, event: NETWORK_RECOVERY_FAIL, error: "Target VPC vpc-0def not found"}
+  s-c00000000000000f9: {launch: fail, event: LAUNCH_FAILED, error: "InsufficientInstanceCapacity"}
 """
 STALLED_SERVER = "s-b00000000000000e2"
 SLOW_SERVER = "s-a00000000000000d1"
@@ -241,6 +277,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
             STALLED_SERVER: ServerBehaviour(replication_state="STALLED"),
+            **SandboxConfig.model_validate(yaml.safe_load(FAILURES_CONFIG)).servers,
         },
         slack=SlackSetup(
             channels={

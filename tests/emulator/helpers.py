@@ -33,6 +33,19 @@ class Exchange:
     body: Any
 
 
+# The input contract's ValidationException: any operation may answer it (request validation sits in
+# front of every operation), whether or not its model's `errors` list it.
+CONTRACT_REASONS = {"unknownOperation", "cannotParse", "fieldValidationFailed"}
+
+
+def answerable(operation: str, code: str, reason: str | None = None) -> bool:
+    """Whether DRS may answer this error for this operation: its model lists it, or it is the input
+    contract's ValidationException."""
+    if code == "ValidationException" and reason in CONTRACT_REASONS:
+        return True
+    return code in {e["shape"] for e in MODEL["operations"][operation].get("errors", [])}
+
+
 def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 

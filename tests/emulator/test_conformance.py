@@ -17,7 +17,16 @@ import pytest
 from sandbox.drs_emulator import EXTRA_ENUM_VALUES, DrsEmulator, ManualClock
 from sandbox.drs_emulator.model import SUPPORTED_OPERATIONS
 
-from .helpers import DRILL_SECONDS, MODEL, OTHER_REGION, REGION, Exchange, shape_problems, start_drill
+from .helpers import (
+    DRILL_SECONDS,
+    MODEL,
+    OTHER_REGION,
+    REGION,
+    Exchange,
+    answerable,
+    shape_problems,
+    start_drill,
+)
 
 
 def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) -> None:
@@ -28,7 +37,7 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
     syncing = emulator.add_source_servers(REGION, count=1, replication_state="INITIAL_SYNC")
     emulator.add_source_servers(REGION, count=1, replication_state="BACKLOG", lag=90)
     emulator.fail_launch(ids[1])
-    emulator.fail_launch(ids[2], "conversion failed", phase="CONVERSION")
+    emulator.fail_launch(ids[2], "conversion failed", event="CONVERSION_FAIL")
     east.describe_source_servers()
     snapshot = east.describe_recovery_snapshots(sourceServerID=ids[3], order="DESC", maxResults=2)
     drill = start_drill(
@@ -45,7 +54,7 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
         sourceServers=[{"sourceServerID": ids[3], "recoverySnapshotID": snapshot["items"][1]["snapshotID"]}]
     )["job"]
     clock.advance(DRILL_SECONDS)
-    east.describe_jobs(filters={"fromDate": "2024-05-01T00:00:00Z", "toDate": "2024-05-02T00:00:00+00:00"})
+    east.describe_jobs(filters={"fromDate": "2024-05-01T00:00:00Z", "toDate": "2024-05-02T00:00:00.000001Z"})
     east.describe_job_log_items(jobID=recovery["jobID"])
     list(east.get_paginator("describe_job_log_items").paginate(jobID=drill["jobID"]))
     instances = east.describe_recovery_instances()["items"]
@@ -75,7 +84,8 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
     # Errors, one of each kind the emulator produces.
     attempts: list[Callable[[], object]] = [
         lambda: loose.start_recovery(sourceServers=[]),  # ValidationException with a fieldList
-        lambda: east.start_recovery(sourceServers=[{"sourceServerID": "s-0123456789abcdef0"}]),  # not found
+        lambda: east.start_recovery(sourceServers=[{"sourceServerID": "s-0123456789abcdef0"}]),  # unknown id
+        lambda: east.get_launch_configuration(sourceServerID="s-0123456789abcdef0"),  # not found
         lambda: east.start_recovery(sourceServers=[{"sourceServerID": ids[0]}]),  # OK, then...
         lambda: east.start_recovery(sourceServers=[{"sourceServerID": ids[0]}]),  # ...conflict
         lambda: east.start_recovery(
@@ -128,6 +138,7 @@ def test_every_error_matches_its_error_shape(traffic: list[Exchange]) -> None:
     seen = set()
     for exchange in errors:
         code = exchange.headers["x-amzn-errortype"]
+        assert answerable(exchange.operation, code, exchange.body.get("reason")), (exchange.operation, code)
         shape = MODEL["shapes"][code]
         assert shape.get("exception") and exchange.status == shape["error"]["httpStatusCode"], code
         body = dict(exchange.body)

@@ -50,38 +50,49 @@ def test_botocore_retries_throttling_and_server_errors(
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("operation", "error", "status"),
     [
-        ("AccessDeniedException", 403),
-        ("ConflictException", 409),
-        ("InternalServerException", 500),
-        ("ResourceNotFoundException", 404),
-        ("ServiceQuotaExceededException", 402),
-        ("UninitializedAccountException", 400),
-        ("ValidationException", 400),
+        ("ReverseReplication", "AccessDeniedException", 403),
+        ("ReverseReplication", "ConflictException", 409),
+        ("ReverseReplication", "InternalServerException", 500),
+        ("ReverseReplication", "ResourceNotFoundException", 404),
+        ("StartRecovery", "ServiceQuotaExceededException", 402),
+        ("ReverseReplication", "UninitializedAccountException", 400),
+        ("ReverseReplication", "ValidationException", 400),
     ],
 )
 def test_each_error_matches_its_boto3_exception(
-    drs: Any, emulator: DrsEmulator, error: str, status: int
+    drs: Any, emulator: DrsEmulator, operation: str, error: str, status: int
 ) -> None:
-    emulator.inject_fault("StartRecovery", error, count=1)
+    emulator.inject_fault(operation, error, count=1)
+    call = {
+        "StartRecovery": lambda: drs.start_recovery(
+            sourceServers=[{"sourceServerID": "s-0123456789abcdef0"}]
+        ),
+        "ReverseReplication": lambda: drs.reverse_replication(recoveryInstanceID="i-0123456789abcdef0"),
+    }[operation]
     with pytest.raises(getattr(drs.exceptions, error)) as excinfo:
-        drs.start_recovery(sourceServers=[{"sourceServerID": "s-0123456789abcdef0"}])
+        call()
     response = excinfo.value.response
     assert response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == error
     if error == "AccessDeniedException":
-        assert "is not authorized to perform: drs:StartRecovery" in response["Error"]["Message"]
+        assert "is not authorized to perform: drs:ReverseReplication" in response["Error"]["Message"]
 
 
-def test_custom_message_and_every_operation(drs: Any, emulator: DrsEmulator) -> None:
+def test_custom_message_and_every_operation_whose_model_lists_the_error(
+    drs: Any, emulator: DrsEmulator
+) -> None:
     emulator.inject_fault("*", "AccessDeniedException", message="Explicit deny in a service control policy")
-    for call in (drs.describe_jobs, drs.describe_source_servers, drs.describe_recovery_instances):
+    for call in (drs.describe_recovery_instances, drs.initialize_service):
         with pytest.raises(drs.exceptions.AccessDeniedException) as excinfo:
             call()
         assert excinfo.value.response["Error"]["Message"] == "Explicit deny in a service control policy"
-    emulator.clear_faults()
+    # DescribeJobs' and DescribeSourceServers' models list no AccessDeniedException: never answered.
     assert drs.describe_jobs()["items"] == []
+    assert drs.describe_source_servers()["items"] == []
+    emulator.clear_faults()
+    assert drs.describe_recovery_instances()["items"] == []
 
 
 def test_a_fraction_of_calls_fails_the_same_way_under_a_seed(make_client: Any, clock: ManualClock) -> None:
@@ -112,3 +123,9 @@ def test_bad_fault_definitions_are_refused(emulator: DrsEmulator) -> None:
         emulator.inject_fault("StartRecoveryPlease")
     with pytest.raises(ValueError):
         emulator.inject_fault("StartRecovery", rate=1.5)
+    # Each operation answers only errors its model lists.
+    with pytest.raises(ValueError, match="StartRecovery never answers ResourceNotFoundException"):
+        emulator.inject_fault("StartRecovery", "ResourceNotFoundException")
+    with pytest.raises(ValueError, match="DescribeJobs never answers AccessDeniedException"):
+        emulator.inject_fault("DescribeJobs", "AccessDeniedException")
+    assert emulator.faults == []

@@ -134,7 +134,7 @@ def test_failed_launch_inside_a_completed_job(drs: Any, emulator: DrsEmulator, c
 
 def test_conversion_failure_with_custom_error(drs: Any, emulator: DrsEmulator, clock: ManualClock) -> None:
     (sid,) = emulator.add_source_servers(REGION, count=1)
-    emulator.fail_launch(sid, "Conversion failed: unsupported boot mode", phase="CONVERSION")
+    emulator.fail_launch(sid, "Conversion failed: unsupported boot mode", event="CONVERSION_FAIL")
     job = start_drill(drs, [sid])
     clock.advance(DRILL_SECONDS)
     log = job_log(drs, job["jobID"])
@@ -468,7 +468,7 @@ def test_recovery_snapshots_follow_the_retention_policy(
     assert desc == asc[::-1]
     window = drs.describe_recovery_snapshots(
         sourceServerID=sid,
-        filters={"fromDateTime": "2024-05-01T11:00:00Z", "toDateTime": "2024-05-01T11:35:00+00:00"},
+        filters={"fromDateTime": "2024-05-01T11:00:00Z", "toDateTime": "2024-05-01T11:35:00.000Z"},
     )["items"]
     assert [ts(s["expectedTimestamp"]).strftime("%H:%M") for s in window] == [
         "11:00",

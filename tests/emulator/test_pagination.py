@@ -99,6 +99,6 @@ def test_jobs_by_creation_date(drs: Any, emulator: DrsEmulator, clock: ManualClo
 
     assert created() == ["14:00", "13:00", "12:00"]
     assert created(fromDate="2024-05-01T13:00:00Z") == ["14:00", "13:00"]
-    assert created(toDate="2024-05-01T13:30:00+00:00") == ["13:00", "12:00"]
+    assert created(toDate="2024-05-01T13:30:00.5Z") == ["13:00", "12:00"]
     assert created(fromDate="2024-05-01T12:30:00Z", toDate="2024-05-01T13:30:00Z") == ["13:00"]
     assert created(fromDate="2024-05-02T00:00:00Z") == []

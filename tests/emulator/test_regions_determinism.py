@@ -55,8 +55,9 @@ def test_regions_are_separate_worlds(make_client: Any, emulator: DrsEmulator, cl
     assert west.describe_source_servers()["items"][0]["arn"].startswith(f"arn:aws:drs:{OTHER_REGION}:")
     job = start_drill(east, east_ids)
     assert west.describe_jobs()["items"] == []
-    with pytest.raises(west.exceptions.ResourceNotFoundException):
+    with pytest.raises(west.exceptions.ValidationException) as excinfo:
         start_drill(west, east_ids)  # a server of another region is unknown here
+    assert "does not exist" in excinfo.value.response["fieldList"][0]["message"]
     start_drill(west, west_ids)
     clock.advance(DRILL_SECONDS)
     assert {j["jobID"] for j in east.describe_jobs()["items"]} == {job["jobID"]}
