@@ -144,6 +144,7 @@ class Outbox:
                 if isinstance(event, ProgressUpdated):
                     # Edits are idempotent, and only the newest pending one matters.
                     if seq == last_progress:
+                        self._fence(execution_id, seq, owner)  # or an older state could overwrite a newer
                         self._notifier.update(channel, thread, self._renderer.anchor(event, self._clock()))
                     ts: str | None = thread
                 else:
@@ -159,7 +160,7 @@ class Outbox:
         return delivered, thread
 
     def _fence(self, execution_id: str, seq: int, owner: str) -> None:
-        """Right before a post: the claim is still ours, and now outlives the call."""
+        """Right before a post or an edit: the claim is still ours, and now outlives the call."""
         if not self._store.renew_claim(execution_id, seq, self._clock(), self._claim_seconds, owner):
             raise _LostClaim
 

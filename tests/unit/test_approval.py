@@ -107,3 +107,19 @@ def test_a_rejection_keeps_who_when_and_why() -> None:
         at(9),
         "not now",
     )
+
+
+def test_a_decision_counts_only_on_its_own_card_in_an_allowed_channel() -> None:
+    card = requested().model_copy(update={"channel_id": "C0DRILLS"})
+    fenced = AccessPolicy(recovery_requesters=["*"], approvers=["U0BOSS"], allowed_channels=["C0DRILLS"])
+    moved = fenced.model_copy(update={"allowed_channels": ["C0OTHER"]})  # changed after the request
+    for channel, policy in (("C0OTHER", POLICY), ("C0OTHER", fenced), ("C0DRILLS", moved)):
+        for choice in Vote:
+            outcome = approval.vote(
+                card, choice, user_id="U0BOSS", groups=set(), policy=policy, now=at(1), channel_id=channel
+            )
+            assert outcome.result is VoteResult.CHANNEL_NOT_ALLOWED and outcome.decision is None
+    allowed = approval.vote(
+        card, Vote.APPROVE, user_id="U0BOSS", groups=set(), policy=fenced, now=at(1), channel_id="C0DRILLS"
+    )
+    assert allowed.result is VoteResult.APPROVED
