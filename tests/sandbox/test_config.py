@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from sandbox.config import SandboxConfig
+from sandbox.config import InvalidSandboxConfig, SandboxConfig
 
 
 def load(tmp_path: Path, text: str) -> SandboxConfig:
@@ -38,5 +37,5 @@ def test_a_failing_launch_names_its_job_log_event(tmp_path: Path) -> None:
     ],
 )
 def test_a_fault_that_cannot_happen_is_refused(tmp_path: Path, server: str, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(InvalidSandboxConfig, match=message):
         load(tmp_path, f"servers:\n  s-0123456789abcdef1: {server}\n")
