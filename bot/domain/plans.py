@@ -113,10 +113,9 @@ def _gather(data: object, options: type[_Options]) -> object:
         return data
     data = dict(data)
     flat = {name: data.pop(name) for name in options.model_fields if name in data}
-    held = data.get("options")
-    if held is None:
+    if "options" not in data:
         data["options"] = flat
-    elif not isinstance(held, options) or flat:
+    elif not isinstance(data["options"], options) or flat:
         raise ValueError("options: unknown key (check the spelling; unknown keys are not ignored)")
     return data
 

@@ -180,8 +180,9 @@ def test_an_option_the_engine_cannot_honour_is_refused_with_its_path_and_why(
     assert expected in problems(plans(**changes))
 
 
-def test_options_are_written_beside_the_others_not_under_an_options_key() -> None:
-    text = plans().replace("        on_failure: stop\n", "        options: {on_failure: stop}\n")
+@pytest.mark.parametrize("written", ["options: {on_failure: stop}", "options:"])
+def test_options_are_written_beside_the_others_not_under_an_options_key(written: str) -> None:
+    text = plans().replace("        on_failure: stop\n", f"        {written}\n")
     assert problems(text) == [
         "plans[0].waves[0].options: unknown key (check the spelling; unknown keys are not ignored)"
     ]
