@@ -199,6 +199,7 @@ def _apply_server_step(
         instance = region.instances.get(run.recovery_instance_id or "")
         if instance and instance.ec2_state == "PENDING":
             instance.ec2_state = "RUNNING"
+            instance.running_since = at
     elif kind in ("LAUNCH_FAILED", "CONVERSION_FAIL", "SERVER_SKIPPED"):
         error = run.skip_reason if kind == "SERVER_SKIPPED" else (run.failure.error if run.failure else "")
         data["rawError"] = error
@@ -251,6 +252,7 @@ def _create_instance(region: RegionState, job: Job, run: ServerRun, at: datetime
         hardware=hardware,
         origin_region=server.origin_region,
         tags=dict(server.tags),
+        not_ready_for=server.reverse_not_ready,
     )
     run.recovery_instance_id = instance_id
     server.recovery_instance_id = instance_id
