@@ -21,6 +21,7 @@ from bot.domain.events import (
     ExecutionStarted,
     FailbackReprotected,
     FailbackReversed,
+    FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
     ProgressUpdated,
@@ -294,6 +295,12 @@ def event(event: Event) -> Message:
             text += "\nNot reversed (they will not fail back):\n" + _server_failure_lines(
                 event.failures, event.more_failures
             )
+    elif isinstance(event, FailbackReverseWaiting):
+        text = (
+            f":hourglass_flowing_sand: DRS is not ready to reverse replication for {event.waiting}/"
+            f"{event.total} recovery instance(s) yet; asking again until {event.deadline:%Y-%m-%d %H:%M} "
+            "UTC at most:\n" + _server_failure_lines(event.servers, event.more_servers)
+        )
     elif isinstance(event, FailbackSyncProgress):
         states = ", ".join(f"{state} {count}" for state, count in sorted(event.states.items()))
         text = (
