@@ -157,6 +157,8 @@ class CleanupRun(_Model):
     requested_by: str | None = None  # None: automatic (the plan's cleanup_after)
     due_at: datetime | None = None
     claimed_at: datetime | None = None
+    first_claimed_at: datetime | None = None  # TERMINATE jobs of a crashed tick are looked for since then
+    attempts: int = 0  # claims taken; from the second on, DRS is asked first what an earlier one did
     started_at: datetime | None = None
     ended_at: datetime | None = None
     instance_ids: tuple[str, ...] = ()  # recovery instances this cleanup terminates
