@@ -39,6 +39,9 @@ protection_groups:
   - name: stalled-tier
     region: us-east-1
     source_servers: [s-b00000000000000e1, s-b00000000000000e2]
+  - name: back-tier
+    region: us-east-1
+    source_servers: [s-c00000000000000f1, s-c00000000000000f2]
 plans:
   - name: plan-x
     description: Payments stack
@@ -61,8 +64,13 @@ plans:
     waves:
       - name: Stalled
         protection_group: stalled-tier
+  - name: plan-back
+    waves:
+      - name: Back
+        protection_group: back-tier
 """
 STALLED_SERVER = "s-b00000000000000e2"
+NOT_READY_TO_REVERSE = "s-c00000000000000f2"  # its recovery instance refuses ReverseReplication a while
 SLOW_SERVER = "s-a00000000000000d1"
 APPROVER = "U0APPROVER"
 LEADS = "S0DRLEADS"
@@ -238,6 +246,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
             STALLED_SERVER: ServerBehaviour(replication_state="STALLED"),
+            NOT_READY_TO_REVERSE: ServerBehaviour(reverse_not_ready_seconds=3600),  # 6 real seconds
         },
     )
     with SandboxStack(plans, config) as stack:
