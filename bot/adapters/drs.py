@@ -96,10 +96,12 @@ class DrsGateway:
             ]
 
     def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+        # The model's timestamp pattern ends in Z (drs-facts.md): send that.
+        from_date = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with _translated():
             return [
                 _job(job)
-                for job in self._pages(region, "describe_jobs", filters={"fromDate": since.isoformat()})
+                for job in self._pages(region, "describe_jobs", filters={"fromDate": from_date})
                 if job.get("type") == "TERMINATE"
             ]
 
