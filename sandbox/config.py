@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -27,6 +27,8 @@ class ServerBehaviour(BaseModel):
     error: str | None = None  # DRS's error text when the launch fails
     replication_state: str = "CONTINUOUS"
     slow_conversion_seconds: float = 0
+    # Its recovery instances refuse ReverseReplication (not ready) this long after they run, or forever.
+    reverse_not_ready_seconds: Annotated[float, Field(ge=0)] | Literal["forever"] = 0
 
     @field_validator("event")
     @classmethod

@@ -219,6 +219,9 @@ class SandboxStack:
                 self.drs.set_replication_state(server_id, behaviour.replication_state)
             if behaviour.slow_conversion_seconds:
                 self.drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
+            hold = behaviour.reverse_not_ready_seconds
+            if hold:
+                self.drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.

@@ -86,6 +86,16 @@ class DrsGateway:
                 if job.get("status") != "COMPLETED"
             ]
 
+    def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+        # The model's timestamp pattern ends in Z (drs-facts.md): send that.
+        from_date = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with _translated():
+            return [
+                _job(job)
+                for job in self._pages(region, "describe_jobs", filters={"fromDate": from_date})
+                if job.get("type") == "TERMINATE"
+            ]
+
     def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
         """The servers named (in calls of at most 200 ids), or every server of the region."""
         batches: list[dict[str, Any]] = (
@@ -184,6 +194,7 @@ def _source_server(item: dict[str, Any]) -> SourceServerInfo:
         lag_seconds=parse_duration(replication.get("lagDuration")),
         replication_error=error.get("rawError") or error.get("error"),
         last_launch_result=item.get("lastLaunchResult"),
+        reversed_source_server_arn=item.get("reversedDirectionSourceServerArn"),
     )
 
 
@@ -195,6 +206,7 @@ def _recovery_instance(item: dict[str, Any]) -> RecoveryInstanceInfo:
         is_drill=bool(item.get("isDrill")),
         job_id=item.get("jobID"),
         ec2_state=item.get("ec2InstanceState"),
+        replication_state=(item.get("dataReplicationInfo") or {}).get("dataReplicationState"),
     )
 
 

@@ -55,13 +55,21 @@ def due(execution: Execution, now: datetime) -> Decision | None:
 
 
 def claim(execution: Execution, now: datetime, stale_after: timedelta) -> Execution | None:
-    """The tick that saves this claim terminates; a claim left by a crashed tick is taken again."""
+    """The tick that saves this claim terminates; a claim left by a crashed tick is taken again (and
+    that tick's TERMINATE jobs are looked for first, since the first claim)."""
     run = execution.cleanup
     if run is None or run.status is not CleanupStatus.REQUESTED:
         return None
     if run.claimed_at is not None and now - run.claimed_at < stale_after:
         return None
-    return execution.model_copy(update={"cleanup": run.model_copy(update={"claimed_at": now})})
+    claimed = run.model_copy(
+        update={
+            "claimed_at": now,
+            "first_claimed_at": run.first_claimed_at or now,
+            "attempts": run.attempts + 1,
+        }
+    )
+    return execution.model_copy(update={"cleanup": claimed})
 
 
 def release(execution: Execution) -> Execution:

@@ -39,6 +39,8 @@ class SourceServerInfo(BaseModel):
     lag_seconds: float | None = None
     replication_error: str | None = None
     last_launch_result: str | None = None
+    # Its counterpart replicating the other way, once ReverseReplication ran (failback).
+    reversed_source_server_arn: str | None = None
 
 
 class RecoveryInstanceInfo(BaseModel):
@@ -50,6 +52,8 @@ class RecoveryInstanceInfo(BaseModel):
     is_drill: bool
     job_id: str | None = None
     ec2_state: str | None = None
+    # Set while the instance replicates back (ReverseReplication took effect): its replication state.
+    replication_state: str | None = None
 
     @property
     def gone(self) -> bool:

@@ -219,6 +219,17 @@ class FailbackReversed(StatusEvent):
     more_failures: int = 0
 
 
+class FailbackReverseWaiting(StatusEvent):
+    """DRS is not ready to reverse some recovery instances yet: they are asked again until `deadline`."""
+
+    kind: Literal["failback_reverse_waiting"] = "failback_reverse_waiting"
+    waiting: int
+    total: int
+    servers: list[ServerFailure]  # recovery instance id and DRS's answer, the first FAILURES_LISTED
+    more_servers: int = 0
+    deadline: datetime
+
+
 class FailbackSyncProgress(StatusEvent):
     kind: Literal["failback_sync_progress"] = "failback_sync_progress"
     continuous: int
@@ -266,6 +277,7 @@ Event = Annotated[
     | ProgressUpdated
     | ExecutionFinished
     | FailbackReversed
+    | FailbackReverseWaiting
     | FailbackSyncProgress
     | FailbackSyncFinished
     | FailbackReprotected,

@@ -179,6 +179,8 @@ class CleanupRun(_Model):
     requested_by: str | None = None  # None: automatic (the plan's cleanup_after)
     due_at: datetime | None = None
     claimed_at: datetime | None = None
+    first_claimed_at: datetime | None = None  # TERMINATE jobs of a crashed tick are looked for since then
+    attempts: int = 0  # claims taken; from the second on, DRS is asked first what an earlier one did
     started_at: datetime | None = None
     ended_at: datetime | None = None
     instance_ids: tuple[str, ...] = ()  # recovery instances this cleanup terminates
@@ -214,8 +216,14 @@ class FailbackServer(_Model):
     replication_state: str | None = None
     ready: bool = False  # reached CONTINUOUS
     error: str | None = None  # why it does not fail back (ReverseReplication refused, never synced)
+    # ReverseReplication is claimed (saved) before it is called; a later claim asks DRS first.
+    reverse_claimed_at: datetime | None = None
+    reverse_attempts: int = 0
+    not_ready: str | None = None  # DRS's answer while the instance cannot replicate back yet
     reprotected: bool = False
     reprotect_error: str | None = None
+    reprotect_claimed_at: datetime | None = None
+    reprotect_attempts: int = 0
 
     @property
     def failed(self) -> bool:
@@ -226,9 +234,10 @@ class FailbackRun(_Model):
     phase: FailbackPhase = FailbackPhase.REVERSING
     recovery_execution_id: str
     sync_timeout_seconds: int
-    sync_deadline: datetime | None = None  # set when the first server was reversed
+    # A recovery instance not ready to replicate back is asked again until then (sync_timeout_seconds).
+    reverse_deadline: datetime | None = None
+    sync_deadline: datetime | None = None  # set when every server was reversed (or refused)
     synced_reported: int = -1  # CONTINUOUS count last reported in the thread
-    reprotect_attempts: int = 0  # re-protect calls DRS answered "busy" (ConflictException)
     servers: tuple[FailbackServer, ...]
 
 

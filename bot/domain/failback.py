@@ -5,20 +5,27 @@ Before its waves run: ReverseReplication on each recovery instance (a FAILBACK-d
 appears in the origin region), then a wait until those servers are CONTINUOUS. The waves are then
 rewritten to launch the reversed servers in the origin region, and the wave engine runs them as it runs
 any execution. After the launch, re-protect: ReverseReplication on the new recovery instances.
+
+ReverseReplication changes DRS, so it follows StartRecovery's pattern: each call is claimed in a saved
+execution first (only the tick whose save won calls), recorded after, and a claim taken again (a crashed
+tick's, or after an answer that was lost) asks DRS first whether the earlier call took effect.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
 
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import (
     FAILURES_LISTED,
     FailbackReprotected,
     FailbackReversed,
+    FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
     ServerFailure,
@@ -41,7 +48,7 @@ from bot.domain.execution import (
 
 CONTINUOUS = "CONTINUOUS"
 _ARN = re.compile(r"^arn:aws[\w-]*:drs:(?P<region>[\w-]+):\d*:source-server/(?P<id>s-[0-9a-zA-Z]+)$")
-# ConflictException on re-protect (a launch job still holds the instance): tries before giving up.
+# ConflictException on re-protect (a launch job still holds the instance): claims before giving up.
 REPROTECT_ATTEMPTS = 20
 
 
@@ -118,12 +125,42 @@ def chunked_runs(runs: list[ServerRun], size: int) -> list[list[ServerRun]]:
     return [runs[start : start + size] for start in range(0, len(runs), size)]
 
 
-def to_reverse(execution: Execution) -> list[FailbackServer]:
-    """Recovery instances still to reverse (not reversed, not refused)."""
+class Claimed(BaseModel):
+    """What a tick claimed: the execution to save (claims written), and the servers it now calls for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution: Execution
+    servers: tuple[FailbackServer, ...]
+
+
+def claim_reversals(execution: Execution, now: datetime, stale_after: timedelta) -> Claimed | None:
+    """Claim each server to reverse that no live claim holds (a claim older than `stale_after` is a
+    crashed tick's). None when there is nothing to claim. The first claim starts the deadline for
+    instances DRS is not ready to reverse yet."""
     run = execution.failback
     if run is None or run.phase is not FailbackPhase.REVERSING:
-        return []
-    return [s for s in run.servers if s.reversed_source_server_id is None and not s.failed]
+        return None
+    claimed: list[FailbackServer] = []
+    servers = []
+    for server in run.servers:
+        todo = server.reversed_source_server_id is None and not server.failed
+        if todo and _free(server.reverse_claimed_at, now, stale_after):
+            server = server.model_copy(
+                update={"reverse_claimed_at": now, "reverse_attempts": server.reverse_attempts + 1}
+            )
+            claimed.append(server)
+        servers.append(server)
+    if not claimed:
+        return None
+    deadline = run.reverse_deadline or now + timedelta(seconds=run.sync_timeout_seconds)
+    run = run.model_copy(update={"servers": tuple(servers), "reverse_deadline": deadline})
+    return Claimed(execution=execution.model_copy(update={"failback": run}), servers=tuple(claimed))
+
+
+def _free(claimed_at: datetime | None, now: datetime, stale_after: timedelta) -> bool:
+    """No claim, or one a crashed tick left behind."""
+    return claimed_at is None or now - claimed_at >= stale_after
 
 
 def record_reversals(
@@ -132,15 +169,25 @@ def record_reversals(
     refused: Mapping[str, str],
     now: datetime,
     servers_per_job: int,
+    *,
+    not_ready: Mapping[str, str] | None = None,
+    released: Collection[str] = (),
 ) -> Decision:
-    """ReverseReplication answers by recovery instance id: an ARN, or DRS's refusal. Servers with
-    neither (DRS unavailable) are tried again next tick; when none is left, the wait for sync begins."""
+    """ReverseReplication answers by recovery instance id: an ARN, DRS's refusal, or DRS's "not ready
+    yet" (asked again next tick, until the deadline: then it is left out with DRS's text). Claims of
+    `released` instances without an answer (DRS unavailable) are let go: the next tick tries again.
+    When no server is left, the wait for sync begins."""
     run = execution.failback
     assert run is not None
+    not_ready = not_ready or {}
+    answered = set(reversed_arns) | set(refused) | set(not_ready) | set(released)
     servers = []
+    newly_waiting: list[FailbackServer] = []
     for server in run.servers:
-        arn = reversed_arns.get(server.recovery_instance_id)
-        if server.reversed_source_server_id is None and not server.failed:
+        instance = server.recovery_instance_id
+        if server.reversed_source_server_id is None and not server.failed and instance in answered:
+            server = server.model_copy(update={"reverse_claimed_at": None})
+            arn = reversed_arns.get(instance)
             if arn is not None:
                 parsed = parse_source_server_arn(arn)
                 if parsed is None:
@@ -150,19 +197,54 @@ def record_reversals(
                 else:
                     region, sid = parsed
                     server = server.model_copy(
-                        update={"origin_region": region, "reversed_source_server_id": sid}
+                        update={"origin_region": region, "reversed_source_server_id": sid, "not_ready": None}
                     )
-            elif server.recovery_instance_id in refused:
-                error = refused[server.recovery_instance_id]
+            elif instance in refused:
+                error = refused[instance]
                 server = server.model_copy(
                     update={"error": clip_error(f"ReverseReplication refused: {error}")}
                 )
+            elif instance in not_ready:
+                if server.not_ready is None:
+                    newly_waiting.append(server)
+                server = server.model_copy(update={"not_ready": clip_error(not_ready[instance])})
         servers.append(server)
+    deadline = run.reverse_deadline
+    if deadline is not None and now >= deadline:
+        waited = _duration(run.sync_timeout_seconds)
+        servers = [
+            s.model_copy(
+                update={
+                    "error": clip_error(
+                        f"not ready to reverse replication within {waited}: "
+                        f"{s.not_ready or 'DRS did not answer'}"
+                    )
+                }
+            )
+            if s.reversed_source_server_id is None and not s.failed and s.reverse_claimed_at is None
+            else s
+            for s in servers
+        ]
     run = run.model_copy(update={"servers": tuple(servers)})
     execution = execution.model_copy(update={"failback": run})
     events = EventLog(execution)
+    if newly_waiting:
+        waiting = [s for s in servers if s.not_ready and s.reversed_source_server_id is None and not s.failed]
+        events.add(
+            FailbackReverseWaiting,
+            at=now,
+            execution_id=execution.execution_id,
+            waiting=len(waiting),
+            total=len(servers),
+            servers=[
+                ServerFailure(source_server_id=s.recovery_instance_id, error=s.not_ready or "")
+                for s in waiting[:FAILURES_LISTED]
+            ],
+            more_servers=max(0, len(waiting) - FAILURES_LISTED),
+            deadline=deadline or now,
+        )
     if any(s.reversed_source_server_id is None and not s.failed for s in servers):
-        return Decision(execution=events.stamp(execution), events=())
+        return Decision(execution=events.stamp(execution), events=tuple(events.items))
     failed = [s for s in servers if s.failed]
     events.add(
         FailbackReversed,
@@ -310,17 +392,59 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
 def to_reprotect(execution: Execution) -> list[tuple[str, str]]:
     """(origin region, recovery instance id) of each server launched in the origin region and not
     re-protected yet."""
+    return [(region, instance) for region, instance, _ in _launched_to_reprotect(execution)]
+
+
+def _launched_to_reprotect(execution: Execution) -> list[tuple[str, str, FailbackServer]]:
     run = execution.failback
     if run is None or run.phase is not FailbackPhase.REPROTECTING:
         return []
-    done = {s.reversed_source_server_id for s in run.servers if s.reprotected or s.reprotect_error}
-    return [
-        (wave.region, server.instance_id)
-        for wave in execution.waves
-        for server in wave.servers()
-        if server.status is ServerStatus.LAUNCHED
-        and server.instance_id
-        and server.source_server_id not in done
+    by_reversed = {s.reversed_source_server_id: s for s in run.servers if s.reversed_source_server_id}
+    found = []
+    for wave in execution.waves:
+        for server in wave.servers():
+            mine = by_reversed.get(server.source_server_id)
+            if (
+                server.status is ServerStatus.LAUNCHED
+                and server.instance_id
+                and mine is not None
+                and not (mine.reprotected or mine.reprotect_error)
+            ):
+                found.append((wave.region, server.instance_id, mine))
+    return found
+
+
+class ReprotectClaim(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    region: str  # the origin region, where the new recovery instance runs
+    instance_id: str
+    server: FailbackServer  # its reversed_source_server_id launched the instance
+
+
+def claim_reprotects(
+    execution: Execution, now: datetime, stale_after: timedelta
+) -> tuple[Execution, list[ReprotectClaim]] | None:
+    """Claim the re-protect of each launched instance no live claim holds; None if there is none."""
+    todo = [
+        (region, instance, server)
+        for region, instance, server in _launched_to_reprotect(execution)
+        if _free(server.reprotect_claimed_at, now, stale_after)
+    ]
+    run = execution.failback
+    if not todo or run is None:
+        return None
+    claims = {
+        server.source_server_id: server.model_copy(
+            update={"reprotect_claimed_at": now, "reprotect_attempts": server.reprotect_attempts + 1}
+        )
+        for _, _, server in todo
+    }
+    servers = tuple(claims.get(s.source_server_id, s) for s in run.servers)
+    claimed = execution.model_copy(update={"failback": run.model_copy(update={"servers": servers})})
+    return claimed, [
+        ReprotectClaim(region=region, instance_id=instance, server=claims[server.source_server_id])
+        for region, instance, server in todo
     ]
 
 
@@ -329,21 +453,23 @@ def record_reprotect(
     reprotected: Mapping[str, str],
     refused: Mapping[str, str],
     now: datetime,
+    *,
+    busy: Mapping[str, str] | None = None,
+    released: Collection[str] = (),
 ) -> Decision:
-    """ReverseReplication on the new recovery instances, by instance id: ARN or refusal. When every
-    launched server has an answer, the failback is done."""
+    """ReverseReplication on the new recovery instances, by instance id: ARN, refusal, or DRS busy
+    (ConflictException: e.g. its launch job has not closed yet), which is asked again up to
+    REPROTECT_ATTEMPTS claims. When every launched server has an answer, the failback is done."""
     run = execution.failback
     assert run is not None
-    by_reversed = {
-        server.source_server_id: server.instance_id
-        for wave in execution.waves
-        for server in wave.servers()
-        if server.status is ServerStatus.LAUNCHED and server.instance_id
-    }
+    busy = busy or {}
+    answered = set(reprotected) | set(refused) | set(busy) | set(released)
+    instance_of = {s.source_server_id: i for _, i, s in _launched_to_reprotect(execution)}
     servers = []
     for s in run.servers:
-        instance = by_reversed.get(s.reversed_source_server_id or "")
-        if instance is not None and not (s.reprotected or s.reprotect_error):
+        instance = instance_of.get(s.source_server_id)
+        if instance is not None and instance in answered:
+            s = s.model_copy(update={"reprotect_claimed_at": None})
             if instance in reprotected:
                 s = s.model_copy(update={"reprotected": True})
             elif instance in refused:
@@ -354,13 +480,28 @@ def record_reprotect(
                         )
                     }
                 )
+            elif instance in busy and s.reprotect_attempts >= REPROTECT_ATTEMPTS:
+                s = s.model_copy(
+                    update={
+                        "reprotect_error": clip_error(
+                            f"{instance}: ReverseReplication refused: {busy[instance]} "
+                            f"(still after {s.reprotect_attempts} tries)"
+                        )
+                    }
+                )
         servers.append(s)
     run = run.model_copy(update={"servers": tuple(servers)})
     execution = execution.model_copy(update={"failback": run})
     events = EventLog(execution)
     if to_reprotect(execution):
         return Decision(execution=execution, events=())
-    launched = [s for s in servers if s.reversed_source_server_id in by_reversed]
+    launched_ids = {
+        server.source_server_id
+        for wave in execution.waves
+        for server in wave.servers()
+        if server.status is ServerStatus.LAUNCHED and server.instance_id
+    }
+    launched = [s for s in servers if s.reversed_source_server_id in launched_ids]
     failed = [s for s in launched if s.reprotect_error]
     if launched:
         events.add(

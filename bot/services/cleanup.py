@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import cleanup
 from bot.domain.execution import CleanupStatus, Execution
@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 TERMINATE_MAX_IDS = 200
 ACTIVE_JOB_WINDOW = timedelta(hours=24)
+# How far before the first claim to look for a TERMINATE job a crashed tick may have started.
+FIND_JOB_SLACK = timedelta(minutes=5)
 
 
 class Cleaner:
@@ -67,10 +69,24 @@ class Cleaner:
         job_ids: list[str] = []
         job_regions: list[str] = []
         failures: list[str] = []
+        run = execution.cleanup
+        assert run is not None
         for region, servers in self._servers_by_region(execution).items():
             mine = cleanup.ours(execution, self._drs.recovery_instances(region, servers))
-            alive = [i.recovery_instance_id for i in mine if not i.gone]
-            gone += len(mine) - len(alive)
+            # A claim taken again: an earlier tick may have terminated before it could save.
+            earlier = (
+                self._terminating(region, [i.recovery_instance_id for i in mine], run.first_claimed_at)
+                if run.attempts > 1 and run.first_claimed_at is not None
+                else {}
+            )
+            for job_id, ids in _by_job(earlier).items():
+                job_ids.append(job_id)
+                job_regions.append(region)
+                terminating += ids
+            alive = [
+                i.recovery_instance_id for i in mine if not i.gone and i.recovery_instance_id not in earlier
+            ]
+            gone += sum(1 for i in mine if i.gone and i.recovery_instance_id not in earlier)
             for start in range(0, len(alive), TERMINATE_MAX_IDS):
                 batch = alive[start : start + TERMINATE_MAX_IDS]
                 try:
@@ -78,20 +94,52 @@ class Cleaner:
                     job_regions.append(region)
                     terminating += batch
                 except DrsConflict as error:
-                    # A terminate is already running on them (a racing cleanup): not terminated twice.
-                    failures += [f"{i}: already being terminated ({error.message})" for i in batch]
+                    # A terminate is already running on them (a repeat, or a racing cleanup): follow
+                    # that job rather than terminate twice.
+                    running = self._terminating(region, batch, self._clock() - ACTIVE_JOB_WINDOW)
+                    for job_id, ids in _by_job(running).items():
+                        job_ids.append(job_id)
+                        job_regions.append(region)
+                        terminating += ids
+                    failures += [
+                        f"{i}: already being terminated ({error.message})" for i in batch if i not in running
+                    ]
                 except DrsRefused as error:
                     failures += [f"{i}: {error}" for i in batch]
-        decision = cleanup.started(
-            execution,
-            terminating=terminating,
-            already_gone=gone,
-            job_ids=job_ids,
-            job_regions=job_regions,
-            failures=failures,
-            now=self._clock(),
-        )
-        return self._store.save(decision.execution, execution, decision.events)
+        now = self._clock()
+        for _ in range(5):
+            decision = cleanup.started(
+                execution,
+                terminating=terminating,
+                already_gone=gone,
+                job_ids=job_ids,
+                job_regions=job_regions,
+                failures=failures,
+                now=now,
+            )
+            try:
+                return self._store.save(decision.execution, execution, decision.events)
+            except StaleExecution:
+                # Saved meanwhile (e.g. a message's delivery): the TERMINATE calls made must be recorded.
+                latest = self._store.get(execution.execution_id)
+                if (
+                    latest is None
+                    or latest.cleanup is None
+                    or latest.cleanup.status is not CleanupStatus.REQUESTED
+                ):
+                    raise
+                execution = latest
+        raise StaleExecution(execution.execution_id)
+
+    def _terminating(self, region: str, instance_ids: list[str], since: datetime) -> dict[str, str]:
+        """Recovery instance id -> the TERMINATE job (created since `since`) that names it."""
+        wanted = set(instance_ids)
+        found: dict[str, str] = {}
+        for job in self._drs.terminate_jobs(region, since - FIND_JOB_SLACK):
+            for server in job.servers:
+                if server.recovery_instance_id in wanted:
+                    found.setdefault(server.recovery_instance_id, job.job_id)
+        return found
 
     def _follow(self, execution: Execution) -> Execution:
         run = execution.cleanup
@@ -107,6 +155,13 @@ class Cleaner:
             instances += self._drs.recovery_instances(region, servers)
         decision = cleanup.finished(execution, instances, self._clock())
         return self._store.save(decision.execution, execution, decision.events)
+
+
+def _by_job(instances: dict[str, str]) -> dict[str, list[str]]:
+    jobs: dict[str, list[str]] = defaultdict(list)
+    for instance, job_id in instances.items():
+        jobs[job_id].append(instance)
+    return jobs
 
 
 __all__ = ["Cleaner", "StaleExecution"]

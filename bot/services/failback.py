@@ -1,17 +1,28 @@
 """Failback as the executor performs it: reverse replication, wait for sync, and re-protect.
 
-The launch in the origin region between them is the wave engine's, as for any execution."""
+The launch in the origin region between them is the wave engine's, as for any execution.
+ReverseReplication is claimed before it is called and recorded after (bot.domain.failback): two ticks at
+once call it once, and after a crash or a lost answer DRS is asked what happened instead of calling again.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import timedelta
 
 from bot.domain import failback
+from bot.domain.engine import Decision
 from bot.domain.execution import Execution, FailbackPhase, Limits
-from bot.errors import DrsConflict, DrsRefused, DrsUnavailable
+from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable, StaleExecution
 from bot.services.ports import Clock, Drs, ExecutionStore
 
 logger = logging.getLogger(__name__)
+
+# DRS answers these while a recovery instance cannot replicate back yet (not running, its agent not
+# checked in, the origin region not initialized): ask again until the deadline.
+NOT_READY_CODES = frozenset({"ConflictException", "UninitializedAccountException"})
+RECORD_ATTEMPTS = 5
 
 
 class Failbacker:
@@ -20,6 +31,7 @@ class Failbacker:
         self._drs = drs
         self._clock = clock
         self._limits = limits
+        self._claim_timeout = timedelta(seconds=limits.claim_timeout_seconds)
 
     def before_launch(self, execution: Execution) -> Execution:
         """One idempotent step of reversing or syncing; raises StaleExecution if another tick won, and
@@ -37,22 +49,60 @@ class Failbacker:
         return execution
 
     def _reverse(self, execution: Execution) -> Execution:
+        claim = failback.claim_reversals(execution, self._clock(), self._claim_timeout)
+        if claim is None:
+            return execution  # nothing to reverse, or another tick is calling for what is left
+        execution = self._store.save(claim.execution, execution, ())  # StaleExecution: another tick won
         arns: dict[str, str] = {}
         refused: dict[str, str] = {}
-        for server in failback.to_reverse(execution):
+        not_ready: dict[str, str] = {}
+        for server in claim.servers:
             instance = server.recovery_instance_id
             try:
-                arns[instance] = self._drs.reverse_replication(server.recovery_region, instance)
-            except (DrsRefused, DrsConflict) as error:
-                refused[instance] = str(error)
+                # A claim taken again may follow a call that took effect: ask DRS before calling.
+                arn = None
+                if server.reverse_attempts > 1:
+                    arn = self._reversed_arn(server.recovery_region, server.source_server_id, instance)
+                arns[instance] = arn or self._drs.reverse_replication(server.recovery_region, instance)
             except DrsUnavailable as error:
                 logger.warning("ReverseReplication of %s deferred: %s", instance, error)
-        decision = failback.record_reversals(
-            execution, arns, refused, self._clock(), self._limits.servers_per_job
+            except DrsError as error:
+                if error.code not in NOT_READY_CODES:
+                    refused[instance] = str(error)
+                    continue
+                # Already reversing (a repeat that reached DRS), or not ready yet: DRS's state tells.
+                try:
+                    arn = self._reversed_arn(server.recovery_region, server.source_server_id, instance)
+                except DrsUnavailable:
+                    arn = None
+                if arn is not None:
+                    arns[instance] = arn
+                else:
+                    not_ready[instance] = str(error)
+        now = self._clock()
+        claimed = [s.recovery_instance_id for s in claim.servers]
+        return self._record(
+            execution,
+            lambda latest: failback.record_reversals(
+                latest,
+                arns,
+                refused,
+                now,
+                self._limits.servers_per_job,
+                not_ready=not_ready,
+                released=claimed,
+            ),
         )
-        if decision.execution == execution:
-            return execution
-        return self._store.save(decision.execution, execution, decision.events)
+
+    def _reversed_arn(self, region: str, source_server_id: str, instance_id: str) -> str | None:
+        """The source server an earlier ReverseReplication of this instance created, if it took
+        effect: the instance replicates back, and its source server names its reversed counterpart."""
+        instances = self._drs.recovery_instances(region, [source_server_id])
+        mine = next((i for i in instances if i.recovery_instance_id == instance_id), None)
+        if mine is None or mine.replication_state is None:
+            return None
+        servers = self._drs.source_servers(region, [source_server_id])
+        return next((s.reversed_source_server_arn for s in servers if s.reversed_source_server_arn), None)
 
     def _sync(self, execution: Execution) -> Execution:
         states: dict[str, str | None] = {}
@@ -69,36 +119,66 @@ class Failbacker:
         run = execution.failback
         if run is None or run.phase is not FailbackPhase.REPROTECTING:
             return execution
+        claimed = failback.claim_reprotects(execution, self._clock(), self._claim_timeout)
+        if claimed is None:
+            if failback.to_reprotect(execution):
+                return execution  # another tick is calling for them
+            now = self._clock()  # nothing launched to re-protect: the failback is done
+            return self._record(execution, lambda latest: failback.record_reprotect(latest, {}, {}, now))
+        execution = self._store.save(claimed[0], execution, ())  # StaleExecution: another tick won
         done: dict[str, str] = {}
         refused: dict[str, str] = {}
         busy: dict[str, str] = {}
-        for region, instance in failback.to_reprotect(execution):
+        for claim in claimed[1]:
+            instance, region = claim.instance_id, claim.region
+            reversed_id = claim.server.reversed_source_server_id or ""
             try:
+                if claim.server.reprotect_attempts > 1 and self._replicating(region, reversed_id, instance):
+                    done[instance] = "already"
+                    continue
                 done[instance] = self._drs.reverse_replication(region, instance)
             except DrsConflict as error:
-                busy[instance] = str(error)  # e.g. its launch job has not closed yet: try again
+                # Already re-protected (a repeat), or busy: e.g. its launch job has not closed yet.
+                try:
+                    replicating = self._replicating(region, reversed_id, instance)
+                except DrsUnavailable:
+                    replicating = False
+                if replicating:
+                    done[instance] = "already"
+                else:
+                    busy[instance] = str(error)
             except DrsRefused as error:
                 refused[instance] = str(error)
             except DrsUnavailable as error:
                 logger.warning("re-protect of %s deferred: %s", instance, error)
         now = self._clock()
-        decision = failback.record_reprotect(execution, done, refused, now)
-        updated = decision.execution
-        current = updated.failback
-        if busy and current is not None:
-            attempts = current.reprotect_attempts + 1
-            if attempts >= failback.REPROTECT_ATTEMPTS:
-                decision = failback.record_reprotect(
-                    execution,
-                    done,
-                    refused | {i: f"{e} (still after {attempts} tries)" for i, e in busy.items()},
-                    now,
-                )
-                updated = decision.execution
-            else:
-                updated = updated.model_copy(
-                    update={"failback": current.model_copy(update={"reprotect_attempts": attempts})}
-                )
-        if updated == execution:
-            return execution
-        return self._store.save(updated, execution, decision.events)
+        instances = [claim.instance_id for claim in claimed[1]]
+        return self._record(
+            execution,
+            lambda latest: failback.record_reprotect(
+                latest, done, refused, now, busy=busy, released=instances
+            ),
+        )
+
+    def _replicating(self, region: str, source_server_id: str, instance_id: str) -> bool:
+        """The instance replicates (to the recovery region): an earlier re-protect took effect."""
+        return any(
+            i.recovery_instance_id == instance_id and i.replication_state is not None
+            for i in self._drs.recovery_instances(region, [source_server_id])
+        )
+
+    def _record(self, execution: Execution, decide: Callable[[Execution], Decision]) -> Execution:
+        """Save what DRS answered; if another tick saved meanwhile, apply it to the latest version:
+        a call that was made must be recorded."""
+        for _ in range(RECORD_ATTEMPTS):
+            decision = decide(execution)
+            if decision.execution == execution:
+                return execution
+            try:
+                return self._store.save(decision.execution, execution, decision.events)
+            except StaleExecution:
+                latest = self._store.get(execution.execution_id)
+                if latest is None:
+                    raise
+                execution = latest
+        raise StaleExecution(execution.execution_id)

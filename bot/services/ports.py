@@ -122,6 +122,10 @@ class Drs(Protocol):
         """Jobs created since `since` that have not ended, with their servers."""
         ...
 
+    def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+        """TERMINATE jobs created since `since` (running or ended), with their recovery instances."""
+        ...
+
     def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
         """The source servers named, or (ids=None) every source server of the region."""
         ...
@@ -144,7 +148,8 @@ class Drs(Protocol):
 
     def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
         """ReverseReplication on a recovery instance of this region: the ARN of the source server
-        replicating back (in the origin region). Repeated calls return the same ARN."""
+        replicating back (in the origin region). A repeat may be refused (DrsConflict): ask DRS
+        (recovery_instances, source_servers) whether an earlier call took effect."""
         ...
 
     def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -25,6 +25,7 @@ from bot.domain.events import (
     ExecutionStarted,
     FailbackReprotected,
     FailbackReversed,
+    FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
     ProgressUpdated,
@@ -385,6 +386,15 @@ def _event_text(event: Event) -> Mrkdwn:
                 event.failures, event.more_failures
             )
         return text
+    if isinstance(event, FailbackReverseWaiting):
+        return md(
+            ":hourglass_flowing_sand: DRS is not ready to reverse replication for {}/{} recovery instance(s) "
+            "yet; asking again until {:%Y-%m-%d %H:%M} UTC at most:\n{}",
+            event.waiting,
+            event.total,
+            event.deadline,
+            _server_failure_lines(event.servers, event.more_servers),
+        )
     if isinstance(event, FailbackSyncProgress):
         return md(
             ":arrows_counterclockwise: Failback sync: {}/{} server(s) CONTINUOUS ({}); "

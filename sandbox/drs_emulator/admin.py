@@ -66,6 +66,15 @@ def slow_conversion(emu: DrsEmulator, body: dict[str, Any], query: dict[str, lis
     return {}
 
 
+def reverse_readiness(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    resource = body.get("recoveryInstanceID") or body.get("sourceServerID")
+    if not resource:
+        raise AdminError(400, "give 'recoveryInstanceID' or 'sourceServerID'")
+    seconds = body.get("seconds")
+    emu.hold_reverse_readiness(resource, None if seconds is None else float(seconds))
+    return {}
+
+
 def list_faults(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
     return {"faults": emu.faults}
 
@@ -152,6 +161,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "replication-state"): replication_state,
     ("POST", "launch-failures"): launch_failure,
     ("POST", "slow-conversions"): slow_conversion,
+    ("POST", "reverse-readiness"): reverse_readiness,
     ("GET", "faults"): list_faults,
     ("POST", "faults"): add_fault,
     ("DELETE", "faults"): clear_faults,

@@ -50,6 +50,9 @@ class Timings:
     initial_sync: float = 1800.0
     reverse_initiating: float = 120.0
     reverse_initial_sync: float = 900.0
+    # The replication agent on a recovery instance checks in this long after the instance is RUNNING;
+    # ReverseReplication is refused until then.
+    agent_check_in: float = 0.0
 
     def with_changes(self, **changes: float) -> Timings:
         return replace(self, **changes)

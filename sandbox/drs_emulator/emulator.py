@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -362,6 +363,41 @@ class DrsEmulator:
                 lifecycle.replan_allowed(job, run, self.timings, extra=float(extra_seconds))
         self._flush()
 
+    def hold_reverse_readiness(self, resource_id: str, seconds: float | None = None) -> None:
+        """Keep recovery instances not ready for ReverseReplication (ConflictException) for `seconds`
+        more, or (None) until clear_faults(). `resource_id` is a recovery instance, or a source server:
+        then its instances now and those its later launches create."""
+        if seconds is not None and not 0 <= seconds < math.inf:
+            raise ValueError("seconds must be a finite number >= 0 (omit it for never)")
+        hold = math.inf if seconds is None else float(seconds)
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            instances = [
+                instance
+                for region in self._regions.values()
+                for instance in region.instances.values()
+                if resource_id in (instance.id, instance.source_server_id)
+            ]
+            servers = [
+                server
+                for region in self._regions.values()
+                for server in region.servers.values()
+                if server.id == resource_id
+            ]
+            if not instances and not servers:
+                raise ValueError(f"no recovery instance or source server {resource_id}")
+            for server in servers:
+                server.reverse_not_ready = hold
+            for instance in instances:
+                running = (
+                    (now - instance.running_since).total_seconds() - self.timings.agent_check_in
+                    if instance.running_since
+                    else 0.0
+                )
+                instance.not_ready_for = max(0.0, running) + hold
+        self._flush()
+
     def _running(self, region: RegionState, server_id: str) -> Any:
         for job in region.active.values():
             if job.type == "LAUNCH":
@@ -386,13 +422,16 @@ class DrsEmulator:
             self._faults.add(Fault(operation, error, count, rate, retry_after, message))
 
     def clear_faults(self) -> None:
-        """Remove injected API faults, launch failures and slow conversions."""
+        """Remove injected API faults, launch failures, slow conversions and held reverse readiness."""
         with self._lock:
             self._faults.clear()
             for region in self._regions.values():
                 for server in region.servers.values():
                     server.launch_failure = None
                     server.extra_conversion = 0.0
+                    server.reverse_not_ready = 0.0
+                for instance in region.instances.values():
+                    instance.not_ready_for = 0.0
 
     @property
     def faults(self) -> list[dict[str, Any]]:

@@ -210,6 +210,7 @@ def _apply_server_step(
         instance = region.instances.get(run.recovery_instance_id or "")
         if instance and instance.ec2_state == "PENDING":
             instance.ec2_state = "RUNNING"
+            instance.running_since = at
     elif kind in FAILURES:
         error = run.failure.error if run.failure else run.skip_reason
         data["rawError"] = error
@@ -262,6 +263,7 @@ def _create_instance(region: RegionState, job: Job, run: ServerRun, at: datetime
         hardware=hardware,
         origin_region=server.origin_region,
         tags=dict(server.tags),
+        not_ready_for=server.reverse_not_ready,
     )
     run.recovery_instance_id = instance_id
     server.recovery_instance_id = instance_id

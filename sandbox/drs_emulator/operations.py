@@ -304,13 +304,24 @@ def reverse_replication(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     instance = ctx.region.instances.get(iid)
     if instance is None:
         raise errors.not_found(f"Recovery instance {iid} not found", iid, "RECOVERY_INSTANCE")
-    if instance.reversed_arn:
-        return {"reversedDirectionSourceServerArn": instance.reversed_arn}  # already reversed: same server
     if instance.is_drill:
         raise errors.validation(f"Cannot reverse replication for drill recovery instance {iid}", "other")
+    if instance.reversed_arn:
+        raise errors.conflict(
+            f"Recovery instance {iid} is already replicating in the reverse direction",
+            iid,
+            "RECOVERY_INSTANCE",
+        )
     if instance.ec2_state != "RUNNING" or instance.terminating_job:
         raise errors.conflict(
             f"Recovery instance {iid} must be running to reverse replication (state: {instance.ec2_state})",
+            iid,
+            "RECOVERY_INSTANCE",
+        )
+    if not instance.ready_to_reverse(ctx.now, ctx.timings.agent_check_in):
+        raise errors.conflict(
+            f"Recovery instance {iid} is not ready for reverse replication: the AWS Replication Agent on it "
+            "has not connected to the service yet",
             iid,
             "RECOVERY_INSTANCE",
         )

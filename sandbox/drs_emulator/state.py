@@ -102,6 +102,8 @@ class SourceServer:
     last_launch_result: str = "NOT_STARTED"
     launch_failure: LaunchFailure | None = None
     extra_conversion: float = 0.0
+    # Fault: its recovery instances stay not ready to reverse this many seconds more (inf: never).
+    reverse_not_ready: float = 0.0
 
     @property
     def arn(self) -> str:
@@ -255,10 +257,18 @@ class RecoveryInstance:
     ec2_state: str = "PENDING"
     terminating_job: str | None = None
     reversed_arn: str | None = None
+    running_since: datetime | None = None
+    not_ready_for: float = 0.0  # seconds after the agent's check-in it still counts as not ready
 
     @property
     def arn(self) -> str:
         return recovery_instance_arn(self.region, self.account, self.id)
+
+    def ready_to_reverse(self, now: datetime, check_in: float) -> bool:
+        """Its replication agent has checked in (and no fault holds it back)."""
+        if self.running_since is None:
+            return False
+        return (now - self.running_since).total_seconds() >= check_in + self.not_ready_for
 
     def to_api(self, reverse_state: str | None) -> dict[str, Any]:
         hw = self.hardware

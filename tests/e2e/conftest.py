@@ -45,6 +45,9 @@ protection_groups:
     source_servers: [s-c00000000000000f1, s-c00000000000000f2, s-c00000000000000f3, s-c00000000000000f4,
                      s-c00000000000000f5, s-c00000000000000f6, s-c00000000000000f7, s-c00000000000000f8,
                      s-c00000000000000f9]
+  - name: back-tier
+    region: us-east-1
+    source_servers: [s-1a0000000000000b1, s-1a0000000000000b2]
 plans:
   - name: plan-x
     description: Payments stack
@@ -71,6 +74,10 @@ plans:
     waves:
       - name: Failing
         protection_group: failing-tier
+  - name: plan-back
+    waves:
+      - name: Back
+        protection_group: back-tier
 """
 # One server of failing-tier per DRS job log event that ends a launch as FAILED, as a sandbox config
 # (--config FILE) says it.
@@ -99,6 +106,7 @@ servers:
   s-c00000000000000f9: {launch: fail, event: LAUNCH_FAILED, error: "InsufficientInstanceCapacity"}
 """
 STALLED_SERVER = "s-b00000000000000e2"
+NOT_READY_TO_REVERSE = "s-1a0000000000000b2"  # its recovery instance refuses ReverseReplication a while
 SLOW_SERVER = "s-a00000000000000d1"
 APPROVER = "U0APPROVER"
 LEADS = "S0DRLEADS"
@@ -278,6 +286,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),
             STALLED_SERVER: ServerBehaviour(replication_state="STALLED"),
             **SandboxConfig.model_validate(yaml.safe_load(FAILURES_CONFIG)).servers,
+            NOT_READY_TO_REVERSE: ServerBehaviour(reverse_not_ready_seconds=3600),  # 6 real seconds
         },
         slack=SlackSetup(
             channels={

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock, Timings
@@ -320,8 +321,10 @@ def test_failback_to_the_origin_region(make_client: Any, emulator: DrsEmulator, 
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
     arn = response["reversedDirectionSourceServerArn"]
     assert re.fullmatch(rf"arn:aws:drs:{OTHER_REGION}:123456789012:source-server/s-[0-9a-f]{{17}}", arn)
-    again = recovery.reverse_replication(recoveryInstanceID=instance["recoveryInstanceID"])
-    assert again["reversedDirectionSourceServerArn"] == arn
+    with pytest.raises(recovery.exceptions.ConflictException) as repeat:
+        recovery.reverse_replication(recoveryInstanceID=instance["recoveryInstanceID"])
+    assert "already replicating in the reverse direction" in repeat.value.response["Error"]["Message"]
+    assert repeat.value.response["resourceId"] == instance["recoveryInstanceID"]
 
     (failback,) = origin.describe_source_servers()["items"]
     assert failback["arn"] == arn and failback["replicationDirection"] == "FAILBACK"
@@ -353,6 +356,50 @@ def test_failback_to_the_origin_region(make_client: Any, emulator: DrsEmulator, 
         recovery.describe_source_servers()["items"][0]["dataReplicationInfo"]["dataReplicationState"]
         == "RESCAN"
     )
+
+
+def test_reverse_replication_waits_for_the_instances_agent_and_a_held_instance(
+    make_client: Any, emulator: DrsEmulator, clock: ManualClock, server: EmulatorServer
+) -> None:
+    recovery = make_client(REGION)
+    emulator.timings = emulator.timings.with_changes(agent_check_in=150)
+    held, ready = emulator.add_source_servers(REGION, count=2, origin_region=OTHER_REGION)
+    emulator.hold_reverse_readiness(held, 300)  # its next instances: 300 s more than the agent needs
+    recovery.start_recovery(
+        sourceServers=[{"sourceServerID": held}, {"sourceServerID": ready}], isDrill=False
+    )
+    clock.advance(DRILL_SECONDS)  # RUNNING a few seconds ago: no agent has checked in yet
+    by_server = {
+        i["sourceServerID"]: i["recoveryInstanceID"] for i in recovery.describe_recovery_instances()["items"]
+    }
+    with pytest.raises(recovery.exceptions.ConflictException) as early:
+        recovery.reverse_replication(recoveryInstanceID=by_server[ready])
+    assert early.value.response["Error"]["Message"] == (
+        f"Recovery instance {by_server[ready]} is not ready for reverse replication: "
+        "the AWS Replication Agent on it has not connected to the service yet"
+    )
+    clock.advance(100)
+    recovery.reverse_replication(recoveryInstanceID=by_server[ready])
+    with pytest.raises(recovery.exceptions.ConflictException):
+        recovery.reverse_replication(recoveryInstanceID=by_server[held])
+    clock.advance(300)
+    recovery.reverse_replication(recoveryInstanceID=by_server[held])
+
+    # Held by the admin API, for ever, until the faults are cleared.
+    (third,) = emulator.add_source_servers(REGION, count=1, origin_region=OTHER_REGION)
+    recovery.start_recovery(sourceServers=[{"sourceServerID": third}], isDrill=False)
+    clock.advance(DRILL_SECONDS + 200)  # ready by now, but for the hold
+    (instance,) = [i for i in recovery.describe_recovery_instances()["items"] if i["sourceServerID"] == third]
+    answer = requests.post(
+        f"{server.url}/_emulator/reverse-readiness",
+        json={"recoveryInstanceID": instance["recoveryInstanceID"]},
+    )
+    assert answer.status_code == 200
+    clock.advance(86400)
+    with pytest.raises(recovery.exceptions.ConflictException):
+        recovery.reverse_replication(recoveryInstanceID=instance["recoveryInstanceID"])
+    emulator.clear_faults()
+    recovery.reverse_replication(recoveryInstanceID=instance["recoveryInstanceID"])
 
 
 def test_reverse_replication_refuses_drills_and_unknown_instances(

@@ -15,7 +15,7 @@ from bot.domain.cleanup import CleanupRefusal
 from bot.domain.execution import CleanupStatus, ExecutionType
 from bot.domain.plans import Catalog
 from sandbox.slack_fake import FakeSlack
-from tests.integration.executor_world import APPROVER, CHANNEL, World, build_world
+from tests.integration.executor_world import APPROVER, CHANNEL, Crash, CrashAfter, World, build_world
 from tests.unit.builders import server_ids
 
 
@@ -180,3 +180,63 @@ def test_cleanup_after_terminates_the_drill_automatically_and_says_so_in_advance
         )
     finally:
         server.stop()
+
+
+def terminate_calls(world: World) -> Counter[str]:
+    """Every TerminateRecoveryInstances naming each instance, accepted or refused."""
+    named: Counter[str] = Counter()
+    for call in world.emulator.calls:
+        if call.operation == "TerminateRecoveryInstances":
+            named.update(call.params["recoveryInstanceIDs"])
+    return named
+
+
+def assert_terminated_once_and_reported(world: World, execution_id: str) -> None:
+    drill_instances = {i["recoveryInstanceID"] for i in instances(world) if i["isDrill"]}
+    assert len(drill_instances) == 3
+    assert terminate_calls(world) == Counter(dict.fromkeys(drill_instances, 1))
+    assert {i["ec2InstanceState"] for i in instances(world)} == {"TERMINATED"}
+    final = world.store().get(execution_id)
+    assert final is not None and final.cleanup is not None
+    assert final.cleanup.status is CleanupStatus.DONE
+    assert set(final.cleanup.instance_ids) == drill_instances and final.cleanup.failures == ()
+    thread = "\n".join(m["text"] for m in world.slack.messages(CHANNEL))
+    assert thread.count("Cleanup done: 3 drill instance(s) terminated, 0 were already gone.") == 1
+
+
+def test_two_ticks_at_once_through_the_cleanup_terminate_once(
+    dynamodb: Any, tables: dict[str, str], slack: FakeSlack
+) -> None:
+    """A plan's cleanup_after comes due while the Step Functions loop and an early tick run side by side."""
+    slack.reset()
+    world, server = build_world(dynamodb, tables, plans(cleanup_after="1h"), slack)
+    try:
+        executions = world.executions()
+        execution_id = world.start_drill(executions)
+        for _ in range(60):  # until the drill itself ended (the loop goes on: a cleanup is due)
+            executions.tick(execution_id)
+            ended = world.store().get(execution_id)
+            if (
+                ended is not None
+                and ended.status.is_terminal
+                and not world.store().pending_events(execution_id)
+            ):
+                break
+            world.clock.advance(30)
+        world.clock.advance(3600)
+        world.run(executions, execution_id, parallel=2)
+        assert_terminated_once_and_reported(world, execution_id)
+    finally:
+        server.stop()
+
+
+def test_a_tick_killed_after_terminate_never_terminates_again(world: World) -> None:
+    execution_id = finished_drill(world)
+    executions = world.executions(drs=CrashAfter(world.drs(), "terminate", 1))
+    try:
+        executions.cleanup(execution_id, "U0OPS")
+    except Crash:
+        world.crashes += 1
+    world.run(executions, execution_id)
+    assert world.crashes == 1
+    assert_terminated_once_and_reported(world, execution_id)

@@ -31,6 +31,7 @@ from bot.domain.events import (
     ExecutionStarted,
     FailbackReprotected,
     FailbackReversed,
+    FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
     ProgressUpdated,
@@ -368,6 +369,17 @@ def failback_events(common: dict[str, typing.Any]) -> list[Event]:
             origin_regions=["ap-southeast-2", "us-west-2"],
             failures=failures,
             more_failures=more,
+        ),
+        FailbackReverseWaiting(
+            **common,
+            waiting=SERVERS,
+            total=SERVERS,
+            servers=[
+                ServerFailure(source_server_id=f"i-{n:017x}", error=LONG_ERROR)
+                for n in range(FAILURES_LISTED)
+            ],
+            more_servers=more,
+            deadline=T0 + timedelta(hours=6),
         ),
         FailbackSyncProgress(
             **common,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.domain import engine, failback
 from bot.domain.events import (
     FailbackReprotected,
     FailbackReversed,
+    FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
 )
@@ -202,3 +205,80 @@ def test_reprotect_records_each_answer() -> None:
     assert isinstance(event, FailbackReprotected) and event.reprotected == 0
     assert event.failures[0].error == "i-new0: ReverseReplication refused: ConflictException: not running"
     assert not decision.execution.needs_ticks()
+
+
+STALE = timedelta(seconds=120)
+
+
+def test_one_claim_per_server_until_it_is_answered_or_goes_stale() -> None:
+    fb = planned(2, 2)
+    first = failback.claim_reversals(fb, at(0), STALE)
+    assert first is not None and len(first.servers) == 3
+    assert all(s.reverse_attempts == 1 for s in first.servers)
+    assert failback.claim_reversals(first.execution, at(60), STALE) is None  # another tick holds them
+    again = failback.claim_reversals(first.execution, at(120), STALE)  # that tick died
+    assert again is not None and {s.reverse_attempts for s in again.servers} == {2}
+    run = again.execution.failback
+    assert run is not None and run.reverse_deadline == at(3600)  # from the first claim
+
+
+def test_an_instance_not_ready_is_asked_again_until_the_deadline_then_left_out() -> None:
+    fb = planned(2, 2)
+    claim = failback.claim_reversals(fb, at(0), STALE)
+    assert claim is not None and fb.failback is not None
+    slow, *others = [s.recovery_instance_id for s in claim.servers]
+    arns = {i: arn(f"s-{n:017x}") for n, i in enumerate(others)}
+    text = "ConflictException: Recovery instance is not ready for reverse replication"
+    waiting = failback.record_reversals(
+        claim.execution, arns, {}, at(1), 100, not_ready={slow: text}, released=[slow, *others]
+    )
+    (event,) = waiting.events
+    assert isinstance(event, FailbackReverseWaiting)
+    assert (event.waiting, event.total, event.deadline) == (1, 3, at(3600))
+    assert event.servers[0].source_server_id == slow and event.servers[0].error == text
+    run = waiting.execution.failback
+    assert run is not None and run.phase is FailbackPhase.REVERSING
+    # Asked again: claimed alone, still not ready, and nothing more is said.
+    retry = failback.claim_reversals(waiting.execution, at(31), STALE)
+    assert retry is not None and [s.recovery_instance_id for s in retry.servers] == [slow]
+    quiet = failback.record_reversals(retry.execution, {}, {}, at(32), 100, not_ready={slow: text})
+    assert quiet.events == ()
+    # At the deadline it is left out with DRS's own text; the others go on to sync.
+    last = failback.claim_reversals(quiet.execution, at(3601), STALE)
+    assert last is not None
+    late = failback.record_reversals(last.execution, {}, {}, at(3602), 100, not_ready={slow: text})
+    run = late.execution.failback
+    assert run is not None and run.phase is FailbackPhase.SYNCING
+    (gone,) = [s for s in run.servers if s.failed]
+    assert gone.error == f"not ready to reverse replication within 1 h: {text}"
+    reversed_event = next(e for e in late.events if isinstance(e, FailbackReversed))
+    assert (reversed_event.reversed, reversed_event.total) == (2, 3)
+
+
+def test_a_claimed_reprotect_is_not_claimed_twice_and_busy_is_retried() -> None:
+    fb = reversed_all(planned(2))
+    assert fb.failback is not None
+    ids = [s.reversed_source_server_id or "" for s in fb.failback.servers]
+    launching = failback.record_sync(fb, dict.fromkeys(ids, "CONTINUOUS"), at(60), 100).execution
+    wave = launching.waves[0]
+    chunk = wave.chunks[0]
+    servers = tuple(
+        s.model_copy(update={"status": ServerStatus.LAUNCHED, "instance_id": f"i-new{n}"})
+        for n, s in enumerate(chunk.servers)
+    )
+    launched = launching.replace_wave(
+        wave.model_copy(
+            update={"chunks": (chunk.model_copy(update={"servers": servers, "status": ChunkStatus.DONE}),)}
+        )
+    )
+    finished = engine.advance(launched, engine.Observation(), at(90), Limits()).execution
+    claimed = failback.claim_reprotects(finished, at(100), STALE)
+    assert claimed is not None and [c.instance_id for c in claimed[1]] == ["i-new0"]
+    assert failback.claim_reprotects(claimed[0], at(130), STALE) is None
+    busy = failback.record_reprotect(claimed[0], {}, {}, at(131), busy={"i-new0": "ConflictException: busy"})
+    assert busy.events == () and failback.to_reprotect(busy.execution) == [("us-west-2", "i-new0")]
+    again = failback.claim_reprotects(busy.execution, at(160), STALE)
+    assert again is not None and again[1][0].server.reprotect_attempts == 2
+    done = failback.record_reprotect(again[0], {"i-new0": "arn"}, {}, at(161))
+    (event,) = done.events
+    assert isinstance(event, FailbackReprotected) and event.reprotected == 1
