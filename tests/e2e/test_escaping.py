@@ -32,7 +32,7 @@ WAVE_NAME = f"{HERE_PING} {MENTION} & <https://evil.example|Log in>"  # wave nam
 DESCRIPTION = f"{CHANNEL_PING} {PHISH} & friends"
 DRS_ERROR = f"{CHANNEL_PING} Launch failed: {PHISH} (code <5> & more)"
 REASON = "<!channel> <https://evil.example|x>"
-HOSTILE_SERVERS = ["s-c00000000000000f1", "s-c00000000000000f2"]
+HOSTILE_SERVERS = ["s-2b0000000000000e1", "s-2b0000000000000e2"]
 HOSTILE_PLAN = "plan-hostile"
 REQUESTER = "U0REQUESTER"
 
