@@ -73,3 +73,17 @@ class SlackUnavailable(SlackError):
 
 class SlackRefused(SlackError):
     """Slack refused the call (not_in_channel, channel_not_found, invalid_blocks...)."""
+
+
+class StoredByNewerRelease(BotError):
+    """A stored item carries a schema version this release does not know: a newer release wrote it.
+    Reading on would drop the fields it does not know, so nothing is read (or rewritten)."""
+
+    def __init__(self, what: str, found: int, known: int) -> None:
+        self.what = what
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"{what} has stored schema version {found}, this release reads up to {known}: "
+            "it was written by a newer release of the bot; deploy that release (or newer)"
+        )
