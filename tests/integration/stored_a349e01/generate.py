@@ -73,9 +73,8 @@ def dump_items(client: Any, table: str) -> list[dict[str, Any]]:
         items.extend(page["Items"])
     for item in items:
         for value in item.values():
-            if (
-                "B" in value
-            ):  # JSON has no bytes: binary attributes are written as base64, as DynamoDB JSON does
+            # JSON has no bytes: binary attributes are written as base64, as DynamoDB JSON does.
+            if "B" in value:
                 value["B"] = base64.b64encode(value["B"]).decode()
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
