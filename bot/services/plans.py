@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.domain.limits import catalog_problems
 from bot.domain.plans import Catalog, InvalidCatalog, PlanProblem, parse_catalog
 from bot.services.ports import CatalogStore, Clock
 
 
 def read_catalog(path: Path) -> Catalog:
-    """Parse and check a plans file; InvalidCatalog names the file and each problem's path."""
+    """Parse and check a plans file, its sizes too (bot.domain.limits: what validates can run);
+    InvalidCatalog names the file and each problem's path."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InvalidCatalog(
             str(path), [PlanProblem(path="", message=f"cannot read: {error.strerror}")]
         ) from None
-    return parse_catalog(text, str(path))
+    catalog = parse_catalog(text, str(path))
+    problems = catalog_problems(catalog)
+    if problems:
+        raise InvalidCatalog(str(path), problems)
+    return catalog
 
 
 def apply_catalog(path: Path, store: CatalogStore, *, applied_by: str, clock: Clock) -> Catalog:

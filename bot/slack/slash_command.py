@@ -86,6 +86,12 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
             + (f" and {more} more" if more > 0 else "")
             + ". Pick a later time, or launch from the latest data without `--at`.",
         )
+    elif outcome.result is RequestResult.TOO_LARGE:
+        respond(
+            response_type="ephemeral",
+            text=f"Nothing was launched: `{parsed.plan_name}` is larger than the bot can run: {outcome.error}. "
+            "Split the plan in plans.yml (`drs-bot plans validate` checks these limits) and apply it again.",
+        )
     elif outcome.result is RequestResult.DRS_UNAVAILABLE:
         respond(
             response_type="ephemeral",
