@@ -18,6 +18,7 @@ from bot.domain.plans import Catalog
 from bot.errors import StoredByNewerRelease
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import CHANNEL, World, build_world
+from tests.integration.test_plans_cli import drs_bot
 from tests.unit.builders import server_ids
 
 FIXTURE = json.loads((Path(__file__).parent / "stored_a349e01" / "items.json").read_text())
@@ -185,7 +186,7 @@ def test_partiql_finds_executions_by_plan_status_and_type(world: World) -> None:
         "WHERE PlanId = ? AND ExecutionType = ?",
         Parameters=[{"S": "plan-x"}, {"S": "RECOVERY"}],
     )["Items"]
-    # Release a349e01's recoveries were stored before the plain attributes existed.
+    # Release a349e01's recoveries were stored before the plain attributes existed (see history upgrade).
     assert none == []
 
 
@@ -248,3 +249,40 @@ def test_a_catalog_from_a_newer_release_is_refused(dynamodb: Any, tables: dict[s
     )
     with pytest.raises(StoredByNewerRelease, match="the plan catalog has stored schema version 2"):
         DynamoCatalogStore(dynamodb, tables["CatalogTable"]).load()
+
+
+def test_history_upgrade_rewrites_what_the_release_stored_and_nothing_changes_meaning(
+    moto_url: str, dynamodb: Any, tables: dict[str, str]
+) -> None:
+    load_release_a349e01(dynamodb, tables)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        "DRS_BOT_REGION": "us-east-1",
+        "DRS_BOT_CATALOG_TABLE": tables["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": tables["ExecutionsTable"],
+    }
+    table = tables["ExecutionsTable"]
+    query = f'SELECT ExecutionId FROM "{table}" WHERE PlanId = ? AND ExecutionType = ?'
+    recoveries = [{"S": "plan-x"}, {"S": "RECOVERY"}]
+    assert dynamodb.execute_statement(Statement=query, Parameters=recoveries)["Items"] == []
+
+    upgraded = drs_bot("history", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "5 execution(s) rewritten" in upgraded.stdout
+
+    found = dynamodb.execute_statement(Statement=query, Parameters=recoveries)["Items"]
+    assert sorted(item["ExecutionId"]["S"] for item in found) == sorted(
+        eid for eid, e in FIXTURE["executions"].items() if e["history"]["ExecutionType"] == "RECOVERY"
+    )
+    store = DynamoExecutionStore(dynamodb, table)
+    for execution_id, expected in FIXTURE["executions"].items():
+        header = raw_header(dynamodb, table, execution_id)
+        assert header["SchemaVersion"] == {"N": "2"}
+        loaded = store.get(execution_id)
+        assert loaded is not None and loaded.model_dump(mode="json") == expected["execution"]
+        assert shown(header) == plain(loaded)
+    again = drs_bot("history", "upgrade", env=env)
+    assert "0 execution(s) rewritten" in again.stdout
