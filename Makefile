@@ -1,6 +1,8 @@
 # The two commands a new user needs: `make demo` and `make test`. Both create the environment first.
 # Deploying to AWS: `make package` and `make deploy` (README "Deploy on AWS").
-PYTHON ?= python3
+# The functions' Lambda runtime (cfn/template.yaml, scripts/lambda_artifact.py); .python-version names it
+# for pyenv.
+PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,6 +20,9 @@ PARAMS ?=
 .PHONY: demo test lint typecheck unit cfn-lint checkov infra-lint package lock deploy bench clean
 
 $(STAMP): pyproject.toml
+	@# A venv of another Python (an older PYTHON) is rebuilt, not patched over.
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print(*sys.version_info[:2], sep=".")')" != \
+		"$$($(PYTHON) -c 'import sys; print(*sys.version_info[:2], sep=".")')" ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -78,3 +78,17 @@ class SlackRefused(SlackError):
 class SlackBlocked(SlackRefused):
     """Slack refuses every message to this channel (or from this token) until a person acts: invites
     the bot, unarchives the channel, reinstalls the app. Retrying changes nothing before that."""
+
+
+class StoredByNewerRelease(BotError):
+    """A stored item carries a schema version this release does not know: a newer release wrote it.
+    Reading on would drop the fields it does not know, so nothing is read (or rewritten)."""
+
+    def __init__(self, what: str, found: int, known: int) -> None:
+        self.what = what
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"{what} has stored schema version {found}, this release reads up to {known}: "
+            "it was written by a newer release of the bot; deploy that release (or newer)"
+        )

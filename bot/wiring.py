@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
@@ -77,6 +78,10 @@ class Container:
     @cached_property
     def store(self) -> DynamoExecutionStore:
         return DynamoExecutionStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
+
+    @cached_property
+    def history_upgrade(self) -> HistoryUpgrade:
+        return HistoryUpgrade(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
 
     @cached_property
     def time_stretch(self) -> float:

@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("file", type=Path)
     apply.set_defaults(run=_plans_apply)
 
+    history = commands.add_parser("history", help="the stored execution history").add_subparsers(
+        title="history commands"
+    )
+    upgrade = history.add_parser(
+        "upgrade", help="rewrite executions stored by older releases in this release's shape"
+    )
+    upgrade.set_defaults(run=_history_upgrade)
+
     sandbox = commands.add_parser("sandbox", help="the whole stack on this machine, until interrupted")
     sandbox.add_argument("--plans", type=Path, default=Path("examples/plans.yml"))
     sandbox.add_argument(
@@ -133,6 +141,22 @@ def _plans_apply(args: argparse.Namespace) -> int:
         print("Nothing was written.", file=sys.stderr)
         return 1
     print(f"{args.file}: applied — plans: {', '.join(catalog.plan_names()) or 'none'}")
+    return 0
+
+
+def _history_upgrade(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+    from bot.wiring import Container
+
+    missing = [name for name in ("DRS_BOT_EXECUTIONS_TABLE", "DRS_BOT_REGION") if not os.environ.get(name)]
+    if missing:
+        print(
+            f"set {' and '.join(missing)} (the stack's outputs give them); nothing was written.",
+            file=sys.stderr,
+        )
+        return 2
+    rewritten = Container(Settings.from_env()).history_upgrade.run()
+    print(f"{rewritten} execution(s) rewritten in this release's stored shape")
     return 0
 
 

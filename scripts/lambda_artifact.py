@@ -2,7 +2,7 @@
 
 One zip serves the three functions in cfn/template.yaml. It holds the runtime dependencies exactly as
 pinned in scripts/lambda-requirements.lock (versions and sha256 hashes of wheels for the Lambda platform:
-CPython 3.11 on arm64, manylinux2014), boto3 included because the runtime's own copy may lack newer DRS
+CPython 3.13 on arm64, manylinux2014), boto3 included because the runtime's own copy may lack newer DRS
 APIs, then the bot's code (bot/, handlers/) with hash-based .pyc files so a cold start does not compile.
 Entries are sorted and carry a fixed timestamp and fixed permissions: the same sources and lock give the
 same bytes, whose sha256 `make package` prints.
@@ -35,9 +35,9 @@ ARTIFACT = ROOT / "dist" / "drs-chatops-lambda.zip"
 # The bot's own packages in the artifact: the sandbox and the CLI never run on Lambda.
 SOURCES = ("bot", "handlers")
 
-# Must match the functions in cfn/template.yaml (Runtime python3.11, Architectures arm64). The python3.11
-# runtime runs on Amazon Linux 2 (glibc 2.26): manylinux2014 wheels.
-PYTHON_VERSION = "3.11"
+# Must match the functions in cfn/template.yaml (Runtime python3.13, Architectures arm64). The python3.13
+# runtime runs on Amazon Linux 2023 (glibc 2.34), where manylinux2014 (glibc 2.17) wheels run.
+PYTHON_VERSION = "3.13"
 PLATFORM = "manylinux2014_aarch64"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the paths tracebacks show
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry

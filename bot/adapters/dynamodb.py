@@ -1,12 +1,19 @@
 """The catalog and the execution history in DynamoDB (tables declared in cfn/template.yaml).
 
 An execution is stored as several items under its id so that none nears the 400 KB item limit:
-  EXECUTION            the header: status, times, who, Slack anchor, version, waves and their jobs
+  EXECUTION            the header: the seed's fields as plain attributes (ExecutionId, PlanId,
+                       ExecutionType, Status, StartTime, EndTime, InitiatedBy, ChannelId, AnchorTs), so
+                       the table reads and filters in the console and PartiQL; the rest (waves and their
+                       jobs, approvals, cleanup, failback) in a compressed body
   PAGE#w0000#p0000     up to 200 servers of one wave (DRS's 4,000-server maximum makes 20 pages)
   EVENT#00000001       one status event waiting for (or done with) delivery to Slack (the outbox)
 and, per plan, PLAN#<name> / LOCK naming the one execution of that plan that has not ended.
 A save writes the header (conditioned on the version read), the pages that changed and the new
 events in one transaction, so an event exists exactly when the state change that caused it does.
+
+Every item with a body carries the SchemaVersion of its kind. An item without one was written before
+versions existed (release a349e01): version 1. Reading upgrades older versions step by step; a version
+newer than this release knows is refused (StoredByNewerRelease) rather than read with fields dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,7 +31,7 @@ from bot.domain.events import EVENT_ADAPTER, Event
 from bot.domain.execution import Chunk, Execution, ExecutionSummary, ServerRun, WaveRun, summarize
 from bot.domain.plans import Catalog
 from bot.domain.strict_json import DocumentError, load_json
-from bot.errors import ConfigurationError, ExecutionExists, PlanBusy, StaleExecution
+from bot.errors import ConfigurationError, ExecutionExists, PlanBusy, StaleExecution, StoredByNewerRelease
 from bot.services.ports import OutboxEntry
 
 if TYPE_CHECKING:
@@ -36,6 +43,25 @@ PAGE = "PAGE#"
 OUTBOX = "EVENT#"  # sorts before EXECUTION and PAGE#: the state is one range query from the header on
 LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
+# Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
+# upgrade from the previous version.
+HEADER_SCHEMA = 2  # 2: the seed's fields became plain attributes and left the body
+PAGE_SCHEMA = 1
+EVENT_SCHEMA = 1
+CATALOG_SCHEMA = 1
+# The execution's fields stored as plain attributes of the header (v2) rather than in its body.
+PLAIN_FIELDS = (
+    "execution_id",
+    "plan_name",
+    "execution_type",
+    "status",
+    "initiated_by",
+    "created_at",
+    "start_time",
+    "end_time",
+    "channel_id",
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SERVERS: TypeAdapter[list[ServerRun]] = TypeAdapter(list[ServerRun])
 
 
@@ -59,6 +85,25 @@ def _n(value: float) -> dict[str, str]:
     return {"N": str(value)}
 
 
+def _epoch(moment: datetime) -> dict[str, str]:
+    """Epoch seconds as in the seed's history, to the microsecond so that a read gives back the time."""
+    delta = moment - _EPOCH
+    seconds = delta.days * 86400 + delta.seconds
+    return {"N": f"{seconds}.{delta.microseconds:06d}".rstrip("0").rstrip(".")}
+
+
+def _moment(value: dict[str, str]) -> datetime:
+    whole, _, fraction = value["N"].partition(".")
+    return _EPOCH + timedelta(seconds=int(whole), microseconds=int(fraction.ljust(6, "0")[:6] or 0))
+
+
+def _schema(item: dict[str, Any], known: int, what: str) -> int:
+    found = int(item["SchemaVersion"]["N"]) if "SchemaVersion" in item else 1
+    if found > known:
+        raise StoredByNewerRelease(what, found, known)
+    return found
+
+
 class DynamoCatalogStore:
     KEY = "current"
 
@@ -72,6 +117,7 @@ class DynamoCatalogStore:
         ).get("Item")
         if not item:
             return Catalog()
+        _schema(item, CATALOG_SCHEMA, "the plan catalog")
         # Read strictly: the item can be edited in the console, and pydantic's model_validate_json
         # would keep the last of two equal keys without a word.
         try:
@@ -89,6 +135,7 @@ class DynamoCatalogStore:
             Item={
                 "CatalogId": _s(self.KEY),
                 "Body": _s(catalog.model_dump_json()),
+                "SchemaVersion": _n(CATALOG_SCHEMA),
                 "AppliedBy": _s(applied_by),
                 "AppliedAt": _s(now.isoformat()),
             },
@@ -270,11 +317,12 @@ class DynamoExecutionStore:
             if item["Item"]["S"] == HEADER:
                 header = item
             elif item["Item"]["S"].startswith(PAGE):
+                _schema(item, PAGE_SCHEMA, f"execution {execution_id}'s {item['Item']['S']}")
                 # Pages arrive in key order, so each wave's servers are appended in order.
                 pages.setdefault(int(item["Wave"]["N"]), []).extend(_SERVERS.validate_json(item["Body"]["S"]))
         if header is None:
             return None
-        return _assemble(header, pages)
+        return _assemble(upgrade_header(header), pages)
 
     def pending_events(self, execution_id: str) -> list[OutboxEntry]:
         entries = []
@@ -284,6 +332,7 @@ class DynamoExecutionStore:
             ExpressionAttributeValues={":id": _s(execution_id), ":outbox": _s(OUTBOX)},
             ConsistentRead=True,
         ):
+            _schema(item, EVENT_SCHEMA, f"execution {execution_id}'s {item['Item']['S']}")
             event = EVENT_ADAPTER.validate_json(item["Body"]["S"])
             entries.append(OutboxEntry(event=event, attempts=int(item.get("Attempts", {"N": "0"})["N"])))
         return entries
@@ -317,11 +366,10 @@ class DynamoExecutionStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [
-            ExecutionSummary.model_validate_json(item["Summary"]["S"])
-            for item in page.get("Items", [])
-            if "Summary" in item
-        ]
+        items = [item for item in page.get("Items", []) if "Summary" in item]
+        for item in items:
+            _schema(item, HEADER_SCHEMA, f"execution {item['ExecutionId']['S']}")
+        return [ExecutionSummary.model_validate_json(item["Summary"]["S"]) for item in items]
 
     def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]:
         page = self._client.query(
@@ -344,6 +392,7 @@ class DynamoExecutionStore:
                 "version": True,
                 "anchor_ts": True,
                 "slack_blocked": True,
+                **dict.fromkeys(PLAIN_FIELDS, True),
                 "waves": {"__all__": {"chunks": {"__all__": {"servers"}}}},
             },
         )
@@ -351,21 +400,18 @@ class DynamoExecutionStore:
             for chunk, planned in zip(wave["chunks"], run.chunks, strict=True):
                 chunk["size"] = len(planned.servers)
         item = {
-            **self._key(execution.execution_id, HEADER),
+            **_plain_attributes(execution.model_dump(mode="json", include=set(PLAIN_FIELDS))),
+            "Item": _s(HEADER),
+            "SchemaVersion": _n(HEADER_SCHEMA),
             # Compressed: per-wave and per-server state (a failback's, say) repeats its keys thousands
             # of times, and the header must stay far below the 400 KB item limit at 4,000 servers.
-            "Body": {"B": zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)},
+            "Body": _compress(body),
             "Version": _n(execution.version),
-            "PlanId": _s(execution.plan_name),
-            "Status": _s(execution.status.value),
-            "CreatedAt": _s(execution.created_at.isoformat()),
             # A history line is read from the index alone, without the server pages.
             "Summary": _s(summarize(execution).model_dump_json()),
             # Stays until the outbox is drained (retire), so the runner delivers the last messages.
             "ActiveShard": _s(ACTIVE),
         }
-        if execution.channel_id:
-            item["ChannelId"] = _s(execution.channel_id)
         if execution.anchor_ts:
             item["AnchorTs"] = _s(execution.anchor_ts)
         return item
@@ -377,13 +423,17 @@ class DynamoExecutionStore:
         fields = {name: value for name, value in item.items() if name not in skip}
         values = {f":{name}": value for name, value in fields.items()}
         values[":expected"] = _n(expected_version)
+        gone = [name for name in OPTIONAL_ATTRIBUTES if name not in item]
+        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in fields)
+        if gone:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in gone)
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": self._key(execution.execution_id, HEADER),
-                "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+                "UpdateExpression": expression,
                 "ConditionExpression": "Version = :expected",
-                "ExpressionAttributeNames": {f"#{name}": name for name in fields},
+                "ExpressionAttributeNames": {f"#{name}": name for name in [*fields, *gone]},
                 "ExpressionAttributeValues": values,
             }
         }
@@ -402,11 +452,17 @@ class DynamoExecutionStore:
     def _page_item(self, execution_id: str, key: str, servers: tuple[ServerRun, ...]) -> dict[str, Any]:
         wave = int(key[len(PAGE) + 1 : len(PAGE) + 5])
         body = _SERVERS.dump_json(list(servers), exclude_none=True).decode()
-        return {**self._key(execution_id, key), "Wave": _n(wave), "Body": _s(body)}
+        return {
+            **self._key(execution_id, key),
+            "Wave": _n(wave),
+            "SchemaVersion": _n(PAGE_SCHEMA),
+            "Body": _s(body),
+        }
 
     def _event_item(self, execution_id: str, event: Event) -> dict[str, Any]:
         return {
             **self._key(execution_id, _event_key(event.seq)),
+            "SchemaVersion": _n(EVENT_SCHEMA),
             "Body": _s(event.model_dump_json()),
             "Pending": _s("1"),
         }
@@ -434,9 +490,75 @@ class DynamoExecutionStore:
             yield from page.get("Items", [])
 
 
+# Plain attributes of the header that an execution may not have yet (or ever).
+OPTIONAL_ATTRIBUTES = ("StartTime", "EndTime", "ChannelId")
+
+
+def _plain_attributes(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`: the execution's PLAIN_FIELDS as JSON (the v1 body's very shape)."""
+    item = {
+        "ExecutionId": _s(fields["execution_id"]),
+        "PlanId": _s(fields["plan_name"]),
+        "ExecutionType": _s(fields["execution_type"]),
+        "Status": _s(fields["status"]),
+        "InitiatedBy": _s(fields["initiated_by"]),
+        # Also the sort key of the ByPlan, ByChannel and Active indexes: ISO text sorts by time.
+        "CreatedAt": _s(fields["created_at"]),
+    }
+    for field, name in (("start_time", "StartTime"), ("end_time", "EndTime")):
+        if fields.get(field):
+            item[name] = _epoch(datetime.fromisoformat(fields[field]))
+    if fields.get("channel_id"):
+        item["ChannelId"] = _s(fields["channel_id"])
+    return item
+
+
+def _plain_fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "execution_id": item["ExecutionId"]["S"],
+        "plan_name": item["PlanId"]["S"],
+        "execution_type": item["ExecutionType"]["S"],
+        "status": item["Status"]["S"],
+        "initiated_by": item["InitiatedBy"]["S"],
+        "created_at": datetime.fromisoformat(item["CreatedAt"]["S"]),
+        "start_time": _moment(item["StartTime"]) if "StartTime" in item else None,
+        "end_time": _moment(item["EndTime"]) if "EndTime" in item else None,
+        "channel_id": item["ChannelId"]["S"] if "ChannelId" in item else None,
+    }
+
+
+def _body(item: dict[str, Any]) -> dict[str, Any]:
+    raw = item["Body"]
+    body: dict[str, Any] = json.loads(zlib.decompress(raw["B"]) if "B" in raw else raw["S"])
+    return body
+
+
+def _compress(body: dict[str, Any]) -> dict[str, bytes]:
+    return {"B": zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)}
+
+
+def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
+    """Release a349e01 kept every field in the body (PlanId, Status, CreatedAt, ChannelId were copies
+    beside it): the seed's fields become plain attributes, the body keeps the rest."""
+    body = _body(item)
+    plain = _plain_attributes({name: body.pop(name, None) for name in PLAIN_FIELDS})
+    return {**item, **plain, "Body": _compress(body), "SchemaVersion": _n(2)}
+
+
+_HEADER_UPGRADES = {1: _header_v1_to_v2}
+
+
+def upgrade_header(item: dict[str, Any]) -> dict[str, Any]:
+    """The header item as this release stores it, from any older version, one step at a time."""
+    schema = _schema(item, HEADER_SCHEMA, f"execution {item['ExecutionId']['S']}")
+    while schema < HEADER_SCHEMA:
+        item = _HEADER_UPGRADES[schema](item)
+        schema += 1
+    return item
+
+
 def _assemble(header: dict[str, Any], pages: dict[int, list[ServerRun]]) -> Execution:
-    raw = header["Body"]
-    body = json.loads(zlib.decompress(raw["B"]) if "B" in raw else raw["S"])
+    body = _body(header)
     waves = []
     for wave in body.pop("waves"):
         servers = pages.get(wave["index"], [])
@@ -448,6 +570,7 @@ def _assemble(header: dict[str, Any], pages: dict[int, list[ServerRun]]) -> Exec
         wave["chunks"] = chunks
         waves.append(WaveRun.model_validate(wave))
     body["waves"] = waves
+    body.update(_plain_fields(header))
     body["version"] = int(header["Version"]["N"])
     if "AnchorTs" in header:
         body["anchor_ts"] = header["AnchorTs"]["S"]

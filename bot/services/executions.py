@@ -31,6 +31,7 @@ from bot.domain.execution import (
     ReadinessNote,
     new_execution,
 )
+from bot.domain.limits import plan_problems
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.policy import AccessPolicy
 from bot.domain.readiness import Verdict
@@ -88,6 +89,7 @@ class RequestResult(StrEnum):
     # A recovery or failback whose approval card Slack refuses for good (the bot is not in the channel…):
     # nobody could approve it, so it ended at once and the plan is free.
     CARD_NOT_POSTED = "card_not_posted"
+    TOO_LARGE = "too_large"  # the plan exceeds bot.domain.limits (a catalog applied before them, or tags)
 
 
 class CancelResult(StrEnum):
@@ -231,8 +233,14 @@ class Executions:
             return ExecutionRequest(result=RequestResult.FUTURE_TIME)
         if execution_type is ExecutionType.FAILBACK:
             return self._request_failback(plan, execution_id, user_id, channel_id)
+        listed = {group.name: len(group.source_servers) for group in catalog.protection_groups}
+        if too_large := plan_problems(plan, lambda group: listed.get(group, 0)):
+            return ExecutionRequest(result=RequestResult.TOO_LARGE, error="; ".join(map(str, too_large)))
         report = self._readiness.check(catalog, plan)
         verdict = report.verdict
+        if too_large := plan_problems(plan, lambda group: len(report.servers.get(group, ()))):
+            # Tag selectors resolved to more servers than a plan can launch.
+            return ExecutionRequest(result=RequestResult.TOO_LARGE, error="; ".join(map(str, too_large)))
         if execution_type.is_drill and verdict.blocked and not force:
             return ExecutionRequest(result=RequestResult.NOT_READY, verdict=verdict)
         snapshots: dict[str, tuple[str, datetime]] = {}

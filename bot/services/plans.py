@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.domain.limits import catalog_problems
 from bot.domain.plans import Catalog, InvalidCatalog, PlanProblem, parse_catalog
 from bot.domain.strict_yaml import MAX_BYTES
 from bot.services.ports import CatalogStore, Clock
 
 
 def read_catalog(path: Path) -> Catalog:
-    """Parse and check a plans file; InvalidCatalog names the file and each problem's path."""
+    """Parse and check a plans file, its sizes too (bot.domain.limits: what validates can run);
+    InvalidCatalog names the file and each problem's path."""
     try:
         with path.open("rb") as file:
             data = file.read(MAX_BYTES + 1)  # enough to refuse a larger file without reading it all
@@ -18,7 +20,11 @@ def read_catalog(path: Path) -> Catalog:
         raise InvalidCatalog(
             str(path), [PlanProblem(path="", message=f"cannot read: {error.strerror}")]
         ) from None
-    return parse_catalog(data, str(path))
+    catalog = parse_catalog(data, str(path))
+    problems = catalog_problems(catalog)
+    if problems:
+        raise InvalidCatalog(str(path), problems)
+    return catalog
 
 
 def apply_catalog(path: Path, store: CatalogStore, *, applied_by: str, clock: Clock) -> Catalog:

@@ -97,6 +97,12 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
                 md(" and {} more", more) if more > 0 else Mrkdwn(""),
             ),
         )
+    elif outcome.result is RequestResult.TOO_LARGE:
+        respond(
+            response_type="ephemeral",
+            text=f"Nothing was launched: `{parsed.plan_name}` is larger than the bot can run: {outcome.error}. "
+            "Split the plan in plans.yml (`drs-bot plans validate` checks these limits) and apply it again.",
+        )
     elif outcome.result is RequestResult.DRS_UNAVAILABLE:
         _reply(respond, md("Nothing was launched: DRS did not answer ({}). Try again.", outcome.error))
     elif outcome.result in REFUSALS:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from . import errors
-
-T = TypeVar("T")
 
 # Page size when the caller gives no maxResults (a guess; callers should page anyway).
 DEFAULT_PAGE_SIZE = 100
@@ -37,7 +35,7 @@ def decode(operation: str, token: str) -> list[Any]:
         raise errors.field_validation("nextToken", "Member must be a valid pagination token") from exc
 
 
-def paginate(
+def paginate[T](
     operation: str, items: Sequence[T], key: Callable[[T], list[Any]], params: dict[str, Any]
 ) -> tuple[list[T], dict[str, str]]:
     """`items` must be sorted ascending by `key`. Returns the page and {"nextToken": ...} if more remain."""

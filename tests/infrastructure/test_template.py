@@ -18,7 +18,7 @@ from tests.infrastructure import model
 FUNCTIONS = sorted(model.resources("AWS::Lambda::Function"))
 ASYNC_FUNCTIONS = {"SlackFunction"}  # Bolt's lazy listeners (DRS events come through a queue)
 # Settings the code will read that bot/settings.py does not declare yet.
-PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY", "DRS_BOT_IDEMPOTENCY_TABLE"}
+PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY"}
 # Each function: settings it must be given on AWS (where the defaults in bot/settings.py are local ones).
 REQUIRED_SETTINGS = {
     "SlackFunction": {
@@ -50,7 +50,6 @@ REQUIRED_SETTINGS = {
 SETTING_TARGETS = {
     "DRS_BOT_CATALOG_TABLE": "CatalogTable",
     "DRS_BOT_EXECUTIONS_TABLE": "ExecutionsTable",
-    "DRS_BOT_IDEMPOTENCY_TABLE": "IdempotencyTable",
     "DRS_BOT_SLACK_SECRET_ID": "SlackSecret",
     "DRS_BOT_STATE_MACHINE_ARN": "TickLoop",
 }
@@ -98,9 +97,14 @@ def test_the_keys_the_stores_use() -> None:
 def test_records_expire_by_ttl() -> None:
     ttl = model.properties("ExecutionsTable")["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "ExpiresAt", "Enabled": True}
-    idempotency = model.properties("IdempotencyTable")
-    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_every_table_is_one_a_setting_of_the_code_names() -> None:
+    # Nothing provisioned for later: duplicate deliveries are made harmless by the executions' own keys
+    # and versions, not by a Powertools idempotency table (README "What gets deployed").
+    declared = {f"DRS_BOT_{name.upper()}" for name in Settings.model_fields}
+    named = {target for name, target in SETTING_TARGETS.items() if name in declared}
+    assert set(model.resources("AWS::DynamoDB::Table")) <= named
 
 
 # --- secret and settings -------------------------------------------------------------------------------
