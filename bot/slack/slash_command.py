@@ -17,6 +17,7 @@ from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
 from bot.domain.execution import Execution
+from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
 from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
@@ -163,7 +164,22 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
         return
     verdict = report.verdict
     text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
-    respond(response_type="ephemeral", text=f"{text}\n_{verdict.servers_checked} servers checked._")
+    text += f"\n_{verdict.servers_checked} servers checked._"
+    pending = report.snapshot_ages
+    if pending is not None:
+        text += (
+            f"\n_Recovery snapshot ages (rpo_target {minutes(pending.rpo_target_seconds)}) take one DRS call per "
+            "server: they follow in a moment._"
+        )
+    respond(response_type="ephemeral", text=text)
+    ages = deps.executions.check_snapshot_ages(report)
+    if ages is not None:
+        level = "WARN" if verdict.level.value == "READY" and ages.findings else verdict.level.value
+        respond(
+            response_type="ephemeral",
+            text=blocks.readiness_text(level, ages.lines(), plan_name=parsed.plan_name)
+            + f"\n_Recovery snapshot ages of {ages.checked:,} of {ages.total:,} servers read._",
+        )
 
 
 def _plan_busy(plan_name: str, running: Execution | None) -> str:
