@@ -18,6 +18,9 @@ class ServerBehaviour(BaseModel):
     launch: Literal["succeed", "fail"] = "succeed"
     error: str | None = None  # DRS's error text when the launch fails
     replication_state: str = "CONTINUOUS"
+    # CONTINUOUS: its lagDuration. Another state: how long ago it stopped replicating healthily, so its
+    # newest recovery snapshot is at least that old.
+    lag_seconds: float = Field(default=0, ge=0)
     slow_conversion_seconds: float = 0
 
 
