@@ -21,6 +21,15 @@ from sandbox.stack import SandboxStack, signed_command
 
 PLANS = """
 protection_groups:
+  - name: rpo-db
+    region: us-east-1
+    source_servers: [s-c10000000000000a1, s-c10000000000000a2, s-c10000000000000a3]
+  - name: rpo-web
+    region: us-east-1
+    source_servers: [s-c20000000000000b1, s-c20000000000000b2]
+  - name: rpo-fine
+    region: us-east-1
+    source_servers: [s-c30000000000000c1, s-c30000000000000c2]
   - name: db-tier
     region: us-east-1
     source_servers: [s-d00000000000000a1, s-d00000000000000a2]
@@ -40,6 +49,18 @@ protection_groups:
     region: us-east-1
     source_servers: [s-b00000000000000e1, s-b00000000000000e2]
 plans:
+  - name: plan-rpo
+    rpo_target: 15m
+    waves:
+      - name: Databases
+        protection_group: rpo-db
+      - name: Web
+        protection_group: rpo-web
+  - name: plan-fine
+    rpo_target: 15m
+    waves:
+      - name: Fine
+        protection_group: rpo-fine
   - name: plan-x
     description: Payments stack
     waves:
@@ -63,6 +84,8 @@ plans:
         protection_group: stalled-tier
 """
 STALLED_SERVER = "s-b00000000000000e2"
+LAGGING_SERVER = "s-c10000000000000a2"  # CONTINUOUS, 20 minutes behind: a launch now would lose 20 minutes
+BEHIND_SERVER = "s-c20000000000000b2"  # BACKLOG for 2 hours: its newest recovery snapshot is 2 hours old
 SLOW_SERVER = "s-a00000000000000d1"
 APPROVER = "U0APPROVER"
 LEADS = "S0DRLEADS"
@@ -234,6 +257,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         time_scale=600,
         poll_seconds=0.2,
         servers={
+            LAGGING_SERVER: ServerBehaviour(lag_seconds=1200),
+            BEHIND_SERVER: ServerBehaviour(replication_state="BACKLOG", lag_seconds=7200),
             FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR),
             # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),

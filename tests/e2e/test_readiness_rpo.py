@@ -7,68 +7,16 @@ The drill comes last: its launch takes fresh snapshots, which the other tests mu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 from bot.domain.approval import Vote
 from bot.domain.execution import Execution, ExecutionStatus
-from bot.domain.policy import AccessPolicy
-from sandbox.config import SandboxConfig, ServerBehaviour
-from sandbox.stack import SandboxStack
-from tests.e2e.conftest import Sandbox
+from tests.e2e.conftest import BEHIND_SERVER, LAGGING_SERVER, Sandbox
 
-PLANS = """
-protection_groups:
-  - name: rpo-db
-    region: us-east-1
-    source_servers: [s-c10000000000000a1, s-c10000000000000a2, s-c10000000000000a3]
-  - name: rpo-web
-    region: us-east-1
-    source_servers: [s-c20000000000000b1, s-c20000000000000b2]
-  - name: rpo-fine
-    region: us-east-1
-    source_servers: [s-c30000000000000c1, s-c30000000000000c2]
-plans:
-  - name: plan-rpo
-    rpo_target: 15m
-    waves:
-      - name: Databases
-        protection_group: rpo-db
-      - name: Web
-        protection_group: rpo-web
-  - name: plan-fine
-    rpo_target: 15m
-    waves:
-      - name: Fine
-        protection_group: rpo-fine
-"""
-LAGGING = "s-c10000000000000a2"  # CONTINUOUS, 20 minutes behind: this launch would lose 20 minutes
-BEHIND = "s-c20000000000000b2"  # BACKLOG for 2 hours: its newest recovery snapshot is 2 hours old
+LAGGING = LAGGING_SERVER
+BEHIND = BEHIND_SERVER
 PLAN_RPO_SERVERS = 5
 REQUESTER = "U0REQUESTER"
-APPROVER = "U0APPROVER"
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    plans = Path(tmp_path_factory.mktemp("plans")) / "plans.yml"
-    plans.write_text(PLANS)
-    config = SandboxConfig(
-        access_policy=AccessPolicy(
-            recovery_requesters=["*"], approvers=[APPROVER], approval_timeout_minutes=120
-        ),
-        time_scale=600,
-        poll_seconds=0.2,
-        servers={
-            LAGGING: ServerBehaviour(lag_seconds=1200),
-            BEHIND: ServerBehaviour(replication_state="BACKLOG", lag_seconds=7200),
-        },
-    )
-    with SandboxStack(plans, config) as stack:
-        yield Sandbox(stack)
 
 
 def _store(sandbox: Sandbox):  # type: ignore[no-untyped-def]
@@ -108,8 +56,14 @@ def test_the_approval_card_shows_the_snapshot_ages_once_they_are_read(sandbox: S
     assert "Readiness: WARN" in blocks
     assert f"replication lag is over the plan's rpo_target of 15 min — 1 server(s): {LAGGING}" in blocks
     assert f"newest recovery snapshot is older than 15 min — 1 server(s): {BEHIND}" in blocks
-    starts = [c for c in sandbox.stack.drs.calls if c.operation == "StartRecovery"]
-    assert not any(c.params.get("isDrill") is False for c in starts)
+    ours = {server.source_server_id for server in execution.servers()}
+    launched = {
+        s["sourceServerID"]
+        for c in sandbox.stack.drs.calls
+        if c.operation == "StartRecovery"
+        for s in c.params.get("sourceServers") or []
+    }
+    assert not ours & launched
     assert sandbox.stack.container is not None
     sandbox.stack.container.executions.vote(execution.execution_id, Vote.REJECT, REQUESTER, "test over")
     assert sandbox.finished_execution(channel).status is ExecutionStatus.REJECTED
