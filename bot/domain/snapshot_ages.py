@@ -41,7 +41,7 @@ class SnapshotAges(BaseModel):
     total: int
     checked: int = 0
     findings: tuple[AgeFinding, ...] = ()
-    unavailable: str | None = None  # DRS did not answer the last attempt (it is retried)
+    unavailable: str | None = None  # why the last attempt stopped short (the next one goes on)
 
     @property
     def done(self) -> bool:
@@ -56,7 +56,7 @@ class SnapshotAges(BaseModel):
         target = minutes(self.rpo_target_seconds)
         out = [f"WARN: {f.reason}" + servers_text(f.count, f.servers) for f in self.findings]
         if not self.done:
-            note = f"; DRS did not answer ({self.unavailable})" if self.unavailable else ""
+            note = f"; {self.unavailable}" if self.unavailable else ""
             out.append(
                 f"recovery snapshot ages (rpo_target {target}): {self.checked:,} of {self.total:,} servers "
                 f"checked so far{note}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -72,6 +73,8 @@ QUOTA_RETRIES = 20
 # How far back in a plan's history a failback looks for the recovery it undoes.
 FAILBACK_LOOKBACK = 50
 _LAUNCHED_SOMETHING = (ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL)
+# Real seconds /drs check spends on snapshot ages before answering with those it has.
+CHECK_AGES_SECONDS = 40.0
 
 
 class RequestResult(StrEnum):
@@ -353,8 +356,16 @@ class Executions:
         ages = report.snapshot_ages
         if ages is None:
             return None
-        found, unavailable = self._readiness.read_snapshot_ages(report.targets, ages.taken_by)
-        return snapshot_ages.record(ages, found, unavailable)
+        # The Slack function has a minute (cfn/template.yaml): stop in time to answer with what is known.
+        deadline = time.monotonic() + CHECK_AGES_SECONDS
+        while not ages.done and ages.unavailable is None:
+            if time.monotonic() > deadline:
+                stopped = f"the rest could not be read within the {CHECK_AGES_SECONDS:g} s an answer may take"
+                return ages.model_copy(update={"unavailable": stopped})
+            batch = report.targets[ages.checked : ages.checked + SNAPSHOT_AGES_PER_TICK]
+            found, unavailable = self._readiness.read_snapshot_ages(batch, ages.taken_by)
+            ages = snapshot_ages.record(ages, found, unavailable)
+        return ages
 
     def known_plans(self) -> tuple[str, ...]:
         return tuple(self._catalog.load().plan_names())

@@ -110,7 +110,7 @@ class Readiness:
             try:
                 snapshot = self._drs.snapshot_at_or_before(region, source_server_id, taken_by)
             except DrsUnavailable as error:
-                refused.append(str(error))
+                refused.append(f"DRS did not answer ({error})")
                 raise
             except DrsError as error:
                 return str(error)  # this server's answer (not found, access denied): the others go on

@@ -12,6 +12,7 @@ import pytest
 
 from bot.domain.execution import ExecutionStatus, ExecutionType
 from bot.domain.plans import Catalog
+from bot.services import executions as executions_module
 from bot.services.executions import RequestResult
 from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, SNAPSHOT_LOOKUPS_AT_ONCE
 from sandbox.slack_fake import FakeSlack
@@ -147,3 +148,20 @@ def test_with_at_the_chosen_snapshots_age_is_judged_before_launching_and_no_look
     )
     thread = "\n".join(m["text"] for m in world.slack.messages(CHANNEL))
     assert "the recovery snapshot chosen for --at is older than the plan's rpo_target of 15 min" in thread
+
+
+def test_check_answers_with_the_ages_it_could_read_in_the_time_an_answer_may_take(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executions = world.executions()
+    report = executions.check("plan-x")
+    assert report is not None and report.snapshot_ages is not None
+    full = executions.check_snapshot_ages(report)
+    assert full is not None and full.done and full.checked == sum(WAVES)
+    monkeypatch.setattr(executions_module, "CHECK_AGES_SECONDS", 0.0)  # a Slack function out of time
+    cut = executions.check_snapshot_ages(report)
+    assert cut is not None and not cut.done
+    assert cut.lines()[-1] == (
+        f"recovery snapshot ages (rpo_target 15 min): {cut.checked:,} of {sum(WAVES):,} servers checked so far; "
+        "the rest could not be read within the 0 s an answer may take"
+    )

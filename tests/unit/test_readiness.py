@@ -97,7 +97,9 @@ def test_snapshot_ages_are_counted_as_they_arrive() -> None:
         "recovery snapshot ages (rpo_target 15 min): 0 of 12 servers checked so far"
     ]
     first = [(sid, NOW - timedelta(hours=1)) for sid in ids[:7]]
-    ages = snapshot_ages.record(ages, first, unavailable="ThrottlingException: Rate exceeded")
+    ages = snapshot_ages.record(
+        ages, first, unavailable="DRS did not answer (ThrottlingException: Rate exceeded)"
+    )
     assert ages.checked == 7 and ages.level == "WARN"
     assert ages.lines() == [
         f"WARN: newest recovery snapshot is older than 15 min — 7 server(s): {', '.join(ids[:5])} and 2 more",
