@@ -26,6 +26,9 @@ class ServerBehaviour(BaseModel):
     event: str = "LAUNCH_FAILED"
     error: str | None = None  # DRS's error text when the launch fails
     replication_state: str = "CONTINUOUS"
+    # CONTINUOUS: its lagDuration. Another state: how long ago it stopped replicating healthily, so its
+    # newest recovery snapshot is at least that old.
+    lag_seconds: float = Field(default=0, ge=0)
     slow_conversion_seconds: float = 0
     # Its recovery instances refuse ReverseReplication (not ready) this long after they run, or forever.
     reverse_not_ready_seconds: Annotated[float, Field(ge=0)] | Literal["forever"] = 0

@@ -209,13 +209,23 @@ class SandboxStack:
         set_up_slack(self.slack, self.config.slack)
 
     def _seed_drs(self) -> None:
+        lagging = {sid for sid, behaviour in self.config.servers.items() if behaviour.lag_seconds}
         for group in self.catalog.protection_groups:
-            if group.source_servers:  # a tag selector names no servers: DRS has whichever carry the tags
-                self.drs.add_source_servers(group.region, ids=list(group.source_servers))
+            # A tag selector names no servers: DRS has whichever carry the tags.
+            if plain := [sid for sid in group.source_servers if sid not in lagging]:
+                self.drs.add_source_servers(group.region, ids=plain)
+            for server_id in (sid for sid in group.source_servers if sid in lagging):
+                behaviour = self.config.servers[server_id]
+                self.drs.add_source_servers(
+                    group.region,
+                    ids=[server_id],
+                    replication_state=behaviour.replication_state,
+                    lag=behaviour.lag_seconds,
+                )
         for server_id, behaviour in self.config.servers.items():
             if behaviour.launch == "fail":
                 self.drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
-            if behaviour.replication_state != "CONTINUOUS":
+            if behaviour.replication_state != "CONTINUOUS" and server_id not in lagging:
                 self.drs.set_replication_state(server_id, behaviour.replication_state)
             if behaviour.slow_conversion_seconds:
                 self.drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)

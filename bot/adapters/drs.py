@@ -106,10 +106,10 @@ class DrsGateway:
         found: list[SourceServerInfo] = []
         with _translated():
             for filters in batches:
-                found += [
-                    _source_server(item)
-                    for item in self._pages(region, "describe_source_servers", filters=filters)
-                ]
+                pages = self._pages(
+                    region, "describe_source_servers", filters=filters, PaginationConfig={"PageSize": MAX_IDS}
+                )
+                found += [_source_server(item) for item in pages]
         return found
 
     def recovery_instances(self, region: str, source_server_ids: Sequence[str]) -> list[RecoveryInstanceInfo]:
@@ -117,7 +117,12 @@ class DrsGateway:
         with _translated():
             for i in range(0, len(source_server_ids), MAX_IDS):
                 batch = list(source_server_ids[i : i + MAX_IDS])
-                pages = self._pages(region, "describe_recovery_instances", filters={"sourceServerIDs": batch})
+                pages = self._pages(
+                    region,
+                    "describe_recovery_instances",
+                    filters={"sourceServerIDs": batch},
+                    PaginationConfig={"PageSize": MAX_IDS},
+                )
                 found += [_recovery_instance(item) for item in pages]
         return found
 

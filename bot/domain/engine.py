@@ -176,7 +176,7 @@ def note_readiness(execution: Execution, note: ReadinessNote, now: datetime) -> 
             at=now,
             execution_id=execution.execution_id,
             level=note.level,
-            lines=list(note.lines[:READINESS_LINES]),
+            lines=list(note.all_lines()[:READINESS_LINES]),
             forced=note.forced,
         )
     return Decision(execution=events.stamp(noted), events=tuple(events.items))
@@ -215,8 +215,10 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "expires_at": execution.approval_expires_at,
         "server_count": counts.total,
         "regions": sorted({wave.region for wave in execution.waves}),
-        "readiness_level": execution.readiness.level if execution.readiness else None,
-        "readiness_lines": list(execution.readiness.lines[:READINESS_LINES]) if execution.readiness else [],
+        "readiness_level": execution.readiness.current_level if execution.readiness else None,
+        "readiness_lines": list(execution.readiness.all_lines()[:READINESS_LINES])
+        if execution.readiness
+        else [],
         "point_in_time": execution.point_in_time,
     }
 
@@ -669,4 +671,7 @@ def progress(execution: Execution) -> tuple[object, ...]:
     counts = tally(execution.servers())
     waves = tuple(wave.status for wave in execution.waves)
     approvals = len(execution.approvals), execution.rejection is not None
-    return execution.status, execution.cancelling, approvals, waves, counts.launched, counts.failed
+    # The approval card shows readiness: edit it when the snapshot ages are in, not at every batch.
+    ages = execution.readiness.snapshot_ages if execution.readiness else None
+    readiness = (ages.done, ages.findings) if ages else None
+    return execution.status, execution.cancelling, approvals, waves, counts.launched, counts.failed, readiness

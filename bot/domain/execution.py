@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.domain.execution_type import ExecutionType as ExecutionType
 from bot.domain.plans import Catalog, PlanOptions, RecoveryPlan, WaveOptions
+from bot.domain.snapshot_ages import SnapshotAges
 
 # DRS error texts run to a few hundred characters; a cap keeps a 4,000-server history storable.
 ERROR_TEXT_LIMIT = 600
@@ -159,6 +160,18 @@ class ReadinessNote(_Model):
     lines: tuple[str, ...] = ()
     checked_at: datetime
     forced: bool = False  # BLOCKED, started anyway with --force
+    # With an rpo_target and no --at: the recovery snapshot ages, read after the launch checks.
+    snapshot_ages: SnapshotAges | None = None
+
+    @property
+    def current_level(self) -> str:
+        """The verdict with what the snapshot ages added since (they only ever warn)."""
+        if self.level == "READY" and self.snapshot_ages is not None and self.snapshot_ages.findings:
+            return "WARN"
+        return self.level
+
+    def all_lines(self) -> tuple[str, ...]:
+        return self.lines + tuple(self.snapshot_ages.lines() if self.snapshot_ages else ())
 
 
 class CleanupStatus(StrEnum):

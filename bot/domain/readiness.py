@@ -1,8 +1,11 @@
 """Readiness: is a plan fit to launch now? A verdict with its reasons, from facts DRS reported.
 
-Pure: the service gathers the facts (DescribeSourceServers, DescribeRecoveryInstances, DescribeJobs,
-DescribeRecoverySnapshots) and this decides. READY, WARN (launch, but know this) or BLOCKED (a drill
-does not start without --force; a recovery's approvers see it on the card).
+Pure: the service gathers the facts and this decides. READY, WARN (launch, but know this) or BLOCKED (a
+drill does not start without --force; a recovery's approvers see it on the card). Everything that can
+hold a launch back comes from calls that take 200 servers (DescribeSourceServers,
+DescribeRecoveryInstances) or the whole region (DescribeJobs), so the verdict is quick at 4,000 servers.
+Recovery snapshot ages take one call per server: without --at they follow the launch
+(bot/domain/snapshot_ages.py); with --at the chosen snapshots are read before it and judged here.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.engine import RegionLoad
-from bot.domain.execution import Limits, chunked
+from bot.domain import snapshot_ages
+from bot.domain.engine import Decision, EventLog, RegionLoad
+from bot.domain.events import ReadinessReported
+from bot.domain.execution import Execution, Limits, chunked
+from bot.domain.snapshot_ages import EXAMPLES_LISTED, Lookup, minutes, servers_text
 
 HEALTHY = "CONTINUOUS"
 # Replicating, but behind: launches work, from older data.
 CATCHING_UP = {"BACKLOG", "CREATING_SNAPSHOT", "RESCAN"}
-EXAMPLES_LISTED = 5  # per reason; the rest are counted, so a 4,000-server plan stays readable
 
 
 class Level(StrEnum):
@@ -40,8 +45,6 @@ class ServerFacts(BaseModel):
     last_launch_result: str | None = None
     active_job_id: str | None = None  # a job that has not ended holds this server
     running_drill_instances: tuple[str, ...] = ()
-    newest_snapshot_at: datetime | None = None
-    snapshot_checked: bool = False
 
 
 class Finding(BaseModel):
@@ -70,14 +73,12 @@ class Verdict(BaseModel):
         lines = []
         for finding in sorted(self.findings, key=lambda f: f.level is not Level.BLOCKED):
             line = f"{finding.level.value}: {finding.reason}"
-            if finding.servers:
-                shown = ", ".join(finding.servers[:examples])
-                more = len(finding.servers) - examples
-                line += f" — {len(finding.servers)} server(s): {shown}" + (
-                    f" and {more} more" if more > 0 else ""
-                )
-            lines.append(line)
+            lines.append(line + servers_text(len(finding.servers), finding.servers, examples))
         return lines
+
+    def with_findings(self, more: tuple[Finding, ...]) -> Verdict:
+        findings = (*self.findings, *more)
+        return self.model_copy(update={"findings": findings, "level": _level(findings)})
 
 
 def assess(
@@ -89,7 +90,11 @@ def assess(
     limits: Limits,
     rpo_target_seconds: int | None,
     now: datetime,
+    at: datetime | None = None,
 ) -> Verdict:
+    """`at`: the --at time, if any. Replication lag is the RPO of a launch from the latest data only;
+    with --at it is the chosen snapshots' age (chosen_snapshot_findings)."""
+    lag_target = rpo_target_seconds if at is None else None
     found: dict[tuple[Level, str], list[str]] = defaultdict(list)
     for wave_name, _region, servers in waves:
         if not servers:
@@ -97,7 +102,7 @@ def assess(
                 (Level.BLOCKED, f"wave {wave_name}: its protection group resolves to no source server")
             ].append("")
     for server_id in sorted({sid for _, _, servers in waves for sid in servers}):
-        for level, reason in _server_findings(facts.get(server_id), rpo_target_seconds, now):
+        for level, reason in _server_findings(facts.get(server_id), lag_target):
             found[(level, reason)].append(server_id)
     for level, reason in _quota_findings(waves, load, limits):
         found[(level, reason)] = []
@@ -105,22 +110,71 @@ def assess(
         Finding(level=level, reason=reason, servers=tuple(s for s in servers if s))
         for (level, reason), servers in found.items()
     )
-    level = (
-        Level.BLOCKED
-        if any(f.level is Level.BLOCKED for f in findings)
-        else Level.WARN
-        if findings
-        else Level.READY
-    )
     checked = len({sid for _, _, servers in waves for sid in servers})
     return Verdict(
-        plan_name=plan_name, level=level, findings=findings, servers_checked=checked, checked_at=now
+        plan_name=plan_name,
+        level=_level(findings),
+        findings=findings,
+        servers_checked=checked,
+        checked_at=now,
     )
 
 
-def _server_findings(
-    facts: ServerFacts | None, rpo_target_seconds: int | None, now: datetime
-) -> list[tuple[Level, str]]:
+def _level(findings: tuple[Finding, ...]) -> Level:
+    if any(f.level is Level.BLOCKED for f in findings):
+        return Level.BLOCKED
+    return Level.WARN if findings else Level.READY
+
+
+def chosen_snapshot_findings(
+    chosen: dict[str, datetime], rpo_target_seconds: int | None, now: datetime
+) -> tuple[Finding, ...]:
+    """With --at the snapshot each server launches from is chosen before launching; its age is the RPO."""
+    if rpo_target_seconds is None:
+        return ()
+    old = tuple(
+        sorted(sid for sid, taken in chosen.items() if (now - taken).total_seconds() > rpo_target_seconds)
+    )
+    if not old:
+        return ()
+    reason = f"the recovery snapshot chosen for --at is older than the plan's rpo_target of {minutes(rpo_target_seconds)}"
+    return (Finding(level=Level.WARN, reason=reason, servers=old),)
+
+
+def snapshot_targets(execution: Execution) -> list[tuple[str, str]]:
+    """(region, source server id) of every server the execution launches, once each, in launch order:
+    the order the snapshot ages are read in."""
+    seen: dict[str, str] = {}
+    for wave in execution.waves:
+        for server in wave.servers():
+            seen.setdefault(server.source_server_id, wave.region)
+    return [(region, sid) for sid, region in seen.items()]
+
+
+def record_snapshot_ages(
+    execution: Execution, found: list[Lookup], unavailable: str | None, now: datetime
+) -> Decision:
+    """The next servers' snapshot ages, recorded on the execution's readiness. When the last arrive,
+    the thread is told if they warn, or if it was told readiness was not READY before launching."""
+    note = execution.readiness
+    if note is None or note.snapshot_ages is None or note.snapshot_ages.done:
+        return Decision(execution=execution)
+    before = execution
+    ages = snapshot_ages.record(note.snapshot_ages, found, unavailable)
+    updated = execution.model_copy(update={"readiness": note.model_copy(update={"snapshot_ages": ages})})
+    events = EventLog(execution)
+    if ages.done and (ages.findings or note.level != Level.READY):
+        events.add(
+            ReadinessReported,
+            at=now,
+            execution_id=execution.execution_id,
+            level=updated.readiness.current_level if updated.readiness else ages.level,
+            lines=ages.lines(),
+        )
+    return Decision(execution=events.stamp(updated, before, now), events=tuple(events.items))
+
+
+def _server_findings(facts: ServerFacts | None, rpo_target_seconds: int | None) -> list[tuple[Level, str]]:
     if facts is None or not facts.found:
         return [(Level.BLOCKED, "not found in DRS in its protection group's region")]
     out: list[tuple[Level, str]] = []
@@ -136,13 +190,8 @@ def _server_findings(
         and facts.lag_seconds > rpo_target_seconds
     ):
         out.append(
-            (Level.WARN, f"replication lag is over the plan's rpo_target of {_minutes(rpo_target_seconds)}")
+            (Level.WARN, f"replication lag is over the plan's rpo_target of {minutes(rpo_target_seconds)}")
         )
-    if rpo_target_seconds is not None and facts.snapshot_checked:
-        if facts.newest_snapshot_at is None:
-            out.append((Level.WARN, "no recovery snapshot yet"))
-        elif (now - facts.newest_snapshot_at).total_seconds() > rpo_target_seconds:
-            out.append((Level.WARN, f"newest recovery snapshot is older than {_minutes(rpo_target_seconds)}"))
     if facts.last_launch_result == "FAILED":
         out.append((Level.WARN, "its last launch FAILED (see that job's log)"))
     if facts.active_job_id:
@@ -180,7 +229,3 @@ def _quota_findings(
                 )
             )
     return out
-
-
-def _minutes(seconds: int) -> str:
-    return f"{seconds // 60} min" if seconds % 60 == 0 and seconds >= 60 else f"{seconds} s"

@@ -14,8 +14,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import approval, engine, failback
+from bot.domain import approval, engine, failback, snapshot_ages
 from bot.domain import cleanup as cleanup_domain
+from bot.domain import readiness as readiness_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.engine import JobSnapshot, Observation
@@ -50,7 +51,12 @@ from bot.services.cleanup import Cleaner
 from bot.services.failback import Failbacker
 from bot.services.outbox import DeliveryReport, Outbox
 from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
-from bot.services.readiness import SNAPSHOT_LOOKUPS_AT_ONCE, Readiness, ReadinessReport
+from bot.services.readiness import (
+    SNAPSHOT_AGES_PER_TICK,
+    SNAPSHOT_LOOKUPS_AT_ONCE,
+    Readiness,
+    ReadinessReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,8 @@ FAILBACK_LOOKBACK = 50
 # A request whose first delivery a tick took over waits this many tenths of a second for its outcome.
 FIRST_DELIVERY_WAIT_STEPS = 30
 _LAUNCHED_SOMETHING = (ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL)
+# Real seconds /drs check spends on snapshot ages before answering with those it has.
+CHECK_AGES_SECONDS = 40.0
 
 
 class RequestResult(StrEnum):
@@ -236,7 +244,7 @@ class Executions:
         listed = {group.name: len(group.source_servers) for group in catalog.protection_groups}
         if too_large := plan_problems(plan, lambda group: listed.get(group, 0)):
             return ExecutionRequest(result=RequestResult.TOO_LARGE, error="; ".join(map(str, too_large)))
-        report = self._readiness.check(catalog, plan)
+        report = self._readiness.check(catalog, plan, at=at)
         verdict = report.verdict
         if too_large := plan_problems(plan, lambda group: len(report.servers.get(group, ()))):
             # Tag selectors resolved to more servers than a plan can launch.
@@ -251,6 +259,10 @@ class Executions:
                 return ExecutionRequest(result=RequestResult.DRS_UNAVAILABLE, error=str(error))
             if missing:
                 return ExecutionRequest(result=RequestResult.NO_SNAPSHOT, without_snapshot=tuple(missing))
+            chosen = {sid: taken for sid, (_, taken) in snapshots.items()}
+            verdict = verdict.with_findings(
+                readiness_domain.chosen_snapshot_findings(chosen, plan.options.rpo_target, verdict.checked_at)
+            )
         now = self._clock()
         execution = new_execution(
             execution_id=execution_id,
@@ -270,6 +282,8 @@ class Executions:
             lines=tuple(verdict.summary_lines()),
             checked_at=verdict.checked_at,
             forced=verdict.blocked and execution_type.is_drill,
+            # Read by the executor's ticks once the execution exists: they never delay its launches.
+            snapshot_ages=report.snapshot_ages,
         )
         noted = engine.note_readiness(execution, note, now)
         if execution_type.is_drill:
@@ -400,6 +414,22 @@ class Executions:
         catalog = self._catalog.load()
         plan = catalog.plan(plan_name)
         return None if plan is None else self._readiness.check(catalog, plan)
+
+    def check_snapshot_ages(self, report: ReadinessReport) -> snapshot_ages.SnapshotAges | None:
+        """/drs check's second answer: every server's recovery snapshot age, read after the first."""
+        ages = report.snapshot_ages
+        if ages is None:
+            return None
+        # The Slack function has a minute (cfn/template.yaml): stop in time to answer with what is known.
+        deadline = time.monotonic() + CHECK_AGES_SECONDS
+        while not ages.done and ages.unavailable is None:
+            if time.monotonic() > deadline:
+                stopped = f"the rest could not be read within the {CHECK_AGES_SECONDS:g} s an answer may take"
+                return ages.model_copy(update={"unavailable": stopped})
+            batch = report.targets[ages.checked : ages.checked + SNAPSHOT_AGES_PER_TICK]
+            found, unavailable = self._readiness.read_snapshot_ages(batch, ages.taken_by)
+            ages = snapshot_ages.record(ages, found, unavailable)
+        return ages
 
     def known_plans(self) -> tuple[str, ...]:
         return tuple(self._catalog.load().plan_names())
@@ -563,6 +593,9 @@ class Executions:
             logger.info("execution %s was saved by another tick; leaving this one", execution_id)
             saved_by_us = False
         report = self._outbox.deliver(execution_id, execution if saved_by_us else None)
+        if saved_by_us and (noted := self._read_snapshot_ages(execution)) is not None:
+            execution = noted
+            report = self._outbox.deliver(execution_id, execution)
         if execution.status.is_terminal:
             return self._finish_delivery(execution, report)
         return TickResult(
@@ -599,11 +632,15 @@ class Executions:
         if expired is not None:
             with contextlib.suppress(StaleExecution):  # decided meanwhile: the next tick sees it
                 execution = self._store.save(expired.execution, execution, expired.events)
+        # The approvers weigh the snapshot ages too: read them while the card waits.
+        execution = self._read_snapshot_ages(execution) or execution
         self._outbox.deliver(execution.execution_id)
         if execution.status.is_terminal:
             return self._finish_delivery(execution)
         due = execution.approval_expires_at or now
-        wait = min(self._poll_seconds * 4, max(1.0, (due - now).total_seconds()))
+        ages = execution.readiness.snapshot_ages if execution.readiness else None
+        poll = self._poll_seconds if ages is not None and not ages.done else self._poll_seconds * 4
+        wait = min(poll, max(1.0, (due - now).total_seconds()))
         return TickResult(execution_id=execution.execution_id, finished=False, wait_seconds=wait)
 
     def _finish_delivery(self, execution: Execution, report: DeliveryReport | None = None) -> TickResult:
@@ -644,6 +681,33 @@ class Executions:
             self.tick(execution_id)
             return CleanupOutcome(refusal=None, execution=self._store.get(execution_id))
         raise StaleExecution(execution_id)
+
+    def _read_snapshot_ages(self, execution: Execution) -> Execution | None:
+        """The next servers' recovery snapshot ages, after this tick's launches (the saved execution,
+        or None when there was nothing to read or another tick recorded the same servers first)."""
+        note = execution.readiness
+        ages = note.snapshot_ages if note else None
+        if ages is None or ages.done or execution.status.is_terminal:
+            return None
+        targets = readiness_domain.snapshot_targets(execution)[
+            ages.checked : ages.checked + SNAPSHOT_AGES_PER_TICK
+        ]
+        found, unavailable = self._readiness.read_snapshot_ages(targets, ages.taken_by)
+        if unavailable:
+            logger.warning("snapshot ages of %s deferred: %s", execution.execution_id, unavailable)
+        for _ in range(5):
+            decision = readiness_domain.record_snapshot_ages(execution, found, unavailable, self._clock())
+            if decision.execution == execution:
+                return None
+            try:
+                return self._store.save(decision.execution, execution, decision.events)
+            except StaleExecution:
+                latest = self._store.get(execution.execution_id)
+                now_ages = latest.readiness.snapshot_ages if latest and latest.readiness else None
+                if latest is None or now_ages is None or now_ages.checked != ages.checked:
+                    return None  # recorded by another tick meanwhile
+                execution = latest
+        return None
 
     def _wait(self, execution: Execution, wake_at: datetime | None) -> float:
         if wake_at is None or engine.job_ids_to_follow(execution):

@@ -134,8 +134,6 @@ class Drs(Protocol):
         self, region: str, source_server_ids: Sequence[str]
     ) -> list[RecoveryInstanceInfo]: ...
 
-    def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None: ...
-
     def snapshot_at_or_before(
         self, region: str, source_server_id: str, moment: datetime
     ) -> tuple[str, datetime] | None:

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import readiness
+from bot.domain import readiness, snapshot_ages
 from bot.domain.engine import RegionLoad
 from bot.domain.execution import Limits
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import Finding, Level, ServerFacts, Verdict
-from bot.errors import DrsError
+from bot.domain.snapshot_ages import Lookup, SnapshotAges
+from bot.errors import DrsError, DrsUnavailable
 from bot.services.ports import Clock, Drs
 
 ACTIVE_JOB_WINDOW = timedelta(hours=24)
-SNAPSHOT_LOOKUPS_AT_ONCE = 8  # DescribeRecoverySnapshots is per server: a few at a time
+# DescribeSourceServers and DescribeRecoveryInstances filter on at most 200 servers per call.
+FACT_IDS_PER_CALL = 200
+FACT_CALLS_AT_ONCE = 4
+# DescribeRecoverySnapshots takes one server: a few calls at a time, each retried by botocore's
+# standard mode when throttled; when its retries are spent the rest wait for a later attempt.
+SNAPSHOT_LOOKUPS_AT_ONCE = 8
+# An executor tick reads at most this many servers' snapshot ages, after its launches: 4,000 servers
+# take 8 ticks, and no tick spends long on them.
+SNAPSHOT_AGES_PER_TICK = 500
+
+
+class _NotAsked(Exception):
+    """A lookup not made: DRS had stopped answering."""
 
 
 class ReadinessReport(BaseModel):
@@ -25,6 +39,9 @@ class ReadinessReport(BaseModel):
 
     verdict: Verdict
     servers: dict[str, list[str]]  # protection group -> its source servers, tag selectors resolved
+    # With an rpo_target and no --at: the snapshot ages still to read (none yet), and of which servers.
+    snapshot_ages: SnapshotAges | None = None
+    targets: tuple[tuple[str, str], ...] = ()  # (region, source server id), once each, in plan order
 
 
 class Readiness:
@@ -33,8 +50,10 @@ class Readiness:
         self._clock = clock
         self._limits = limits
 
-    def check(self, catalog: Catalog, plan: RecoveryPlan) -> ReadinessReport:
-        """Never raises for DRS trouble: a check that could not be made is a BLOCKED verdict saying why."""
+    def check(self, catalog: Catalog, plan: RecoveryPlan, *, at: datetime | None = None) -> ReadinessReport:
+        """Everything that may hold a launch back, from batched calls; the snapshot ages are left for
+        later (read_snapshot_ages). Never raises for DRS trouble: a check that could not be made is a
+        BLOCKED verdict saying why."""
         now = self._clock()
         try:
             servers = self.resolve(catalog, plan)
@@ -61,8 +80,52 @@ class Readiness:
             limits=self._limits,
             rpo_target_seconds=plan.options.rpo_target,
             now=now,
+            at=at,
         )
-        return ReadinessReport(verdict=verdict, servers=servers)
+        targets = {sid: region for _, region, ids in waves for sid in ids}
+        ages = (
+            snapshot_ages.start(plan.options.rpo_target, now, len(targets))
+            if plan.options.rpo_target is not None and at is None and targets
+            else None
+        )
+        return ReadinessReport(
+            verdict=verdict,
+            servers=servers,
+            snapshot_ages=ages,
+            targets=tuple((region, sid) for sid, region in targets.items()),
+        )
+
+    def read_snapshot_ages(
+        self, targets: Sequence[tuple[str, str]], taken_by: datetime
+    ) -> tuple[list[Lookup], str | None]:
+        """Each server's newest recovery snapshot taken by `taken_by`, in order, a few calls at a time.
+        At the first call DRS did not answer (throttled past botocore's retries) no new call starts:
+        what arrived before it is returned with the reason, the rest is for a later attempt."""
+        found: list[Lookup] = []
+        refused: list[str] = []  # set once, by the first call DRS did not answer
+
+        def newest(region: str, source_server_id: str) -> datetime | str | None:
+            if refused:
+                raise _NotAsked
+            try:
+                snapshot = self._drs.snapshot_at_or_before(region, source_server_id, taken_by)
+            except DrsUnavailable as error:
+                refused.append(f"DRS did not answer ({error})")
+                raise
+            except DrsError as error:
+                return str(error)  # this server's answer (not found, access denied): the others go on
+            return snapshot[1] if snapshot else None
+
+        with ThreadPoolExecutor(SNAPSHOT_LOOKUPS_AT_ONCE) as pool:
+            futures: list[Future[datetime | str | None]] = [
+                pool.submit(newest, region, sid) for region, sid in targets
+            ]
+            for (_, sid), future in zip(targets, futures, strict=True):
+                try:
+                    found.append((sid, future.result()))
+                except (DrsUnavailable, _NotAsked):
+                    return found, refused[0]
+        return found, None
 
     def resolve(self, catalog: Catalog, plan: RecoveryPlan) -> dict[str, list[str]]:
         """Each protection group's servers; groups that select by tags are looked up now."""
@@ -95,17 +158,20 @@ class Readiness:
         since = self._clock() - ACTIVE_JOB_WINDOW
         for region, ids in by_region.items():
             wanted = sorted(ids)
-            infos = {info.source_server_id: info for info in self._drs.source_servers(region, wanted)}
-            active = self._drs.active_jobs(region, since)
+            batches = [wanted[i : i + FACT_IDS_PER_CALL] for i in range(0, len(wanted), FACT_IDS_PER_CALL)]
+            # A few calls at a time: on AWS each is a round trip, and 4,000 servers are 20 of each kind.
+            with ThreadPoolExecutor(FACT_CALLS_AT_ONCE) as pool:
+                described = [pool.submit(self._drs.source_servers, region, batch) for batch in batches]
+                instances = [pool.submit(self._drs.recovery_instances, region, batch) for batch in batches]
+                active = self._drs.active_jobs(region, since)
+                infos = {info.source_server_id: info for call in described for info in call.result()}
+                found_instances = [instance for call in instances for instance in call.result()]
             load[region] = RegionLoad(jobs=len(active), servers=sum(len(job.servers) for job in active))
             holders = {launch.source_server_id: job.job_id for job in active for launch in job.servers}
             drills: dict[str, list[str]] = defaultdict(list)
-            for instance in self._drs.recovery_instances(region, wanted):
+            for instance in found_instances:
                 if instance.is_drill and not instance.gone:
                     drills[instance.source_server_id].append(instance.recovery_instance_id)
-            snapshots = self._snapshots(
-                region, [sid for sid in wanted if sid in infos], plan.options.rpo_target
-            )
             for sid in wanted:
                 info = infos.get(sid)
                 facts[sid] = ServerFacts(
@@ -118,14 +184,5 @@ class Readiness:
                     last_launch_result=info.last_launch_result if info else None,
                     active_job_id=holders.get(sid),
                     running_drill_instances=tuple(drills.get(sid, ())),
-                    newest_snapshot_at=snapshots.get(sid),
-                    snapshot_checked=sid in snapshots,
                 )
         return facts, load
-
-    def _snapshots(self, region: str, ids: list[str], rpo_target: int | None) -> dict[str, datetime | None]:
-        if rpo_target is None or not ids:
-            return {}  # snapshot age only matters against an RPO target
-        with ThreadPoolExecutor(SNAPSHOT_LOOKUPS_AT_ONCE) as pool:
-            newest = list(pool.map(lambda sid: self._drs.newest_snapshot(region, sid), ids))
-        return dict(zip(ids, newest, strict=True))

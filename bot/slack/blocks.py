@@ -10,7 +10,7 @@ import difflib
 from datetime import datetime
 from typing import Any
 
-from bot.domain.engine import progress_fields
+from bot.domain.engine import READINESS_LINES, progress_fields
 from bot.domain.events import (
     ApprovalExpired,
     ApprovalRecorded,
@@ -545,6 +545,9 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
         )
     if len(execution.waves) > STATUS_WAVES:
         lines.append(md("…and {} more waves", len(execution.waves) - STATUS_WAVES))
+    if execution.readiness is not None:  # snapshot ages arrive after the launch: show them as they stand
+        note = execution.readiness
+        lines.append(readiness_text(note.current_level, list(note.all_lines()[:READINESS_LINES])))
     failed = [s for s in execution.servers() if s.status is ServerStatus.FAILED]
     if failed:
         # DRS's own error text, shortened; the history keeps it whole.

@@ -17,6 +17,7 @@ from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
 from bot.domain.execution import Execution
+from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
 from bot.services.executions import CancelResult, RequestResult
 from bot.slack import blocks
@@ -230,7 +231,22 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
         return
     verdict = report.verdict
     text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
-    _reply(respond, md("{}\n_{} servers checked._", text, verdict.servers_checked))
+    text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
+    pending = report.snapshot_ages
+    if pending is not None:
+        text += md(
+            "\n_Recovery snapshot ages (rpo_target {}) take one DRS call per server: they follow in a moment._",
+            minutes(pending.rpo_target_seconds),
+        )
+    _reply(respond, text)
+    ages = deps.executions.check_snapshot_ages(report)
+    if ages is not None:
+        level = "WARN" if verdict.level.value == "READY" and ages.findings else verdict.level.value
+        _reply(
+            respond,
+            blocks.readiness_text(level, ages.lines(), plan_name=parsed.plan_name)
+            + md("\n_Recovery snapshot ages of {:,} of {:,} servers read._", ages.checked, ages.total),
+        )
 
 
 def _plan_busy(plan_name: str, running: Execution | None) -> Mrkdwn:

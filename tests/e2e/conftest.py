@@ -22,6 +22,15 @@ from sandbox.stack import SandboxStack, signed_command
 
 PLANS = """
 protection_groups:
+  - name: rpo-db
+    region: us-east-1
+    source_servers: [s-c10000000000000a1, s-c10000000000000a2, s-c10000000000000a3]
+  - name: rpo-web
+    region: us-east-1
+    source_servers: [s-c20000000000000b1, s-c20000000000000b2]
+  - name: rpo-fine
+    region: us-east-1
+    source_servers: [s-c30000000000000c1, s-c30000000000000c2]
   - name: db-tier
     region: us-east-1
     source_servers: [s-d00000000000000a1, s-d00000000000000a2]
@@ -49,6 +58,18 @@ protection_groups:
     region: us-east-1
     source_servers: [s-1a0000000000000b1, s-1a0000000000000b2]
 plans:
+  - name: plan-rpo
+    rpo_target: 15m
+    waves:
+      - name: Databases
+        protection_group: rpo-db
+      - name: Web
+        protection_group: rpo-web
+  - name: plan-fine
+    rpo_target: 15m
+    waves:
+      - name: Fine
+        protection_group: rpo-fine
   - name: plan-x
     description: Payments stack
     waves:
@@ -107,6 +128,8 @@ servers:
 """
 STALLED_SERVER = "s-b00000000000000e2"
 NOT_READY_TO_REVERSE = "s-1a0000000000000b2"  # its recovery instance refuses ReverseReplication a while
+LAGGING_SERVER = "s-c10000000000000a2"  # CONTINUOUS, 20 minutes behind: a launch now would lose 20 minutes
+BEHIND_SERVER = "s-c20000000000000b2"  # BACKLOG for 2 hours: its newest recovery snapshot is 2 hours old
 SLOW_SERVER = "s-a00000000000000d1"
 APPROVER = "U0APPROVER"
 LEADS = "S0DRLEADS"
@@ -281,6 +304,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         time_scale=600,
         poll_seconds=0.2,
         servers={
+            LAGGING_SERVER: ServerBehaviour(lag_seconds=1200),
+            BEHIND_SERVER: ServerBehaviour(replication_state="BACKLOG", lag_seconds=7200),
             FAILING_SERVER: ServerBehaviour(launch="fail", error=LAUNCH_ERROR),
             # Its conversion takes an emulated hour longer (6 real seconds): time to act mid-wave.
             SLOW_SERVER: ServerBehaviour(slow_conversion_seconds=3600),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain import snapshot_ages
 from bot.domain.engine import RegionLoad
 from bot.domain.execution import Limits
-from bot.domain.readiness import Level, ServerFacts, assess
+from bot.domain.readiness import Level, ServerFacts, assess, chosen_snapshot_findings
 from tests.unit.builders import at, server_ids
 
 NOW = at(0)
@@ -19,7 +20,12 @@ def healthy(sid: str, **changes: object) -> ServerFacts:
 
 
 def verdict(
-    facts: dict[str, ServerFacts], *, waves: list[list[str]] | None = None, rpo: int | None = None, load=None
+    facts: dict[str, ServerFacts],
+    *,
+    waves: list[list[str]] | None = None,
+    rpo: int | None = None,
+    load=None,
+    at=None,
 ):  # type: ignore[no-untyped-def]
     waves = waves if waves is not None else [list(facts)]
     return assess(
@@ -30,6 +36,7 @@ def verdict(
         limits=Limits(),
         rpo_target_seconds=rpo,
         now=NOW,
+        at=at,
     )
 
 
@@ -51,19 +58,72 @@ def test_a_stalled_server_blocks() -> None:
     assert line == f"BLOCKED: replication is STALLED: AGENT_NOT_SEEN — 1 server(s): {ids[1]}"
 
 
-def test_catching_up_lag_and_old_snapshots_warn_against_the_rpo_target() -> None:
+def test_catching_up_and_lag_warn_against_the_rpo_target() -> None:
     ids = server_ids("a", 3)
     facts = {
         ids[0]: healthy(ids[0], replication_state="BACKLOG"),
         ids[1]: healthy(ids[1], lag_seconds=1200),
-        ids[2]: healthy(ids[2], snapshot_checked=True, newest_snapshot_at=NOW - timedelta(hours=2)),
+        ids[2]: healthy(ids[2], lag_seconds=600),
     }
     result = verdict(facts, rpo=900)
     assert result.level is Level.WARN
     reasons = {f.reason: f.servers for f in result.findings}
-    assert reasons["replication is BACKLOG (catching up; it would launch from older data)"] == (ids[0],)
-    assert reasons["replication lag is over the plan's rpo_target of 15 min"] == (ids[1],)
-    assert reasons["newest recovery snapshot is older than 15 min"] == (ids[2],)
+    assert reasons == {
+        "replication is BACKLOG (catching up; it would launch from older data)": (ids[0],),
+        "replication lag is over the plan's rpo_target of 15 min": (ids[1],),
+    }
+
+
+def test_with_at_the_chosen_snapshots_age_is_the_rpo_not_the_lag() -> None:
+    ids = server_ids("a", 3)
+    facts = {sid: healthy(sid, lag_seconds=1200) for sid in ids}
+    moment = NOW - timedelta(minutes=5)
+    result = verdict(facts, rpo=900, at=moment)
+    assert result.level is Level.READY  # the lag does not matter: the launch is from the past
+    chosen = {ids[0]: NOW - timedelta(minutes=10), ids[1]: NOW - timedelta(minutes=20), ids[2]: NOW}
+    warned = result.with_findings(chosen_snapshot_findings(chosen, 900, NOW))
+    assert warned.level is Level.WARN
+    assert warned.summary_lines() == [
+        "WARN: the recovery snapshot chosen for --at is older than the plan's rpo_target of 15 min"
+        f" — 1 server(s): {ids[1]}"
+    ]
+    assert chosen_snapshot_findings(chosen, None, NOW) == ()
+
+
+def test_snapshot_ages_are_counted_as_they_arrive() -> None:
+    ids = server_ids("a", 12)
+    ages = snapshot_ages.start(900, NOW, total=12)
+    assert not ages.done and ages.lines() == [
+        "recovery snapshot ages (rpo_target 15 min): 0 of 12 servers checked so far"
+    ]
+    first = [(sid, NOW - timedelta(hours=1)) for sid in ids[:7]]
+    ages = snapshot_ages.record(
+        ages, first, unavailable="DRS did not answer (ThrottlingException: Rate exceeded)"
+    )
+    assert ages.checked == 7 and ages.level == "WARN"
+    assert ages.lines() == [
+        f"WARN: newest recovery snapshot is older than 15 min — 7 server(s): {', '.join(ids[:5])} and 2 more",
+        "recovery snapshot ages (rpo_target 15 min): 7 of 12 servers checked so far; "
+        "DRS did not answer (ThrottlingException: Rate exceeded)",
+    ]
+    rest: list[snapshot_ages.Lookup] = [
+        (ids[7], None),
+        (ids[8], "ResourceNotFoundException: no such server"),
+        (ids[9], NOW - timedelta(minutes=14)),
+        (ids[10], NOW - timedelta(minutes=15)),
+        (ids[11], NOW - timedelta(minutes=16)),
+    ]
+    ages = snapshot_ages.record(ages, rest)
+    assert ages.done and ages.checked == 12
+    assert ages.lines() == [
+        f"WARN: newest recovery snapshot is older than 15 min — 8 server(s): {', '.join(ids[:5])} and 3 more",
+        f"WARN: no recovery snapshot yet — 1 server(s): {ids[7]}",
+        f"WARN: its recovery snapshots could not be read: ResourceNotFoundException: no such server — 1 server(s): {ids[8]}",
+    ]
+    fine = snapshot_ages.record(snapshot_ages.start(900, NOW, total=1), [(ids[0], NOW)])
+    assert fine.level == "READY" and fine.lines() == [
+        "recovery snapshot ages: all 1 servers have one newer than 15 min"
+    ]
 
 
 def test_missing_busy_and_still_running_drill_servers() -> None:
