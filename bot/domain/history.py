@@ -1,4 +1,7 @@
-"""The stored history in the shape users of the original orchestration tool know (DESIGN.md)."""
+"""The stored history in the shape users of the original orchestration tool know.
+
+README "How executions are stored" lists it; docs/architecture.md "Stored shapes" says how it is stored.
+"""
 
 from __future__ import annotations
 
