@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.domain.plans import Catalog, PlanProblem, RecoveryPlan
+from bot.domain.plans import MAX_WAVES_PER_PLAN, Catalog, PlanProblem, RecoveryPlan
 
-MAX_WAVES_PER_PLAN = 20
+__all__ = ["MAX_WAVES_PER_PLAN", "catalog_problems", "plan_problems"]
 MAX_SERVERS_PER_PLAN = 4000
 MAX_SERVERS_PER_WAVE = MAX_SERVERS_PER_PLAN
 # DynamoDB's item limit is 400 KB (409,600 bytes) with the attribute names and the item's other

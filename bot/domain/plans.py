@@ -51,6 +51,8 @@ LAUNCH_SECONDS = 9 * 60
 # The executor's loop (cfn/template.yaml, TickLoop's TimeoutSeconds) stops ticking an execution after
 # 12 hours: a wait, a timeout or a cleanup due later than that would never happen.
 EXECUTOR_LOOP_SECONDS = 12 * 3600
+# Each step of an execution is saved in one DynamoDB transaction of at most 100 writes (bot.domain.limits).
+MAX_WAVES_PER_PLAN = 20
 
 
 def duration_text(seconds: int) -> str:
@@ -219,6 +221,8 @@ class RecoveryPlan(_Strict):
         for name in ("rpo_target", "cleanup_after"):
             if getattr(self.options, name) == 0:
                 raise ValueError(f"{name}: 0 is not a duration more than 0 (leave the key out for none)")
+        if len(self.waves) > MAX_WAVES_PER_PLAN:
+            return self  # bot.domain.limits refuses it, more plainly than a sum of launch times would
         # The waits are certain and every wave takes at least a launch: if they (and a drill's
         # cleanup_after) outlast the executor's loop, the plan's end can never be reached.
         waits = sum(wave.options.wait_before for wave in self.waves)
