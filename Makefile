@@ -19,7 +19,7 @@ BUCKET ?=
 ACCESS_POLICY ?=
 PARAMS ?=
 
-.PHONY: demo test lint typecheck unit cfn-lint checkov infra-lint package lock deploy bench clean
+.PHONY: demo test lint typecheck unit integration e2e cfn-lint checkov infra-lint package lock deploy bench clean
 
 $(STAMP): pyproject.toml
 	@# A venv of another Python (an older PYTHON) is rebuilt, not patched over.
@@ -38,7 +38,9 @@ $(CHECKOV_STAMP): scripts/checkov-requirements.txt
 demo: $(STAMP)
 	$(BIN)/drs-bot demo
 
-test: lint typecheck infra-lint unit
+# Everything CI runs (.ci/run): the checks, then every test tier in one pytest run.
+test: lint typecheck infra-lint
+	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -56,8 +58,17 @@ checkov: $(CHECKOV_STAMP)
 
 infra-lint: cfn-lint checkov
 
+# The tiers, for a quicker loop than make test. unit: pure code and fakes in-process, no servers.
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit
+
+# Components against real servers: moto, the DRS emulator, the Slack fakes; the template and packaging.
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration tests/emulator tests/sandbox tests/infrastructure
+
+# The whole bot in the sandbox, from signed Slack requests to what DRS received and the thread says.
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
 
 # The Lambda artifact (dist/drs-chatops-lambda.zip) from scripts/lambda-requirements.lock; needs PyPI.
 package: $(STAMP)
