@@ -99,10 +99,14 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
             ),
         )
     elif outcome.result is RequestResult.TOO_LARGE:
-        respond(
-            response_type="ephemeral",
-            text=f"Nothing was launched: `{parsed.plan_name}` is larger than the bot can run: {outcome.error}. "
-            "Split the plan in plans.yml (`drs-bot plans validate` checks these limits) and apply it again.",
+        _reply(
+            respond,
+            md(
+                "Nothing was launched: `{}` is larger than the bot can run: {}. Split the plan in plans.yml "
+                "(`drs-bot plans validate` checks these limits) and apply it again.",
+                parsed.plan_name,
+                outcome.error,
+            ),
         )
     elif outcome.result is RequestResult.DRS_UNAVAILABLE:
         _reply(respond, md("Nothing was launched: DRS did not answer ({}). Try again.", outcome.error))
