@@ -36,9 +36,9 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-$(CHECKOV_STAMP): scripts/checkov-requirements.txt
+$(CHECKOV_STAMP): scripts/checkov-requirements.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --requirement scripts/checkov-requirements.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --requirement scripts/checkov-requirements.lock
 	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)
@@ -85,12 +85,15 @@ lock: $(STAMP)
 	$(BIN)/python scripts/lambda_artifact.py lock
 
 # Re-pin the development environment after changing pyproject.toml; needs PyPI. Packages the Lambda
-# artifact also ships keep its versions (scripts/lambda-requirements.lock, make lock).
+# artifact also ships keep its versions (scripts/lambda-requirements.lock, make lock). checkov's venv is
+# pinned by hand in scripts/checkov-requirements.txt; its lock adds the hashes.
 lock-dev: $(STAMP)
 	@mkdir -p build
 	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' scripts/lambda-requirements.lock > build/lambda-pins.txt
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes \
 		--constraint build/lambda-pins.txt --custom-compile-command "make lock-dev" --output-file $(DEV_LOCK)
+	$(BIN)/uv pip compile scripts/checkov-requirements.txt --universal --python-version 3.13 --generate-hashes \
+		--custom-compile-command "make lock-dev" --output-file scripts/checkov-requirements.lock
 
 deploy: $(STAMP)
 	@test -n "$(BUCKET)" || { echo "usage: make deploy BUCKET=<s3 bucket> [STACK=$(STACK)] [ACCESS_POLICY='<json>'] [PARAMS='Key=Value ...']" >&2; exit 2; }
