@@ -90,9 +90,9 @@ lock: $(STAMP)
 lock-dev: $(STAMP)
 	@mkdir -p build
 	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' scripts/lambda-requirements.lock > build/lambda-pins.txt
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes --quiet \
 		--constraint build/lambda-pins.txt --custom-compile-command "make lock-dev" --output-file $(DEV_LOCK)
-	$(BIN)/uv pip compile scripts/checkov-requirements.txt --universal --python-version 3.13 --generate-hashes \
+	$(BIN)/uv pip compile scripts/checkov-requirements.txt --universal --python-version 3.13 --generate-hashes --quiet \
 		--custom-compile-command "make lock-dev" --output-file scripts/checkov-requirements.lock
 
 deploy: $(STAMP)
