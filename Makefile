@@ -6,6 +6,10 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Development and test tools, with the runtime dependencies, pinned with hashes (make lock-dev).
+DEV_LOCK := requirements-dev.lock
+# What mypy checks: strict on bot/ (pyproject.toml), the default checks elsewhere.
+TYPED := bot handlers sandbox drs_cli tests benchmarks scripts
 # checkov pins boto3/botocore far below what the bot needs: it lives in a venv of its own.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -17,33 +21,39 @@ BUCKET ?=
 ACCESS_POLICY ?=
 PARAMS ?=
 
-.PHONY: demo test lint typecheck unit cfn-lint checkov infra-lint package lock deploy bench clean
+.PHONY: demo test lint typecheck unit integration e2e cfn-lint checkov infra-lint package lock lock-dev deploy bench \
+	clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@# A venv of another Python (an older PYTHON) is rebuilt, not patched over.
 	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print(*sys.version_info[:2], sep=".")')" != \
 		"$$($(PYTHON) -c 'import sys; print(*sys.version_info[:2], sep=".")')" ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	@# Exactly the locked versions, each checked against its hash; then the project itself, whose
+	@# dependencies the lock already holds.
+	$(BIN)/pip install --quiet --require-hashes --requirement $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-$(CHECKOV_STAMP): scripts/checkov-requirements.txt
+$(CHECKOV_STAMP): scripts/checkov-requirements.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --requirement scripts/checkov-requirements.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --requirement scripts/checkov-requirements.lock
 	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/drs-bot demo
 
-test: lint typecheck infra-lint unit
+# Everything CI runs (.ci/run): the checks, then every test tier in one pytest run.
+test: lint typecheck infra-lint
+	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers
+	$(BIN)/mypy $(TYPED)
 
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint cfn/*.yaml
@@ -54,8 +64,17 @@ checkov: $(CHECKOV_STAMP)
 
 infra-lint: cfn-lint checkov
 
+# The tiers, for a quicker loop than make test. unit: pure code and fakes in-process, no servers.
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit
+
+# Components against real servers: moto, the DRS emulator, the Slack fakes; the template and packaging.
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration tests/emulator tests/sandbox tests/infrastructure
+
+# The whole bot in the sandbox, from signed Slack requests to what DRS received and the thread says.
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
 
 # The Lambda artifact (dist/drs-chatops-lambda.zip) from scripts/lambda-requirements.lock; needs PyPI.
 package: $(STAMP)
@@ -64,6 +83,17 @@ package: $(STAMP)
 # Re-pin the artifact's dependencies after changing pyproject.toml's dependencies; needs PyPI.
 lock: $(STAMP)
 	$(BIN)/python scripts/lambda_artifact.py lock
+
+# Re-pin the development environment after changing pyproject.toml; needs PyPI. Packages the Lambda
+# artifact also ships keep its versions (scripts/lambda-requirements.lock, make lock). checkov's venv is
+# pinned by hand in scripts/checkov-requirements.txt; its lock adds the hashes.
+lock-dev: $(STAMP)
+	@mkdir -p build
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' scripts/lambda-requirements.lock > build/lambda-pins.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes --quiet \
+		--constraint build/lambda-pins.txt --custom-compile-command "make lock-dev" --output-file $(DEV_LOCK)
+	$(BIN)/uv pip compile scripts/checkov-requirements.txt --universal --python-version 3.13 --generate-hashes --quiet \
+		--custom-compile-command "make lock-dev" --output-file scripts/checkov-requirements.lock
 
 deploy: $(STAMP)
 	@test -n "$(BUCKET)" || { echo "usage: make deploy BUCKET=<s3 bucket> [STACK=$(STACK)] [ACCESS_POLICY='<json>'] [PARAMS='Key=Value ...']" >&2; exit 2; }

@@ -14,13 +14,12 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from slack_bolt import App
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.services.executions import Executions
     from bot.settings import Settings
     from bot.wiring import Container
 
@@ -206,13 +205,21 @@ def _serve(args: argparse.Namespace) -> int:
     return bot.run()
 
 
+class RunningExecutions(Protocol):
+    """What the loop needs of Executions: the active ones, and one tick of one."""
+
+    def active(self) -> list[str]: ...
+
+    def tick(self, execution_id: str) -> object: ...
+
+
 class ExecutorLoop:
     """What the Step Functions loop does on AWS: tick every active execution, every `interval` seconds.
 
     Ticks are idempotent and safe to run twice at once, so a tick that a click (approve, cancel) runs
     in a listener thread at the same moment does no harm."""
 
-    def __init__(self, executions: Callable[[], Executions], interval: float) -> None:
+    def __init__(self, executions: Callable[[], RunningExecutions], interval: float) -> None:
         self._executions = executions
         self.interval = interval
         self._stopping = threading.Event()

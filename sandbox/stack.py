@@ -76,6 +76,13 @@ class SandboxStack:
         self._unsubscribe: Callable[[], None] | None = None
         self.drs_events: EventQueue | None = None
 
+    @property
+    def bot(self) -> Container:
+        """The bot's container, wired when the stack starts: what tests read the store and clock from."""
+        if self.container is None:
+            raise RuntimeError("the sandbox stack is not started")
+        return self.container
+
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> SandboxStack:
@@ -347,6 +354,16 @@ def http_api_event(path: str, headers: dict[str, str], raw: bytes) -> dict[str, 
     }
 
 
+def slack_signature(signing_secret: str, timestamp: str, body: str) -> str:
+    """The X-Slack-Signature Slack sends with this body, computed by slack_sdk as Bolt verifies it."""
+    from slack_sdk.signature import SignatureVerifier
+
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+    if signature is None:  # slack_sdk gives None only without a timestamp or a body
+        raise ValueError("no Slack signature without a timestamp and a body")
+    return signature
+
+
 def signed_command(
     text: str,
     *,
@@ -359,8 +376,6 @@ def signed_command(
 ) -> tuple[bytes, dict[str, str]]:
     """A slash command as Slack sends it: form body and signature headers."""
     from urllib.parse import urlencode
-
-    from slack_sdk.signature import SignatureVerifier
 
     body = urlencode(
         {
@@ -379,9 +394,7 @@ def signed_command(
             "trigger_id": trigger_id or f"{timestamp}.{os.urandom(6).hex()}",
         }
     ).encode()
-    signature = SignatureVerifier(signing_secret).generate_signature(
-        timestamp=str(timestamp), body=body.decode()
-    )
+    signature = slack_signature(signing_secret, str(timestamp), body.decode())
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": str(timestamp),

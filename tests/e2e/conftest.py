@@ -18,7 +18,7 @@ import yaml
 from bot.domain.execution import Execution
 from bot.domain.policy import AccessPolicy
 from sandbox.config import SandboxConfig, ServerBehaviour, SlackChannelSetup, SlackSetup
-from sandbox.stack import SandboxStack, signed_command
+from sandbox.stack import SandboxStack, signed_command, slack_signature
 
 PLANS = """
 protection_groups:
@@ -202,13 +202,9 @@ class Sandbox:
         """A button click or a modal submission, as Slack sends it: payload=<json>, signed."""
         from urllib.parse import urlencode
 
-        from slack_sdk.signature import SignatureVerifier
-
         body = urlencode({"payload": json.dumps(payload)})
         timestamp = str(int(time.time()))
-        signature = SignatureVerifier(secret or self.secret).generate_signature(
-            timestamp=timestamp, body=body
-        )
+        signature = slack_signature(secret or self.secret, timestamp, body)
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": timestamp,
@@ -258,8 +254,14 @@ class Sandbox:
             self.stack.drs_events.wait_idle(timeout=15)
         self.stack.lambdas.wait_idle(timeout=15)
 
+    def stored(self, execution_id: str) -> Execution:
+        """The execution as the bot's store holds it now."""
+        execution = self.stack.bot.store.get(execution_id)
+        assert execution is not None, f"{execution_id} is not in the store"
+        return execution
+
     def finished_execution(self, channel: str, timeout: float = 60) -> Execution:
-        store = self.stack.container.store  # type: ignore[union-attr]
+        store = self.stack.bot.store
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.settle()

@@ -20,7 +20,7 @@ def request_recovery(
     assert reply.status == 200
     assert f"Requesting approval for a recovery of `{plan}`" in reply.body["text"]
     sandbox.settle()
-    execution = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = sandbox.stack.bot.store.latest_in_channel(channel)
     assert execution is not None and execution.status is ExecutionStatus.PENDING_APPROVAL
     (card,) = [m for m in sandbox.public(channel) if not m["thread_ts"]]
     return execution, card
@@ -66,9 +66,7 @@ def test_a_recovery_waits_for_another_persons_approval_then_runs_for_real(sandbo
     refusals = sandbox.ephemeral(channel)
     assert any("you cannot approve it" in text for text in refusals)
     assert any("You are not an approver" in text for text in refusals)
-    assert (
-        sandbox.stack.container.store.get(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL
-    )  # type: ignore[union-attr]
+    assert sandbox.stored(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL
 
     sandbox.click(channel, card["ts"], APPROVE_ACTION, execution.execution_id, user=APPROVER)
     final = sandbox.finished_execution(channel)
@@ -106,7 +104,7 @@ def test_a_rejection_asks_why_records_it_and_launches_nothing(sandbox: Sandbox) 
     sandbox.click(channel, card["ts"], APPROVE_ACTION, execution.execution_id, user=APPROVER)
     sandbox.settle()
     assert any("already decided (REJECTED)" in text for text in sandbox.ephemeral(channel))
-    assert sandbox.stack.container.store.get(execution.execution_id).status is ExecutionStatus.REJECTED  # type: ignore[union-attr]
+    assert sandbox.stored(execution.execution_id).status is ExecutionStatus.REJECTED
 
 
 def test_fifty_approvers_clicking_at_once_start_exactly_one_execution(sandbox: Sandbox) -> None:

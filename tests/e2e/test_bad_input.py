@@ -16,7 +16,7 @@ from tests.e2e.conftest import Sandbox
 def nothing_happened(sandbox: Sandbox, channel: str, drs_calls_before: int) -> None:
     sandbox.settle()
     assert sandbox.public(channel) == []
-    assert sandbox.stack.container.store.latest_in_channel(channel) is None  # type: ignore[union-attr]
+    assert sandbox.stack.bot.store.latest_in_channel(channel) is None
     starts = [c for c in sandbox.stack.drs.calls[drs_calls_before:] if c.operation == "StartRecovery"]
     assert starts == []
 

@@ -31,7 +31,7 @@ def test_a_policy_with_a_key_written_twice_opens_nothing(
 ) -> None:
     channel = sandbox.new_channel()  # not C0DRILLS
     execution, card = request_recovery(sandbox, channel, plan="plan-slow")
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     try:
         with slack_function_with(monkeypatch, sandbox, DRS_BOT_ACCESS_POLICY=OPENED_UP):
             # With the second halves winning, U0MALLORY could approve here; nobody can.
@@ -40,12 +40,12 @@ def test_a_policy_with_a_key_written_twice_opens_nothing(
             assert reply.status == 200
             assert reply.body["text"] == MISCONFIGURED.format(error=REFUSAL)
         sandbox.settle()
-        assert store.get(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL
+        assert sandbox.stored(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL
         assert launches(sandbox, execution.execution_id) == []
         latest = store.latest_in_channel(channel)
         assert latest is not None and latest.execution_id == execution.execution_id  # no drill either
     finally:
-        sandbox.stack.container.executions.vote(  # type: ignore[union-attr]
+        sandbox.stack.bot.executions.vote(
             execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over"
         )
 
@@ -83,4 +83,4 @@ def test_every_json_setting_refuses_a_key_written_twice_and_nothing_runs(
     told = [reply.body.get("text", ""), *sandbox.ephemeral(channel)]
     assert any(f"{variable} is invalid: {path}: written twice" in text for text in told), told
     assert [c for c in sandbox.stack.drs.calls[before:] if c.operation == "StartRecovery"] == []
-    assert sandbox.stack.container.store.latest_in_channel(channel) is None  # type: ignore[union-attr]
+    assert sandbox.stack.bot.store.latest_in_channel(channel) is None

@@ -122,7 +122,7 @@ def test_a_reject_reason_with_markup_is_shown_as_text_on_the_card_and_in_the_thr
     channel = sandbox.new_channel()
     sandbox.command("execute plan-x recovery", channel=channel, user=REQUESTER)
     sandbox.settle()
-    execution = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = sandbox.stack.bot.store.latest_in_channel(channel)
     assert execution is not None
     (card,) = [m for m in sandbox.public(channel) if not m["thread_ts"]]
     rejecter = LEAD_MEMBERS[1]
@@ -166,7 +166,7 @@ def test_at_with_a_plus_14_offset_is_shown_as_that_instant_in_utc_everywhere(san
     """`--at 2026-11-29T08:00:00+14:00` is 2026-11-28 18:00 UTC. The sandbox's clock runs 600x, so the
     test asks for a time 3 hours before the bot's now, typed with the same +14:00 offset."""
     kiritimati = timezone(timedelta(hours=14))
-    bot_now: datetime = sandbox.stack.container.clock()  # type: ignore[union-attr]
+    bot_now: datetime = sandbox.stack.bot.clock()
     instant = (bot_now - timedelta(hours=3)).replace(microsecond=0, second=0)
     typed = instant.astimezone(kiritimati).strftime("%Y-%m-%dT%H:%M:%S+14:00")
     in_utc = f"{instant.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
@@ -176,7 +176,7 @@ def test_at_with_a_plus_14_offset_is_shown_as_that_instant_in_utc_everywhere(san
     reply = sandbox.command(f"execute plan-x recovery --at {typed}", channel=channel, user=REQUESTER)
     assert reply.status == 200 and in_utc in reply.body["text"]  # the ack
     sandbox.settle()
-    execution = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = sandbox.stack.bot.store.latest_in_channel(channel)
     assert execution is not None and execution.point_in_time == instant
     (card,) = [m for m in sandbox.public(channel) if not m["thread_ts"]]
     assert f"*Point in time:* each server from its newest snapshot at or before {in_utc}" in str(

@@ -9,7 +9,7 @@ from tests.e2e.conftest import Sandbox
 
 
 def running_execution(sandbox: Sandbox, channel: str) -> Execution:
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         sandbox.settle()
@@ -91,10 +91,10 @@ def test_cleanup_of_a_drill_through_slack(sandbox: Sandbox) -> None:
     sandbox.command("execute plan-flaky drill", channel=channel)
     drill = sandbox.finished_execution(channel)
     sandbox.command(f"cleanup {drill.execution_id[:7]}", channel=channel)
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     deadline = time.monotonic() + 30
     while (
-        (cleaned := store.get(drill.execution_id)).cleanup is None
+        (cleaned := sandbox.stored(drill.execution_id)).cleanup is None
         or cleaned.cleanup.status.value != "DONE"
         or store.pending_events(drill.execution_id)  # and its messages are in the thread
     ):

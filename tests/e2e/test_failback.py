@@ -18,7 +18,7 @@ def approved_and_finished(sandbox: Sandbox, channel: str, kind: str) -> Executio
     reply = sandbox.command(f"execute plan-back {kind}", channel=channel, user=REQUESTER)
     assert reply.status == 200 and "Requesting approval" in reply.body["text"], reply.body
     sandbox.settle()
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     pending = store.latest_in_channel(channel)
     assert pending is not None and pending.status is ExecutionStatus.PENDING_APPROVAL
     card = next(m for m in sandbox.public(channel) if not m["thread_ts"] and m["ts"] == pending.anchor_ts)

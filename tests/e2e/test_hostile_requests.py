@@ -111,7 +111,7 @@ class Nothing:
         assert sandbox.stack.lambdas.invocations[self.invocations :] == []  # no lazy listener
         assert sandbox.stack.drs.calls[self.drs_calls :] == []
         assert sandbox.stack.slack.messages()[self.messages :] == []
-        assert sandbox.stack.container.store.latest_in_channel(self.channel) is None  # type: ignore[union-attr]
+        assert sandbox.stack.bot.store.latest_in_channel(self.channel) is None
 
 
 def refused_once(refusals: Refusals, reply: Reply, status: int, *, by: str = "handler") -> None:

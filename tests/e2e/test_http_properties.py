@@ -304,7 +304,7 @@ def before(sandbox: Sandbox, error_log: ErrorLog) -> Before:
         invocations=len(slack_invocations(sandbox)),
         errors=len(error_log.records),
         starts=len(start_recoveries(sandbox)),
-        idle=not sandbox.stack.container.executions.active(),  # type: ignore[union-attr]
+        idle=not sandbox.stack.bot.executions.active(),
     )
 
 
@@ -340,7 +340,7 @@ def assert_lazy_half_ok(sandbox: Sandbox, error_log: ErrorLog, was: Before, chan
 
 
 def assert_nothing_launched(sandbox: Sandbox, was: Before, channel: str, text: str) -> None:
-    execution = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = sandbox.stack.bot.store.latest_in_channel(channel)
     if execution is not None:
         # Only a request for a real recovery or failback may leave a record: one waiting for approval.
         assert str(execution.execution_type) != "DRILL", f"{text!r} started {execution.execution_id}"
@@ -353,9 +353,9 @@ def assert_nothing_launched(sandbox: Sandbox, was: Before, channel: str, text: s
         assert tagged == [], f"{text!r}: StartRecovery for {execution.execution_id}"
         if str(execution.status) == "PENDING_APPROVAL":
             # Withdrawn, as its requester could, so that the plan is free for the next example.
-            executions = sandbox.stack.container.executions  # type: ignore[union-attr]
+            executions = sandbox.stack.bot.executions
             executions.vote(execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over")
-    if was.idle and not sandbox.stack.container.executions.active():  # type: ignore[union-attr]
+    if was.idle and not sandbox.stack.bot.executions.active():
         assert len(start_recoveries(sandbox)) == was.starts, f"{text!r}: a StartRecovery happened"
 
 

@@ -67,7 +67,7 @@ def test_a_plan_of_more_waves_than_the_bot_can_run_is_refused_and_nothing_is_wri
     assert "`plan-huge` is larger than the bot can run: waves: 21 waves; a plan has at most 20" in answer
     assert "drs-bot plans validate" in answer
     assert sandbox.stack.container is not None
-    assert sandbox.stack.container.store.latest_in_channel(channel) is None
+    assert sandbox.stack.bot.store.latest_in_channel(channel) is None
     assert not [c for c in sandbox.stack.drs.calls[calls_before:] if c.operation == "StartRecovery"]
     assert not [i.error for i in sandbox.stack.lambdas.invocations if i.error]
 

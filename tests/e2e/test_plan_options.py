@@ -262,7 +262,7 @@ def test_a_groups_region_and_the_plans_rpo_target_cleanup_after_and_description(
     assert any("replication lag is over the plan's rpo_target of 15 min" in t for t in texts), texts
     assert any("will be terminated automatically" in t for t in texts), texts
 
-    store = box.stack.container.store  # type: ignore[union-attr]
+    store = box.stack.bot.store
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         done = store.get(execution.execution_id)
@@ -296,7 +296,7 @@ def approve(box: Sandbox, channel: str, execution_id: str) -> None:
 
 def latest(box: Sandbox, channel: str) -> Execution:
     box.settle()
-    execution = box.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = box.stack.bot.store.latest_in_channel(channel)
     assert execution is not None
     return execution
 

@@ -38,7 +38,7 @@ def test_a_blocked_drill_does_not_start_and_says_how_to_force_it(sandbox: Sandbo
     (refusal,) = sandbox.ephemeral(channel)
     assert "Readiness: BLOCKED" in refusal and STALLED_SERVER in refusal
     assert "`/drs execute plan-stalled drill --force`" in refusal
-    assert sandbox.stack.container.store.latest_in_channel(channel) is None  # type: ignore[union-attr]
+    assert sandbox.stack.bot.store.latest_in_channel(channel) is None
     assert [c for c in sandbox.stack.drs.calls[before:] if c.operation == "StartRecovery"] == []
     assert sandbox.public(channel) == []
 
@@ -56,7 +56,7 @@ def test_a_recovery_card_shows_the_verdict_to_the_approvers(sandbox: Sandbox) ->
     sandbox.settle()
     (card,) = [m for m in sandbox.public(channel) if not m["thread_ts"]]
     assert "Readiness: BLOCKED" in str(card["blocks"]) and STALLED_SERVER in str(card["blocks"])
-    execution = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    execution = sandbox.stack.bot.store.latest_in_channel(channel)
     assert execution is not None and execution.status is ExecutionStatus.PENDING_APPROVAL
-    sandbox.stack.container.executions.vote(execution.execution_id, Vote.REJECT, "U0REQUESTER", "test over")  # type: ignore[union-attr]
+    sandbox.stack.bot.executions.vote(execution.execution_id, Vote.REJECT, "U0REQUESTER", "test over")
     assert sandbox.finished_execution(channel).status is ExecutionStatus.REJECTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from bot.adapters.dynamodb import DynamoExecutionStore
 from bot.domain.approval import Vote
 from bot.domain.execution import Execution, ExecutionStatus
 from tests.e2e.conftest import BEHIND_SERVER, LAGGING_SERVER, Sandbox
@@ -19,9 +20,8 @@ PLAN_RPO_SERVERS = 5
 REQUESTER = "U0REQUESTER"
 
 
-def _store(sandbox: Sandbox):  # type: ignore[no-untyped-def]
-    assert sandbox.stack.container is not None
-    return sandbox.stack.container.store
+def _store(sandbox: Sandbox) -> DynamoExecutionStore:
+    return sandbox.stack.bot.store
 
 
 def test_check_answers_the_verdict_first_and_the_snapshot_ages_after(sandbox: Sandbox) -> None:
@@ -65,7 +65,7 @@ def test_the_approval_card_shows_the_snapshot_ages_once_they_are_read(sandbox: S
     }
     assert not ours & launched
     assert sandbox.stack.container is not None
-    sandbox.stack.container.executions.vote(execution.execution_id, Vote.REJECT, REQUESTER, "test over")
+    sandbox.stack.bot.executions.vote(execution.execution_id, Vote.REJECT, REQUESTER, "test over")
     assert sandbox.finished_execution(channel).status is ExecutionStatus.REJECTED
 
 

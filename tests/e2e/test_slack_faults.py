@@ -18,7 +18,7 @@ INVITE = "I am not a member of this channel: invite me with `/invite @DRS ChatOp
 
 def ended(sandbox: Sandbox, channel: str, timeout: float = 60) -> Execution:
     """The channel's execution once it ended and is no longer ticked (its messages may wait)."""
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         sandbox.settle()
@@ -92,7 +92,7 @@ def test_approve_and_reject_obey_the_channel_allow_list(
     told = sandbox.ephemeral(channel)[before:]
     assert len(told) == 2 and all("cannot be decided from this channel" in text for text in told)
     assert len(sandbox.stack.slack.views()) == views  # no reason form was opened
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     assert store.get(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL  # type: ignore[union-attr]
     # A click that names this request from another channel's message does not decide it either.
     other = sandbox.new_channel()
@@ -126,7 +126,7 @@ def test_a_slow_or_rate_limited_reason_form_is_answered_within_slacks_three_seco
         told
         == f"Slack did not open the rejection form in time ({why}); nothing changed. Click *Reject* again."
     )
-    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    store = sandbox.stack.bot.store
     assert store.get(execution.execution_id).status is ExecutionStatus.PENDING_APPROVAL  # type: ignore[union-attr]
     # Clicking again works.
     sandbox.click(channel, card["ts"], REJECT_ACTION, execution.execution_id, user=APPROVER)

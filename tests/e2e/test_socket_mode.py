@@ -128,7 +128,7 @@ class World:
             time.sleep(0.1)
         latest = store.latest_in_channel(channel)
         pending = store.pending_events(latest.execution_id) if latest else []
-        failed = [call for call in self.slack.calls() if call.get("outcome") != "ok"]
+        failed = [call for call in self.slack.calls if call.get("outcome") != "ok"]
         raise AssertionError(
             f"timed out in {channel}: {latest.status if latest else None}, pending "
             f"{[(p.event.kind, p.attempts) for p in pending]}, Slack calls that failed: {failed[-5:]}"

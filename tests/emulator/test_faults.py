@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -65,14 +66,14 @@ def test_each_error_matches_its_boto3_exception(
     drs: Any, emulator: DrsEmulator, operation: str, error: str, status: int
 ) -> None:
     emulator.inject_fault(operation, error, count=1)
-    call = {
+    calls: dict[str, Callable[[], object]] = {
         "StartRecovery": lambda: drs.start_recovery(
             sourceServers=[{"sourceServerID": "s-0123456789abcdef0"}]
         ),
         "ReverseReplication": lambda: drs.reverse_replication(recoveryInstanceID="i-0123456789abcdef0"),
-    }[operation]
+    }
     with pytest.raises(getattr(drs.exceptions, error)) as excinfo:
-        call()
+        calls[operation]()
     response = excinfo.value.response
     assert response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == error

@@ -71,12 +71,14 @@ def valid_string(name: str) -> str:
     shape = SHAPES[name]
     if "enum" in shape:
         return str(shape["enum"][0])
-    low, high = shape.get("min", 0), shape.get("max", 64)
+    low: int = shape.get("min", 0)
+    high: int = shape.get("max", 64)
     if "pattern" not in shape:
         return "x" * max(low, 1)
+    pattern: str = shape["pattern"]
     # The simplest string the pattern fully matches within the length bounds (shrunk by hypothesis).
     return find(
-        st.from_regex(shape["pattern"], fullmatch=True),
+        st.from_regex(pattern, fullmatch=True),
         lambda s: low <= len(s) <= high and (name != TIMESTAMP or _is_date(s)),
         settings=settings(database=None, max_examples=5000),
     )
@@ -143,6 +145,26 @@ def breaches_of(name: str, value: Any) -> Iterator[tuple[str, Any]]:
 Change = Callable[[Any], Any]
 
 
+def replaced_by(bad: Any) -> Change:
+    return lambda _value: bad
+
+
+def without(member: str) -> Change:
+    return lambda value: {k: x for k, x in value.items() if k != member}
+
+
+def with_changed_member(member: str, sample: Any, change: Change) -> Change:
+    return lambda value: {**value, member: change(sample)}
+
+
+def with_changed_first_item(change: Change) -> Change:
+    return lambda value: [change(value[0])]
+
+
+def with_only_entry(key: Any, item: Any, change: Change | None = None) -> Change:
+    return lambda _value: {key: change(item) if change else item}
+
+
 def walk(name: str, value: Any, path: str, location: str | None) -> Iterator[tuple[str, str, Change]]:
     """(constraint, field name DRS reports, change turning the valid `value` into one breaking it) for
     every constraint reachable from this shape."""
@@ -151,27 +173,27 @@ def walk(name: str, value: Any, path: str, location: str | None) -> Iterator[tup
     for constraint, bad in breaches_of(name, value):
         if location and (constraint == "type" or (kind == "list" and constraint == "min")):
             continue  # in a URI or query string everything is text, and an empty list is no parameter
-        yield constraint, path, lambda _v, bad=bad: bad
+        yield constraint, path, replaced_by(bad)
     if kind == "structure":
         for member_name, member in shape["members"].items():
             field = join(path, member_name)
             if member_name in shape.get("required", []) and member.get("location") != "uri":
-                yield "required", field, lambda v, m=member_name: {k: x for k, x in v.items() if k != m}
+                yield "required", field, without(member_name)
             sample = value.get(member_name, valid(member["shape"]))
             for constraint, inner, change in walk(member["shape"], sample, field, member.get("location")):
-                yield constraint, inner, lambda v, m=member_name, s=sample, c=change: {**v, m: c(s)}
+                yield constraint, inner, with_changed_member(member_name, sample, change)
     elif kind == "list":
         for constraint, inner, change in walk(
             shape["member"]["shape"], value[0], f"{path}.1.member", location
         ):
-            yield constraint, inner, lambda v, c=change: [c(v[0])]
+            yield constraint, inner, with_changed_first_item(change)
     elif kind == "map":
         key, item = next(iter(value.items()))
         for constraint, bad in breaches_of(shape["key"]["shape"], key):
             if constraint != "type":  # JSON keys are always strings
-                yield constraint, f"{path}.key", lambda _v, bad=bad, item=item: {bad: item}
+                yield constraint, f"{path}.key", with_only_entry(bad, item)
         for constraint, inner, change in walk(shape["value"]["shape"], item, f"{path}.{key}", location):
-            yield constraint, inner, lambda _v, key=key, item=item, c=change: {key: c(item)}
+            yield constraint, inner, with_only_entry(key, item, change)
 
 
 def join(path: str, name: str) -> str:

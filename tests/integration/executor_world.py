@@ -89,6 +89,12 @@ class World:
     def store(self) -> DynamoExecutionStore:
         return DynamoExecutionStore(self.dynamodb, self.tables["ExecutionsTable"])
 
+    def stored(self, execution_id: str) -> Execution:
+        """The execution as the store holds it now."""
+        execution = self.store().get(execution_id)
+        assert execution is not None, f"{execution_id} is not in the store"
+        return execution
+
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(WebClient(token=self.slack.bot_token, base_url=self.slack.api_url))
 

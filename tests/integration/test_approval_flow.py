@@ -64,7 +64,7 @@ def test_two_of_n_needs_two_different_approvers(world: World) -> None:
     assert first.outcome.result is VoteResult.RECORDED
     again = world.executions().vote(execution_id, Vote.APPROVE, "U0A")
     assert again.outcome.result is VoteResult.ALREADY_VOTED
-    assert world.store().get(execution_id).status is ExecutionStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+    assert world.stored(execution_id).status is ExecutionStatus.PENDING_APPROVAL
     second = world.executions().vote(execution_id, Vote.APPROVE, "U0B")
     assert second.outcome.result is VoteResult.APPROVED
     final = world.run(world.executions(), execution_id)
@@ -121,7 +121,7 @@ def test_only_the_requester_or_an_approver_may_cancel_and_a_pending_request_ends
     execution_id = request(world)
     refused = world.executions().cancel(execution_id, "U0PASSERBY")
     assert refused.result is CancelResult.NOT_ALLOWED
-    assert world.store().get(execution_id).status is ExecutionStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+    assert world.stored(execution_id).status is ExecutionStatus.PENDING_APPROVAL
     withdrawn = world.executions().cancel(execution_id, "U0REQ")
     assert withdrawn.result is CancelResult.CANCELLING
     final = world.store().get(execution_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -17,6 +17,9 @@ from bot.domain.plans import Catalog
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import APPROVER, CHANNEL, Crash, CrashAfter, World, build_world
 from tests.unit.builders import server_ids
+
+if TYPE_CHECKING:
+    from mypy_boto3_drs.type_defs import RecoveryInstanceTypeDef
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
     server.stop()
 
 
-def instances(world: World) -> list[dict[str, Any]]:
+def instances(world: World) -> list[RecoveryInstanceTypeDef]:
     client = boto3.client(
         "drs",
         region_name="us-east-1",

@@ -306,6 +306,8 @@ def test_a_recovery_instance_never_ready_is_left_out_at_the_timeout_with_drss_te
 def test_an_instance_reversed_already_outside_the_bot_is_taken_as_reversed(world: World) -> None:
     recovery = recovered(world)
     first = next(s for s in recovery.servers())
+    instance_id = first.instance_id
+    assert instance_id is not None
     client = boto3.client(
         "drs",
         region_name=RECOVERY_REGION,
@@ -313,17 +315,17 @@ def test_an_instance_reversed_already_outside_the_bot_is_taken_as_reversed(world
         aws_access_key_id="t",
         aws_secret_access_key="t",
     )
-    arn = client.reverse_replication(recoveryInstanceID=first.instance_id)["reversedDirectionSourceServerArn"]
+    arn = client.reverse_replication(recoveryInstanceID=instance_id)["reversedDirectionSourceServerArn"]
     executions = world.executions()
     execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
     final = world.run(executions, execution_id)
 
     assert final.status is ExecutionStatus.COMPLETED
     assert final.failback is not None and not any(s.failed for s in final.failback.servers)
-    mine = next(s for s in final.failback.servers if s.recovery_instance_id == first.instance_id)
+    mine = next(s for s in final.failback.servers if s.recovery_instance_id == instance_id)
     assert arn.endswith(f"/{mine.reversed_source_server_id}")
     # DRS answered the repeat with ConflictException; the bot read DRS's state instead of giving up.
-    assert reverse_calls(world)[(RECOVERY_REGION, first.instance_id, "ConflictException")] == 1
+    assert reverse_calls(world)[(RECOVERY_REGION, instance_id, "ConflictException")] == 1
 
 
 def test_two_ticks_at_once_through_every_failback_step_call_drs_once_per_instance(world: World) -> None:

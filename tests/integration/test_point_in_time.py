@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -15,6 +15,9 @@ from bot.services.executions import RequestResult
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import CHANNEL, START, World, build_world
 from tests.unit.builders import catalog
+
+if TYPE_CHECKING:
+    from mypy_boto3_drs.type_defs import RecoverySnapshotTypeDef
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
     server.stop()
 
 
-def newest_snapshot_before(world: World, server_id: str, moment: Any) -> dict[str, Any]:
+def newest_snapshot_before(world: World, server_id: str, moment: Any) -> RecoverySnapshotTypeDef:
     client = boto3.client(
         "drs",
         region_name="us-east-1",

@@ -96,10 +96,10 @@ def test_ages_are_read_after_the_launches_a_bounded_batch_per_tick_and_resume_af
         assert (
             stored is not None and stored.readiness is not None and stored.readiness.snapshot_ages is not None
         )
-        if stored.readiness.snapshot_ages.done:
+        ages = stored.readiness.snapshot_ages
+        if ages.done:
             break
     assert max(per_tick) <= SNAPSHOT_AGES_PER_TICK
-    ages = stored.readiness.snapshot_ages
     assert ages.done and ages.checked == sum(WAVES) and ages.unavailable is None
     assert ages.findings == ()  # every server replicates: its newest snapshot is minutes old
     looked_up = Counter(

@@ -164,7 +164,8 @@ def test_an_archived_channel_stops_the_retries_and_loses_nothing_else(
     assert execution_id not in world.store().active_ids()
     assert world.store().pending_events(execution_id)  # kept, not thrown away
     refused = [c for c in world.slack.calls if c["outcome"] == "is_archived"]
-    ticks = (final.end_time - final.created_at).total_seconds() / 30  # type: ignore[operator]
+    assert final.end_time is not None
+    ticks = (final.end_time - final.created_at).total_seconds() / 30
     assert len(refused) <= ticks * 30 / RECHECK_SECONDS + 2  # not one per tick
     (line,) = [r.getMessage() for r in caplog.records if "refuses every message" in r.getMessage()]
     assert f"{execution_id} to channel {CHANNEL} (is_archived)" in line and "unarchive" in line
@@ -177,7 +178,7 @@ def test_unarchived_while_it_runs_the_waiting_messages_follow_in_order(world: Wo
     for _ in range(4):
         executions.tick(execution_id)
         world.clock.advance(30)
-    assert world.store().get(execution_id).slack_blocked is not None  # type: ignore[union-attr]
+    assert world.stored(execution_id).slack_blocked is not None
     world.slack.add_channel(CHANNEL)  # unarchived
     final = world.run(executions, execution_id)
     assert final.slack_blocked is None

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,9 @@ def readme_example() -> SandboxConfig:
     return SandboxConfig.model_validate(yaml.safe_load(example.group(1)))
 
 
-def refusal(call: object) -> tuple[int, str, str | None]:
+def refusal(call: Callable[[], object]) -> tuple[int, str, str | None]:
     with pytest.raises(SlackApiError) as caught:
-        call()  # type: ignore[operator]
+        call()
     response = caught.value.response
     return response.status_code, str(response["error"]), response.headers.get("Retry-After")
 

@@ -174,11 +174,12 @@ def test_anchor_of_a_drill(waves: int, status: ExecutionStatus) -> None:
 
 
 def waves_section(message: Message) -> str:
-    return next(
+    text: str = next(
         block["text"]["text"]
         for block in message.blocks
         if block["type"] == "section" and re.match(r"^:\w+: 1\. ", block["text"]["text"])
     )
+    return text
 
 
 def assert_every_wave_accounted_for(text: str, waves: int) -> None:

@@ -227,20 +227,20 @@ class FakeExecutions:
 
 def test_the_loop_ticks_every_active_execution_and_survives_a_failing_one() -> None:
     executions = FakeExecutions(["a", "b", "c"], failing={"b"})
-    loop = ExecutorLoop(lambda: executions, interval=0.01)  # type: ignore[arg-type, return-value]
+    loop = ExecutorLoop(lambda: executions, interval=0.01)
     assert loop.tick_all() == 3
     assert executions.ticked == ["a", "b", "c"]
 
 
 def test_the_loop_survives_the_store_being_unreachable() -> None:
     executions = FakeExecutions(["a"], failing={"*"})
-    loop = ExecutorLoop(lambda: executions, interval=0.01)  # type: ignore[arg-type, return-value]
+    loop = ExecutorLoop(lambda: executions, interval=0.01)
     assert loop.tick_all() == 0
 
 
 def test_the_loop_runs_in_the_background_until_stopped() -> None:
     executions = FakeExecutions(["a"], failing=set())
-    loop = ExecutorLoop(lambda: executions, interval=0.01)  # type: ignore[arg-type, return-value]
+    loop = ExecutorLoop(lambda: executions, interval=0.01)
     loop.start()
     try:
         deadline = 200

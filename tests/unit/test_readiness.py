@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import snapshot_ages
 from bot.domain.engine import RegionLoad
 from bot.domain.execution import Limits
-from bot.domain.readiness import Level, ServerFacts, assess, chosen_snapshot_findings
+from bot.domain.readiness import Level, ServerFacts, Verdict, assess, chosen_snapshot_findings
 from tests.unit.builders import at, server_ids
 
 NOW = at(0)
@@ -24,9 +24,9 @@ def verdict(
     *,
     waves: list[list[str]] | None = None,
     rpo: int | None = None,
-    load=None,
-    at=None,
-):  # type: ignore[no-untyped-def]
+    load: dict[str, RegionLoad] | None = None,
+    at: datetime | None = None,
+) -> Verdict:
     waves = waves if waves is not None else [list(facts)]
     return assess(
         plan_name="plan-x",
