@@ -32,7 +32,7 @@ def _executions() -> Executions:
     return Container(Settings.from_env()).executions
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SQSEvent)

@@ -27,7 +27,7 @@ def _executions() -> Executions:
     return executions
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def _slack_handler() -> SlackLambdaHandler:
     return SlackLambdaHandler(slack_app(os.environ))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.thread_safe_clear_keys()  # a warm container's previous execution keys stay behind
     return _slack_handler().handle(event, context)
