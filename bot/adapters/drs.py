@@ -270,7 +270,7 @@ class _translated:
         if isinstance(error, ClientError):
             code = error.response.get("Error", {}).get("Code", "Unknown")
             message = error.response.get("Error", {}).get("Message", str(error))
-            telemetry.count(telemetry.DRS_ERRORS, ErrorCode=code)
+            telemetry.count_error(telemetry.DRS_ERRORS, code)
             if code in _UNAVAILABLE:
                 raise DrsUnavailable(code, message) from error
             if code == "ConflictException":
@@ -279,7 +279,7 @@ class _translated:
                 raise DrsQuotaExceeded(code, message) from error
             raise DrsRefused(code, message) from error
         if isinstance(error, BotoCoreError):
-            telemetry.count(telemetry.DRS_ERRORS, ErrorCode=type(error).__name__)
+            telemetry.count_error(telemetry.DRS_ERRORS, type(error).__name__)
             raise DrsUnavailable(type(error).__name__, str(error)) from error
         return False
 

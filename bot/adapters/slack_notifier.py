@@ -183,7 +183,7 @@ def _posting(method: Any, **arguments: Any) -> Any:
     try:
         return _call(method, **arguments)
     except SlackError as error:
-        telemetry.count(telemetry.SLACK_POST_FAILURES, ErrorCode=error.error)
+        telemetry.count_error(telemetry.SLACK_POST_FAILURES, error.error)
         raise
 
 

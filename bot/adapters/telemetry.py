@@ -38,6 +38,13 @@ def count(name: str, **dimensions: str) -> None:
     emit(name, MetricUnit.Count, 1, **dimensions)
 
 
+def count_error(name: str, code: str) -> None:
+    """Twice: in total (what an alarm watches; an alarm cannot sum over a dimension's values) and by
+    the error's code (what the operator reads next)."""
+    count(name)
+    count(name, ErrorCode=code)
+
+
 def emit(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
     if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED, as Metrics' own flush honours it
         return
