@@ -170,3 +170,26 @@ def test_keys_do_not_leak_into_the_next_invocation_of_a_warm_function(
     assert "plan" not in unknown and "execution_type" not in unknown
     assert executor.logger.thread_safe_get_current_keys() == {}  # nothing left once a tick returns
     assert sum(values(metrics.documents(), "Ticks")) >= 2
+
+
+def test_a_failed_thread_post_is_counted_by_slacks_error_code_and_still_delivered_once(
+    sandbox: Sandbox, lines: Lines, metrics: Metrics
+) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-x drill", channel=channel)
+    store = sandbox.stack.container.store  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while store.latest_in_channel(channel) is None:  # started: its anchor is posted
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sandbox.stack.slack.inject_fault("chat.postMessage", "refused", error="internal_error")
+    execution = sandbox.finished_execution(channel)
+
+    documents = metrics.documents()
+    assert values(documents, "SlackPostFailures", ErrorCode="internal_error") == [1]
+    totals = [d for d in documents if "SlackPostFailures" in d and "ErrorCode" not in d]
+    assert [d["SlackPostFailures"] for d in totals] == [[1.0]]  # the total, which the alarm watches
+    (later,) = [line for line in lines.all() if "will be delivered later" in str(line["message"])]
+    assert (later["execution_id"], later["plan"]) == (execution.execution_id, "plan-x")
+    texts = [m["text"] for m in sandbox.public(channel)]
+    assert len(texts) == len(set(texts)) == 7  # the anchor and six thread messages, none twice
