@@ -32,10 +32,10 @@ def _executions() -> Executions:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     telemetry.clear_log_keys()
-    execution_id = str(event["execution_id"])
-    tracer.put_annotation("execution_id", execution_id)
     metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=1)
     try:
+        execution_id = str(event["execution_id"])
+        tracer.put_annotation("execution_id", execution_id)
         result = _executions().tick(execution_id)
     except Exception:
         metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=1)

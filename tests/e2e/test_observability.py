@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 from bot.domain.execution import ExecutionStatus
+from bot.slack.ids import APPROVE_ACTION
 from sandbox.lambda_fake import make_context
-from sandbox.stack import EXECUTOR_FUNCTION
-from tests.e2e.conftest import FAILING_SERVER, Sandbox
-
-KEYS = ("execution_id", "plan", "execution_type")
+from sandbox.stack import EXECUTOR_FUNCTION, SLACK_FUNCTION
+from tests.e2e.conftest import APPROVER, FAILING_SERVER, Sandbox
 
 
 class Lines:
@@ -131,25 +130,26 @@ def test_a_throttled_drs_is_counted_by_error_code_and_logged_with_the_execution(
     while store.latest_in_channel(channel) is None:  # started: the readiness check is behind it
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    # DRS throttles every DescribeJobs until boto3's standard retries give up once, then recovers.
-    sandbox.stack.drs.inject_fault("DescribeJobs", "ThrottlingException")
-    documents: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 90
-    while not values(documents, "DrsErrors", ErrorCode="ThrottlingException"):
-        assert time.monotonic() < deadline, "no DrsErrors metric"
-        time.sleep(0.5)
-        documents += metrics.documents()
-    sandbox.stack.drs.clear_faults()
-    execution = sandbox.finished_execution(channel, timeout=120)
-    assert execution.status is ExecutionStatus.COMPLETED  # the next tick carried on
+    # Thirty throttled DescribeJobs in a row: the tick's calls fail once boto3's standard retries (six
+    # attempts each, with backoff) are used up; once they are spent, DRS answers again.
+    sandbox.stack.drs.inject_fault("DescribeJobs", "ThrottlingException", count=30)
+    # (The retries' real seconds are emulated hours at the sandbox's 600x clock: a wave may time out.)
+    execution = sandbox.finished_execution(channel, timeout=180)
+    assert sandbox.stack.drs.faults == []
 
-    warning = next(line for line in lines.all() if "DRS unavailable during the tick" in str(line["message"]))
-    assert warning["level"] == "WARNING" and warning["function_name"] == EXECUTOR_FUNCTION
-    assert (warning["execution_id"], warning["plan"], warning["execution_type"]) == (
-        execution.execution_id,
-        "plan-x",
-        "DRILL",
-    )
+    throttled = values(metrics.documents(), "DrsErrors", ErrorCode="ThrottlingException")
+    assert throttled and set(throttled) == {1}  # one per call that gave up (30 faults: at most 5)
+    assert len(throttled) <= 5
+    warnings = [
+        line
+        for line in lines.all()
+        if "DRS unavailable during the tick" in str(line["message"])
+        and line.get("execution_id") == execution.execution_id
+    ]
+    assert warnings
+    for warning in warnings:
+        assert warning["level"] == "WARNING" and warning["function_name"] == EXECUTOR_FUNCTION
+        assert (warning["plan"], warning["execution_type"]) == ("plan-x", "DRILL")
 
 
 def test_keys_do_not_leak_into_the_next_invocation_of_a_warm_function(
@@ -193,3 +193,44 @@ def test_a_failed_thread_post_is_counted_by_slacks_error_code_and_still_delivere
     assert (later["execution_id"], later["plan"]) == (execution.execution_id, "plan-x")
     texts = [m["text"] for m in sandbox.public(channel)]
     assert len(texts) == len(set(texts)) == 7  # the anchor and six thread messages, none twice
+
+
+def test_a_tick_that_raises_is_counted_and_still_flushed(sandbox: Sandbox, metrics: Metrics) -> None:
+    from handlers import executor
+
+    with pytest.raises(KeyError):  # the loop's input lost its execution_id: Step Functions sees the error
+        executor.handler({}, make_context(EXECUTOR_FUNCTION))
+    documents = metrics.documents()
+    assert [1.0] in [d.get("TickErrors") for d in documents]  # flushed by log_metrics on the way out
+
+
+def test_an_approval_click_logs_the_recovery_it_starts_with_its_keys(
+    sandbox: Sandbox, lines: Lines, metrics: Metrics
+) -> None:
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-x recovery", channel=channel, user="U0REQUESTER")
+    sandbox.settle()
+    (card,) = [m for m in sandbox.public(channel) if not m["thread_ts"]]
+    pending = sandbox.stack.container.store.latest_in_channel(channel)  # type: ignore[union-attr]
+    assert pending is not None
+    sandbox.click(channel, card["ts"], APPROVE_ACTION, pending.execution_id, user=APPROVER)
+    execution = sandbox.finished_execution(channel)
+    assert execution.status is ExecutionStatus.COMPLETED
+
+    # The click's lazy listener ticks at once (the first wave starts without waiting for the loop): the
+    # services' lines it logs in the Slack function carry the recovery's keys.
+    clicked = [
+        line
+        for line in lines.all()
+        if line.get("function_name") == SLACK_FUNCTION and str(line.get("name")).startswith("bot.")
+    ]
+    assert clicked
+    for line in clicked:
+        assert (line["execution_id"], line["plan"], line["execution_type"]) == (
+            execution.execution_id,
+            "plan-x",
+            "RECOVERY",
+        )
+    documents = metrics.documents()
+    assert values(documents, "ExecutionsEnded", ExecutionType="RECOVERY", Status="COMPLETED") == [1]
+    assert len(values(documents, "WaveDuration", ExecutionType="RECOVERY")) == 2
