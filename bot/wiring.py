@@ -15,6 +15,7 @@ from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
+from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
@@ -77,7 +78,11 @@ class Container:
 
     @cached_property
     def store(self) -> DynamoExecutionStore:
-        return DynamoExecutionStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
+        return DynamoExecutionStore(
+            aws.dynamodb_client(self.settings.region),
+            self.settings.executions_table,
+            metrics=ExecutionMetrics(),
+        )
 
     @cached_property
     def history_upgrade(self) -> HistoryUpgrade:
@@ -122,6 +127,7 @@ class Container:
                 }
             ),
             poll_seconds=self.settings.poll_seconds,
+            log_keys=PowertoolsLogKeys(),
         )
 
     def slack_deps(self) -> SlackDeps:

@@ -12,15 +12,19 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
+from bot.adapters import telemetry
 from bot.adapters.drs import launch_result_job
 from bot.services.executions import Executions
 from bot.settings import Settings
 from bot.wiring import Container
+from handlers.observability import logger, metrics, share_logger
 
-logger = Logger(service="drs-chatops")
+tracer = Tracer(service=telemetry.SERVICE)
+share_logger()
 
 
 @cache
@@ -29,10 +33,17 @@ def _executions() -> Executions:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
+    telemetry.clear_log_keys()  # each execution's tick adds its own keys, and removes them
     jobs = [job for record in event.records if (job := launch_result_job(record.body))]
     outcome = _executions().on_launch_results(jobs)
+    # An early tick is a tick: the same alarm covers both.
+    metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
+    if outcome.failed:
+        metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=len(outcome.failed))
     if outcome.failed:
         logger.warning(
             "Early ticks failed; the loop's next poll retries them", extra={"failed": outcome.failed}

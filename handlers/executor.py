@@ -6,13 +6,17 @@ import gc
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
+from bot.adapters import telemetry
 from bot.services.executions import Executions
 from bot.settings import Settings
 from bot.wiring import Container
+from handlers.observability import logger, metrics, share_logger
 
-logger = Logger(service="drs-chatops")
+tracer = Tracer(service=telemetry.SERVICE)  # patches boto3: DRS, DynamoDB and Step Functions calls traced
+share_logger()
 
 
 @cache
@@ -24,6 +28,16 @@ def _executions() -> Executions:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = _executions().tick(str(event["execution_id"]))
+    telemetry.clear_log_keys()
+    metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=1)
+    try:
+        execution_id = str(event["execution_id"])
+        tracer.put_annotation("execution_id", execution_id)
+        result = _executions().tick(execution_id)
+    except Exception:
+        metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=1)
+        raise
     return result.model_dump()

@@ -7,12 +7,17 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from bot.adapters import aws
 from bot.slack.entry import slack_app
 from bot.slack.requests import SlackLambdaHandler
 
+# No Tracer and no Metrics here: X-Ray's SDK alone costs the ack's cold start more than the rest of
+# Powertools (README "Operating it"); the function's TracingConfig still traces each invocation.
 logger = Logger(service="drs-chatops")
+# The lazy listeners log through bot.* (services included, imported later): same JSON, same keys.
+copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
 
 
 @cache
@@ -22,6 +27,7 @@ def _slack_handler() -> SlackLambdaHandler:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.thread_safe_clear_keys()  # a warm container's previous execution keys stay behind
     return _slack_handler().handle(event, context)
 
 

@@ -192,6 +192,9 @@ class SandboxStack:
             "DRS_BOT_CLOCK_ORIGIN": self.clock_origin.isoformat(),
             "POWERTOOLS_SERVICE_NAME": "drs-chatops",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            # No X-Ray daemon here; metrics' EMF lines would drown the demo's transcript (tests turn them on).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         }
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.adapters import telemetry
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo, launch_failure_reason
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
@@ -269,6 +270,7 @@ class _translated:
         if isinstance(error, ClientError):
             code = error.response.get("Error", {}).get("Code", "Unknown")
             message = error.response.get("Error", {}).get("Message", str(error))
+            telemetry.count_error(telemetry.DRS_ERRORS, code)
             if code in _UNAVAILABLE:
                 raise DrsUnavailable(code, message) from error
             if code == "ConflictException":
@@ -277,6 +279,7 @@ class _translated:
                 raise DrsQuotaExceeded(code, message) from error
             raise DrsRefused(code, message) from error
         if isinstance(error, BotoCoreError):
+            telemetry.count_error(telemetry.DRS_ERRORS, type(error).__name__)
             raise DrsUnavailable(type(error).__name__, str(error)) from error
         return False
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter, ValidationError
 
+from bot.adapters.telemetry import ExecutionMetrics
 from bot.domain.events import EVENT_ADAPTER, Event
 from bot.domain.execution import Chunk, Execution, ExecutionSummary, ServerRun, WaveRun, summarize
 from bot.domain.plans import Catalog
@@ -143,9 +144,12 @@ class DynamoCatalogStore:
 
 
 class DynamoExecutionStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table: str, *, metrics: ExecutionMetrics | None = None
+    ) -> None:
         self._client = client
         self._table = table
+        self._metrics = metrics
         self.items_written = 0  # for benchmarks: DynamoDB items written by this store
 
     # --- writing ---------------------------------------------------------------------------------
@@ -171,6 +175,8 @@ class DynamoExecutionStore:
             if 1 in failed:
                 raise PlanBusy(created.plan_name, self.plan_holder(created.plan_name)) from None
             raise
+        if self._metrics:
+            self._metrics.saved(created, None, events)
         return created
 
     def save(self, execution: Execution, previous: Execution, events: Sequence[Event]) -> Execution:
@@ -201,6 +207,8 @@ class DynamoExecutionStore:
             if _failed_conditions(error) or _conflicted(error):
                 raise StaleExecution(execution.execution_id) from None
             raise
+        if self._metrics:
+            self._metrics.saved(saved, previous, events)
         return saved
 
     def plan_holder(self, plan_name: str) -> str | None:

@@ -15,7 +15,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
+from bot.adapters import telemetry
+from bot.errors import SlackBlocked, SlackError, SlackRefused, SlackUnavailable
 from bot.services.ports import Message
 
 EVENT_TYPE = "drs_chatops_message"
@@ -108,7 +109,7 @@ class SlackNotifier:
         if thread_ts:
             arguments["thread_ts"] = thread_ts
             arguments["reply_broadcast"] = broadcast
-        response = _call(self._client.chat_postMessage, **arguments)
+        response = _posting(self._client.chat_postMessage, **arguments)
         return str(response["ts"])
 
     def find(
@@ -143,7 +144,7 @@ class SlackNotifier:
         return None
 
     def update(self, channel: str, ts: str, message: Message) -> None:
-        _call(
+        _posting(
             self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks or None
         )
 
@@ -175,6 +176,15 @@ class SlackDirectory:
 def _call(method: Any, **arguments: Any) -> Any:
     with _translated():
         return method(**arguments)
+
+
+def _posting(method: Any, **arguments: Any) -> Any:
+    """A post or an update: a failure is counted by Slack's error code (the outbox retries it)."""
+    try:
+        return _call(method, **arguments)
+    except SlackError as error:
+        telemetry.count_error(telemetry.SLACK_POST_FAILURES, error.error)
+        raise
 
 
 def _pages(method: Any, **arguments: Any) -> Iterator[Any]:

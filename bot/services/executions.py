@@ -50,7 +50,16 @@ from bot.errors import (
 from bot.services.cleanup import Cleaner
 from bot.services.failback import Failbacker
 from bot.services.outbox import DeliveryReport, Outbox
-from bot.services.ports import CatalogStore, Clock, Directory, Drs, ExecutionStore, ExecutorTrigger
+from bot.services.ports import (
+    CatalogStore,
+    Clock,
+    Directory,
+    Drs,
+    ExecutionStore,
+    ExecutorTrigger,
+    LogKeys,
+    NoLogKeys,
+)
 from bot.services.readiness import (
     SNAPSHOT_AGES_PER_TICK,
     SNAPSHOT_LOOKUPS_AT_ONCE,
@@ -191,8 +200,10 @@ class Executions:
         policy: AccessPolicy | None = None,
         directory: Directory | None = None,
         readiness: Readiness | None = None,
+        log_keys: LogKeys | None = None,
     ) -> None:
         self._catalog = catalog
+        self._log_keys = log_keys or NoLogKeys()
         self._store = store
         self._drs = drs
         self._outbox = outbox
@@ -221,6 +232,19 @@ class Executions:
     ) -> ExecutionRequest:
         """Check who asks where; create the execution (a drill starts, a recovery awaits approval);
         start the executor; post the anchor message."""
+        with self._log_keys.scope():
+            return self._request(plan_name, execution_type, user_id, channel_id, request_key, force, at)
+
+    def _request(
+        self,
+        plan_name: str,
+        execution_type: ExecutionType,
+        user_id: str,
+        channel_id: str,
+        request_key: str | None,
+        force: bool,
+        at: datetime | None,
+    ) -> ExecutionRequest:
         refused = self._refusal(execution_type, user_id, channel_id)
         if refused is not None:
             return ExecutionRequest(result=refused)
@@ -231,6 +255,7 @@ class Executions:
                 result=RequestResult.UNKNOWN_PLAN, known_plans=tuple(catalog.plan_names())
             )
         execution_id = execution_id_for(request_key)
+        self._log_keys.add(execution_id=execution_id, plan=plan.name, execution_type=execution_type.value)
         holder = self._store.plan_holder(plan.name)
         if holder == execution_id:  # Lambda delivered this request's lazy work twice
             return ExecutionRequest(result=RequestResult.ALREADY_STARTED, execution=self._store.get(holder))
@@ -463,11 +488,19 @@ class Executions:
         """An Approve or Reject click (in `channel_id`). The first valid decision wins: every save is
         conditioned on the version read, and a click that lost the race reads again and finds the
         request decided."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            return self._vote(execution_id, choice, user_id, reason, channel_id)
+
+    def _vote(
+        self, execution_id: str, choice: Vote, user_id: str, reason: str, channel_id: str | None
+    ) -> VoteReport:
         groups = self._groups(user_id)
         for _ in range(VOTE_ATTEMPTS):
             execution = self._store.get(execution_id)
             if execution is None:
                 return VoteReport(outcome=VoteOutcome(result=VoteResult.ALREADY_DECIDED))
+            self._describe(execution)
             outcome = approval.vote(
                 execution,
                 choice,
@@ -521,10 +554,16 @@ class Executions:
 
     def cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
         """No new chunk or wave starts; jobs already running are followed to their end and reported."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            return self._cancel(execution_id, user_id)
+
+    def _cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
         for _ in range(5):
             execution = self._store.get(execution_id)
             if execution is None:
                 return CancelOutcome(result=CancelResult.NOT_FOUND)
+            self._describe(execution)
             if not self.may_control(execution, user_id):
                 return CancelOutcome(result=CancelResult.NOT_ALLOWED, execution=execution)
             if execution.status.is_terminal:
@@ -556,10 +595,16 @@ class Executions:
 
         Safe to run twice at once: every save is conditioned on the version read, and only the tick
         whose save claimed a chunk calls StartRecovery for it."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            return self._tick(execution_id)
+
+    def _tick(self, execution_id: str) -> TickResult:
         execution = self._store.get(execution_id)
         if execution is None:
             logger.warning("tick for unknown execution %s", execution_id)
             return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
+        self._describe(execution)
         if execution.status.is_terminal:
             if execution.needs_ticks():
                 try:
@@ -585,6 +630,8 @@ class Executions:
             wake_at = decision.wake_at
             if decision.execution != execution:
                 execution = self._store.save(decision.execution, execution, decision.events)
+                if decision.events:
+                    logger.info("tick saved %s", ", ".join(event.kind for event in decision.events))
             if decision.starts or decision.reconcile:
                 execution = self._start_chunks(execution, decision.starts, decision.reconcile)
         except DrsError as error:
@@ -625,6 +672,9 @@ class Executions:
                 outcome.failed[execution_id] = f"{type(error).__name__}: {error}"
         return outcome
 
+    def _describe(self, execution: Execution) -> None:
+        self._log_keys.add(plan=execution.plan_name, execution_type=execution.execution_type.value)
+
     def _tick_pending(self, execution: Execution) -> TickResult:
         """Awaiting approval: nothing to observe; expire the request when its time is up."""
         now = self._clock()
@@ -663,10 +713,16 @@ class Executions:
     def cleanup(self, execution_id: str, user_id: str) -> CleanupOutcome:
         """Terminate the recovery instances this drill launched. Idempotent: a second cleanup, or one
         racing another, terminates nothing twice and reports what was already gone."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            return self._cleanup(execution_id, user_id)
+
+    def _cleanup(self, execution_id: str, user_id: str) -> CleanupOutcome:
         for _ in range(5):
             execution = self._store.get(execution_id)
             if execution is None:
                 return CleanupOutcome(refusal=None, execution=None)
+            self._describe(execution)
             if not self.may_control(execution, user_id):
                 return CleanupOutcome(refusal=CleanupRefusal.NOT_ALLOWED, execution=execution)
             asked = cleanup_domain.request(execution, user_id, self._clock())

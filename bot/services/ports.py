@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,6 +16,25 @@ from bot.domain.execution import Execution, ExecutionSummary
 from bot.domain.plans import Catalog
 
 Clock = Callable[[], datetime]
+
+
+class LogKeys(Protocol):
+    """Keys every log line carries while a use case acts on one execution (its id, plan and type)."""
+
+    def scope(self) -> AbstractContextManager[None]:
+        """Keys added inside the scope are removed when it ends, the outer scope's kept."""
+        ...
+
+    def add(self, **keys: str) -> None: ...
+
+
+class NoLogKeys:
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        yield
+
+    def add(self, **keys: str) -> None:
+        return None
 
 
 class OutboxEntry(BaseModel):

@@ -40,6 +40,8 @@ NO_RESOURCE_LEVEL = {
     "drs:DescribeSourceServers",
     "drs:DescribeRecoveryInstances",
     "drs:ListTagsForResource",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -289,3 +291,15 @@ def test_aws_managed_policies_are_only_the_optional_launch_actions_policy() -> N
             str(a.get("Fn::Sub", a)).endswith(":policy/AWSElasticDisasterRecoveryLaunchActionsPolicy")
             for a in flat
         ), flat
+
+
+# Lambda's active tracing, and Powertools' Tracer in the handlers, send segments with the function's role.
+TRACING_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTION_ADAPTERS))
+def test_each_function_is_traced_and_may_send_its_traces_and_nothing_else_to_x_ray(function_id: str) -> None:
+    assert model.properties(function_id)["TracingConfig"] == {"Mode": "Active"}
+    statements = model.role_statements(model.function_role(function_id))
+    xray = {a for s in statements for a in s.actions if a.startswith("xray:")}
+    assert xray == TRACING_ACTIONS

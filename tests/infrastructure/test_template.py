@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.adapters import telemetry
 from bot.domain.execution import Limits
 from bot.settings import Settings
 from sandbox.stack import EVENTS_BATCH_SIZE, EVENTS_BATCH_WINDOW_SECONDS
@@ -344,6 +345,18 @@ def test_alarms_on_executor_errors_and_stuck_or_failed_loops() -> None:
     assert ("AWS/Lambda", "Errors", "ExecutorFunction") in watched
     assert ("AWS/States", "ExecutionsTimedOut", "TickLoop") in watched
     assert ("AWS/States", "ExecutionsFailed", "TickLoop") in watched
+
+
+def test_alarms_on_the_bots_own_drs_and_slack_error_counts() -> None:
+    # The names the adapters emit (EMF); the alarm watches the total, emitted with the service alone.
+    watched = {
+        (a["Namespace"], a["MetricName"], tuple((d["Name"], d["Value"]) for d in a["Dimensions"]))
+        for a in alarms()
+        if a["Namespace"] == telemetry.NAMESPACE
+    }
+    by_service = (("service", telemetry.SERVICE),)
+    assert (telemetry.NAMESPACE, telemetry.DRS_ERRORS, by_service) in watched
+    assert (telemetry.NAMESPACE, telemetry.SLACK_POST_FAILURES, by_service) in watched
 
 
 def test_outputs_give_what_the_readme_uses() -> None:
