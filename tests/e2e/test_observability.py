@@ -42,13 +42,14 @@ def lines(sandbox: Sandbox) -> Iterator[Lines]:
     bot = logging.getLogger("bot")
     level = bot.level
     bot.setLevel(logging.INFO)
+    functions = logging.getLogger(logger.name)  # the stdlib logger under the functions' Powertools Logger
     bot.addHandler(handler)
-    logger.addHandler(handler)
+    functions.addHandler(handler)
     try:
         yield captured
     finally:
         bot.removeHandler(handler)
-        logger.removeHandler(handler)
+        functions.removeHandler(handler)
         bot.setLevel(level)
 
 
@@ -155,7 +156,7 @@ def test_a_throttled_drs_is_counted_by_error_code_and_logged_with_the_execution(
 def test_keys_do_not_leak_into_the_next_invocation_of_a_warm_function(
     sandbox: Sandbox, lines: Lines, metrics: Metrics
 ) -> None:
-    from handlers import executor
+    from handlers import executor, observability
 
     channel = sandbox.new_channel()
     sandbox.command("execute plan-x drill", channel=channel)
@@ -168,7 +169,7 @@ def test_keys_do_not_leak_into_the_next_invocation_of_a_warm_function(
     (unknown,) = [line for line in lines.all() if "tick for unknown execution" in str(line["message"])]
     assert unknown["execution_id"] == "no-such-execution"
     assert "plan" not in unknown and "execution_type" not in unknown
-    assert executor.logger.thread_safe_get_current_keys() == {}  # nothing left once a tick returns
+    assert observability.logger.thread_safe_get_current_keys() == {}  # nothing left once a tick returns
     assert sum(values(metrics.documents(), "Ticks")) >= 2
 
 
