@@ -39,7 +39,7 @@ FORM_FAILED = (
 
 
 def help_text(usage: str = commands.USAGE) -> Mrkdwn:
-    # The usage's `<plan>` placeholders are text, not Slack links: escaped like the rest.
+    # The usage names its arguments in angle brackets (`<plan>`): escaped, so Slack shows them as typed.
     return md("*DRS ChatOps* runs AWS Elastic Disaster Recovery plans from Slack.\n{}", usage)
 
 

@@ -58,7 +58,7 @@ def test_relative_links_lead_to_files_of_the_project(name: str) -> None:
         if target.startswith(("http://", "https://", "#", "mailto:")):
             continue
         linked = (base / target.split("#")[0]).resolve()
-        # ../shared/DESIGN.md existed beside the team's checkout, never in a clone.
+        # A clone holds only this repository: a link that leaves it is broken for every user.
         if not linked.is_relative_to(ROOT) or not linked.exists():
             broken.append(target)
     assert not broken, f"{name} links to what a clone of the project does not have: {broken}"
