@@ -21,6 +21,7 @@ from bot.adapters.drs import launch_result_job
 from bot.services.executions import Executions
 from bot.settings import Settings
 from bot.wiring import Container
+from handlers.invocation import invocation_keys
 from handlers.observability import logger, metrics, share_logger
 
 tracer = Tracer(service=telemetry.SERVICE)
@@ -37,15 +38,14 @@ def _executions() -> Executions:
 @metrics.log_metrics
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
-    telemetry.clear_log_keys()  # each execution's tick adds its own keys, and removes them
-    jobs = [job for record in event.records if (job := launch_result_job(record.body))]
-    outcome = _executions().on_launch_results(jobs)
-    # An early tick is a tick: the same alarm covers both.
-    metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
-    if outcome.failed:
-        metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=len(outcome.failed))
-    if outcome.failed:
-        logger.warning(
-            "Early ticks failed; the loop's next poll retries them", extra={"failed": outcome.failed}
-        )
-    return {"events": len(jobs), "ticked": [result.execution_id for result in outcome.ticked]}
+    with invocation_keys(logger, context):  # each execution's tick adds its keys to these, and removes them
+        jobs = [job for record in event.records if (job := launch_result_job(record.body))]
+        outcome = _executions().on_launch_results(jobs)
+        # An early tick is a tick: the same alarm covers both.
+        metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
+        if outcome.failed:
+            metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=len(outcome.failed))
+            logger.warning(
+                "Early ticks failed; the loop's next poll retries them", extra={"failed": outcome.failed}
+            )
+        return {"events": len(jobs), "ticked": [result.execution_id for result in outcome.ticked]}

@@ -13,6 +13,7 @@ from bot.adapters import telemetry
 from bot.services.executions import Executions
 from bot.settings import Settings
 from bot.wiring import Container
+from handlers.invocation import invocation_keys
 from handlers.observability import logger, metrics, share_logger
 
 tracer = Tracer(service=telemetry.SERVICE)  # patches boto3: DRS, DynamoDB and Step Functions calls traced
@@ -31,13 +32,13 @@ def _executions() -> Executions:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    telemetry.clear_log_keys()
-    metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=1)
-    try:
-        execution_id = str(event["execution_id"])
-        tracer.put_annotation("execution_id", execution_id)
-        result = _executions().tick(execution_id)
-    except Exception:
-        metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=1)
-        raise
-    return result.model_dump()
+    with invocation_keys(logger, context):
+        metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=1)
+        try:
+            execution_id = str(event["execution_id"])
+            tracer.put_annotation("execution_id", execution_id)
+            result = _executions().tick(execution_id)
+        except Exception:
+            metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=1)
+            raise
+        return result.model_dump()

@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from bot.adapters import aws
 from bot.slack.entry import slack_app
 from bot.slack.requests import SlackLambdaHandler
+from handlers.invocation import invocation_keys
 
 # No Tracer and no Metrics here: X-Ray's SDK alone costs the ack's cold start more than the rest of
 # Powertools (README "Operating it"); the function's TracingConfig still traces each invocation.
@@ -27,8 +28,8 @@ def _slack_handler() -> SlackLambdaHandler:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    logger.thread_safe_clear_keys()  # a warm container's previous execution keys stay behind
-    return _slack_handler().handle(event, context)
+    with invocation_keys(logger, context):
+        return _slack_handler().handle(event, context)
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"):  # set by Lambda for its INIT phase

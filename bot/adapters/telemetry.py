@@ -75,11 +75,6 @@ class PowertoolsLogKeys:
         _logger.thread_safe_append_keys(**keys)
 
 
-def clear_log_keys() -> None:
-    """At the start of an invocation: a warm container's previous one leaves nothing behind."""
-    _logger.thread_safe_clear_keys()
-
-
 class ExecutionMetrics:
     """What an execution's saved changes mean to an operator: called by the store after each save that
     succeeded (so a tick that lost a race counts nothing)."""

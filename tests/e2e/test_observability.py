@@ -18,7 +18,7 @@ import pytest
 from bot.domain.execution import ExecutionStatus
 from bot.slack.ids import APPROVE_ACTION
 from sandbox.lambda_fake import make_context
-from sandbox.stack import EXECUTOR_FUNCTION, SLACK_FUNCTION
+from sandbox.stack import EVENTS_FUNCTION, EXECUTOR_FUNCTION, SLACK_FUNCTION
 from tests.e2e.conftest import APPROVER, FAILING_SERVER, Sandbox
 
 
@@ -97,14 +97,15 @@ def test_a_drill_with_a_failing_server_is_followed_by_its_keys_and_counted(
     assert execution.status is ExecutionStatus.PARTIAL
     assert any(s.source_server_id == FAILING_SERVER and s.error for s in execution.servers())
 
-    executor = [
+    # Both functions tick: the loop's executor, and the events function on DRS's launch results.
+    ticking = [
         line
         for line in lines.all()
-        if line.get("function_name") == EXECUTOR_FUNCTION
+        if line.get("function_name") in (EXECUTOR_FUNCTION, EVENTS_FUNCTION)
         and line.get("execution_id") == execution.execution_id
     ]
     # Lines logged deep in bot.services while ticking carry the execution, its plan and type.
-    saved = [line for line in executor if str(line["message"]).startswith("tick saved")]
+    saved = [line for line in ticking if str(line["message"]).startswith("tick saved")]
     assert saved and all(line["name"] == "bot.services.executions" for line in saved)
     assert any("wave_finished" in line["message"] for line in saved)
     for line in saved:
@@ -149,7 +150,8 @@ def test_a_throttled_drs_is_counted_by_error_code_and_logged_with_the_execution(
     ]
     assert warnings
     for warning in warnings:
-        assert warning["level"] == "WARNING" and warning["function_name"] == EXECUTOR_FUNCTION
+        assert warning["level"] == "WARNING"
+        assert warning["function_name"] in (EXECUTOR_FUNCTION, EVENTS_FUNCTION)
         assert (warning["plan"], warning["execution_type"]) == ("plan-x", "DRILL")
 
 

@@ -11,6 +11,7 @@ import pytest
 from bot.domain.execution import ExecutionStatus, WaveStatus
 from bot.domain.limits import MAX_WAVES_PER_PLAN
 from bot.domain.plans import Catalog
+from sandbox.stack import SLACK_FUNCTION
 from tests.e2e.conftest import Sandbox
 from tests.unit.builders import server_ids
 
@@ -60,6 +61,7 @@ def test_a_plan_of_more_waves_than_the_bot_can_run_is_refused_and_nothing_is_wri
     catalog_with("plan-huge", MAX_WAVES_PER_PLAN + 1)
     channel = sandbox.new_channel()
     calls_before = len(sandbox.stack.drs.calls)
+    invocations_before = len(sandbox.stack.lambdas.invocations)
     reply = sandbox.command("execute plan-huge drill", channel=channel)
     assert reply.status == 200
     sandbox.settle()
@@ -69,7 +71,10 @@ def test_a_plan_of_more_waves_than_the_bot_can_run_is_refused_and_nothing_is_wri
     assert sandbox.stack.container is not None
     assert sandbox.stack.bot.store.latest_in_channel(channel) is None
     assert not [c for c in sandbox.stack.drs.calls[calls_before:] if c.operation == "StartRecovery"]
-    assert not [i.error for i in sandbox.stack.lambdas.invocations if i.error]
+    # The Slack function's own: the shared sandbox's events function may still be failing a batch of an
+    # earlier test's DRS events (a throttled DRS).
+    invocations = sandbox.stack.lambdas.invocations[invocations_before:]
+    assert not [i.error for i in invocations if i.error and i.function_name == SLACK_FUNCTION]
 
 
 def test_a_plan_of_as_many_waves_as_the_bot_can_run_runs_every_wave(
