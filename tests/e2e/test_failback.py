@@ -14,19 +14,27 @@ REQUESTER = "U0REQUESTER"
 ORIGIN_REGION = "us-west-2"
 
 
-def approved_and_finished(sandbox: Sandbox, channel: str, kind: str) -> Execution:
+def approved(sandbox: Sandbox, channel: str, kind: str) -> str:
     reply = sandbox.command(f"execute plan-back {kind}", channel=channel, user=REQUESTER)
     assert reply.status == 200 and "Requesting approval" in reply.body["text"], reply.body
     sandbox.settle()
-    store = sandbox.stack.bot.store
-    pending = store.latest_in_channel(channel)
+    pending = sandbox.stack.bot.store.latest_in_channel(channel)
     assert pending is not None and pending.status is ExecutionStatus.PENDING_APPROVAL
     card = next(m for m in sandbox.public(channel) if not m["thread_ts"] and m["ts"] == pending.anchor_ts)
     sandbox.click(channel, card["ts"], APPROVE_ACTION, pending.execution_id, user=APPROVER)
+    return pending.execution_id
+
+
+def approved_and_finished(sandbox: Sandbox, channel: str, kind: str) -> Execution:
+    return finished(sandbox, approved(sandbox, channel, kind), kind)
+
+
+def finished(sandbox: Sandbox, execution_id: str, kind: str) -> Execution:
+    store = sandbox.stack.bot.store
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         sandbox.settle()
-        execution = store.get(pending.execution_id)
+        execution = store.get(execution_id)
         run = execution.failback if execution else None
         if (
             execution is not None
@@ -36,7 +44,7 @@ def approved_and_finished(sandbox: Sandbox, channel: str, kind: str) -> Executio
         ):
             return execution
         time.sleep(0.1)
-    raise AssertionError(f"{kind} of plan-back did not finish: {store.get(pending.execution_id)!r}")
+    raise AssertionError(f"{kind} of plan-back did not finish: {store.get(execution_id)!r}")
 
 
 def reverse_calls(sandbox: Sandbox, instances: set[str]) -> dict[str, list[Any]]:
@@ -54,7 +62,20 @@ def test_a_failback_rehearsed_in_the_sandbox_reverses_and_reprotects_each_instan
     channel = sandbox.new_channel()
     recovery = approved_and_finished(sandbox, channel, "recovery")
     assert recovery.status is ExecutionStatus.COMPLETED
-    failback = approved_and_finished(sandbox, channel, "failback")
+    slow = next(s.instance_id for s in recovery.servers() if s.source_server_id == NOT_READY_TO_REVERSE)
+    assert slow is not None
+    # Not ready until DRS has said so once, however long a loaded machine takes to ask (its configured
+    # hold is an emulated hour from the instance's start: 6 real seconds).
+    sandbox.stack.drs.hold_reverse_readiness(slow)
+    failback_id = approved(sandbox, channel, "failback")
+    deadline = time.monotonic() + 60
+    while not [
+        c for c in reverse_calls(sandbox, {slow}).get(slow, []) if "not ready" in (c.error_message or "")
+    ]:
+        assert time.monotonic() < deadline, "the failback never asked DRS to reverse the slow instance"
+        time.sleep(0.1)
+    sandbox.stack.drs.hold_reverse_readiness(slow, 0)
+    failback = finished(sandbox, failback_id, "failback")
 
     assert failback.status is ExecutionStatus.COMPLETED, failback
     assert failback.failback is not None and all(s.reprotected for s in failback.failback.servers)
@@ -68,8 +89,7 @@ def test_a_failback_rehearsed_in_the_sandbox_reverses_and_reprotects_each_instan
         # One call took effect, and none came after it; before it only "not ready" refusals.
         assert made[-1].error is None, (instance, [c.error_message for c in made])
         assert all("not ready" in (c.error_message or "") for c in made[:-1]), (instance, made)
-    slow = next(s.instance_id for s in recovery.servers() if s.source_server_id == NOT_READY_TO_REVERSE)
-    assert len(calls[slow or ""]) > 1  # DRS said "not ready" first; the bot asked again
+    assert len(calls[slow]) > 1  # DRS said "not ready" first; the bot asked again
 
     thread = "\n".join(m.get("text", "") for m in sandbox.messages(channel))
     assert "DRS is not ready to reverse replication for 1/2 recovery instance(s) yet" in thread
