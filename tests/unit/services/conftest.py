@@ -11,7 +11,7 @@ from bot.domain.execution import Execution, ExecutionType, Limits
 from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
 from bot.services.outbox import Outbox
-from bot.services.ports import ExecutionIds
+from bot.services.ports import ExecutionIds, LogKeys
 from bot.services.requesting import ExecutionRequest, execution_id_for
 from bot.services.use_cases import UseCases
 from bot.wiring import BlockKitRenderer, build_use_cases
@@ -61,6 +61,7 @@ class World:
     )
     limits: Limits = field(default_factory=Limits)
     execution_ids: ExecutionIds = execution_id_for
+    log_keys: LogKeys | None = None
 
     def __post_init__(self) -> None:
         self.catalog = InMemoryCatalogStore(plans())
@@ -80,6 +81,7 @@ class World:
             policy=self.policy,
             directory=FakeDirectory(),
             execution_ids=self.execution_ids,
+            log_keys=self.log_keys,
         )
 
     def request(
