@@ -3,7 +3,7 @@
 The services run in a child process (`--serve`, started by this module): DynamoDB on moto's server
 (tables from cfn/template.yaml), the DRS emulator on a ManualClock served over HTTP with its default
 quotas (100 servers per job, 20 concurrent jobs, 500 servers in active jobs), and the fake Slack. This
-process holds only the bot: the real `Executions` service wired as tests/integration/executor_world.py
+process holds only the bot: the real use cases (`bot/services/ticking.py` and the others) wired as tests/integration/executor_world.py
 wires it (boto3 DRS gateway, DynamoExecutionStore, Outbox with the Block Kit renderer and the Slack
 notifier, PollingTrigger, `Limits()` defaults, poll_seconds 30) on a clock kept in step with the
 emulator's. So the CPU measured here is the bot's alone, and Python's garbage collector in this process
@@ -72,9 +72,8 @@ from bot.adapters.trigger import PollingTrigger  # noqa: E402
 from bot.domain import engine  # noqa: E402
 from bot.domain.execution import ExecutionType, Limits  # noqa: E402
 from bot.domain.plans import Catalog  # noqa: E402
-from bot.services.executions import Executions  # noqa: E402
 from bot.services.outbox import Outbox  # noqa: E402
-from bot.wiring import BlockKitRenderer  # noqa: E402
+from bot.wiring import BlockKitRenderer, build_use_cases  # noqa: E402
 
 REGION = "us-east-1"
 START = datetime.fromisoformat("2026-11-29T09:00:00+00:00")
@@ -394,7 +393,7 @@ def run_case(
     meter = DynamoMeter(dynamodb)
     store = SpyStore(DynamoExecutionStore(dynamodb, tables["ExecutionsTable"]))
     notifier = SlackNotifier(WebClient(token=BOT_TOKEN, base_url=services.slack_api_url))
-    executions = Executions(
+    use_cases = build_use_cases(
         catalog=DynamoCatalogStore(dynamodb, tables["CatalogTable"]),
         store=store,
         drs=drs_gateway(services.drs_url),
@@ -413,7 +412,7 @@ def run_case(
     services.admin("DELETE", "calls")
     real_start = time.perf_counter()
     cpu0 = time.thread_time()
-    outcome = executions.request(
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.DRILL,
         user_id="U0BENCH",
@@ -439,7 +438,7 @@ def run_case(
             if profiler is not None:
                 profiler.enable()
             wall0, cpu0 = time.perf_counter(), time.thread_time()
-            tick = executions.tick(execution_id)
+            tick = use_cases.ticking.tick(execution_id)
             cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
             if profiler is not None:
                 profiler.disable()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from slack_bolt import App
@@ -17,9 +17,28 @@ from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
-from bot.services.executions import Executions
+from bot.domain.execution import Limits
+from bot.domain.policy import AccessPolicy
+from bot.services.access import Access
+from bot.services.cleanup import Cleaner
+from bot.services.controlling import Controlling
+from bot.services.failback import Failbacker
 from bot.services.outbox import CLAIM_SECONDS, Outbox
-from bot.services.ports import Clock, ExecutorTrigger
+from bot.services.ports import (
+    CatalogStore,
+    Clock,
+    Directory,
+    Drs,
+    ExecutionIds,
+    ExecutionStore,
+    ExecutorTrigger,
+    LogKeys,
+)
+from bot.services.queries import Queries
+from bot.services.readiness import Readiness
+from bot.services.requesting import Requesting, execution_id_for
+from bot.services.ticking import Ticking
+from bot.services.use_cases import UseCases
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.app import build_app
@@ -43,6 +62,64 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 class BlockKitRenderer:
     anchor = staticmethod(blocks.anchor)
     event = staticmethod(blocks.event)
+
+
+def build_use_cases(
+    *,
+    catalog: CatalogStore,
+    store: ExecutionStore,
+    drs: Drs,
+    outbox: Outbox,
+    trigger: ExecutorTrigger,
+    clock: Clock,
+    limits: Limits,
+    poll_seconds: float,
+    policy: AccessPolicy | None = None,
+    directory: Directory | None = None,
+    log_keys: LogKeys | None = None,
+    execution_ids: ExecutionIds = execution_id_for,
+) -> UseCases:
+    """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
+    access = Access(policy or AccessPolicy(), directory)
+    readiness = Readiness(drs, clock, limits)
+    ticking = Ticking(
+        store=store,
+        drs=drs,
+        outbox=outbox,
+        clock=clock,
+        limits=limits,
+        poll_seconds=poll_seconds,
+        readiness=readiness,
+        cleaner=Cleaner(store, drs, clock, timedelta(seconds=limits.claim_timeout_seconds)),
+        failbacker=Failbacker(store, drs, clock, limits),
+        log_keys=log_keys,
+    )
+    return UseCases(
+        requesting=Requesting(
+            catalog=catalog,
+            store=store,
+            drs=drs,
+            outbox=outbox,
+            trigger=trigger,
+            clock=clock,
+            limits=limits,
+            access=access,
+            readiness=readiness,
+            execution_ids=execution_ids,
+            log_keys=log_keys,
+        ),
+        controlling=Controlling(
+            store=store,
+            outbox=outbox,
+            trigger=trigger,
+            clock=clock,
+            access=access,
+            ticking=ticking,
+            log_keys=log_keys,
+        ),
+        ticking=ticking,
+        queries=Queries(catalog=catalog, store=store),
+    )
 
 
 @dataclass
@@ -111,8 +188,8 @@ class Container:
         return PollingTrigger()
 
     @cached_property
-    def executions(self) -> Executions:
-        return Executions(
+    def use_cases(self) -> UseCases:
+        return build_use_cases(
             catalog=self.catalog,
             store=self.store,
             drs=DrsGateway(aws.drs_client),
@@ -132,7 +209,7 @@ class Container:
 
     def slack_deps(self) -> SlackDeps:
         return SlackDeps(
-            executions=lambda: self.executions,
+            use_cases=lambda: self.use_cases,
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,

@@ -206,7 +206,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 class RunningExecutions(Protocol):
-    """What the loop needs of Executions: the active ones, and one tick of one."""
+    """What the loop needs of Ticking: the active executions, and one tick of one."""
 
     def active(self) -> list[str]: ...
 
@@ -288,7 +288,9 @@ class SocketModeBot:
         except Exception as error:  # reading the secret: the message says which and why
             raise ServeError(f"could not read the Slack credentials: {_one_line(error)}") from error
         handler = SocketModeHandler(app, app_token)
-        loop = ExecutorLoop(lambda: container.executions, settings.poll_seconds) if run_executor else None
+        loop = (
+            ExecutorLoop(lambda: container.use_cases.ticking, settings.poll_seconds) if run_executor else None
+        )
         return cls(settings=settings, container=container, app=app, handler=handler, loop=loop)
 
     def check(self) -> str:
@@ -379,7 +381,7 @@ class SocketModeBot:
     def warm_up(self) -> None:
         """Build the services in this thread: boto3 creates clients unsafely from several threads at once,
         and listeners run in a thread pool in Socket Mode."""
-        _ = self.container.executions
+        _ = self.container.use_cases
         _ = self.container.catalog
 
 

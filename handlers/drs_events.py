@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
 from bot.adapters import telemetry
 from bot.adapters.drs import launch_result_job
-from bot.services.executions import Executions
+from bot.services.ticking import Ticking
 from bot.settings import Settings
 from bot.wiring import Container
 from handlers.invocation import invocation_keys
@@ -29,8 +29,8 @@ share_logger()
 
 
 @cache
-def _executions() -> Executions:
-    return Container(Settings.from_env()).executions
+def _ticking() -> Ticking:
+    return Container(Settings.from_env()).use_cases.ticking
 
 
 @logger.inject_lambda_context
@@ -40,7 +40,7 @@ def _executions() -> Executions:
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
     with invocation_keys(logger, context):  # each execution's tick adds its keys to these, and removes them
         jobs = [job for record in event.records if (job := launch_result_job(record.body))]
-        outcome = _executions().on_launch_results(jobs)
+        outcome = _ticking().on_launch_results(jobs)
         # An early tick is a tick: the same alarm covers both.
         metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
         if outcome.failed:

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from bot.adapters import telemetry
-from bot.services.executions import Executions
+from bot.services.ticking import Ticking
 from bot.settings import Settings
 from bot.wiring import Container
 from handlers.invocation import invocation_keys
@@ -21,11 +21,11 @@ share_logger()
 
 
 @cache
-def _executions() -> Executions:
-    executions = Container(Settings.from_env()).executions
+def _ticking() -> Ticking:
+    ticking = Container(Settings.from_env()).use_cases.ticking
     # Long-lived objects built once per container: keep the cyclic GC from re-scanning them every tick.
     gc.freeze()
-    return executions
+    return ticking
 
 
 @logger.inject_lambda_context
@@ -37,7 +37,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             execution_id = str(event["execution_id"])
             tracer.put_annotation("execution_id", execution_id)
-            result = _executions().tick(execution_id)
+            result = _ticking().tick(execution_id)
         except Exception:
             metrics.add_metric(name=telemetry.TICK_ERRORS, unit=MetricUnit.Count, value=1)
             raise

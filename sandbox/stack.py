@@ -248,8 +248,8 @@ class SandboxStack:
         from handlers import drs_events, executor, slack_http
 
         slack_http._slack_handler.cache_clear()
-        executor._executions.cache_clear()
-        drs_events._executions.cache_clear()
+        executor._ticking.cache_clear()
+        drs_events._ticking.cache_clear()
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
@@ -315,7 +315,7 @@ class SandboxStack:
         def run() -> None:
             while not self._stopping.wait(self.config.poll_seconds):
                 assert self.container is not None
-                for execution_id in self.container.executions.active():
+                for execution_id in self.container.use_cases.ticking.active():
                     try:
                         executor.handler({"execution_id": execution_id}, make_context(EXECUTOR_FUNCTION))
                     except Exception:  # the Step Functions loop would retry the tick; so do we

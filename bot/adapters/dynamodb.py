@@ -356,16 +356,22 @@ class DynamoExecutionStore:
         ]
 
     def latest_in_channel(self, channel_id: str) -> Execution | None:
-        ids = self.recent_ids(index="ByChannel", key="ChannelId", value=channel_id, limit=1)
+        ids = self.recent_in_channel(channel_id, 1)
         return self.get(ids[0]) if ids else None
 
-    def history(self, *, plan_name: str | None, channel_id: str | None, limit: int) -> list[ExecutionSummary]:
-        """Newest first, by plan or by channel: a query on an index, never a scan."""
-        index, key, value = (
-            ("ByPlan", "PlanId", plan_name) if plan_name else ("ByChannel", "ChannelId", channel_id)
-        )
-        if value is None:
-            return []
+    def recent_in_channel(self, channel_id: str, limit: int) -> list[str]:
+        return [
+            item["ExecutionId"]["S"] for item in self._newest("ByChannel", "ChannelId", channel_id, limit)
+        ]
+
+    def history_in_channel(self, channel_id: str, limit: int) -> list[ExecutionSummary]:
+        return self._summaries(self._newest("ByChannel", "ChannelId", channel_id, limit))
+
+    def history_of_plan(self, plan_name: str, limit: int) -> list[ExecutionSummary]:
+        return self._summaries(self._newest("ByPlan", "PlanId", plan_name, limit))
+
+    def _newest(self, index: str, key: str, value: str, limit: int) -> list[dict[str, Any]]:
+        """Newest first, from one page of an index query: never a scan."""
         page = self._client.query(
             TableName=self._table,
             IndexName=index,
@@ -374,21 +380,13 @@ class DynamoExecutionStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        items = [item for item in page.get("Items", []) if "Summary" in item]
+        return list(page.get("Items", []))
+
+    def _summaries(self, items: list[dict[str, Any]]) -> list[ExecutionSummary]:
+        items = [item for item in items if "Summary" in item]
         for item in items:
             _schema(item, HEADER_SCHEMA, f"execution {item['ExecutionId']['S']}")
         return [ExecutionSummary.model_validate_json(item["Summary"]["S"]) for item in items]
-
-    def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]:
-        page = self._client.query(
-            TableName=self._table,
-            IndexName=index,
-            KeyConditionExpression=f"{key} = :value",
-            ExpressionAttributeValues={":value": _s(value)},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [item["ExecutionId"]["S"] for item in page.get("Items", [])]
 
     # --- items -----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from bot.domain import cleanup
 from bot.domain.execution import CleanupStatus, Execution
 from bot.errors import DrsConflict, DrsRefused, StaleExecution
 from bot.services.ports import Clock, Drs, ExecutionStore
+from bot.services.unit_of_work import Outcome, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ FIND_JOB_SLACK = timedelta(minutes=5)
 class Cleaner:
     def __init__(self, store: ExecutionStore, drs: Drs, clock: Clock, claim_timeout: timedelta) -> None:
         self._store = store
+        self._work = UnitOfWork(store)
         self._drs = drs
         self._clock = clock
         self._claim_timeout = claim_timeout
@@ -107,9 +109,17 @@ class Cleaner:
                 except DrsRefused as error:
                     failures += [f"{i}: {error}" for i in batch]
         now = self._clock()
-        for _ in range(5):
+        first = execution
+
+        def decide(latest: Execution) -> Outcome[None]:
+            # Saved meanwhile (e.g. a message's delivery): the TERMINATE calls made must be recorded,
+            # unless the cleanup itself moved on.
+            if latest is not first and (
+                latest.cleanup is None or latest.cleanup.status is not CleanupStatus.REQUESTED
+            ):
+                raise StaleExecution(latest.execution_id)
             decision = cleanup.started(
-                execution,
+                latest,
                 terminating=terminating,
                 already_gone=gone,
                 job_ids=job_ids,
@@ -117,19 +127,11 @@ class Cleaner:
                 failures=failures,
                 now=now,
             )
-            try:
-                return self._store.save(decision.execution, execution, decision.events)
-            except StaleExecution:
-                # Saved meanwhile (e.g. a message's delivery): the TERMINATE calls made must be recorded.
-                latest = self._store.get(execution.execution_id)
-                if (
-                    latest is None
-                    or latest.cleanup is None
-                    or latest.cleanup.status is not CleanupStatus.REQUESTED
-                ):
-                    raise
-                execution = latest
-        raise StaleExecution(execution.execution_id)
+            return Outcome(None, decision.execution, decision.events)
+
+        done = self._work.run_from(execution, decide)
+        assert done.execution is not None  # saved: run_from raises otherwise
+        return done.execution
 
     def _terminating(self, region: str, instance_ids: list[str], since: datetime) -> dict[str, str]:
         """Recovery instance id -> the TERMINATE job (created since `since`) that names it."""

@@ -14,8 +14,9 @@ from datetime import timedelta
 from bot.domain import failback
 from bot.domain.engine import Decision
 from bot.domain.execution import Execution, FailbackPhase, Limits
-from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable, StaleExecution
+from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable
 from bot.services.ports import Clock, Drs, ExecutionStore
+from bot.services.unit_of_work import Outcome, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ RECORD_ATTEMPTS = 5
 class Failbacker:
     def __init__(self, store: ExecutionStore, drs: Drs, clock: Clock, limits: Limits) -> None:
         self._store = store
+        self._work = UnitOfWork(store)
         self._drs = drs
         self._clock = clock
         self._limits = limits
@@ -170,15 +172,13 @@ class Failbacker:
     def _record(self, execution: Execution, decide: Callable[[Execution], Decision]) -> Execution:
         """Save what DRS answered; if another tick saved meanwhile, apply it to the latest version:
         a call that was made must be recorded."""
-        for _ in range(RECORD_ATTEMPTS):
-            decision = decide(execution)
-            if decision.execution == execution:
-                return execution
-            try:
-                return self._store.save(decision.execution, execution, decision.events)
-            except StaleExecution:
-                latest = self._store.get(execution.execution_id)
-                if latest is None:
-                    raise
-                execution = latest
-        raise StaleExecution(execution.execution_id)
+
+        def changed(latest: Execution) -> Outcome[None]:
+            decision = decide(latest)
+            if decision.execution == latest:
+                return Outcome(None)
+            return Outcome(None, decision.execution, decision.events)
+
+        done = self._work.run_from(execution, changed, attempts=RECORD_ATTEMPTS)
+        assert done.execution is not None  # run_from raises when it is gone
+        return done.execution

@@ -16,6 +16,8 @@ from bot.domain.execution import Execution, ExecutionSummary
 from bot.domain.plans import Catalog
 
 Clock = Callable[[], datetime]
+# The id of a new execution, from the Slack request that asked for it (None: a fresh one).
+ExecutionIds = Callable[[str | None], str]
 
 
 class LogKeys(Protocol):
@@ -79,11 +81,17 @@ class ExecutionStore(Protocol):
 
     def active_ids(self) -> list[str]: ...
 
-    def recent_ids(self, *, index: str, key: str, value: str, limit: int) -> list[str]: ...
+    def recent_in_channel(self, channel_id: str, limit: int) -> list[str]:
+        """The ids of the channel's newest executions, newest first."""
+        ...
 
-    def history(
-        self, *, plan_name: str | None, channel_id: str | None, limit: int
-    ) -> list[ExecutionSummary]: ...
+    def history_in_channel(self, channel_id: str, limit: int) -> list[ExecutionSummary]:
+        """The channel's newest executions, newest first."""
+        ...
+
+    def history_of_plan(self, plan_name: str, limit: int) -> list[ExecutionSummary]:
+        """The plan's newest executions, newest first."""
+        ...
 
     def latest_in_channel(self, channel_id: str) -> Execution | None: ...
 

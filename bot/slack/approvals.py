@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def approve(deps: SlackDeps, body: dict[str, Any], respond: Respond) -> None:
     execution_id = clicked_execution(body)
     user_id = body["user"]["id"]
-    report = deps.executions.vote(execution_id, Vote.APPROVE, user_id, channel_id=clicked_channel(body))
+    report = deps.controlling.vote(execution_id, Vote.APPROVE, user_id, channel_id=clicked_channel(body))
     text = _vote_reply(report.outcome.result, execution_id, deps)
     if text:
         respond(response_type="ephemeral", replace_original=False, text=text)
@@ -36,7 +36,7 @@ def reject(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
     values = (body["view"].get("state") or {}).get("values") or {}
     reason = str(((values.get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}).get("value") or "")
     user_id = body["user"]["id"]
-    report = deps.executions.vote(execution_id, Vote.REJECT, user_id, reason=reason, channel_id=channel_id)
+    report = deps.controlling.vote(execution_id, Vote.REJECT, user_id, reason=reason, channel_id=channel_id)
     text = _vote_reply(report.outcome.result, execution_id, deps)
     if text and channel_id:
         client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
@@ -47,7 +47,7 @@ def _vote_reply(result: VoteResult, execution_id: str, deps: SlackDeps) -> Mrkdw
     if result in (VoteResult.APPROVED, VoteResult.RECORDED, VoteResult.REJECTED):
         return None
     if result is VoteResult.ALREADY_DECIDED:
-        execution = deps.executions.get(execution_id)
+        execution = deps.queries.get(execution_id)
         status = execution.status.value if execution else "gone"
         return md("This request was already decided ({}); your click changed nothing.", status)
     replies = {

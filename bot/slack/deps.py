@@ -6,8 +6,11 @@ from collections.abc import Callable
 from functools import cached_property
 
 from bot.domain.policy import AccessPolicy
-from bot.services.executions import Executions
+from bot.services.controlling import Controlling
 from bot.services.ports import CatalogStore, Clock
+from bot.services.queries import Queries
+from bot.services.requesting import Requesting
+from bot.services.use_cases import UseCases
 
 
 class SlackDeps:
@@ -16,19 +19,27 @@ class SlackDeps:
     def __init__(
         self,
         *,
-        executions: Callable[[], Executions],
+        use_cases: Callable[[], UseCases],
         catalog: Callable[[], CatalogStore],
         clock: Clock,
         policy: AccessPolicy,
     ) -> None:
-        self._executions = executions
+        self._use_cases = use_cases
         self._catalog = catalog
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
 
     @cached_property
-    def executions(self) -> Executions:
-        return self._executions()
+    def requesting(self) -> Requesting:
+        return self._use_cases().requesting
+
+    @cached_property
+    def controlling(self) -> Controlling:
+        return self._use_cases().controlling
+
+    @cached_property
+    def queries(self) -> Queries:
+        return self._use_cases().queries
 
     @cached_property
     def catalog(self) -> CatalogStore:

@@ -19,7 +19,8 @@ from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPl
 from bot.domain.execution import Execution
 from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
-from bot.services.executions import CancelResult, RequestResult
+from bot.services.controlling import CancelResult
+from bot.services.requesting import RequestResult
 from bot.slack import blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
@@ -54,13 +55,13 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     elif isinstance(parsed, Cancel):
         _cancel(deps, parsed, command, respond)
     elif isinstance(parsed, History):
-        found = deps.executions.history(parsed.plan_name, command["channel_id"], parsed.limit)
+        found = deps.queries.history(parsed.plan_name, command["channel_id"], parsed.limit)
         _reply(respond, blocks.history_text(found, parsed.plan_name, deps.clock()))
     # Help, Invalid and reserved words were fully answered by the ack.
 
 
 def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond: Respond) -> None:
-    outcome = deps.executions.request(
+    outcome = deps.requesting.request(
         plan_name=parsed.plan_name,
         execution_type=parsed.execution_type,
         user_id=command["user_id"],
@@ -203,7 +204,7 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
     execution = _find(deps, parsed.execution_ref, command, respond)
     if execution is None:
         return
-    outcome = deps.executions.cleanup(execution.execution_id, command["user_id"])
+    outcome = deps.controlling.cleanup(execution.execution_id, command["user_id"])
     name = md("`{}` ({})", execution.execution_id, execution.plan_name)
     if outcome.refusal is CleanupRefusal.NOT_ALLOWED:
         text = md(
@@ -229,9 +230,9 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
-    report = deps.executions.check(parsed.plan_name)
+    report = deps.requesting.check(parsed.plan_name)
     if report is None:
-        _reply(respond, blocks.unknown_plan(parsed.plan_name, deps.executions.known_plans()))
+        _reply(respond, blocks.unknown_plan(parsed.plan_name, deps.queries.known_plans()))
         return
     verdict = report.verdict
     text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
@@ -243,7 +244,7 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
             minutes(pending.rpo_target_seconds),
         )
     _reply(respond, text)
-    ages = deps.executions.check_snapshot_ages(report)
+    ages = deps.requesting.check_snapshot_ages(report)
     if ages is not None:
         level = "WARN" if verdict.level.value == "READY" and ages.findings else verdict.level.value
         _reply(
@@ -273,7 +274,7 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
     execution = _find(deps, parsed.execution_ref, command, respond)
     if execution is None:
         return
-    outcome = deps.executions.cancel(execution.execution_id, command["user_id"])
+    outcome = deps.controlling.cancel(execution.execution_id, command["user_id"])
     name = md("`{}` ({})", execution.execution_id, execution.plan_name)
     texts = {
         CancelResult.NOT_ALLOWED: md(
@@ -294,7 +295,7 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:
     """The execution the user named, or None once they have been told why not."""
     try:
-        execution = deps.executions.find(ref, command["channel_id"])
+        execution = deps.queries.find(ref, command["channel_id"])
     except AmbiguousExecution as error:
         _reply(
             respond,
@@ -330,7 +331,7 @@ def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: R
         if execution is None:
             return
     else:
-        execution = deps.executions.latest_in_channel(command["channel_id"])
+        execution = deps.queries.latest_in_channel(command["channel_id"])
         if execution is None:
             _reply(respond, Mrkdwn("No execution has run in this channel yet."))
             return

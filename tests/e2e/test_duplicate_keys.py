@@ -45,7 +45,7 @@ def test_a_policy_with_a_key_written_twice_opens_nothing(
         latest = store.latest_in_channel(channel)
         assert latest is not None and latest.execution_id == execution.execution_id  # no drill either
     finally:
-        sandbox.stack.bot.executions.vote(
+        sandbox.stack.bot.use_cases.controlling.vote(
             execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over"
         )
 

@@ -113,7 +113,7 @@ def test_cleanup_of_a_drill_through_slack(sandbox: Sandbox) -> None:
 def test_an_id_prefix_two_executions_share_is_refused_by_name_and_a_longer_one_works(
     sandbox: Sandbox,
 ) -> None:
-    from bot.services.executions import execution_id_for
+    from bot.services.requesting import execution_id_for
 
     # Two Slack requests whose executions' ids begin with the same 6 characters (found by search).
     first, second = execution_id_for("trigger-3362"), execution_id_for("trigger-5584")

@@ -304,7 +304,7 @@ def before(sandbox: Sandbox, error_log: ErrorLog) -> Before:
         invocations=len(slack_invocations(sandbox)),
         errors=len(error_log.records),
         starts=len(start_recoveries(sandbox)),
-        idle=not sandbox.stack.bot.executions.active(),
+        idle=not sandbox.stack.bot.use_cases.ticking.active(),
     )
 
 
@@ -353,9 +353,11 @@ def assert_nothing_launched(sandbox: Sandbox, was: Before, channel: str, text: s
         assert tagged == [], f"{text!r}: StartRecovery for {execution.execution_id}"
         if str(execution.status) == "PENDING_APPROVAL":
             # Withdrawn, as its requester could, so that the plan is free for the next example.
-            executions = sandbox.stack.bot.executions
-            executions.vote(execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over")
-    if was.idle and not sandbox.stack.bot.executions.active():
+            use_cases = sandbox.stack.bot.use_cases
+            use_cases.controlling.vote(
+                execution.execution_id, Vote.REJECT, execution.initiated_by, reason="test over"
+            )
+    if was.idle and not sandbox.stack.bot.use_cases.ticking.active():
         assert len(start_recoveries(sandbox)) == was.starts, f"{text!r}: a StartRecovery happened"
 
 

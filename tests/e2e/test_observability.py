@@ -106,7 +106,7 @@ def test_a_drill_with_a_failing_server_is_followed_by_its_keys_and_counted(
     ]
     # Lines logged deep in bot.services while ticking carry the execution, its plan and type.
     saved = [line for line in ticking if str(line["message"]).startswith("tick saved")]
-    assert saved and all(line["name"] == "bot.services.executions" for line in saved)
+    assert saved and all(line["name"] == "bot.services.ticking" for line in saved)
     assert any("wave_finished" in line["message"] for line in saved)
     for line in saved:
         assert (line["plan"], line["execution_type"]) == ("plan-flaky", "DRILL")

@@ -58,5 +58,7 @@ def test_a_recovery_card_shows_the_verdict_to_the_approvers(sandbox: Sandbox) ->
     assert "Readiness: BLOCKED" in str(card["blocks"]) and STALLED_SERVER in str(card["blocks"])
     execution = sandbox.stack.bot.store.latest_in_channel(channel)
     assert execution is not None and execution.status is ExecutionStatus.PENDING_APPROVAL
-    sandbox.stack.bot.executions.vote(execution.execution_id, Vote.REJECT, "U0REQUESTER", "test over")
+    sandbox.stack.bot.use_cases.controlling.vote(
+        execution.execution_id, Vote.REJECT, "U0REQUESTER", "test over"
+    )
     assert sandbox.finished_execution(channel).status is ExecutionStatus.REJECTED

@@ -65,7 +65,7 @@ def test_the_approval_card_shows_the_snapshot_ages_once_they_are_read(sandbox: S
     }
     assert not ours & launched
     assert sandbox.stack.container is not None
-    sandbox.stack.bot.executions.vote(execution.execution_id, Vote.REJECT, REQUESTER, "test over")
+    sandbox.stack.bot.use_cases.controlling.vote(execution.execution_id, Vote.REJECT, REQUESTER, "test over")
     assert sandbox.finished_execution(channel).status is ExecutionStatus.REJECTED
 
 

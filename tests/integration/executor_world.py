@@ -21,9 +21,10 @@ from bot.domain.execution import Execution, ExecutionType, Limits
 from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
 from bot.errors import StaleExecution
-from bot.services.executions import Executions, TickResult
 from bot.services.outbox import Outbox
-from bot.wiring import BlockKitRenderer
+from bot.services.ticking import TickResult
+from bot.services.use_cases import UseCases
+from bot.wiring import BlockKitRenderer, build_use_cases
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 from sandbox.slack_fake import FakeSlack
 
@@ -98,11 +99,11 @@ class World:
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(WebClient(token=self.slack.bot_token, base_url=self.slack.api_url))
 
-    def executions(self, *, drs: Any = None, store: Any = None, notifier: Any = None) -> Executions:
+    def use_cases(self, *, drs: Any = None, store: Any = None, notifier: Any = None) -> UseCases:
         store = store or self.store()
         catalogs = DynamoCatalogStore(self.dynamodb, self.tables["CatalogTable"])
         outbox = Outbox(store, notifier or self.notifier(), BlockKitRenderer(), self.clock.now)
-        return Executions(
+        return build_use_cases(
             catalog=catalogs,
             store=store,
             drs=drs or self.drs(),
@@ -114,9 +115,9 @@ class World:
             poll_seconds=30,
         )
 
-    def start_drill(self, executions: Executions, plan: str = "plan-x") -> str:
+    def start_drill(self, use_cases: UseCases, plan: str = "plan-x") -> str:
         try:
-            outcome = executions.request(
+            outcome = use_cases.requesting.request(
                 plan_name=plan,
                 execution_type=ExecutionType.DRILL,
                 user_id="U0OPS",
@@ -132,12 +133,12 @@ class World:
             return latest.execution_id
 
     def run(
-        self, executions: Executions, execution_id: str, *, parallel: int = 1, steps: int = 400
+        self, use_cases: UseCases, execution_id: str, *, parallel: int = 1, steps: int = 400
     ) -> Execution:
         """Tick until the execution ended and its messages are out, 30 emulated seconds apart."""
         for _ in range(steps):
             with ThreadPoolExecutor(parallel) as pool:
-                results = list(pool.map(lambda _: self._tick(executions, execution_id), range(parallel)))
+                results = list(pool.map(lambda _: self._tick(use_cases, execution_id), range(parallel)))
             if any(result is not None and result.finished for result in results):
                 break
             self.clock.advance(30)
@@ -147,9 +148,9 @@ class World:
         assert final is not None
         return final
 
-    def _tick(self, executions: Executions, execution_id: str) -> TickResult | None:
+    def _tick(self, use_cases: UseCases, execution_id: str) -> TickResult | None:
         try:
-            return executions.tick(execution_id)
+            return use_cases.ticking.tick(execution_id)
         except Crash:
             self.crashes += 1
             return None

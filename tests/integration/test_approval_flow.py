@@ -10,7 +10,7 @@ import pytest
 from bot.domain.approval import Vote, VoteResult
 from bot.domain.execution import ExecutionStatus, ExecutionType
 from bot.domain.policy import AccessPolicy
-from bot.services.executions import RequestResult
+from bot.services.requesting import RequestResult
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import CHANNEL, World, build_world
 from tests.unit.builders import catalog
@@ -31,7 +31,7 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
 
 
 def request(world: World, key: str = "r1") -> str:
-    outcome = world.executions().request(
+    outcome = world.use_cases().requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.RECOVERY,
         user_id="U0REQ",
@@ -45,11 +45,11 @@ def request(world: World, key: str = "r1") -> str:
 def test_an_unapproved_request_expires_frees_the_plan_and_the_card_says_so(world: World) -> None:
     execution_id = request(world)
     world.clock.advance(29 * 60)
-    assert not world.executions().tick(execution_id).finished
+    assert not world.use_cases().ticking.tick(execution_id).finished
     world.clock.advance(60)
-    final = world.run(world.executions(), execution_id)
+    final = world.run(world.use_cases(), execution_id)
     assert final.status is ExecutionStatus.EXPIRED
-    late = world.executions().vote(execution_id, Vote.APPROVE, "U0BOSS")
+    late = world.use_cases().controlling.vote(execution_id, Vote.APPROVE, "U0BOSS")
     assert late.outcome.result is VoteResult.ALREADY_DECIDED
     assert [c for c in world.emulator.calls if c.operation == "StartRecovery"] == []
     anchor = next(m for m in world.slack.messages(CHANNEL) if not m["thread_ts"])
@@ -60,14 +60,14 @@ def test_an_unapproved_request_expires_frees_the_plan_and_the_card_says_so(world
 def test_two_of_n_needs_two_different_approvers(world: World) -> None:
     world.policy = AccessPolicy(recovery_requesters=["*"], approvers=["U0A", "U0B"], approvals_required=2)
     execution_id = request(world)
-    first = world.executions().vote(execution_id, Vote.APPROVE, "U0A")
+    first = world.use_cases().controlling.vote(execution_id, Vote.APPROVE, "U0A")
     assert first.outcome.result is VoteResult.RECORDED
-    again = world.executions().vote(execution_id, Vote.APPROVE, "U0A")
+    again = world.use_cases().controlling.vote(execution_id, Vote.APPROVE, "U0A")
     assert again.outcome.result is VoteResult.ALREADY_VOTED
     assert world.stored(execution_id).status is ExecutionStatus.PENDING_APPROVAL
-    second = world.executions().vote(execution_id, Vote.APPROVE, "U0B")
+    second = world.use_cases().controlling.vote(execution_id, Vote.APPROVE, "U0B")
     assert second.outcome.result is VoteResult.APPROVED
-    final = world.run(world.executions(), execution_id)
+    final = world.run(world.use_cases(), execution_id)
     assert final.status is ExecutionStatus.COMPLETED
     assert [a.user_id for a in final.approvals] == ["U0A", "U0B"]
     thread = "\n".join(m["text"] for m in world.slack.messages(CHANNEL))
@@ -76,7 +76,7 @@ def test_two_of_n_needs_two_different_approvers(world: World) -> None:
 
 def test_no_approvers_configured_means_no_recovery(world: World) -> None:
     world.policy = AccessPolicy(recovery_requesters=["*"])
-    outcome = world.executions().request(
+    outcome = world.use_cases().requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.RECOVERY,
         user_id="U0REQ",
@@ -94,10 +94,10 @@ def test_who_may_request_and_where_is_configuration(world: World) -> None:
         approvers=["U0BOSS"],
         allowed_channels=["C0OK"],
     )
-    executions = world.executions()
+    use_cases = world.use_cases()
 
     def ask(kind: ExecutionType, user: str, channel: str) -> RequestResult:
-        return executions.request(
+        return use_cases.requesting.request(
             plan_name="plan-x",
             execution_type=kind,
             user_id=user,
@@ -115,18 +115,18 @@ def test_who_may_request_and_where_is_configuration(world: World) -> None:
 def test_only_the_requester_or_an_approver_may_cancel_and_a_pending_request_ends_at_once(
     world: World,
 ) -> None:
-    from bot.services.executions import CancelResult
+    from bot.services.controlling import CancelResult
 
     world.policy = AccessPolicy(drill_runners=["*"], recovery_requesters=["*"], approvers=["U0BOSS"])
     execution_id = request(world)
-    refused = world.executions().cancel(execution_id, "U0PASSERBY")
+    refused = world.use_cases().controlling.cancel(execution_id, "U0PASSERBY")
     assert refused.result is CancelResult.NOT_ALLOWED
     assert world.stored(execution_id).status is ExecutionStatus.PENDING_APPROVAL
-    withdrawn = world.executions().cancel(execution_id, "U0REQ")
+    withdrawn = world.use_cases().controlling.cancel(execution_id, "U0REQ")
     assert withdrawn.result is CancelResult.CANCELLING
     final = world.store().get(execution_id)
     assert final is not None and final.status is ExecutionStatus.CANCELLED
-    late = world.executions().vote(execution_id, Vote.APPROVE, "U0BOSS")
+    late = world.use_cases().controlling.vote(execution_id, Vote.APPROVE, "U0BOSS")
     assert late.outcome.result is VoteResult.ALREADY_DECIDED
     assert [c for c in world.emulator.calls if c.operation == "StartRecovery"] == []
     anchor = next(m for m in world.slack.messages(CHANNEL) if not m["thread_ts"])

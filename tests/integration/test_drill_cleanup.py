@@ -71,16 +71,16 @@ def terminated_ids(world: World) -> Counter[str]:
 
 
 def finished_drill(world: World) -> str:
-    executions = world.executions()
-    execution_id = world.start_drill(executions)
-    world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = world.start_drill(use_cases)
+    world.run(use_cases, execution_id)
     return execution_id
 
 
 def run_cleanup(world: World, execution_id: str, user: str = "U0OPS") -> Any:
-    executions = world.executions()
-    outcome = executions.cleanup(execution_id, user)
-    world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    outcome = use_cases.controlling.cleanup(execution_id, user)
+    world.run(use_cases, execution_id)
     return outcome
 
 
@@ -111,11 +111,11 @@ def test_two_cleanups_racing_terminate_nothing_twice(world: World) -> None:
     execution_id = finished_drill(world)
 
     def clean(user: str) -> Any:
-        return world.executions().cleanup(execution_id, user)
+        return world.use_cases().controlling.cleanup(execution_id, user)
 
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(clean, ["U0A", "U0B"]))
-    world.run(world.executions(), execution_id)
+    world.run(world.use_cases(), execution_id)
     assert len(terminated_ids(world)) == 3 and set(terminated_ids(world).values()) == {1}
     refusals = [o.refusal for o in outcomes]
     assert refusals.count(None) >= 1
@@ -125,8 +125,8 @@ def test_two_cleanups_racing_terminate_nothing_twice(world: World) -> None:
 def test_a_recovery_is_never_cleaned_up_and_its_instances_are_untouched(world: World) -> None:
     drill_id = finished_drill(world)
     # A recovery of the same servers: its instances sit beside the drill's.
-    executions = world.executions()
-    recovery = executions.request(
+    use_cases = world.use_cases()
+    recovery = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.RECOVERY,
         user_id="U0OPS",
@@ -134,12 +134,12 @@ def test_a_recovery_is_never_cleaned_up_and_its_instances_are_untouched(world: W
         request_key="recovery",
     ).execution
     assert recovery is not None
-    executions.vote(recovery.execution_id, Vote.APPROVE, APPROVER)
-    world.run(executions, recovery.execution_id)
+    use_cases.controlling.vote(recovery.execution_id, Vote.APPROVE, APPROVER)
+    world.run(use_cases, recovery.execution_id)
     real = {i["recoveryInstanceID"] for i in instances(world) if not i["isDrill"]}
     assert len(real) == 3
 
-    refused = world.executions().cleanup(recovery.execution_id, "U0OPS")
+    refused = world.use_cases().controlling.cleanup(recovery.execution_id, "U0OPS")
     assert refused.refusal is CleanupRefusal.NOT_A_DRILL
     run_cleanup(world, drill_id)
     assert not real & set(terminated_ids(world))
@@ -153,10 +153,10 @@ def test_cleanup_after_terminates_the_drill_automatically_and_says_so_in_advance
     slack.reset()
     world, server = build_world(dynamodb, tables, plans(cleanup_after="4h"), slack)
     try:
-        executions = world.executions()
-        execution_id = world.start_drill(executions)
+        use_cases = world.use_cases()
+        execution_id = world.start_drill(use_cases)
         for _ in range(100):  # until the drill itself ended (the loop goes on: a cleanup is due)
-            executions.tick(execution_id)
+            use_cases.ticking.tick(execution_id)
             ended = world.store().get(execution_id)
             if (
                 ended is not None
@@ -172,9 +172,9 @@ def test_cleanup_after_terminates_the_drill_automatically_and_says_so_in_advance
         assert "terminated automatically at" in thread
         assert terminated_ids(world) == Counter()
         assert execution_id in world.store().active_ids()  # still ticked: the cleanup is due later
-        assert not executions.tick(execution_id).finished
+        assert not use_cases.ticking.tick(execution_id).finished
         world.clock.advance(4 * 3600)
-        world.run(world.executions(), execution_id)
+        world.run(world.use_cases(), execution_id)
         final = world.store().get(execution_id)
         assert final is not None and final.cleanup is not None and final.cleanup.status is CleanupStatus.DONE
         assert len(terminated_ids(world)) == 3
@@ -214,10 +214,10 @@ def test_two_ticks_at_once_through_the_cleanup_terminate_once(
     slack.reset()
     world, server = build_world(dynamodb, tables, plans(cleanup_after="1h"), slack)
     try:
-        executions = world.executions()
-        execution_id = world.start_drill(executions)
+        use_cases = world.use_cases()
+        execution_id = world.start_drill(use_cases)
         for _ in range(60):  # until the drill itself ended (the loop goes on: a cleanup is due)
-            executions.tick(execution_id)
+            use_cases.ticking.tick(execution_id)
             ended = world.store().get(execution_id)
             if (
                 ended is not None
@@ -227,7 +227,7 @@ def test_two_ticks_at_once_through_the_cleanup_terminate_once(
                 break
             world.clock.advance(30)
         world.clock.advance(3600)
-        world.run(executions, execution_id, parallel=2)
+        world.run(use_cases, execution_id, parallel=2)
         assert_terminated_once_and_reported(world, execution_id)
     finally:
         server.stop()
@@ -235,11 +235,11 @@ def test_two_ticks_at_once_through_the_cleanup_terminate_once(
 
 def test_a_tick_killed_after_terminate_never_terminates_again(world: World) -> None:
     execution_id = finished_drill(world)
-    executions = world.executions(drs=CrashAfter(world.drs(), "terminate", 1))
+    use_cases = world.use_cases(drs=CrashAfter(world.drs(), "terminate", 1))
     try:
-        executions.cleanup(execution_id, "U0OPS")
+        use_cases.controlling.cleanup(execution_id, "U0OPS")
     except Crash:
         world.crashes += 1
-    world.run(executions, execution_id)
+    world.run(use_cases, execution_id)
     assert world.crashes == 1
     assert_terminated_once_and_reported(world, execution_id)

@@ -65,8 +65,8 @@ def launch_result(job_id: str, server_id: str, region: str = REGION) -> str:
 
 
 def started(world: World, plan: str) -> tuple[str, list[str]]:
-    executions = world.executions()
-    outcome = executions.request(
+    use_cases = world.use_cases()
+    outcome = use_cases.requesting.request(
         plan_name=plan,
         execution_type=ExecutionType.DRILL,
         user_id="U0OPS",
@@ -75,7 +75,7 @@ def started(world: World, plan: str) -> tuple[str, list[str]]:
     )
     assert outcome.execution is not None
     execution_id = outcome.execution.execution_id
-    executions.tick(execution_id)
+    use_cases.ticking.tick(execution_id)
     execution = world.store().get(execution_id)
     assert execution is not None
     return execution_id, list(execution.waves[0].job_ids)
@@ -100,7 +100,7 @@ def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: W
     before = len(describe_jobs_by_id(world))
 
     jobs = [job for message in messages if (job := launch_result_job(message))]
-    outcome = world.executions().on_launch_results(jobs)
+    outcome = world.use_cases().ticking.on_launch_results(jobs)
 
     assert sorted(result.execution_id for result in outcome.ticked) == sorted([big, small])
     assert outcome.failed == {}
@@ -115,7 +115,7 @@ def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: W
 
 
 def test_events_for_no_job_of_ours_tick_nothing(world: World) -> None:
-    outcome = world.executions().on_launch_results([(REGION, "drsjob-0000000000000abcd")])
+    outcome = world.use_cases().ticking.on_launch_results([(REGION, "drsjob-0000000000000abcd")])
     assert outcome.ticked == [] and outcome.failed == {}
 
 
@@ -136,7 +136,7 @@ def test_one_executions_failed_tick_does_not_hold_back_the_others(world: World) 
                 raise TimeoutError("ProvisionedThroughputExceededException: the table is throttled")
             return store.get(execution_id, *args, **kwargs)
 
-    outcome = world.executions(store=FailingFor()).on_launch_results(
+    outcome = world.use_cases(store=FailingFor()).ticking.on_launch_results(
         [(REGION, big_jobs[0]), (REGION, small_jobs[0])]
     )
     assert [result.execution_id for result in outcome.ticked] == [small]

@@ -58,9 +58,9 @@ def assert_told_the_truth(world: World, execution_id: str) -> None:
 
 
 def test_without_faults(world: World) -> None:
-    executions = world.executions()
-    execution_id = world.start_drill(executions)
-    world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = world.start_drill(use_cases)
+    world.run(use_cases, execution_id)
     assert world.crashes == 0
     assert_told_the_truth(world, execution_id)
 
@@ -88,36 +88,36 @@ def test_a_tick_killed_after_an_external_call_loses_nothing(
     adapters: dict[str, Any] = {"drs": world.drs(), "store": world.store(), "notifier": world.notifier()}
     crashing = CrashAfter(adapters[port], method, nth)
     adapters[port] = crashing
-    executions = world.executions(**adapters)
-    execution_id = world.start_drill(executions)
-    world.run(executions, execution_id)
+    use_cases = world.use_cases(**adapters)
+    execution_id = world.start_drill(use_cases)
+    world.run(use_cases, execution_id)
     assert world.crashes == 1, f"the crash point {method} #{nth} was never reached"
     assert_told_the_truth(world, execution_id)
 
 
 def test_two_ticks_at_once_all_the_way(world: World) -> None:
-    executions = world.executions()
-    execution_id = world.start_drill(executions)
-    world.run(executions, execution_id, parallel=2)
+    use_cases = world.use_cases()
+    execution_id = world.start_drill(use_cases)
+    world.run(use_cases, execution_id, parallel=2)
     assert_told_the_truth(world, execution_id)
 
 
 def test_thirty_percent_of_drs_calls_throttled_still_completes(world: World) -> None:
     world.emulator.inject_fault("*", "ThrottlingException", rate=0.3)
-    executions = world.executions(drs=world.drs(max_attempts=1))  # no retries in botocore: ours alone
-    execution_id = world.start_drill(executions)
-    world.run(executions, execution_id)
+    use_cases = world.use_cases(drs=world.drs(max_attempts=1))  # no retries in botocore: ours alone
+    execution_id = world.start_drill(use_cases)
+    world.run(use_cases, execution_id)
     throttled = [call for call in world.emulator.calls if call.error == "ThrottlingException"]
     assert len(throttled) >= 5
     assert_told_the_truth(world, execution_id)
 
 
 def test_slack_down_for_a_while_delays_messages_but_loses_none(world: World) -> None:
-    executions = world.executions()
-    execution_id = world.start_drill(executions)
+    use_cases = world.use_cases()
+    execution_id = world.start_drill(use_cases)
     world.slack.inject_fault("chat.postMessage", "server_error", count=6)
     world.slack.inject_fault("chat.update", "ratelimited", count=3)
-    world.run(executions, execution_id)
+    world.run(use_cases, execution_id)
     assert_told_the_truth(world, execution_id)
     replies = [m for m in world.slack.messages(CHANNEL) if m["thread_ts"]]
     seqs = [int(m["metadata"]["event_payload"]["key"].split(":")[1]) for m in replies]

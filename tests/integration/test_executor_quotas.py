@@ -45,8 +45,8 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
 def test_a_450_server_wave_makes_5_jobs_within_the_500_server_quota_while_other_jobs_run(
     world: World,
 ) -> None:
-    executions = world.executions()
-    other = executions.request(
+    use_cases = world.use_cases()
+    other = use_cases.requesting.request(
         plan_name="plan-y",
         execution_type=ExecutionType.DRILL,
         user_id="U1",
@@ -54,16 +54,16 @@ def test_a_450_server_wave_makes_5_jobs_within_the_500_server_quota_while_other_
         request_key="y",
     ).execution
     assert other is not None
-    executions.tick(other.execution_id)  # plan-y's 100 servers are now in a DRS job
-    big = world.start_drill(executions, "plan-x")
-    first = executions.tick(big)
+    use_cases.ticking.tick(other.execution_id)  # plan-y's 100 servers are now in a DRS job
+    big = world.start_drill(use_cases, "plan-x")
+    first = use_cases.ticking.tick(big)
     assert not first.finished
     jobs_now = world.store().get(big)
     assert jobs_now is not None
     assert len(jobs_now.waves[0].job_ids) == 4  # 400 + the other plan's 100 = the 500 quota
 
-    world.run(executions, other.execution_id)
-    final = world.run(executions, big)
+    world.run(use_cases, other.execution_id)
+    final = world.run(use_cases, big)
     assert final.status is ExecutionStatus.COMPLETED
     assert len(final.waves[0].job_ids) == 5
     assert all(server.status is ServerStatus.LAUNCHED for server in final.servers())

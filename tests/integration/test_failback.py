@@ -22,7 +22,8 @@ from bot.domain.execution import (
 )
 from bot.domain.history import to_history
 from bot.domain.plans import Catalog
-from bot.services.executions import Executions, RequestResult
+from bot.services.requesting import RequestResult
+from bot.services.use_cases import UseCases
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import APPROVER, CHANNEL, Crash, CrashAfter, World, build_world
 from tests.unit.builders import server_ids
@@ -66,8 +67,8 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
     server.stop()
 
 
-def approved(world: World, executions: Executions, execution_type: ExecutionType, key: str) -> str:
-    outcome = executions.request(
+def approved(world: World, use_cases: UseCases, execution_type: ExecutionType, key: str) -> str:
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=execution_type,
         user_id="U0OPS",
@@ -77,14 +78,14 @@ def approved(world: World, executions: Executions, execution_type: ExecutionType
     assert outcome.result is RequestResult.APPROVAL_REQUESTED, outcome
     assert outcome.execution is not None
     execution_id = outcome.execution.execution_id
-    executions.vote(execution_id, Vote.APPROVE, APPROVER)
+    use_cases.controlling.vote(execution_id, Vote.APPROVE, APPROVER)
     return execution_id
 
 
 def recovered(world: World) -> Execution:
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.RECOVERY, "recovery")
-    final = world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.RECOVERY, "recovery")
+    final = world.run(use_cases, execution_id)
     assert final.status is ExecutionStatus.COMPLETED
     return final
 
@@ -100,17 +101,17 @@ def thread_text(world: World) -> str:
 def test_failback_after_a_recovery_launches_in_the_origin_region_and_reprotects(world: World) -> None:
     recovery = recovered(world)
     instances = {s.instance_id for s in recovery.servers()}
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
 
-    after_approval = executions.get(execution_id)
+    after_approval = use_cases.queries.get(execution_id)
     assert after_approval is not None and after_approval.failback is not None
     assert after_approval.failback.phase is FailbackPhase.SYNCING  # reversed in the approval's tick
     reversed_calls = calls(world, "ReverseReplication")
     assert {c.params["recoveryInstanceID"] for c in reversed_calls} == instances
     assert {c.region for c in reversed_calls} == {RECOVERY_REGION}
 
-    final = world.run(executions, execution_id)
+    final = world.run(use_cases, execution_id)
     assert final.status is ExecutionStatus.COMPLETED
     assert final.failback is not None and final.failback.phase is FailbackPhase.DONE
     reversed_ids = {s.reversed_source_server_id for s in final.failback.servers}
@@ -149,7 +150,7 @@ def test_failback_after_a_recovery_launches_in_the_origin_region_and_reprotects(
     assert {w["Region"] for w in history["Waves"]} == {ORIGIN_REGION}
 
     # That recovery was failed back: a second failback has nothing to undo.
-    again = executions.request(
+    again = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.FAILBACK,
         user_id="U0OPS",
@@ -161,15 +162,15 @@ def test_failback_after_a_recovery_launches_in_the_origin_region_and_reprotects(
 
 def test_a_server_that_never_reaches_continuous_is_left_out(world: World) -> None:
     recovered(world)
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
-    reversing = executions.get(execution_id)
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
+    reversing = use_cases.queries.get(execution_id)
     assert reversing is not None and reversing.failback is not None
     stuck = next(s for s in reversing.failback.servers if s.wave == 0)
     assert stuck.reversed_source_server_id is not None
     world.emulator.set_replication_state(stuck.reversed_source_server_id, "STALLED")
 
-    final = world.run(executions, execution_id)
+    final = world.run(use_cases, execution_id)
     assert final.status is ExecutionStatus.PARTIAL
     assert final.failback is not None and final.failback.phase is FailbackPhase.DONE
     by_id = {s.source_server_id: s for s in final.servers()}
@@ -197,8 +198,8 @@ def test_a_server_that_never_reaches_continuous_is_left_out(world: World) -> Non
 
 
 def test_failback_without_a_recovery_is_refused(world: World) -> None:
-    executions = world.executions()
-    outcome = executions.request(
+    use_cases = world.use_cases()
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.FAILBACK,
         user_id="U0OPS",
@@ -207,17 +208,17 @@ def test_failback_without_a_recovery_is_refused(world: World) -> None:
     )
     assert outcome.result is RequestResult.NO_RECOVERY
     assert outcome.execution is None
-    assert executions.latest_in_channel(CHANNEL) is None
+    assert use_cases.queries.latest_in_channel(CHANNEL) is None
     assert calls(world, "ReverseReplication") == []
 
 
 def test_a_failback_cancelled_while_syncing_launches_nothing(world: World) -> None:
     recovered(world)
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
     world.clock.advance(60)
-    executions.cancel(execution_id, "U0OPS")
-    final = world.run(executions, execution_id)
+    use_cases.controlling.cancel(execution_id, "U0OPS")
+    final = world.run(use_cases, execution_id)
     assert final.status is ExecutionStatus.CANCELLED
     assert final.failback is not None and final.failback.phase is FailbackPhase.DONE
     assert all(w.status.value == "SKIPPED" for w in final.waves)
@@ -253,9 +254,9 @@ def test_a_recovery_instance_not_ready_yet_is_asked_again_and_fails_back(world: 
     recovery = recovered(world)
     slow = sorted(s.instance_id or "" for s in recovery.servers())[0]
     world.emulator.hold_reverse_readiness(slow, 600)  # its agent checks in 10 minutes from now
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
-    final = world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
+    final = world.run(use_cases, execution_id)
 
     assert final.status is ExecutionStatus.COMPLETED
     assert all(s.status is ServerStatus.LAUNCHED for s in final.servers()) and len(list(final.servers())) == 4
@@ -276,9 +277,9 @@ def test_a_recovery_instance_never_ready_is_left_out_at_the_timeout_with_drss_te
     stuck = next(s for s in recovery.waves[0].servers())
     assert stuck.instance_id is not None
     world.emulator.hold_reverse_readiness(stuck.source_server_id)  # every instance of it, for ever
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
-    final = world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
+    final = world.run(use_cases, execution_id)
 
     assert final.status is ExecutionStatus.PARTIAL
     assert final.failback is not None
@@ -316,9 +317,9 @@ def test_an_instance_reversed_already_outside_the_bot_is_taken_as_reversed(world
         aws_secret_access_key="t",
     )
     arn = client.reverse_replication(recoveryInstanceID=instance_id)["reversedDirectionSourceServerArn"]
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
-    final = world.run(executions, execution_id)
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
+    final = world.run(use_cases, execution_id)
 
     assert final.status is ExecutionStatus.COMPLETED
     assert final.failback is not None and not any(s.failed for s in final.failback.servers)
@@ -333,10 +334,10 @@ def test_two_ticks_at_once_through_every_failback_step_call_drs_once_per_instanc
     for server in recovery.servers():  # not ready at approval: the concurrent ticks do the reversing
         assert server.instance_id is not None
         world.emulator.hold_reverse_readiness(server.instance_id, 60)
-    executions = world.executions()
-    execution_id = approved(world, executions, ExecutionType.FAILBACK, "failback")
+    use_cases = world.use_cases()
+    execution_id = approved(world, use_cases, ExecutionType.FAILBACK, "failback")
     world.emulator.clear_calls()
-    final = world.run(executions, execution_id, parallel=2)
+    final = world.run(use_cases, execution_id, parallel=2)
 
     assert final.status is ExecutionStatus.COMPLETED
     assert final.failback is not None and final.failback.phase is FailbackPhase.DONE
@@ -351,8 +352,8 @@ def test_a_tick_killed_after_reverse_replication_never_calls_it_again(world: Wor
     """Calls 1-4 reverse the recovery instances; 5-8 re-protect the instances launched back."""
     recovery = recovered(world)
     crashing = CrashAfter(world.drs(), "reverse_replication", nth)
-    executions = world.executions(drs=crashing)
-    outcome = executions.request(
+    use_cases = world.use_cases(drs=crashing)
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.FAILBACK,
         user_id="U0OPS",
@@ -362,10 +363,10 @@ def test_a_tick_killed_after_reverse_replication_never_calls_it_again(world: Wor
     assert outcome.execution is not None
     execution_id = outcome.execution.execution_id
     try:
-        executions.vote(execution_id, Vote.APPROVE, APPROVER)
+        use_cases.controlling.vote(execution_id, Vote.APPROVE, APPROVER)
     except Crash:
         world.crashes += 1
-    final = world.run(executions, execution_id)
+    final = world.run(use_cases, execution_id)
 
     assert world.crashes == 1, f"ReverseReplication #{nth} was never reached"
     assert final.status is ExecutionStatus.COMPLETED

@@ -142,10 +142,10 @@ def test_a_plan_at_the_limits_validates_and_runs_to_the_end(
         conversion_start=2, conversion_end=8, launch_start=9, instance_created=10, launch_end=15
     )
     try:
-        executions = world.executions()
+        use_cases = world.use_cases()
         started = time.monotonic()
-        execution_id = world.start_drill(executions, plan="plan-0")
-        final = world.run(executions, execution_id, steps=1200)
+        execution_id = world.start_drill(use_cases, plan="plan-0")
+        final = world.run(use_cases, execution_id, steps=1200)
         elapsed = time.monotonic() - started
     finally:
         server.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.execution import ExecutionStatus, ExecutionType
 from bot.domain.history import to_history
-from bot.services.executions import RequestResult
+from bot.services.requesting import RequestResult
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import CHANNEL, START, World, build_world
 from tests.unit.builders import catalog
@@ -48,8 +48,8 @@ def newest_snapshot_before(world: World, server_id: str, moment: Any) -> Recover
 
 def test_each_server_launches_from_its_snapshot_at_or_before_the_time(world: World) -> None:
     at = START - timedelta(hours=2, minutes=17)
-    executions = world.executions()
-    outcome = executions.request(
+    use_cases = world.use_cases()
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.DRILL,
         user_id="U0OPS",
@@ -58,7 +58,7 @@ def test_each_server_launches_from_its_snapshot_at_or_before_the_time(world: Wor
         at=at,
     )
     assert outcome.result is RequestResult.STARTED and outcome.execution is not None
-    final = world.run(executions, outcome.execution.execution_id)
+    final = world.run(use_cases, outcome.execution.execution_id)
     assert final.status is ExecutionStatus.COMPLETED and final.point_in_time == at
     starts = [c for c in world.emulator.calls if c.operation == "StartRecovery" and c.error is None]
     asked = {
@@ -78,8 +78,8 @@ def test_each_server_launches_from_its_snapshot_at_or_before_the_time(world: Wor
 
 
 def test_a_time_before_the_first_snapshot_launches_nothing_and_names_the_servers(world: World) -> None:
-    executions = world.executions()
-    outcome = executions.request(
+    use_cases = world.use_cases()
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.RECOVERY,
         user_id="U0OPS",
@@ -94,7 +94,7 @@ def test_a_time_before_the_first_snapshot_launches_nothing_and_names_the_servers
 
 
 def test_a_time_in_the_future_is_refused(world: World) -> None:
-    outcome = world.executions().request(
+    outcome = world.use_cases().requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.DRILL,
         user_id="U0OPS",

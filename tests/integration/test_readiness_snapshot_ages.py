@@ -12,9 +12,9 @@ import pytest
 
 from bot.domain.execution import ExecutionStatus, ExecutionType
 from bot.domain.plans import Catalog
-from bot.services import executions as executions_module
-from bot.services.executions import RequestResult
+from bot.services import requesting as requesting_module
 from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, SNAPSHOT_LOOKUPS_AT_ONCE
+from bot.services.requesting import RequestResult
 from sandbox.slack_fake import FakeSlack
 from tests.integration.executor_world import CHANNEL, START, World, build_world
 from tests.unit.builders import server_ids
@@ -49,8 +49,8 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
 def test_ages_are_read_after_the_launches_a_bounded_batch_per_tick_and_resume_after_throttling(
     world: World,
 ) -> None:
-    executions = world.executions(drs=world.drs(max_attempts=1))
-    outcome = executions.request(
+    use_cases = world.use_cases(drs=world.drs(max_attempts=1))
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.DRILL,
         user_id="U0OPS",
@@ -66,7 +66,7 @@ def test_ages_are_read_after_the_launches_a_bounded_batch_per_tick_and_resume_af
     # DRS throttles every snapshot lookup, and botocore's one retry (max_attempts=1), for one tick.
     world.emulator.inject_fault("DescribeRecoverySnapshots", "ThrottlingException")
     before = len(world.emulator.calls)
-    executions.tick(execution_id)
+    use_cases.ticking.tick(execution_id)
     first_tick = world.emulator.calls[before:]
     operations = [call.operation for call in first_tick]
     assert operations.count("StartRecovery") == 5  # wave 1 launched: 600 servers, 100 per job
@@ -88,7 +88,7 @@ def test_ages_are_read_after_the_launches_a_bounded_batch_per_tick_and_resume_af
     for _ in range(10):
         world.clock.advance(30)
         before = len(world.emulator.calls)
-        executions.tick(execution_id)
+        use_cases.ticking.tick(execution_id)
         per_tick.append(
             sum(1 for c in world.emulator.calls[before:] if c.operation == "DescribeRecoverySnapshots")
         )
@@ -110,7 +110,7 @@ def test_ages_are_read_after_the_launches_a_bounded_batch_per_tick_and_resume_af
     assert set(looked_up) == {server.source_server_id for server in stored.servers()}
     assert sum(looked_up.values()) == sum(WAVES)  # each answered once
 
-    final = world.run(executions, execution_id)
+    final = world.run(use_cases, execution_id)
     assert final.status is ExecutionStatus.COMPLETED
     done = f"recovery snapshot ages: all {sum(WAVES):,} servers have one newer than 15 min"
     assert final.readiness is not None and final.readiness.all_lines()[-1] == done
@@ -124,8 +124,8 @@ def test_with_at_the_chosen_snapshots_age_is_judged_before_launching_and_no_look
     world: World,
 ) -> None:
     at = START - timedelta(minutes=40)
-    executions = world.executions()
-    outcome = executions.request(
+    use_cases = world.use_cases()
+    outcome = use_cases.requesting.request(
         plan_name="plan-x",
         execution_type=ExecutionType.DRILL,
         user_id="U0OPS",
@@ -153,13 +153,13 @@ def test_with_at_the_chosen_snapshots_age_is_judged_before_launching_and_no_look
 def test_check_answers_with_the_ages_it_could_read_in_the_time_an_answer_may_take(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    executions = world.executions()
-    report = executions.check("plan-x")
+    use_cases = world.use_cases()
+    report = use_cases.requesting.check("plan-x")
     assert report is not None and report.snapshot_ages is not None
-    full = executions.check_snapshot_ages(report)
+    full = use_cases.requesting.check_snapshot_ages(report)
     assert full is not None and full.done and full.checked == sum(WAVES)
-    monkeypatch.setattr(executions_module, "CHECK_AGES_SECONDS", 0.0)  # a Slack function out of time
-    cut = executions.check_snapshot_ages(report)
+    monkeypatch.setattr(requesting_module, "CHECK_AGES_SECONDS", 0.0)  # a Slack function out of time
+    cut = use_cases.requesting.check_snapshot_ages(report)
     assert cut is not None and not cut.done
     assert cut.lines()[-1] == (
         f"recovery snapshot ages (rpo_target 15 min): {cut.checked:,} of {sum(WAVES):,} servers checked so far; "

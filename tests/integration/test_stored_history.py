@@ -116,7 +116,7 @@ def test_what_release_a349e01_stored_loads_to_the_same_history(dynamodb: Any, ta
     assert len(failed) == 1 and "UnauthorizedOperation" in failed[0]["Error"]  # the fixture is realistic
     catalog = DynamoCatalogStore(dynamodb, tables["CatalogTable"]).load()
     assert catalog.model_dump(mode="json") == FIXTURE["catalog"]
-    listed = store.history(plan_name="plan-x", channel_id=None, limit=10)
+    listed = store.history_of_plan("plan-x", 10)
     assert {s.execution_id for s in listed} == {
         eid for eid, e in FIXTURE["executions"].items() if e["history"]["PlanId"] == "plan-x"
     }
@@ -156,11 +156,11 @@ def world(dynamodb: Any, tables: dict[str, str], slack: FakeSlack) -> Iterator[W
 def test_the_header_shows_the_seed_fields_in_step_with_every_save(world: World) -> None:
     table = world.tables["ExecutionsTable"]
     world.emulator.fail_launch(server_ids("a", 3)[1])
-    executions = world.executions()
-    execution_id = world.start_drill(executions)
+    use_cases = world.use_cases()
+    execution_id = world.start_drill(use_cases)
     seen_statuses = set()
     for _ in range(200):
-        result = executions.tick(execution_id)
+        result = use_cases.ticking.tick(execution_id)
         execution = world.store().get(execution_id)
         assert execution is not None
         header = raw_header(world.dynamodb, table, execution_id)
@@ -190,9 +190,9 @@ def test_the_header_shows_the_seed_fields_in_step_with_every_save(world: World) 
 
 def test_partiql_finds_executions_by_plan_status_and_type(world: World) -> None:
     load_release_a349e01(world.dynamodb, world.tables, with_catalog=False)
-    executions = world.executions()
-    drill = world.start_drill(executions)
-    world.run(executions, drill)
+    use_cases = world.use_cases()
+    drill = world.start_drill(use_cases)
+    world.run(use_cases, drill)
     # An auditor's query in the console's PartiQL editor.
     found = world.dynamodb.execute_statement(
         Statement=f'SELECT ExecutionId, InitiatedBy, StartTime, EndTime FROM "{world.tables["ExecutionsTable"]}" '
@@ -223,9 +223,9 @@ def test_an_execution_in_flight_at_the_upgrade_finishes_and_is_stored_anew(world
         UpdateExpression="SET AnchorTs = :ts",
         ExpressionAttributeValues={":ts": {"S": anchor}},
     )
-    executions = world.executions()
+    use_cases = world.use_cases()
     world.clock.advance(3600)  # past its scheduled cleanup
-    final = world.run(executions, RUNNING)
+    final = world.run(use_cases, RUNNING)
     assert final.status is ExecutionStatus.COMPLETED and final.execution_type is ExecutionType.DRILL
     assert world.store().pending_events(RUNNING) == []
     replies = [m.get("text", "") for m in world.slack.thread(CHANNEL, anchor)]

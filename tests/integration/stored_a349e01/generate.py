@@ -80,7 +80,7 @@ def dump_items(client: Any, table: str) -> list[dict[str, Any]]:
 
 
 def request(world: World, execution_type: ExecutionType, key: str, plan: str = "plan-x") -> str:
-    outcome = world.executions().request(
+    outcome = world.use_cases().requesting.request(
         plan_name=plan, execution_type=execution_type, user_id="U0OPS", channel_id=CHANNEL, request_key=key
     )
     assert outcome.execution is not None, outcome
@@ -88,33 +88,35 @@ def request(world: World, execution_type: ExecutionType, key: str, plan: str = "
 
 
 def produce(world: World) -> list[str]:
-    executions = world.executions()
+    use_cases = world.use_cases()
     ids = []
     # 1. A drill whose app server fails to launch (DRS's own error text), then cleaned up.
     world.emulator.fail_launch(FAILING, times=1)
     drill = request(world, ExecutionType.DRILL, "drill")
-    world.run(executions, drill)
-    executions.cleanup(drill, "U0OPS")
-    world.run(executions, drill)
+    world.run(use_cases, drill)
+    use_cases.controlling.cleanup(drill, "U0OPS")
+    world.run(use_cases, drill)
     ids.append(drill)
     # 2. A recovery someone rejected, with a reason.
     rejected = request(world, ExecutionType.RECOVERY, "rejected")
-    executions.vote(rejected, Vote.REJECT, APPROVER, reason="not during the <change freeze> & audit")
-    world.run(executions, rejected)
+    use_cases.controlling.vote(
+        rejected, Vote.REJECT, APPROVER, reason="not during the <change freeze> & audit"
+    )
+    world.run(use_cases, rejected)
     ids.append(rejected)
     # 3. An approved recovery, then 4. its failback.
     for execution_type, key in ((ExecutionType.RECOVERY, "recovery"), (ExecutionType.FAILBACK, "failback")):
         execution_id = request(world, execution_type, key)
-        executions.vote(execution_id, Vote.APPROVE, APPROVER)
-        world.run(executions, execution_id)
+        use_cases.controlling.vote(execution_id, Vote.APPROVE, APPROVER)
+        world.run(use_cases, execution_id)
         ids.append(execution_id)
     # 5. A drill still running when the new release is deployed: its plan lock, and status messages
     # not delivered yet (Slack was failing).
     running = request(world, ExecutionType.DRILL, "running", plan="plan-batch")
-    executions.tick(running)
+    use_cases.ticking.tick(running)
     world.clock.advance(900)
     world.slack.inject_fault("*", "server_error", count=20)
-    executions.tick(running)
+    use_cases.ticking.tick(running)
     world.slack.clear_faults()
     ids.append(running)
     return ids

@@ -1,0 +1,180 @@
+"""What people do to an execution once it exists: approve or reject it, cancel it, clean up a drill.
+
+Each is a domain decision saved on the version read (`UnitOfWork`), then the executor is woken to act
+on it. The future home of pause, resume, retry and skip."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain import approval, engine
+from bot.domain import cleanup as cleanup_domain
+from bot.domain.approval import Vote, VoteOutcome, VoteResult
+from bot.domain.cleanup import CleanupRefusal
+from bot.domain.execution import Execution
+from bot.services.access import Access
+from bot.services.outbox import Outbox
+from bot.services.ports import Clock, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
+from bot.services.ticking import Ticking
+from bot.services.unit_of_work import Outcome, UnitOfWork
+
+# Concurrent clicks each retry after losing a race; 60 covers a whole channel clicking at once.
+VOTE_ATTEMPTS = 60
+
+
+class CancelResult(StrEnum):
+    NOT_ALLOWED = "not_allowed"
+    CANCELLING = "cancelling"
+    ALREADY_CANCELLING = "already_cancelling"
+    ALREADY_ENDED = "already_ended"
+    NOT_FOUND = "not_found"
+
+
+class CancelOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result: CancelResult
+    execution: Execution | None = None
+
+
+class VoteReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    outcome: VoteOutcome
+    execution: Execution | None = None
+
+
+class CleanupOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    refusal: CleanupRefusal | None
+    execution: Execution | None
+
+
+class Controlling:
+    def __init__(
+        self,
+        *,
+        store: ExecutionStore,
+        outbox: Outbox,
+        trigger: ExecutorTrigger,
+        clock: Clock,
+        access: Access,
+        ticking: Ticking,
+        log_keys: LogKeys | None = None,
+    ) -> None:
+        self._store = store
+        self._work = UnitOfWork(store)
+        self._outbox = outbox
+        self._trigger = trigger
+        self._clock = clock
+        self._access = access
+        self._ticking = ticking
+        self._log_keys = log_keys or NoLogKeys()
+
+    def vote(
+        self,
+        execution_id: str,
+        choice: Vote,
+        user_id: str,
+        reason: str = "",
+        *,
+        channel_id: str | None = None,
+    ) -> VoteReport:
+        """An Approve or Reject click (in `channel_id`). The first valid decision wins: every save is
+        conditioned on the version read, and a click that lost the race reads again and finds the
+        request decided."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            groups = self._access.groups(user_id)
+
+            def decide(execution: Execution) -> Outcome[VoteReport]:
+                self._describe(execution)
+                outcome = approval.vote(
+                    execution,
+                    choice,
+                    user_id=user_id,
+                    groups=groups,
+                    policy=self._access.policy,
+                    now=self._clock(),
+                    reason=reason,
+                    channel_id=channel_id,
+                )
+                if outcome.decision is None:
+                    return Outcome(VoteReport(outcome=outcome, execution=execution))
+                undecided = VoteReport(outcome=outcome.model_copy(update={"decision": None}))
+                return Outcome(undecided, outcome.decision.execution, outcome.decision.events)
+
+            done = self._work.run(
+                execution_id,
+                decide,
+                missing=lambda: VoteReport(outcome=VoteOutcome(result=VoteResult.ALREADY_DECIDED)),
+                attempts=VOTE_ATTEMPTS,
+            )
+            if not done.saved:
+                return done.result
+            if done.result.outcome.result is VoteResult.APPROVED:
+                self._trigger.start(execution_id)
+                self._ticking.tick(execution_id)
+            else:
+                self._outbox.deliver(execution_id)
+            return done.result.model_copy(update={"execution": done.execution})
+
+    def cancel(self, execution_id: str, user_id: str) -> CancelOutcome:
+        """No new chunk or wave starts; jobs already running are followed to their end and reported."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+
+            def decide(execution: Execution) -> Outcome[CancelOutcome]:
+                self._describe(execution)
+                if not self._access.may_control(execution, user_id):
+                    return Outcome(CancelOutcome(result=CancelResult.NOT_ALLOWED, execution=execution))
+                if execution.status.is_terminal:
+                    return Outcome(CancelOutcome(result=CancelResult.ALREADY_ENDED, execution=execution))
+                if execution.cancelling:
+                    return Outcome(CancelOutcome(result=CancelResult.ALREADY_CANCELLING, execution=execution))
+                decision = engine.request_cancel(execution, user_id, self._clock())
+                cancelling = CancelOutcome(result=CancelResult.CANCELLING)
+                return Outcome(cancelling, decision.execution, decision.events)
+
+            done = self._work.run(
+                execution_id, decide, missing=lambda: CancelOutcome(result=CancelResult.NOT_FOUND)
+            )
+            if not done.saved:
+                return done.result
+            self._trigger.start(execution_id)
+            self._ticking.tick(execution_id)
+            return done.result.model_copy(
+                update={"execution": self._store.get(execution_id) or done.execution}
+            )
+
+    def cleanup(self, execution_id: str, user_id: str) -> CleanupOutcome:
+        """Terminate the recovery instances this drill launched. Idempotent: a second cleanup, or one
+        racing another, terminates nothing twice and reports what was already gone."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+
+            def decide(execution: Execution) -> Outcome[CleanupOutcome]:
+                self._describe(execution)
+                if not self._access.may_control(execution, user_id):
+                    return Outcome(CleanupOutcome(refusal=CleanupRefusal.NOT_ALLOWED, execution=execution))
+                asked = cleanup_domain.request(execution, user_id, self._clock())
+                if asked.decision is None:
+                    return Outcome(CleanupOutcome(refusal=asked.refusal, execution=execution))
+                started = CleanupOutcome(refusal=None, execution=None)
+                return Outcome(started, asked.decision.execution, asked.decision.events)
+
+            done = self._work.run(
+                execution_id, decide, missing=lambda: CleanupOutcome(refusal=None, execution=None)
+            )
+            if not done.saved:
+                return done.result
+            self._store.reactivate(execution_id)
+            self._trigger.start(execution_id)
+            self._ticking.tick(execution_id)
+            return CleanupOutcome(refusal=None, execution=self._store.get(execution_id))
+
+    def _describe(self, execution: Execution) -> None:
+        self._log_keys.add(plan=execution.plan_name, execution_type=execution.execution_type.value)

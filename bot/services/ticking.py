@@ -1,0 +1,350 @@
+"""The executor's tick: observe DRS, decide with the engine, save, start what was claimed, record,
+deliver the messages. Called by the Step Functions loop, by DRS launch-result events, after a click, and
+by the sandbox's runner."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import approval, engine
+from bot.domain import readiness as readiness_domain
+from bot.domain.engine import JobSnapshot, Observation
+from bot.domain.execution import ChunkRef, ChunkStatus, CleanupStatus, Execution, ExecutionStatus, Limits
+from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable, StaleExecution
+from bot.services.cleanup import Cleaner
+from bot.services.failback import Failbacker
+from bot.services.outbox import DeliveryReport, Outbox
+from bot.services.ports import Clock, Drs, ExecutionStore, LogKeys, NoLogKeys
+from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, Readiness
+from bot.services.unit_of_work import Outcome, UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+TAG_PREFIX = "drs-chatops"
+NOT_STARTED = "not started: the execution was cancelled"
+# How far before a wave started to look for a job a crashed tick may have created.
+FIND_JOB_SLACK = timedelta(minutes=5)
+# A launch job runs minutes to hours; one older than this is not holding quota any more.
+ACTIVE_JOB_WINDOW = timedelta(hours=24)
+# A quota that stays full this many tries means the configured quota is above the account's.
+QUOTA_RETRIES = 20
+
+
+class TickResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str
+    finished: bool
+    wait_seconds: float
+
+
+class LaunchResultsOutcome(BaseModel):
+    """What a batch of DRS launch-result events did: the ticks it ran, and the executions whose tick
+    failed (their loop's next poll does the same work)."""
+
+    ticked: list[TickResult] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+def job_tags(execution: Execution, ref: ChunkRef) -> dict[str, str]:
+    return {
+        f"{TAG_PREFIX}:execution": execution.execution_id,
+        f"{TAG_PREFIX}:plan": execution.plan_name,
+        f"{TAG_PREFIX}:wave": str(ref.wave),
+        f"{TAG_PREFIX}:chunk": str(ref.chunk),
+    }
+
+
+class Ticking:
+    def __init__(
+        self,
+        *,
+        store: ExecutionStore,
+        drs: Drs,
+        outbox: Outbox,
+        clock: Clock,
+        limits: Limits,
+        poll_seconds: float,
+        readiness: Readiness,
+        cleaner: Cleaner,
+        failbacker: Failbacker,
+        log_keys: LogKeys | None = None,
+    ) -> None:
+        self._store = store
+        self._work = UnitOfWork(store)
+        self._drs = drs
+        self._outbox = outbox
+        self._clock = clock
+        self._limits = limits
+        self._poll_seconds = poll_seconds
+        self._readiness = readiness
+        self._cleaner = cleaner
+        self._failbacker = failbacker
+        self._log_keys = log_keys or NoLogKeys()
+
+    def active(self) -> list[str]:
+        return self._store.active_ids()
+
+    def tick(self, execution_id: str) -> TickResult:
+        """One idempotent step: observe DRS, decide, save, start chunks, save, notify.
+
+        Safe to run twice at once: every save is conditioned on the version read, and only the tick
+        whose save claimed a chunk calls StartRecovery for it."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+            return self._tick(execution_id)
+
+    def _tick(self, execution_id: str) -> TickResult:
+        execution = self._store.get(execution_id)
+        if execution is None:
+            logger.warning("tick for unknown execution %s", execution_id)
+            return TickResult(execution_id=execution_id, finished=True, wait_seconds=0)
+        self._describe(execution)
+        if execution.status.is_terminal:
+            if execution.needs_ticks():
+                try:
+                    execution = self._cleaner.step(execution)
+                    execution = self._failbacker.reprotect(execution)
+                except (DrsError, StaleExecution) as error:
+                    logger.warning("post-step of %s deferred: %s", execution_id, error)
+            return self._finish_delivery(execution)
+        if execution.status is ExecutionStatus.PENDING_APPROVAL:
+            return self._tick_pending(execution)
+        wake_at = None
+        saved_by_us = True
+        try:
+            execution = self._failbacker.before_launch(execution)
+            observation = self._observe(execution)
+            now = self._clock()
+            decision = engine.advance(execution, observation, now, self._limits)
+            if regions := engine.regions_starting(execution, decision):
+                since = now - ACTIVE_JOB_WINDOW
+                load = {region: self._drs.load(region, since) for region in regions}
+                observation = observation.model_copy(update={"load": load})
+                decision = engine.advance(execution, observation, now, self._limits)
+            wake_at = decision.wake_at
+            if decision.execution != execution:
+                execution = self._store.save(decision.execution, execution, decision.events)
+                if decision.events:
+                    logger.info("tick saved %s", ", ".join(event.kind for event in decision.events))
+            if decision.starts or decision.reconcile:
+                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+        except DrsError as error:
+            logger.warning("DRS unavailable during the tick of %s: %s", execution_id, error)
+        except StaleExecution:
+            logger.info("execution %s was saved by another tick; leaving this one", execution_id)
+            saved_by_us = False
+        report = self._outbox.deliver(execution_id, execution if saved_by_us else None)
+        if saved_by_us and (noted := self._read_snapshot_ages(execution)) is not None:
+            execution = noted
+            report = self._outbox.deliver(execution_id, execution)
+        if execution.status.is_terminal:
+            return self._finish_delivery(execution, report)
+        return TickResult(
+            execution_id=execution_id, finished=False, wait_seconds=self._wait(execution, wake_at)
+        )
+
+    def on_launch_results(self, jobs: Iterable[tuple[str, str]]) -> LaunchResultsOutcome:
+        """DRS says servers' launches ended: tick their executions now rather than at the next poll.
+
+        `jobs` are (region, job id) pairs from a batch of events, repeats included: each execution they
+        concern is ticked once, after one DescribeJobs per region for the jobs' tags. Events are best
+        effort and may be for jobs that are not ours: those change nothing."""
+        by_region: dict[str, set[str]] = defaultdict(set)
+        for region, job_id in jobs:
+            by_region[region].add(job_id)
+        execution_ids: dict[str, None] = {}  # in order, once each
+        for region, job_ids in sorted(by_region.items()):
+            for tags in self._drs.jobs_tags(region, sorted(job_ids)).values():
+                if execution_id := tags.get(f"{TAG_PREFIX}:execution"):
+                    execution_ids.setdefault(execution_id)
+        outcome = LaunchResultsOutcome()
+        for execution_id in execution_ids:
+            try:
+                outcome.ticked.append(self.tick(execution_id))
+            except Exception as error:  # one execution's failure must not hold back the others' ticks
+                logger.warning("early tick of %s failed", execution_id, exc_info=True)
+                outcome.failed[execution_id] = f"{type(error).__name__}: {error}"
+        return outcome
+
+    def _tick_pending(self, execution: Execution) -> TickResult:
+        """Awaiting approval: nothing to observe; expire the request when its time is up."""
+        now = self._clock()
+        expired = approval.expire_if_due(execution, now)
+        if expired is not None:
+            with contextlib.suppress(StaleExecution):  # decided meanwhile: the next tick sees it
+                execution = self._store.save(expired.execution, execution, expired.events)
+        # The approvers weigh the snapshot ages too: read them while the card waits.
+        execution = self._read_snapshot_ages(execution) or execution
+        self._outbox.deliver(execution.execution_id)
+        if execution.status.is_terminal:
+            return self._finish_delivery(execution)
+        due = execution.approval_expires_at or now
+        ages = execution.readiness.snapshot_ages if execution.readiness else None
+        poll = self._poll_seconds if ages is not None and not ages.done else self._poll_seconds * 4
+        wait = min(poll, max(1.0, (due - now).total_seconds()))
+        return TickResult(execution_id=execution.execution_id, finished=False, wait_seconds=wait)
+
+    def _finish_delivery(self, execution: Execution, report: DeliveryReport | None = None) -> TickResult:
+        """An ended execution keeps being ticked until every message is in Slack (and a drill's
+        cleanup, if any, is done)."""
+        report = report or self._outbox.deliver(execution.execution_id)
+        # A channel Slack refuses for good is not waited for: the history is complete without it.
+        pending = not report.all_delivered and not report.blocked
+        work = execution.needs_ticks()
+        wait = self._poll_seconds
+        run = execution.cleanup
+        if not pending and run is not None and run.status is CleanupStatus.SCHEDULED and run.due_at:
+            wait = max(1.0, (run.due_at - self._clock()).total_seconds())  # nothing to do until then
+        return TickResult(
+            execution_id=execution.execution_id,
+            finished=not (pending or work),
+            wait_seconds=wait if pending or work else 0,
+        )
+
+    def _describe(self, execution: Execution) -> None:
+        self._log_keys.add(plan=execution.plan_name, execution_type=execution.execution_type.value)
+
+    def _read_snapshot_ages(self, execution: Execution) -> Execution | None:
+        """The next servers' recovery snapshot ages, after this tick's launches (the saved execution,
+        or None when there was nothing to read or another tick recorded the same servers first)."""
+        note = execution.readiness
+        ages = note.snapshot_ages if note else None
+        if ages is None or ages.done or execution.status.is_terminal:
+            return None
+        targets = readiness_domain.snapshot_targets(execution)[
+            ages.checked : ages.checked + SNAPSHOT_AGES_PER_TICK
+        ]
+        found, unavailable = self._readiness.read_snapshot_ages(targets, ages.taken_by)
+        if unavailable:
+            logger.warning("snapshot ages of %s deferred: %s", execution.execution_id, unavailable)
+        first, checked = execution, ages.checked
+
+        def decide(latest: Execution) -> Outcome[None]:
+            if latest is not first:
+                now_ages = latest.readiness.snapshot_ages if latest.readiness else None
+                if now_ages is None or now_ages.checked != checked:
+                    return Outcome(None)  # recorded by another tick meanwhile
+            decision = readiness_domain.record_snapshot_ages(latest, found, unavailable, self._clock())
+            if decision.execution == latest:
+                return Outcome(None)
+            return Outcome(None, decision.execution, decision.events)
+
+        try:
+            done = self._work.run_from(execution, decide, missing=lambda: None)
+        except StaleExecution:
+            return None
+        return done.execution if done.saved else None
+
+    def _wait(self, execution: Execution, wake_at: datetime | None) -> float:
+        if wake_at is None or engine.job_ids_to_follow(execution):
+            return self._poll_seconds
+        # Nothing runs: sleep until the waiting wave is due (a cancel is handled then too).
+        return max(1.0, (wake_at - self._clock()).total_seconds())
+
+    def _observe(self, execution: Execution) -> Observation:
+        regions = {wave.index: wave.region for wave in execution.waves}
+        to_follow: dict[str, list[str]] = defaultdict(list)
+        for wave in execution.waves:
+            for chunk in wave.chunks:
+                if chunk.status is ChunkStatus.RUNNING and chunk.job_id:
+                    to_follow[regions[wave.index]].append(chunk.job_id)
+        jobs: dict[str, JobSnapshot] = {}
+        for region, job_ids in to_follow.items():
+            for job in self._drs.describe_jobs(region, job_ids):
+                jobs[job.job_id] = job
+        reasons: dict[str, str] = {}
+        job_region = {job_id: region for region, ids in to_follow.items() for job_id in ids}
+        failed_by_job: dict[str, list[str]] = defaultdict(list)
+        for job_id, server_id in engine.newly_failed(execution, jobs):
+            failed_by_job[job_id].append(server_id)
+        for job_id, server_ids in failed_by_job.items():
+            reasons.update(self._drs.failure_reasons(job_region[job_id], job_id, server_ids))
+        return Observation(jobs=jobs, failure_reasons=reasons)
+
+    def _start_chunks(
+        self, execution: Execution, refs: Sequence[ChunkRef], reconcile: Sequence[ChunkRef] = ()
+    ) -> Execution:
+        started: list[tuple[ChunkRef, str]] = []
+        refused: list[tuple[ChunkRef, str]] = []
+        retry_later: list[ChunkRef] = []
+        for ref in reconcile:
+            # Cancelled: such a chunk must not start now, but a crashed tick may have started it.
+            job_id = self._find_job(execution, ref)
+            if job_id:
+                started.append((ref, job_id))
+            else:
+                refused.append((ref, NOT_STARTED))
+        for ref in refs:
+            wave = execution.waves[ref.wave]
+            chunk = wave.chunks[ref.chunk]
+            try:
+                # A retried chunk may have started before a crash: find it by its tags first.
+                job_id = self._find_job(execution, ref) if chunk.attempts > 1 else None
+                if job_id is None:
+                    job_id = self._drs.start_recovery(
+                        wave.region,
+                        chunk.server_ids,
+                        is_drill=execution.execution_type.is_drill,
+                        tags=job_tags(execution, ref),
+                        snapshots={s.source_server_id: s.snapshot_id for s in chunk.servers if s.snapshot_id},
+                    )
+                started.append((ref, job_id))
+            except DrsConflict as error:
+                # One active job per source server: if it is ours, this chunk already started. If not,
+                # another job holds the servers (DRS keeps a launch job open a little after its last
+                # server launched): wait for it, and give up only if it does not end.
+                job_id = self._find_job(execution, ref)
+                if job_id:
+                    started.append((ref, job_id))
+                elif chunk.attempts >= QUOTA_RETRIES:
+                    refused.append((ref, f"{error} (still after {chunk.attempts} tries)"))
+                else:
+                    retry_later.append(ref)
+            except DrsQuotaExceeded as error:
+                if chunk.attempts >= QUOTA_RETRIES:
+                    refused.append((ref, f"{error} (still after {chunk.attempts} tries; check the quotas)"))
+                else:
+                    retry_later.append(ref)
+            except DrsRefused as error:
+                refused.append((ref, str(error)))
+            except DrsUnavailable as error:
+                logger.warning("StartRecovery for %s %s deferred: %s", execution.execution_id, ref, error)
+                retry_later.append(ref)
+        return self._record_starts(execution, started, refused, retry_later)
+
+    def _find_job(self, execution: Execution, ref: ChunkRef) -> str | None:
+        wave = execution.waves[ref.wave]
+        since = (wave.start_time or execution.created_at) - FIND_JOB_SLACK
+        return self._drs.find_job(wave.region, job_tags(execution, ref), since)
+
+    def _record_starts(
+        self,
+        execution: Execution,
+        started: list[tuple[ChunkRef, str]],
+        refused: list[tuple[ChunkRef, str]],
+        retry_later: list[ChunkRef],
+    ) -> Execution:
+        def decide(latest: Execution) -> Outcome[None]:
+            now = self._clock()
+            decision = engine.record_jobs_started(latest, started, now)
+            updated = decision.execution
+            for ref, error in refused:
+                if error == NOT_STARTED:
+                    updated = engine.record_not_started(updated, ref, error)
+                else:
+                    updated = engine.record_start_refused(updated, ref, error, now)
+            for ref in retry_later:
+                updated = engine.release_chunk(updated, ref)
+            return Outcome(None, updated, decision.events)
+
+        # Another tick may save meanwhile; what was started must still be recorded, on its version.
+        done = self._work.run_from(execution, decide)
+        assert done.execution is not None  # saved: run_from raises otherwise
+        return done.execution
