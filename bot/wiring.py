@@ -21,7 +21,7 @@ from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack import thread_messages
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
 
@@ -41,8 +41,8 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 
 
 class BlockKitRenderer:
-    anchor = staticmethod(blocks.anchor)
-    event = staticmethod(blocks.event)
+    anchor = staticmethod(thread_messages.anchor)
+    event = staticmethod(thread_messages.event)
 
 
 @dataclass
