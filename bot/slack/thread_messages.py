@@ -453,27 +453,34 @@ def _failure_lines(failures: list[str], shown: int = 10) -> Mrkdwn:
     return Mrkdwn("\n").join(lines)
 
 
+def _row[E: StatusEvent](
+    kind: type[E], render: Callable[[E], Mrkdwn]
+) -> tuple[type[E], Callable[[Any], Mrkdwn]]:
+    return kind, render  # mypy checks that each renderer takes its own event type
+
+
 # One renderer per event type that becomes a thread reply (ProgressUpdated edits the anchor).
-RENDERERS: Mapping[type[StatusEvent], Callable[[Any], Mrkdwn]] = {
-    ExecutionStarted: _execution_started,
-    ReadinessReported: _readiness_reported,
-    ApprovalRequested: _approval_requested,
-    ApprovalRecorded: _approval_recorded,
-    ExecutionApproved: _execution_approved,
-    ExecutionRejected: _execution_rejected,
-    ApprovalExpired: _approval_expired,
-    WaveScheduled: _wave_scheduled,
-    WaveStarted: _wave_started,
-    WaveFinished: _wave_finished,
-    WavesSkipped: _waves_skipped,
-    CancelRequested: _cancel_requested,
-    ExecutionFinished: _execution_finished,
-    CleanupScheduled: _cleanup_scheduled,
-    CleanupStarted: _cleanup_started,
-    CleanupFinished: _cleanup_finished,
-    FailbackReversed: _failback_reversed,
-    FailbackReverseWaiting: _failback_reverse_waiting,
-    FailbackSyncProgress: _failback_sync_progress,
-    FailbackSyncFinished: _failback_sync_finished,
-    FailbackReprotected: _failback_reprotected,
-}
+_ROWS = (
+    _row(ExecutionStarted, _execution_started),
+    _row(ReadinessReported, _readiness_reported),
+    _row(ApprovalRequested, _approval_requested),
+    _row(ApprovalRecorded, _approval_recorded),
+    _row(ExecutionApproved, _execution_approved),
+    _row(ExecutionRejected, _execution_rejected),
+    _row(ApprovalExpired, _approval_expired),
+    _row(WaveScheduled, _wave_scheduled),
+    _row(WaveStarted, _wave_started),
+    _row(WaveFinished, _wave_finished),
+    _row(WavesSkipped, _waves_skipped),
+    _row(CancelRequested, _cancel_requested),
+    _row(ExecutionFinished, _execution_finished),
+    _row(CleanupScheduled, _cleanup_scheduled),
+    _row(CleanupStarted, _cleanup_started),
+    _row(CleanupFinished, _cleanup_finished),
+    _row(FailbackReversed, _failback_reversed),
+    _row(FailbackReverseWaiting, _failback_reverse_waiting),
+    _row(FailbackSyncProgress, _failback_sync_progress),
+    _row(FailbackSyncFinished, _failback_sync_finished),
+    _row(FailbackReprotected, _failback_reprotected),
+)
+RENDERERS: Mapping[type[StatusEvent], Callable[[Any], Mrkdwn]] = dict(_ROWS)
