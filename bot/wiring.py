@@ -40,7 +40,7 @@ from bot.services.requesting import Requesting, execution_id_for
 from bot.services.ticking import Ticking
 from bot.services.use_cases import UseCases
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack import thread_messages
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
 
@@ -60,8 +60,8 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 
 
 class BlockKitRenderer:
-    anchor = staticmethod(blocks.anchor)
-    event = staticmethod(blocks.event)
+    anchor = staticmethod(thread_messages.anchor)
+    event = staticmethod(thread_messages.event)
 
 
 def build_use_cases(

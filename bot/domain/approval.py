@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.domain import engine
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import (
@@ -17,7 +15,9 @@ from bot.domain.events import (
     ExecutionRejected,
 )
 from bot.domain.execution import Approval, Execution, ExecutionStatus, Rejection
+from bot.domain.frozen import Frozen
 from bot.domain.policy import AccessPolicy
+from bot.domain.transitions import EXECUTION, IllegalTransition, move_execution
 
 REASON_LIMIT = 500
 
@@ -39,9 +39,7 @@ class VoteResult(StrEnum):
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"  # clicked where the policy allows no /drs, or not on its card
 
 
-class VoteOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class VoteOutcome(Frozen):
     result: VoteResult
     decision: Decision | None = None  # what to save, when the vote changed something
 
@@ -53,12 +51,10 @@ class VoteOutcome(BaseModel):
 def request_approval(execution: Execution, policy: AccessPolicy, now: datetime) -> Decision:
     """A RECOVERY or FAILBACK waits for approval by someone other than the requester."""
     expires_at = now + timedelta(minutes=policy.approval_timeout_minutes)
+    if execution.status is not ExecutionStatus.PENDING_APPROVAL:  # laid out so by new_execution
+        raise IllegalTransition(EXECUTION.kind, execution.status, ExecutionStatus.PENDING_APPROVAL)
     pending = execution.model_copy(
-        update={
-            "status": ExecutionStatus.PENDING_APPROVAL,
-            "approvals_required": policy.approvals_required,
-            "approval_expires_at": expires_at,
-        }
+        update={"approvals_required": policy.approvals_required, "approval_expires_at": expires_at}
     )
     events = EventLog(pending)
     events.add(
@@ -139,7 +135,7 @@ def expire_if_due(execution: Execution, now: datetime) -> Decision | None:
         return None
     if now < execution.approval_expires_at:
         return None
-    expired = execution.model_copy(update={"status": ExecutionStatus.EXPIRED, "end_time": now})
+    expired = move_execution(execution, ExecutionStatus.EXPIRED, now)
     events = EventLog(expired)
     events.add(ApprovalExpired, at=now, execution_id=execution.execution_id, expired_at=now)
     return Decision(execution=events.stamp(expired, execution, now), events=tuple(events.items))
@@ -147,13 +143,8 @@ def expire_if_due(execution: Execution, now: datetime) -> Decision | None:
 
 def _reject(execution: Execution, user_id: str, reason: str, now: datetime) -> Decision:
     reason = (reason.strip() or "no reason given")[:REASON_LIMIT]
-    rejected = execution.model_copy(
-        update={
-            "status": ExecutionStatus.REJECTED,
-            "end_time": now,
-            "rejection": Rejection(user_id=user_id, at=now, reason=reason),
-        }
-    )
+    rejection = Rejection(user_id=user_id, at=now, reason=reason)
+    rejected = move_execution(execution, ExecutionStatus.REJECTED, now, rejection=rejection)
     events = EventLog(rejected)
     events.add(
         ExecutionRejected, at=now, execution_id=execution.execution_id, rejected_by=user_id, reason=reason

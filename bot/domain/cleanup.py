@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.domain.drs import RecoveryInstanceInfo
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import CleanupFinished, CleanupStarted
 from bot.domain.execution import CleanupRun, CleanupStatus, Execution, ExecutionType
+from bot.domain.frozen import Frozen
+from bot.domain.transitions import move_cleanup
 
 
 class CleanupRefusal(StrEnum):
@@ -26,9 +26,7 @@ class CleanupRefusal(StrEnum):
     IN_PROGRESS = "in_progress"
 
 
-class CleanupRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class CleanupRequest(Frozen):
     refusal: CleanupRefusal | None = None
     decision: Decision | None = None
 
@@ -50,7 +48,7 @@ def due(execution: Execution, now: datetime) -> Decision | None:
     run = execution.cleanup
     if run is None or run.status is not CleanupStatus.SCHEDULED or run.due_at is None or now < run.due_at:
         return None
-    requested = run.model_copy(update={"status": CleanupStatus.REQUESTED})
+    requested = move_cleanup(run, CleanupStatus.REQUESTED, now)
     return Decision(execution=execution.model_copy(update={"cleanup": requested}))
 
 
@@ -98,17 +96,16 @@ def started(
     run = execution.cleanup
     assert run is not None
     status = CleanupStatus.TERMINATING if job_ids else CleanupStatus.DONE
-    updated = run.model_copy(
-        update={
-            "status": status,
-            "started_at": now,
-            "ended_at": None if job_ids else now,
-            "instance_ids": tuple(terminating),
-            "job_ids": tuple(job_ids),
-            "job_regions": tuple(job_regions),
-            "already_gone": already_gone,
-            "failures": tuple(failures),
-        }
+    updated = move_cleanup(
+        run,
+        status,
+        now,
+        started_at=now,
+        instance_ids=tuple(terminating),
+        job_ids=tuple(job_ids),
+        job_regions=tuple(job_regions),
+        already_gone=already_gone,
+        failures=tuple(failures),
     )
     execution = execution.model_copy(update={"cleanup": updated})
     events = EventLog(execution)
@@ -147,7 +144,7 @@ def finished(execution: Execution, instances: Iterable[RecoveryInstanceInfo], no
             terminated += 1
         else:
             failures.append(f"{instance_id}: still {instance.ec2_state} after its TERMINATE job ended")
-    done = run.model_copy(update={"status": CleanupStatus.DONE, "ended_at": now, "failures": tuple(failures)})
+    done = move_cleanup(run, CleanupStatus.DONE, now, failures=tuple(failures))
     execution = execution.model_copy(update={"cleanup": done})
     events = EventLog(execution)
     events.add(

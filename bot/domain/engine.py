@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bot.domain.events import (
     FAILURES_LISTED,
@@ -50,44 +50,38 @@ from bot.domain.execution import (
     clip_error,
     tally,
 )
+from bot.domain.frozen import Frozen
 from bot.domain.plans import OnFailure
+from bot.domain.transitions import move_chunk, move_execution, move_failback, move_server, move_wave
 
 # DRS job statuses: there is no FAILED; a COMPLETED job can hold servers whose launch FAILED.
 JOB_DONE = "COMPLETED"
 _LAUNCHING = {"PENDING", "IN_PROGRESS"}
 
 
-class ServerLaunch(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ServerLaunch(Frozen):
     source_server_id: str
     launch_status: str
     recovery_instance_id: str | None = None
 
 
-class JobSnapshot(BaseModel):
+class JobSnapshot(Frozen):
     """One DRS job as DescribeJobs returned it."""
-
-    model_config = ConfigDict(frozen=True)
 
     job_id: str
     status: str
     servers: tuple[ServerLaunch, ...] = ()
 
 
-class RegionLoad(BaseModel):
+class RegionLoad(Frozen):
     """Active DRS jobs in a region, and the source servers in them: the quotas count these."""
-
-    model_config = ConfigDict(frozen=True)
 
     jobs: int
     servers: int
 
 
-class Observation(BaseModel):
+class Observation(Frozen):
     """What DRS said this tick: the jobs, and DRS's own error text for servers that failed."""
-
-    model_config = ConfigDict(frozen=True)
 
     jobs: Mapping[str, JobSnapshot] = Field(default_factory=dict)
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
@@ -95,9 +89,7 @@ class Observation(BaseModel):
     load: Mapping[str, RegionLoad] = Field(default_factory=dict)
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Decision(Frozen):
     execution: Execution
     starts: tuple[ChunkRef, ...] = ()  # chunks to start (after looking for a job by tags if retried)
     reconcile: tuple[ChunkRef, ...] = ()  # chunks only to look up by tags: never to start (cancelled)
@@ -159,7 +151,10 @@ def start_execution(execution: Execution, now: datetime) -> Decision:
         server_count=execution.server_count(),
         point_in_time=execution.point_in_time,
     )
-    started = execution.model_copy(update={"status": ExecutionStatus.IN_PROGRESS, "start_time": now})
+    if execution.status is ExecutionStatus.IN_PROGRESS:  # a drill: created running
+        started = execution.model_copy(update={"start_time": now})
+    else:
+        started = move_execution(execution, ExecutionStatus.IN_PROGRESS, now)
     return Decision(execution=events.stamp(started), events=tuple(events.items))
 
 
@@ -244,7 +239,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
                 break
             if wave.not_before is not None and now < wave.not_before:
                 break  # waiting out the wave's wait_before
-            wave = wave.model_copy(update={"status": WaveStatus.IN_PROGRESS, "start_time": now})
+            wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
         wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits, load.get(wave.region))
         starts += wave_starts
         reconcile += wave_reconcile
@@ -275,10 +270,9 @@ def request_cancel(execution: Execution, user_id: str, now: datetime) -> Decisio
     """No new chunk or wave starts from now on; jobs already running are followed to their end.
     A request still awaiting approval has nothing running: it ends at once (its card loses the buttons)."""
     events = EventLog(execution)
-    update: dict[str, Any] = {"cancel_requested_by": user_id, "cancel_requested_at": now}
+    cancelled = execution.model_copy(update={"cancel_requested_by": user_id, "cancel_requested_at": now})
     if execution.status is ExecutionStatus.PENDING_APPROVAL:
-        update |= {"status": ExecutionStatus.CANCELLED, "end_time": now}
-    cancelled = execution.model_copy(update=update)
+        cancelled = move_execution(cancelled, ExecutionStatus.CANCELLED, now)
     running = sum(
         1
         for wave in execution.waves
@@ -308,11 +302,8 @@ def record_jobs_started(
         chunk = wave.chunks[ref.chunk]
         if chunk.status is not ChunkStatus.STARTING:
             continue  # another tick recorded it already
-        servers = tuple(
-            s.model_copy(update={"status": ServerStatus.LAUNCHING, "recovery_job_id": job_id})
-            for s in chunk.servers
-        )
-        chunk = chunk.model_copy(update={"status": ChunkStatus.RUNNING, "job_id": job_id, "servers": servers})
+        servers = tuple(move_server(s, ServerStatus.LAUNCHING, job_id=job_id) for s in chunk.servers)
+        chunk = move_chunk(chunk, ChunkStatus.RUNNING, job_id=job_id, servers=servers)
         execution = execution.replace_wave(_replace_chunk(wave, chunk))
         if first_job_of_wave or ref.wave in by_wave:
             by_wave.setdefault(ref.wave, []).append(job_id)
@@ -339,13 +330,9 @@ def record_start_refused(execution: Execution, ref: ChunkRef, error: str, now: d
     chunk = wave.chunks[ref.chunk]
     if chunk.status is not ChunkStatus.STARTING:
         return execution
-    servers = tuple(
-        s.model_copy(
-            update={"status": ServerStatus.FAILED, "error": clip_error(f"StartRecovery refused: {error}")}
-        )
-        for s in chunk.servers
-    )
-    chunk = chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+    reason = clip_error(f"StartRecovery refused: {error}")
+    servers = tuple(move_server(s, ServerStatus.FAILED, error=reason) for s in chunk.servers)
+    chunk = move_chunk(chunk, ChunkStatus.DONE, servers=servers)
     return execution.replace_wave(_replace_chunk(wave, chunk))
 
 
@@ -369,10 +356,9 @@ def _follow_chunk(chunk: Chunk, observation: Observation, now: datetime) -> Chun
         _follow_server(server, launches.get(server.source_server_id), job_done, observation, now)
         for server in chunk.servers
     )
-    done = job_done or all(server.status.is_terminal for server in servers)
-    return chunk.model_copy(
-        update={"servers": servers, "status": ChunkStatus.DONE if done else ChunkStatus.RUNNING}
-    )
+    if job_done or all(server.status.is_terminal for server in servers):
+        return move_chunk(chunk, ChunkStatus.DONE, servers=servers)
+    return chunk.model_copy(update={"servers": servers})
 
 
 def _follow_server(
@@ -382,31 +368,18 @@ def _follow_server(
         return server
     status = launch.launch_status if launch else None
     if status == "LAUNCHED":
-        return server.model_copy(
-            update={
-                "status": ServerStatus.LAUNCHED,
-                "instance_id": launch.recovery_instance_id if launch else None,
-                "launch_time": now,
-            }
-        )
+        instance_id = launch.recovery_instance_id if launch else None
+        return move_server(server, ServerStatus.LAUNCHED, now=now, instance_id=instance_id)
     if status in ("FAILED", "TERMINATED"):
         reason = observation.failure_reasons.get(server.source_server_id)
         if status == "TERMINATED":
             reason = reason or "the recovery instance was terminated during the launch"
-        return server.model_copy(
-            update={
-                "status": ServerStatus.FAILED,
-                "error": clip_error(reason or "DRS reported the launch as FAILED"),
-            }
-        )
+        reason = clip_error(reason or "DRS reported the launch as FAILED")
+        return move_server(server, ServerStatus.FAILED, error=reason)
     if job_done:
         reason = observation.failure_reasons.get(server.source_server_id)
-        return server.model_copy(
-            update={
-                "status": ServerStatus.FAILED,
-                "error": reason or f"the DRS job completed without launching it (last status: {status})",
-            }
-        )
+        reason = reason or f"the DRS job completed without launching it (last status: {status})"
+        return move_server(server, ServerStatus.FAILED, error=reason)
     return server
 
 
@@ -443,9 +416,7 @@ def _claim_chunks(
             servers_in_flight += size
         elif not stale:
             continue
-        claimed = chunk.model_copy(
-            update={"status": ChunkStatus.STARTING, "claimed_at": now, "attempts": chunk.attempts + 1}
-        )
+        claimed = move_chunk(chunk, ChunkStatus.STARTING, now=now)
         wave = _replace_chunk(wave, claimed)
         starts.append(ref)
     return wave, starts, reconcile
@@ -453,7 +424,7 @@ def _claim_chunks(
 
 def _not_started(chunk: Chunk, reason: str) -> Chunk:
     servers = tuple(s.model_copy(update={"error": reason}) for s in chunk.servers)
-    return chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+    return move_chunk(chunk, ChunkStatus.DONE, servers=servers)
 
 
 def record_not_started(execution: Execution, ref: ChunkRef, reason: str) -> Execution:
@@ -483,12 +454,10 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
         if chunk.status in reasons:
             reason = reasons[chunk.status]
             servers = tuple(
-                s
-                if s.status.is_terminal
-                else s.model_copy(update={"status": ServerStatus.FAILED, "error": reason})
+                s if s.status.is_terminal else move_server(s, ServerStatus.FAILED, error=reason)
                 for s in chunk.servers
             )
-            chunk = chunk.model_copy(update={"status": ChunkStatus.DONE, "servers": servers})
+            chunk = move_chunk(chunk, ChunkStatus.DONE, servers=servers)
         chunks.append(chunk)
     return execution.replace_wave(wave.model_copy(update={"chunks": tuple(chunks)}))
 
@@ -522,7 +491,7 @@ def _skip_remaining(execution: Execution, events: EventLog, now: datetime, reaso
     skipped = []
     for wave in execution.waves:
         if wave.status is WaveStatus.PENDING:
-            execution = execution.replace_wave(wave.model_copy(update={"status": WaveStatus.SKIPPED}))
+            execution = execution.replace_wave(move_wave(wave, WaveStatus.SKIPPED, now))
             skipped.append(wave.name)
     if skipped:
         events.add(
@@ -582,7 +551,7 @@ def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
         status = WaveStatus.FAILED
     else:
         status = WaveStatus.PARTIAL
-    return wave.model_copy(update={"status": status, "end_time": now})
+    return move_wave(wave, status, now)
 
 
 def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) -> dict[str, object]:
@@ -623,10 +592,10 @@ def _finish_execution(
         status = ExecutionStatus.FAILED
     else:
         status = ExecutionStatus.PARTIAL
-    execution = execution.model_copy(update={"status": status, "end_time": now})
+    execution = move_execution(execution, status, now)
     if execution.failback is not None:
         # Failback: the launched instances are re-protected after the launch (a post-step, like cleanup).
-        run = execution.failback.model_copy(update={"phase": FailbackPhase.REPROTECTING})
+        run = move_failback(execution.failback, FailbackPhase.REPROTECTING)
         execution = execution.model_copy(update={"failback": run})
     events.add(
         ExecutionFinished,
@@ -662,7 +631,7 @@ def release_chunk(execution: Execution, ref: ChunkRef) -> Execution:
     wave = execution.waves[ref.wave]
     if wave.chunks[ref.chunk].status is not ChunkStatus.STARTING:
         return execution
-    chunk = wave.chunks[ref.chunk].model_copy(update={"status": ChunkStatus.PLANNED})
+    chunk = move_chunk(wave.chunks[ref.chunk], ChunkStatus.PLANNED)
     return execution.replace_wave(_replace_chunk(wave, chunk))
 
 

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from bot.domain.execution_type import ExecutionType as ExecutionType
+from bot.domain.frozen import Frozen
 from bot.domain.plans import Catalog, PlanOptions, RecoveryPlan, WaveOptions
 from bot.domain.snapshot_ages import SnapshotAges
 
@@ -68,8 +69,8 @@ class ChunkStatus(StrEnum):
     DONE = "DONE"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Model(Frozen):
+    pass
 
 
 class ServerRun(_Model):

@@ -18,8 +18,6 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import (
     FAILURES_LISTED,
@@ -45,6 +43,8 @@ from bot.domain.execution import (
     chunked,
     clip_error,
 )
+from bot.domain.frozen import Frozen
+from bot.domain.transitions import move_failback
 
 CONTINUOUS = "CONTINUOUS"
 _ARN = re.compile(r"^arn:aws[\w-]*:drs:(?P<region>[\w-]+):\d*:source-server/(?P<id>s-[0-9a-zA-Z]+)$")
@@ -125,10 +125,8 @@ def chunked_runs(runs: list[ServerRun], size: int) -> list[list[ServerRun]]:
     return [runs[start : start + size] for start in range(0, len(runs), size)]
 
 
-class Claimed(BaseModel):
+class Claimed(Frozen):
     """What a tick claimed: the execution to save (claims written), and the servers it now calls for."""
-
-    model_config = ConfigDict(frozen=True)
 
     execution: Execution
     servers: tuple[FailbackServer, ...]
@@ -256,11 +254,8 @@ def record_reversals(
         failures=_failures(failed),
         more_failures=max(0, len(failed) - FAILURES_LISTED),
     )
-    run = run.model_copy(
-        update={
-            "phase": FailbackPhase.SYNCING,
-            "sync_deadline": now + timedelta(seconds=run.sync_timeout_seconds),
-        }
+    run = move_failback(
+        run, FailbackPhase.SYNCING, sync_deadline=now + timedelta(seconds=run.sync_timeout_seconds)
     )
     execution = execution.model_copy(update={"failback": run})
     if len(failed) == len(servers):
@@ -337,9 +332,7 @@ def cancel_before_launch(execution: Execution) -> Execution:
     run = execution.failback
     if run is None or not run.phase.before_launch or not execution.cancelling:
         return execution
-    return execution.model_copy(
-        update={"failback": run.model_copy(update={"phase": FailbackPhase.LAUNCHING})}
-    )
+    return execution.model_copy(update={"failback": move_failback(run, FailbackPhase.LAUNCHING)})
 
 
 def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_per_job: int) -> Execution:
@@ -376,7 +369,7 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
             chunks.append(Chunk(index=len(chunks), status=ChunkStatus.DONE, servers=left_out))
         waves.append(wave.model_copy(update={"region": region, "chunks": tuple(chunks)}))
     failed = [s for s in servers if s.failed]
-    run = run.model_copy(update={"phase": FailbackPhase.LAUNCHING, "servers": tuple(servers)})
+    run = move_failback(run, FailbackPhase.LAUNCHING, servers=tuple(servers))
     events.add(
         FailbackSyncFinished,
         at=now,
@@ -414,9 +407,7 @@ def _launched_to_reprotect(execution: Execution) -> list[tuple[str, str, Failbac
     return found
 
 
-class ReprotectClaim(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ReprotectClaim(Frozen):
     region: str  # the origin region, where the new recovery instance runs
     instance_id: str
     server: FailbackServer  # its reversed_source_server_id launched the instance
@@ -519,9 +510,7 @@ def record_reprotect(
             ],
             more_failures=max(0, len(failed) - FAILURES_LISTED),
         )
-    execution = execution.model_copy(
-        update={"failback": run.model_copy(update={"phase": FailbackPhase.DONE})}
-    )
+    execution = execution.model_copy(update={"failback": move_failback(run, FailbackPhase.DONE)})
     return Decision(execution=events.stamp(execution), events=tuple(events.items))
 
 

@@ -14,12 +14,11 @@ from collections import defaultdict
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.domain import snapshot_ages
 from bot.domain.engine import Decision, EventLog, RegionLoad
 from bot.domain.events import ReadinessReported
 from bot.domain.execution import Execution, Limits, chunked
+from bot.domain.frozen import Frozen
 from bot.domain.snapshot_ages import EXAMPLES_LISTED, Lookup, minutes, servers_text
 
 HEALTHY = "CONTINUOUS"
@@ -33,9 +32,7 @@ class Level(StrEnum):
     BLOCKED = "BLOCKED"
 
 
-class ServerFacts(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ServerFacts(Frozen):
     source_server_id: str
     region: str
     found: bool = True
@@ -47,17 +44,13 @@ class ServerFacts(BaseModel):
     running_drill_instances: tuple[str, ...] = ()
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Finding(Frozen):
     level: Level
     reason: str  # what is wrong, the same words for every server it applies to
     servers: tuple[str, ...] = ()  # the servers concerned (empty: about the plan)
 
 
-class Verdict(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Verdict(Frozen):
     plan_name: str
     level: Level
     findings: tuple[Finding, ...]

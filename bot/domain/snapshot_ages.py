@@ -14,25 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from bot.domain.frozen import Frozen
 
 EXAMPLES_LISTED = 5  # per reason; the rest are counted, so a 4,000-server plan stays readable
 # What a lookup found: the newest snapshot's time, None (no snapshot), or why it could not be read.
 Lookup = tuple[str, datetime | str | None]
 
 
-class AgeFinding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AgeFinding(Frozen):
     reason: str
     count: int
     servers: tuple[str, ...]  # the first EXAMPLES_LISTED of them
 
 
-class SnapshotAges(BaseModel):
+class SnapshotAges(Frozen):
     """The servers' ages, read in the execution's server order: `checked` is how far it got."""
-
-    model_config = ConfigDict(frozen=True)
 
     rpo_target_seconds: int
     # The request's time: a snapshot after it (such as the one a launch takes) says nothing about

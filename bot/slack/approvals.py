@@ -13,10 +13,11 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.domain.approval import Vote, VoteResult
+from bot.slack import replies
 from bot.slack.ack import clicked_channel, clicked_execution, reason_form_target
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import REASON_BLOCK, REASON_INPUT
-from bot.slack.mrkdwn import Mrkdwn, md
+from bot.slack.mrkdwn import Mrkdwn
 
 logger = logging.getLogger(__name__)
 
@@ -43,28 +44,8 @@ def reject(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
 
 
 def _vote_reply(result: VoteResult, execution_id: str, deps: SlackDeps) -> Mrkdwn | None:
-    """What the clicker alone is told; a decision that took effect shows on the card for everyone."""
-    if result in (VoteResult.APPROVED, VoteResult.RECORDED, VoteResult.REJECTED):
-        return None
-    if result is VoteResult.ALREADY_DECIDED:
+    status = None
+    if result is VoteResult.ALREADY_DECIDED:  # read only then: the other answers need nothing stored
         execution = deps.queries.get(execution_id)
-        status = execution.status.value if execution else "gone"
-        return md("This request was already decided ({}); your click changed nothing.", status)
-    replies = {
-        VoteResult.SELF_APPROVAL: Mrkdwn(
-            "You requested this recovery, so you cannot approve it: another approver must."
-        ),
-        VoteResult.NOT_ALLOWED: Mrkdwn(
-            "You are not an approver for recoveries. Approvers are set in the bot's access "
-            "policy (DRS_BOT_ACCESS_POLICY)."
-        ),
-        VoteResult.ALREADY_VOTED: Mrkdwn("You already approved this request; it needs another approver."),
-        VoteResult.EXPIRED: Mrkdwn(
-            "This request has expired; nothing was launched. Request it again if still needed."
-        ),
-        VoteResult.CHANNEL_NOT_ALLOWED: Mrkdwn(
-            "Nothing changed: recovery requests cannot be decided from this channel "
-            "(the bot's access policy does not allow it here, or this is not the request's own card)."
-        ),
-    }
-    return replies[result]
+        status = execution.status.value if execution else None
+    return replies.vote_reply(result, status)

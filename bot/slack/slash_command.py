@@ -8,29 +8,25 @@ execution is keyed on the Slack request, so the second delivery finds it already
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Respond
 
 from bot.domain import commands
-from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
 from bot.domain.execution import Execution
-from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
-from bot.services.controlling import CancelResult
 from bot.services.requesting import RequestResult
-from bot.slack import blocks
+from bot.slack import replies
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
-from bot.slack.mrkdwn import Mrkdwn, channel, clip, md
+from bot.slack.mrkdwn import Mrkdwn
 
 logger = logging.getLogger(__name__)
 
 
 def _reply(respond: Respond, text: Mrkdwn) -> None:
-    """Every answer here is Mrkdwn (bot/slack/mrkdwn.py): what the user typed is echoed escaped."""
+    """Every answer here is Mrkdwn from bot/slack/replies.py: what the user typed is echoed escaped."""
     respond(response_type="ephemeral", text=text)
 
 
@@ -47,16 +43,16 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     elif isinstance(parsed, Check):
         _check(deps, parsed, respond)
     elif isinstance(parsed, ShowPlan):
-        _reply(respond, blocks.plan_text(deps.catalog.load(), parsed.plan_name))
+        _reply(respond, replies.plan_text(deps.catalog.load(), parsed.plan_name))
     elif isinstance(parsed, ListPlans):
-        _reply(respond, blocks.plans_list(deps.catalog.load()))
+        _reply(respond, replies.plans_list(deps.catalog.load()))
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
         _cancel(deps, parsed, command, respond)
     elif isinstance(parsed, History):
         found = deps.queries.history(parsed.plan_name, command["channel_id"], parsed.limit)
-        _reply(respond, blocks.history_text(found, parsed.plan_name, deps.clock()))
+        _reply(respond, replies.history_text(found, parsed.plan_name, deps.clock()))
     # Help, Invalid and reserved words were fully answered by the ack.
 
 
@@ -70,134 +66,34 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         force=parsed.force,
         at=parsed.at,
     )
-    if outcome.result is RequestResult.UNKNOWN_PLAN:
-        _reply(respond, blocks.unknown_plan(parsed.plan_name, outcome.known_plans))
-    elif outcome.result is RequestResult.PLAN_BUSY:
-        _reply(respond, _plan_busy(parsed.plan_name, outcome.busy_with))
-    elif outcome.result is RequestResult.NOT_READY and outcome.verdict:
-        verdict = outcome.verdict
-        _reply(
-            respond,
-            blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
-            + md(
-                "\n\nThe drill did not start. Fix the above, or start it anyway: "
-                "`/drs execute {} drill --force`.",
-                parsed.plan_name,
-            ),
+    result, execution = outcome.result, outcome.execution
+    text: Mrkdwn | None = None
+    if result is RequestResult.UNKNOWN_PLAN:
+        text = replies.unknown_plan(parsed.plan_name, outcome.known_plans)
+    elif result is RequestResult.PLAN_BUSY:
+        text = replies.plan_busy(parsed.plan_name, outcome.busy_with)
+    elif result is RequestResult.NOT_READY and outcome.verdict:
+        text = replies.not_ready(outcome.verdict, parsed.plan_name)
+    elif result is RequestResult.NO_SNAPSHOT and parsed.at:
+        text = replies.no_snapshot(parsed.at, outcome.without_snapshot)
+    elif result is RequestResult.TOO_LARGE:
+        text = replies.too_large(parsed.plan_name, outcome.error)
+    elif result is RequestResult.DRS_UNAVAILABLE:
+        text = replies.drs_unavailable(outcome.error)
+    elif result in replies.REFUSALS:
+        text = replies.REFUSALS[result](parsed)
+    elif result is RequestResult.CARD_NOT_POSTED and execution:
+        text = replies.card_not_posted(outcome.slack_error, execution.execution_id, parsed.plan_name)
+    elif result is RequestResult.APPROVAL_REQUESTED and execution:
+        text = replies.approval_requested(
+            parsed, execution.execution_id, outcome.card_posted, outcome.slack_error
         )
-    elif outcome.result is RequestResult.NO_SNAPSHOT and parsed.at:
-        more = len(outcome.without_snapshot) - 10
-        _reply(
-            respond,
-            md(
-                "Nothing was launched: {} server(s) have no recovery snapshot at or before "
-                "{:%Y-%m-%d %H:%M:%S} UTC: {}{}. Pick a later time, or launch from the latest data "
-                "without `--at`.",
-                len(outcome.without_snapshot),
-                parsed.at,
-                Mrkdwn(", ").join(md("`{}`", sid) for sid in outcome.without_snapshot[:10]),
-                md(" and {} more", more) if more > 0 else Mrkdwn(""),
-            ),
-        )
-    elif outcome.result is RequestResult.TOO_LARGE:
-        _reply(
-            respond,
-            md(
-                "Nothing was launched: `{}` is larger than the bot can run: {}. Split the plan in plans.yml "
-                "(`drs-bot plans validate` checks these limits) and apply it again.",
-                parsed.plan_name,
-                outcome.error,
-            ),
-        )
-    elif outcome.result is RequestResult.DRS_UNAVAILABLE:
-        _reply(respond, md("Nothing was launched: DRS did not answer ({}). Try again.", outcome.error))
-    elif outcome.result in REFUSALS:
-        _reply(respond, REFUSALS[outcome.result](parsed))
-    elif outcome.result is RequestResult.CARD_NOT_POSTED and outcome.execution:
-        _reply(
-            respond,
-            md(
-                "Nothing was requested: {}, so nobody could see the approval card. The request `{}` was "
-                "withdrawn at once and `{}` is free: request it again once the bot can post here.",
-                cannot_post(outcome.slack_error),
-                outcome.execution.execution_id,
-                parsed.plan_name,
-            ),
-        )
-    elif outcome.result is RequestResult.APPROVAL_REQUESTED and outcome.execution:
-        where = (
-            Mrkdwn("the card is in the channel")
-            if outcome.card_posted
-            else md(
-                "Slack did not take the card yet ({}); it follows in the channel",
-                outcome.slack_error or "busy",
-            )
-        )
-        _reply(
-            respond,
-            md(
-                "Approval requested for a {} of `{}` (`{}`): {}. Nothing launches until someone else approves it.",
-                parsed.execution_type.value.lower(),
-                parsed.plan_name,
-                outcome.execution.execution_id,
-                where,
-            ),
-        )
-    elif outcome.result is RequestResult.STARTED and outcome.slack_blocked and outcome.execution:
-        _reply(
-            respond,
-            md(
-                "The drill `{0}` is running, but {1}. Its messages follow if that is fixed while it runs (the "
-                "bot tries again every few minutes); `/drs status {0}` shows it meanwhile.",
-                outcome.execution.execution_id,
-                cannot_post(outcome.slack_error),
-            ),
-        )
-    elif outcome.result is RequestResult.STARTED and outcome.slack_error and outcome.execution:
-        _reply(
-            respond,
-            md(
-                "The drill `{}` is running, but Slack did not take its status message yet ({}); the messages "
-                "follow.",
-                outcome.execution.execution_id,
-                outcome.slack_error,
-            ),
-        )
-
-
-def cannot_post(error: str | None) -> Mrkdwn:
-    """Why the bot cannot post in the channel, and what to do about it."""
-    if error in ("not_in_channel", "channel_not_found"):
-        return Mrkdwn("I am not a member of this channel: invite me with `/invite @DRS ChatOps`")
-    if error == "is_archived":
-        return Mrkdwn("this channel is archived")
-    return md("Slack refuses my messages here (`{}`): whoever runs the bot must check its Slack app", error)
-
-
-REFUSALS: dict[RequestResult, Callable[[Execute], Mrkdwn]] = {
-    RequestResult.CHANNEL_NOT_ALLOWED: lambda _: CHANNEL_REFUSAL,
-    RequestResult.NOT_ALLOWED: lambda p: md(
-        "You may not run a {}: the bot's access policy does not list you (or a user group of yours). "
-        "Ask a DR lead to add you.",
-        p.execution_type.value.lower(),
-    ),
-    RequestResult.NO_APPROVERS: lambda p: md(
-        'A {} needs an approver, and none is configured. Set "approvers" (Slack user or user group ids) '
-        'in DRS_BOT_ACCESS_POLICY, e.g. `{{"approvers": ["U012ABCDEF"], "recovery_requesters": '
-        '["S0DRLEADS"]}}`.',
-        p.execution_type.value.lower(),
-    ),
-    RequestResult.FUTURE_TIME: lambda p: md(
-        "`--at` must be in the past ({:%Y-%m-%d %H:%M:%S} UTC is not): "
-        "recovery snapshots are taken from what already happened.",
-        p.at,
-    ),
-    RequestResult.NO_RECOVERY: lambda p: md(
-        "Nothing to fail back: `{0}` has no recovery that launched servers (COMPLETED or PARTIAL) since "
-        "its last failback. Failback undoes a recovery: run `/drs history {0}` to check.",
-        p.plan_name,
-    ),
-}
+    elif result is RequestResult.STARTED and outcome.slack_blocked and execution:
+        text = replies.drill_not_shown(execution.execution_id, outcome.slack_error)
+    elif result is RequestResult.STARTED and outcome.slack_error and execution:
+        text = replies.drill_messages_late(execution.execution_id, outcome.slack_error)
+    if text is not None:
+        _reply(respond, text)
 
 
 def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond: Respond) -> None:
@@ -205,69 +101,18 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
     if execution is None:
         return
     outcome = deps.controlling.cleanup(execution.execution_id, command["user_id"])
-    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
-    if outcome.refusal is CleanupRefusal.NOT_ALLOWED:
-        text = md(
-            "You may not clean up {}: only its requester, an approver, or someone who may run drills can.",
-            name,
-        )
-    elif outcome.refusal is CleanupRefusal.NOT_A_DRILL:
-        text = md(
-            "{} is a {}, not a drill: its recovery instances are your running systems now, and cleanup "
-            "never touches them. Terminate them deliberately in DRS if you must.",
-            name,
-            execution.execution_type.value,
-        )
-    elif outcome.refusal is CleanupRefusal.STILL_RUNNING:
-        text = md("{} is still running; clean it up when it has ended (or `/drs cancel` it first).", name)
-    elif outcome.refusal is CleanupRefusal.IN_PROGRESS:
-        text = md("A cleanup of {} is already under way; its progress is in the execution's thread.", name)
-    else:
-        text = md(
-            "Cleaning up {}: its drill instances are being terminated; the thread has the details.", name
-        )
-    _reply(respond, text)
+    _reply(respond, replies.cleanup_reply(outcome.refusal, execution))
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     report = deps.requesting.check(parsed.plan_name)
     if report is None:
-        _reply(respond, blocks.unknown_plan(parsed.plan_name, deps.queries.known_plans()))
+        _reply(respond, replies.unknown_plan(parsed.plan_name, deps.queries.known_plans()))
         return
-    verdict = report.verdict
-    text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
-    text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
-    pending = report.snapshot_ages
-    if pending is not None:
-        text += md(
-            "\n_Recovery snapshot ages (rpo_target {}) take one DRS call per server: they follow in a moment._",
-            minutes(pending.rpo_target_seconds),
-        )
-    _reply(respond, text)
+    _reply(respond, replies.check_verdict(report.verdict, parsed.plan_name, report.snapshot_ages))
     ages = deps.requesting.check_snapshot_ages(report)
     if ages is not None:
-        level = "WARN" if verdict.level.value == "READY" and ages.findings else verdict.level.value
-        _reply(
-            respond,
-            blocks.readiness_text(level, ages.lines(), plan_name=parsed.plan_name)
-            + md("\n_Recovery snapshot ages of {:,} of {:,} servers read._", ages.checked, ages.total),
-        )
-
-
-def _plan_busy(plan_name: str, running: Execution | None) -> Mrkdwn:
-    if running is None:
-        return md("`{}` is already running; one execution per plan at a time.", plan_name)
-    where = md(" in {}", channel(running.channel_id)) if running.channel_id else Mrkdwn("")
-    return md(
-        "`{}` is already running: `{}` ({}, {}){}. One execution per plan at a time: follow it there, "
-        "or stop it with `/drs cancel {}`.",
-        plan_name,
-        running.execution_id,
-        running.execution_type.value.lower(),
-        running.status.value,
-        where,
-        running.execution_id,
-    )
+        _reply(respond, replies.check_snapshot_ages(report.verdict, ages, parsed.plan_name))
 
 
 def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: Respond) -> None:
@@ -275,21 +120,7 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
     if execution is None:
         return
     outcome = deps.controlling.cancel(execution.execution_id, command["user_id"])
-    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
-    texts = {
-        CancelResult.NOT_ALLOWED: md(
-            "You may not cancel {}: only its requester, an approver, or (for a drill) someone who may run "
-            "drills can.",
-            name,
-        ),
-        CancelResult.CANCELLING: md("Cancelling {}: nothing new starts; running jobs are followed.", name),
-        CancelResult.ALREADY_CANCELLING: md("{} is already being cancelled.", name),
-        CancelResult.ALREADY_ENDED: md(
-            "{} already ended ({}); nothing to cancel.", name, execution.status.value
-        ),
-        CancelResult.NOT_FOUND: _no_execution(parsed.execution_ref),
-    }
-    _reply(respond, texts[outcome.result])
+    _reply(respond, replies.cancel_reply(outcome.result, execution, parsed.execution_ref))
 
 
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:
@@ -297,32 +128,11 @@ def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) 
     try:
         execution = deps.queries.find(ref, command["channel_id"])
     except AmbiguousExecution as error:
-        _reply(
-            respond,
-            md(
-                "`{}` is the start of {} executions in this channel ({}): type more of the id.",
-                _typed(ref),
-                len(error.matches),
-                Mrkdwn(", ").join(md("`{}`", execution_id) for execution_id in error.matches[:5]),
-            ),
-        )
+        _reply(respond, replies.ambiguous(ref, error.matches))
         return None
     if execution is None:
-        _reply(respond, _no_execution(ref))
+        _reply(respond, replies.no_execution(ref))
     return execution
-
-
-def _typed(word: str) -> Mrkdwn:
-    """A word the user typed, echoed in a code span: escaped, short, without a backtick to end it."""
-    return clip(word.replace("`", "'"), 80)
-
-
-def _no_execution(ref: str) -> Mrkdwn:
-    return md(
-        "There is no execution `{}` (use its id from the thread, or its first 6+ characters in the "
-        "channel where it runs).",
-        _typed(ref),
-    )
 
 
 def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: Respond) -> None:
@@ -333,6 +143,6 @@ def _status(deps: SlackDeps, parsed: Status, command: dict[str, Any], respond: R
     else:
         execution = deps.queries.latest_in_channel(command["channel_id"])
         if execution is None:
-            _reply(respond, Mrkdwn("No execution has run in this channel yet."))
+            _reply(respond, replies.NO_EXECUTION_HERE)
             return
-    _reply(respond, blocks.status_text(execution, deps.clock()))
+    _reply(respond, replies.status_text(execution, deps.clock()))

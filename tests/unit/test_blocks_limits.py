@@ -1,8 +1,8 @@
 """Every message the bot renders stays within Slack's limits, for a plan of DRS's 4,000-server maximum.
 
 Slack refuses a message that breaks a Block Kit limit (`invalid_blocks`, `msg_too_long`): at 3 a.m. that
-would be a thread that stops talking. Each renderer in bot/slack/blocks.py is fed the largest inputs the
-domain allows (names of 64 characters, 4,000 servers in 1 and in 60 waves, 600-character DRS errors) and
+would be a thread that stops talking. Each renderer (bot/slack/thread_messages.py, replies.py) is fed the
+largest inputs the domain allows (names of 64 characters, 4,000 servers in 1 and in 60 waves, 600-character DRS errors) and
 checked with the fake Slack's own Block Kit checker plus the limits below.
 """
 
@@ -56,7 +56,7 @@ from bot.domain.execution import (
 )
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
-from bot.slack import ack, blocks, ids
+from bot.slack import ack, ids, replies, thread_messages
 from sandbox.slack_fake.blockkit import problems_in_blocks
 from tests.unit.builders import T0, at, server_ids
 
@@ -168,7 +168,7 @@ def test_anchor_of_a_drill(waves: int, status: ExecutionStatus) -> None:
         execution = all_failed(execution)
     else:
         execution = execution.model_copy(update={"status": status})
-    message = blocks.anchor(view(execution), at(60))
+    message = thread_messages.anchor(view(execution), at(60))
     check_message(message)
     assert_every_wave_accounted_for(waves_section(message), waves)
 
@@ -205,7 +205,7 @@ def test_approval_card(waves: int) -> None:
         readiness_level="WARN",
         readiness_lines=[f"{n} servers: replication lag 3h ({'x' * 150})" for n in range(8)],
     )
-    message = blocks.anchor(card, at(60))
+    message = thread_messages.anchor(card, at(60))
     check_message(message)
     buttons = next(block for block in message.blocks if block["type"] == "actions")
     assert {element["action_id"] for element in buttons["elements"]} == {
@@ -235,7 +235,7 @@ def test_the_card_after_the_decision(waves: int, status: ExecutionStatus) -> Non
             ),
         }
     )
-    check_message(blocks.anchor(view(execution), at(60)))
+    check_message(thread_messages.anchor(view(execution), at(60)))
 
 
 def test_the_reject_reason_modal() -> None:
@@ -404,7 +404,7 @@ def test_every_event_kind_is_covered() -> None:
 
 @pytest.mark.parametrize("event", every_event(), ids=lambda event: event.kind)
 def test_every_event(event: Event) -> None:
-    check_message(blocks.event(event))
+    check_message(thread_messages.event(event))
 
 
 def test_a_wave_started_as_4000_jobs_of_one_server() -> None:
@@ -421,11 +421,11 @@ def test_a_wave_started_as_4000_jobs_of_one_server() -> None:
         server_count=SERVERS,
         job_ids=[f"drsjob-{n:017x}" for n in range(SERVERS)],
     )
-    check_message(blocks.event(started))
+    check_message(thread_messages.event(started))
 
 
 def test_a_wave_of_4000_failures_lists_20_and_counts_the_rest() -> None:
-    message = blocks.event(wave_finished_with_failures())
+    message = thread_messages.event(wave_finished_with_failures())
     check_message(message)
     shown = section_texts(message)
     # Every listed failure and the count of the others survive (no cut in the middle of the list).
@@ -440,7 +440,7 @@ def test_a_wave_of_4000_failures_lists_20_and_counts_the_rest() -> None:
 
 @pytest.mark.parametrize("waves", WAVE_COUNTS)
 def test_status_text(waves: int) -> None:
-    text = blocks.status_text(all_failed(big_execution(waves)), at(7200))
+    text = replies.status_text(all_failed(big_execution(waves)), at(7200))
     check_text(text)
 
 
@@ -465,16 +465,16 @@ def summaries(count: int) -> list[ExecutionSummary]:
 
 
 def test_history_text_with_50_entries() -> None:
-    check_text(blocks.history_text(summaries(50), NAME, T0))
-    check_text(blocks.history_text(summaries(50), None, T0))
-    check_text(blocks.history_text([], NAME, T0))
+    check_text(replies.history_text(summaries(50), NAME, T0))
+    check_text(replies.history_text(summaries(50), None, T0))
+    check_text(replies.history_text([], NAME, T0))
 
 
 @pytest.mark.parametrize("waves", WAVE_COUNTS)
 def test_plan_text(waves: int) -> None:
     catalog = big_catalog(*split(SERVERS, waves))
-    check_text(blocks.plan_text(catalog, catalog.plans[0].name))
-    check_text(blocks.plan_text(catalog, "no-such-plan"))
+    check_text(replies.plan_text(catalog, catalog.plans[0].name))
+    check_text(replies.plan_text(catalog, "no-such-plan"))
 
 
 def many_plans(count: int) -> Catalog:
@@ -495,12 +495,12 @@ def many_plans(count: int) -> Catalog:
 
 @pytest.mark.parametrize("count", [0, 1, 100, 1000])
 def test_plans_list(count: int) -> None:
-    check_text(blocks.plans_list(many_plans(count)))
+    check_text(replies.plans_list(many_plans(count)))
 
 
 def test_unknown_plan_with_many_known() -> None:
     catalog = many_plans(1000)
-    check_text(blocks.unknown_plan("plan-y", tuple(catalog.plan_names())))
+    check_text(replies.unknown_plan("plan-y", tuple(catalog.plan_names())))
 
 
 def test_help() -> None:
@@ -516,7 +516,7 @@ def test_sixty_waves_with_ordinary_names(kind: ExecutionType) -> None:
     running = ordinary(*split(SERVERS, 60), kind=kind)
     if kind is ExecutionType.RECOVERY:
         running = running.model_copy(update={"approvals_required": 1, "approval_expires_at": at(1800)})
-    message = blocks.anchor(view(running), at(60))
+    message = thread_messages.anchor(view(running), at(60))
     check_message(message)
     assert_every_wave_accounted_for(waves_section(message), 60)
 
@@ -525,12 +525,12 @@ def test_few_failures_keep_drs_errors_whole_and_twenty_keep_a_typical_one() -> N
     few = wave_finished_with_failures().model_copy(
         update={"failures": wave_finished_with_failures().failures[:3], "more_failures": 0, "failed": 3}
     )
-    assert section_texts(blocks.event(few)).count(LONG_ERROR) == 3
+    assert section_texts(thread_messages.event(few)).count(LONG_ERROR) == 3
     typical = "Failed to launch recovery instance: You are not authorized to perform: ec2:CreateLaunchTemplateVersion"
     twenty = wave_finished_with_failures()
     twenty = twenty.model_copy(
         update={"failures": [f.model_copy(update={"error": typical}) for f in twenty.failures]}
     )
-    message = blocks.event(twenty)
+    message = thread_messages.event(twenty)
     check_message(message)
     assert section_texts(message).count(typical) == FAILURES_LISTED

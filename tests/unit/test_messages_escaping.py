@@ -25,10 +25,12 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.domain import commands
+from bot.domain.cleanup import CleanupRefusal
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionSummary, ExecutionType
 from bot.domain.plans import Catalog
+from bot.services.executions import CancelResult
 from bot.services.ports import Message
-from bot.slack import ack, blocks
+from bot.slack import ack, layout, replies, thread_messages
 from bot.slack.mrkdwn import clip, escape
 from tests.unit.builders import T0, at
 from tests.unit.builders import execution as small_execution
@@ -146,7 +148,7 @@ EVENTS = every_event()
 @given(texts=pools, ids=user_ids, which=st.sampled_from(range(len(EVENTS))))
 def test_every_event_rendered_from_hostile_strings(texts: list[str], ids: list[str], which: int) -> None:
     event = poison(EVENTS[which], cycling(texts), cycling(ids))
-    assert_valid_payload(blocks.event(event))
+    assert_valid_payload(thread_messages.event(event))
 
 
 # The largest card the domain allows (4,000 servers in 60 waves), with a readiness verdict: escaping
@@ -169,7 +171,7 @@ def test_the_anchor_and_the_card_rendered_from_hostile_strings(
     texts: list[str], ids: list[str], status: ExecutionStatus
 ) -> None:
     card = poison(CARD.model_copy(update={"status": status}), cycling(texts), cycling(ids))
-    assert_valid_payload(blocks.anchor(card, at(60)))
+    assert_valid_payload(thread_messages.anchor(card, at(60)))
 
 
 # --- ephemeral answers: text only, but Slack parses it the same way -------------------------------
@@ -209,11 +211,11 @@ def hostile_catalog(texts: list[str]) -> Catalog:
 def test_plans_and_plan_answers_from_a_hostile_plans_file(texts: list[str], typed: str) -> None:
     catalog = hostile_catalog(texts)
     for text in (
-        blocks.plans_list(catalog),
-        blocks.plan_text(catalog, "plan-x"),
-        blocks.plan_text(catalog, typed),
-        blocks.unknown_plan(typed, tuple(catalog.plan_names())),
-        blocks.unknown_plan(typed, ()),
+        replies.plans_list(catalog),
+        replies.plan_text(catalog, "plan-x"),
+        replies.plan_text(catalog, typed),
+        replies.unknown_plan(typed, tuple(catalog.plan_names())),
+        replies.unknown_plan(typed, ()),
     ):
         assert_valid_payload(Message(text=text))
 
@@ -222,7 +224,7 @@ def test_plans_and_plan_answers_from_a_hostile_plans_file(texts: list[str], type
 @given(texts=pools, ids=user_ids)
 def test_status_and_history_answers_from_hostile_strings(texts: list[str], ids: list[str]) -> None:
     execution: Execution = poison(all_failed(small_execution(3, 2, 1)), cycling(texts), cycling(ids))
-    assert_valid_payload(Message(text=blocks.status_text(execution, at(7200))))
+    assert_valid_payload(Message(text=replies.status_text(execution, at(7200))))
     summary = ExecutionSummary(
         execution_id="0123456789abcdef",
         plan_name="plan-x",
@@ -238,9 +240,34 @@ def test_status_and_history_answers_from_hostile_strings(texts: list[str], ids: 
         failed=1,
     )
     hostile_summary = poison(summary, cycling(texts), cycling(ids))
-    assert_valid_payload(Message(text=blocks.history_text([hostile_summary], texts[0], at(7200))))
-    verdict = blocks.readiness_text("WARN", texts, plan_name=texts[-1], forced=True)
+    assert_valid_payload(Message(text=replies.history_text([hostile_summary], texts[0], at(7200))))
+    verdict = layout.readiness_text("WARN", texts, plan_name=texts[-1], forced=True)
     assert_valid_payload(Message(text=verdict))
+
+
+@SETTINGS
+@given(texts=pools, ids=user_ids, typed=hostile)
+def test_answers_about_a_named_execution_from_hostile_strings(
+    texts: list[str], ids: list[str], typed: str
+) -> None:
+    """What `/drs cancel`, `/drs cleanup` and `/drs execute` answer echoes what was typed and the plan's names."""
+    execution: Execution = poison(small_execution(2), cycling(texts), cycling(ids))
+    answers = [
+        replies.no_execution(typed),
+        replies.ambiguous(typed, [typed, *texts]),
+        replies.plan_busy(typed, execution),
+        replies.plan_busy(typed, None),
+        replies.too_large(typed, texts[0]),
+        replies.drs_unavailable(texts[0]),
+        replies.card_not_posted(texts[0], "0123456789abcdef", typed),
+        replies.drill_not_shown("0123456789abcdef", texts[0]),
+        replies.drill_messages_late("0123456789abcdef", texts[0]),
+        replies.no_snapshot(T0, texts),
+        *(replies.cancel_reply(result, execution, typed) for result in CancelResult),
+        *(replies.cleanup_reply(refusal, execution) for refusal in (None, *CleanupRefusal)),
+    ]
+    for text in answers:
+        assert_valid_payload(Message(text=text))
 
 
 @SETTINGS
@@ -323,7 +350,7 @@ def test_a_time_with_an_offset_is_shown_as_that_instant_in_utc() -> None:
         server_count=1,
         point_in_time=kiribati,
     )
-    text = blocks.event(started).blocks[0]["text"]["text"]
+    text = thread_messages.event(started).blocks[0]["text"]["text"]
     assert "at or before 2026-11-28 18:00:00 UTC" in text and "08:00:00 UTC" not in text
 
 

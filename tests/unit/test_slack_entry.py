@@ -67,7 +67,7 @@ answers = [slack_http.handler(event, context) for event in events]
 heavy = sorted(
     name for name in sys.modules
     if name.split(".")[0] == "pydantic" or name.startswith("bot.services")
-    or name in ("bot.wiring", "bot.settings", "bot.domain.execution", "bot.slack.blocks")
+    or name in ("bot.wiring", "bot.settings", "bot.domain.execution", "bot.slack.layout")
 )
 print(json.dumps({"answers": answers, "heavy": heavy}))
 """

@@ -1,0 +1,497 @@
+"""Command replies: what the person who typed `/drs …` or clicked a button alone sees (ephemeral).
+
+Every answer of the lazy halves is here: plans, status, history, readiness, and each refusal, as pure
+functions to `Mrkdwn` built with `md()` (bot/slack/mrkdwn.py): what the user typed is echoed escaped.
+The immediate acks (help, a typo, "Looking that up…") stay in bot/slack/ack.py, which must not import
+pydantic (Slack's 3 seconds).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.domain.approval import VoteResult
+from bot.domain.cleanup import CleanupRefusal
+from bot.domain.commands import Execute
+from bot.domain.engine import READINESS_LINES, progress_fields
+from bot.domain.events import ProgressUpdated
+from bot.domain.execution import Execution, ExecutionSummary, ServerStatus, SlackBlock, tally
+from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
+from bot.domain.readiness import Verdict
+from bot.domain.snapshot_ages import SnapshotAges, minutes
+from bot.services.controlling import CancelResult
+from bot.services.requesting import RequestResult
+from bot.slack.ack import CHANNEL_REFUSAL
+from bot.slack.layout import (
+    STATUS_ICON,
+    TEXT_LIMIT,
+    WAVE_ICON,
+    duration,
+    fit,
+    kind_label,
+    point_in_time,
+    progress_line,
+    readiness_text,
+)
+from bot.slack.mrkdwn import Mrkdwn, channel, clip, md, user
+
+# /drs plans, /drs plan
+
+
+def plans_list(catalog: Catalog) -> Mrkdwn:
+    if not catalog.plans:
+        return Mrkdwn("No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`.")
+    lines = []
+    for plan in catalog.plans:
+        groups = [catalog.group(w.protection_group) for w in plan.waves]
+        servers = f"{sum(len(g.source_servers) for g in groups)} servers"
+        if any(g.by_tags for g in groups):
+            servers += " listed, more selected by tags at run time"
+        description = md(" — {}", clip(plan.description, 150)) if plan.description else Mrkdwn("")
+        lines.append(md("• `{}`{} ({} waves, {})", plan.name, description, len(plan.waves), servers))
+    return Mrkdwn("*Recovery plans*\n") + fit(lines, Mrkdwn("…and {n} more plans"), TEXT_LIMIT - 20)
+
+
+def plan_text(catalog: Catalog, plan_name: str) -> Mrkdwn:
+    plan = catalog.plan(plan_name)
+    if plan is None:
+        return unknown_plan(plan_name, tuple(catalog.plan_names()))
+    description = md(" — {}", plan.description) if plan.description else Mrkdwn("")
+    lines = [md("*Plan `{}`*{}", plan.name, description)]
+    total = 0
+    for index, wave in enumerate(plan.waves, start=1):
+        group = catalog.group(wave.protection_group)
+        total += len(group.source_servers)
+        options = wave_options_text(wave.options)
+        members = (
+            "servers tagged " + ", ".join(f"{k}={v}" for k, v in group.source_server_tags.items())
+            if group.by_tags
+            else f"{len(group.source_servers)} servers"
+        )
+        lines.append(
+            md(
+                "{}. *{}* — `{}`: {} in {} ({})",
+                index,
+                wave.name,
+                group.name,
+                members,
+                group.region,
+                "; ".join(options),
+            )
+        )
+    lines += [md("{}", line) for line in plan_options_text(plan.options)]
+    lines.append(
+        md("{} waves, {} servers. Run a drill: `/drs execute {} drill`", len(plan.waves), total, plan.name)
+    )
+    return fit(lines, Mrkdwn("…and {n} more lines"), limit=TEXT_LIMIT)
+
+
+def wave_options_text(options: WaveOptions) -> list[str]:
+    """A wave's options as `/drs plan` shows them (the timeout always: it decides when servers fail)."""
+    shown = [f"timeout {duration(options.timeout)}"]
+    if options.wait_before:
+        shown.insert(0, f"waits {duration(options.wait_before)} after the previous wave")
+    if options.on_failure is OnFailure.STOP:
+        shown.append("stops the plan if any server fails")
+    return shown
+
+
+def plan_options_text(options: PlanOptions) -> list[str]:
+    shown: list[str] = []
+    if options.rpo_target is not None:
+        shown.append(f"Readiness warns beyond an RPO of {duration(options.rpo_target)} (rpo_target).")
+    if options.cleanup_after is not None:
+        shown.append(
+            f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
+        )
+    return shown
+
+
+def unknown_plan(name: str, known: tuple[str, ...]) -> Mrkdwn:
+    """`name` is what the user typed: escaped, and clipped so a pasted essay is not echoed whole."""
+    typed = clip(name.replace("`", "'"), 80)
+    if not known:
+        return md(
+            "There is no plan `{}`: no plans are loaded yet. Apply one with `drs-bot plans apply FILE`.",
+            typed,
+        )
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = md(" Did you mean `{}`?", guess[0]) if guess else Mrkdwn("")
+    listed = Mrkdwn(", ").join(md("`{}`", p) for p in known[:30])
+    more = md(" and {} more (`/drs plans` lists them)", len(known) - 30) if len(known) > 30 else Mrkdwn("")
+    return md("There is no plan `{}`.{} Known plans: {}{}", typed, hint, listed, more)
+
+
+# /drs status, /drs history
+
+NO_EXECUTION_HERE = Mrkdwn("No execution has run in this channel yet.")
+
+
+def status_text(execution: Execution, now: datetime) -> Mrkdwn:
+    lines = [
+        md(
+            "{} *{} of `{}`* — {} (`{}`)",
+            Mrkdwn(STATUS_ICON[execution.status]),
+            kind_label(execution.execution_type),
+            execution.plan_name,
+            execution.status.value,
+            execution.execution_id,
+        ),
+        progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
+    ]
+    if execution.point_in_time:
+        lines.append(md("Point in time: {}", point_in_time(execution.point_in_time)))
+    if execution.failback is not None:
+        lines.append(_failback_line(execution))
+    if execution.slack_blocked is not None:
+        lines.append(_slack_blocked_line(execution.slack_blocked))
+    for wave in execution.waves[:STATUS_WAVES]:
+        counts = tally(wave.servers())
+        lines.append(
+            md(
+                "{} {}: {}, {}/{} launched, {} failed",
+                Mrkdwn(WAVE_ICON[wave.status]),
+                wave.name,
+                wave.status.value,
+                counts.launched,
+                counts.total,
+                counts.failed,
+            )
+        )
+    if len(execution.waves) > STATUS_WAVES:
+        lines.append(md("…and {} more waves", len(execution.waves) - STATUS_WAVES))
+    if execution.readiness is not None:  # snapshot ages arrive after the launch: show them as they stand
+        note = execution.readiness
+        lines.append(readiness_text(note.current_level, list(note.all_lines()[:READINESS_LINES])))
+    failed = [s for s in execution.servers() if s.status is ServerStatus.FAILED]
+    if failed:
+        # DRS's own error text, shortened; the history keeps it whole.
+        lines.append(md("*Failed servers* ({}):", len(failed)))
+        lines += [
+            md("• `{}`: {}", s.source_server_id, clip(s.error or "", 200)) for s in failed[:STATUS_FAILURES]
+        ]
+        if len(failed) > STATUS_FAILURES:
+            lines.append(
+                md("…and {} more (the stored history lists them all)", len(failed) - STATUS_FAILURES)
+            )
+    return fit(lines, Mrkdwn("…and {n} more lines"), limit=TEXT_LIMIT)
+
+
+STATUS_WAVES = 40
+
+
+STATUS_FAILURES = 25
+
+
+def _slack_blocked_line(block: SlackBlock) -> Mrkdwn:
+    code = block.error if block.error.replace("_", "").isalnum() else "refused"  # Slack's codes are a-z_
+    return md(
+        ":warning: Its messages are not in its channel: Slack refuses them (`{}`) since "
+        "{:%Y-%m-%d %H:%M} UTC. The history has everything.",
+        code,
+        block.since,
+    )
+
+
+_FAILBACK_STEP = {
+    "REVERSING": "reversing replication",
+    "SYNCING": "waiting for the origin-region servers to reach CONTINUOUS",
+    "LAUNCHING": "launching in the origin region",
+    "REPROTECTING": "re-protecting the launched instances",
+    "DONE": "done",
+}
+
+
+def _failback_line(execution: Execution) -> Mrkdwn:
+    run = execution.failback
+    assert run is not None
+    servers = run.servers
+    return md(
+        "Failback of recovery `{}` — step: {}; {}/{} reversed, {} CONTINUOUS, {} left out, {} re-protected",
+        run.recovery_execution_id,
+        _FAILBACK_STEP[run.phase.value],
+        sum(1 for s in servers if s.reversed_source_server_id),
+        len(servers),
+        sum(1 for s in servers if s.ready),
+        sum(1 for s in servers if s.failed),
+        sum(1 for s in servers if s.reprotected),
+    )
+
+
+def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> Mrkdwn:
+    where = md("`{}`", plan_name) if plan_name else Mrkdwn("this channel")
+    if not summaries:
+        return md("No executions of {} yet.", where)
+    lines = [md("*Recent executions of {}* (newest first)", where)]
+    for summary in summaries:
+        started = summary.start_time or summary.created_at
+        took = duration(((summary.end_time or now) - started).total_seconds())
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        lines.append(
+            md(
+                "{} `{}` {} of `{}` — {}, {}/{} launched{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
+                Mrkdwn(STATUS_ICON[summary.status]),
+                summary.execution_id,
+                kind_label(summary.execution_type).lower(),
+                summary.plan_name,
+                summary.status.value,
+                summary.launched,
+                summary.total,
+                failed,
+                started,
+                took,
+                user(summary.initiated_by),
+            )
+        )
+    return Mrkdwn("\n").join(lines)
+
+
+# /drs execute
+
+
+def not_ready(verdict: Verdict, plan_name: str) -> Mrkdwn:
+    return readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=plan_name) + md(
+        "\n\nThe drill did not start. Fix the above, or start it anyway: `/drs execute {} drill --force`.",
+        plan_name,
+    )
+
+
+def no_snapshot(at: datetime, without_snapshot: Sequence[str]) -> Mrkdwn:
+    more = len(without_snapshot) - 10
+    return md(
+        "Nothing was launched: {} server(s) have no recovery snapshot at or before "
+        "{:%Y-%m-%d %H:%M:%S} UTC: {}{}. Pick a later time, or launch from the latest data "
+        "without `--at`.",
+        len(without_snapshot),
+        at,
+        Mrkdwn(", ").join(md("`{}`", sid) for sid in without_snapshot[:10]),
+        md(" and {} more", more) if more > 0 else Mrkdwn(""),
+    )
+
+
+def too_large(plan_name: str, error: str | None) -> Mrkdwn:
+    return md(
+        "Nothing was launched: `{}` is larger than the bot can run: {}. Split the plan in plans.yml "
+        "(`drs-bot plans validate` checks these limits) and apply it again.",
+        plan_name,
+        error,
+    )
+
+
+def drs_unavailable(error: str | None) -> Mrkdwn:
+    return md("Nothing was launched: DRS did not answer ({}). Try again.", error)
+
+
+def card_not_posted(slack_error: str | None, execution_id: str, plan_name: str) -> Mrkdwn:
+    return md(
+        "Nothing was requested: {}, so nobody could see the approval card. The request `{}` was "
+        "withdrawn at once and `{}` is free: request it again once the bot can post here.",
+        cannot_post(slack_error),
+        execution_id,
+        plan_name,
+    )
+
+
+def approval_requested(
+    parsed: Execute, execution_id: str, card_posted: bool, slack_error: str | None
+) -> Mrkdwn:
+    where = (
+        Mrkdwn("the card is in the channel")
+        if card_posted
+        else md("Slack did not take the card yet ({}); it follows in the channel", slack_error or "busy")
+    )
+    return md(
+        "Approval requested for a {} of `{}` (`{}`): {}. Nothing launches until someone else approves it.",
+        parsed.execution_type.value.lower(),
+        parsed.plan_name,
+        execution_id,
+        where,
+    )
+
+
+def drill_not_shown(execution_id: str, slack_error: str | None) -> Mrkdwn:
+    """The drill runs, but Slack refuses its messages in this channel for good."""
+    return md(
+        "The drill `{0}` is running, but {1}. Its messages follow if that is fixed while it runs (the "
+        "bot tries again every few minutes); `/drs status {0}` shows it meanwhile.",
+        execution_id,
+        cannot_post(slack_error),
+    )
+
+
+def drill_messages_late(execution_id: str, slack_error: str) -> Mrkdwn:
+    return md(
+        "The drill `{}` is running, but Slack did not take its status message yet ({}); the messages follow.",
+        execution_id,
+        slack_error,
+    )
+
+
+def cannot_post(error: str | None) -> Mrkdwn:
+    """Why the bot cannot post in the channel, and what to do about it."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return Mrkdwn("I am not a member of this channel: invite me with `/invite @DRS ChatOps`")
+    if error == "is_archived":
+        return Mrkdwn("this channel is archived")
+    return md("Slack refuses my messages here (`{}`): whoever runs the bot must check its Slack app", error)
+
+
+def plan_busy(plan_name: str, running: Execution | None) -> Mrkdwn:
+    if running is None:
+        return md("`{}` is already running; one execution per plan at a time.", plan_name)
+    where = md(" in {}", channel(running.channel_id)) if running.channel_id else Mrkdwn("")
+    return md(
+        "`{}` is already running: `{}` ({}, {}){}. One execution per plan at a time: follow it there, "
+        "or stop it with `/drs cancel {}`.",
+        plan_name,
+        running.execution_id,
+        running.execution_type.value.lower(),
+        running.status.value,
+        where,
+        running.execution_id,
+    )
+
+
+REFUSALS: dict[RequestResult, Callable[[Execute], Mrkdwn]] = {
+    RequestResult.CHANNEL_NOT_ALLOWED: lambda _: CHANNEL_REFUSAL,
+    RequestResult.NOT_ALLOWED: lambda p: md(
+        "You may not run a {}: the bot's access policy does not list you (or a user group of yours). "
+        "Ask a DR lead to add you.",
+        p.execution_type.value.lower(),
+    ),
+    RequestResult.NO_APPROVERS: lambda p: md(
+        'A {} needs an approver, and none is configured. Set "approvers" (Slack user or user group ids) '
+        'in DRS_BOT_ACCESS_POLICY, e.g. `{{"approvers": ["U012ABCDEF"], "recovery_requesters": '
+        '["S0DRLEADS"]}}`.',
+        p.execution_type.value.lower(),
+    ),
+    RequestResult.FUTURE_TIME: lambda p: md(
+        "`--at` must be in the past ({:%Y-%m-%d %H:%M:%S} UTC is not): "
+        "recovery snapshots are taken from what already happened.",
+        p.at,
+    ),
+    RequestResult.NO_RECOVERY: lambda p: md(
+        "Nothing to fail back: `{0}` has no recovery that launched servers (COMPLETED or PARTIAL) since "
+        "its last failback. Failback undoes a recovery: run `/drs history {0}` to check.",
+        p.plan_name,
+    ),
+}
+
+
+# /drs check
+
+
+def check_verdict(verdict: Verdict, plan_name: str, pending: SnapshotAges | None) -> Mrkdwn:
+    text = readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=plan_name)
+    text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
+    if pending is not None:
+        text += md(
+            "\n_Recovery snapshot ages (rpo_target {}) take one DRS call per server: they follow in a moment._",
+            minutes(pending.rpo_target_seconds),
+        )
+    return text
+
+
+def check_snapshot_ages(verdict: Verdict, ages: SnapshotAges, plan_name: str) -> Mrkdwn:
+    level = "WARN" if verdict.level.value == "READY" and ages.findings else verdict.level.value
+    return readiness_text(level, ages.lines(), plan_name=plan_name) + md(
+        "\n_Recovery snapshot ages of {:,} of {:,} servers read._", ages.checked, ages.total
+    )
+
+
+# /drs cancel, /drs cleanup, and naming an execution
+
+
+def cancel_reply(result: CancelResult, execution: Execution, ref: str) -> Mrkdwn:
+    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
+    texts = {
+        CancelResult.NOT_ALLOWED: md(
+            "You may not cancel {}: only its requester, an approver, or (for a drill) someone who may run "
+            "drills can.",
+            name,
+        ),
+        CancelResult.CANCELLING: md("Cancelling {}: nothing new starts; running jobs are followed.", name),
+        CancelResult.ALREADY_CANCELLING: md("{} is already being cancelled.", name),
+        CancelResult.ALREADY_ENDED: md(
+            "{} already ended ({}); nothing to cancel.", name, execution.status.value
+        ),
+        CancelResult.NOT_FOUND: no_execution(ref),
+    }
+    return texts[result]
+
+
+def cleanup_reply(refusal: CleanupRefusal | None, execution: Execution) -> Mrkdwn:
+    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
+    if refusal is CleanupRefusal.NOT_ALLOWED:
+        return md(
+            "You may not clean up {}: only its requester, an approver, or someone who may run drills can.",
+            name,
+        )
+    if refusal is CleanupRefusal.NOT_A_DRILL:
+        return md(
+            "{} is a {}, not a drill: its recovery instances are your running systems now, and cleanup "
+            "never touches them. Terminate them deliberately in DRS if you must.",
+            name,
+            execution.execution_type.value,
+        )
+    if refusal is CleanupRefusal.STILL_RUNNING:
+        return md("{} is still running; clean it up when it has ended (or `/drs cancel` it first).", name)
+    if refusal is CleanupRefusal.IN_PROGRESS:
+        return md("A cleanup of {} is already under way; its progress is in the execution's thread.", name)
+    return md("Cleaning up {}: its drill instances are being terminated; the thread has the details.", name)
+
+
+def ambiguous(ref: str, matches: list[str]) -> Mrkdwn:
+    return md(
+        "`{}` is the start of {} executions in this channel ({}): type more of the id.",
+        _typed(ref),
+        len(matches),
+        Mrkdwn(", ").join(md("`{}`", execution_id) for execution_id in matches[:5]),
+    )
+
+
+def no_execution(ref: str) -> Mrkdwn:
+    return md(
+        "There is no execution `{}` (use its id from the thread, or its first 6+ characters in the "
+        "channel where it runs).",
+        _typed(ref),
+    )
+
+
+def _typed(word: str) -> Mrkdwn:
+    """A word the user typed, echoed in a code span: escaped, short, without a backtick to end it."""
+    return clip(word.replace("`", "'"), 80)
+
+
+# Approve / Reject: told to the clicker alone; a decision that took effect shows on the card for everyone.
+
+_VOTE_REPLIES = {
+    VoteResult.SELF_APPROVAL: Mrkdwn(
+        "You requested this recovery, so you cannot approve it: another approver must."
+    ),
+    VoteResult.NOT_ALLOWED: Mrkdwn(
+        "You are not an approver for recoveries. Approvers are set in the bot's access "
+        "policy (DRS_BOT_ACCESS_POLICY)."
+    ),
+    VoteResult.ALREADY_VOTED: Mrkdwn("You already approved this request; it needs another approver."),
+    VoteResult.EXPIRED: Mrkdwn(
+        "This request has expired; nothing was launched. Request it again if still needed."
+    ),
+    VoteResult.CHANNEL_NOT_ALLOWED: Mrkdwn(
+        "Nothing changed: recovery requests cannot be decided from this channel "
+        "(the bot's access policy does not allow it here, or this is not the request's own card)."
+    ),
+}
+
+
+def vote_reply(result: VoteResult, decided_status: str | None = None) -> Mrkdwn | None:
+    """`decided_status`: the request's status as it stands, for a click that came too late."""
+    if result in (VoteResult.APPROVED, VoteResult.RECORDED, VoteResult.REJECTED):
+        return None
+    if result is VoteResult.ALREADY_DECIDED:
+        return md(
+            "This request was already decided ({}); your click changed nothing.", decided_status or "gone"
+        )
+    return _VOTE_REPLIES[result]

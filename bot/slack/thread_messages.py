@@ -1,0 +1,486 @@
+"""Thread messages: what the channel sees of an execution. The anchor (edited as it progresses, the
+approval card while it waits) and one reply in its thread per status event, rendered through `RENDERERS`,
+a table keyed by event type (an event type without a renderer fails tests/unit/test_thread_messages.py).
+
+Pure functions from events to `Message`s; every text is `Mrkdwn` built with `md()` (bot/slack/mrkdwn.py):
+names, reasons and DRS's errors are escaped wherever they appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.domain.events import (
+    ApprovalExpired,
+    ApprovalRecorded,
+    ApprovalRequested,
+    CancelRequested,
+    CleanupFinished,
+    CleanupScheduled,
+    CleanupStarted,
+    Event,
+    ExecutionApproved,
+    ExecutionFinished,
+    ExecutionRejected,
+    ExecutionStarted,
+    FailbackReprotected,
+    FailbackReversed,
+    FailbackReverseWaiting,
+    FailbackSyncFinished,
+    FailbackSyncProgress,
+    ProgressUpdated,
+    ReadinessReported,
+    ServerFailure,
+    StatusEvent,
+    WaveFinished,
+    WaveScheduled,
+    WavesSkipped,
+    WaveStarted,
+)
+from bot.domain.execution import ExecutionStatus
+from bot.services.ports import Message
+from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.layout import (
+    SECTION_LIMIT,
+    STATUS_ICON,
+    WAVE_ICON,
+    context,
+    duration,
+    fit,
+    kind_label,
+    message,
+    point_in_time,
+    progress_line,
+    readiness_text,
+    section,
+)
+from bot.slack.mrkdwn import Mrkdwn, clip, md, user, usergroup, users
+
+
+def anchor(view: ProgressUpdated, now: datetime) -> Message:
+    """The channel message every status reply threads under; edited as the execution progresses."""
+    icon = Mrkdwn(STATUS_ICON[view.status])
+    title = md(
+        "{} *{} of `{}`* — {}", icon, kind_label(view.execution_type), view.plan_name, view.status.value
+    )
+    waves = fit(
+        [
+            md(
+                "{} {}. {} — `{}` ({} servers, {})",
+                Mrkdwn(WAVE_ICON[wave.status]),
+                index + 1,
+                wave.name,
+                wave.protection_group,
+                wave.servers,
+                wave.region,
+            )
+            for index, wave in enumerate(view.waves)
+        ],
+        Mrkdwn("…and {n} more waves"),
+        hidden=max(0, view.wave_count - len(view.waves)),
+    )
+    if view.status is ExecutionStatus.PENDING_APPROVAL:
+        return _approval_card(view, waves)
+    progress = progress_line(view, now)
+    meta = md("Execution `{}` · started by {}", view.execution_id, user(view.initiated_by))
+    if view.point_in_time:
+        meta += md(" · point in time: {}", point_in_time(view.point_in_time))
+    text = md(
+        "{} of {}: {}. {}", kind_label(view.execution_type), view.plan_name, view.status.value, progress
+    )
+    blocks = [section(title), section(waves)]
+    if view.approvals_required:
+        blocks.append(context(_decision_line(view)))
+    if view.status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
+        blocks.append(context(progress))
+    blocks.append(context(meta))
+    return message(text, blocks)
+
+
+def _approval_card(view: ProgressUpdated, waves: Mrkdwn) -> Message:
+    kind = kind_label(view.execution_type)
+    expires = md("{:%Y-%m-%d %H:%M} UTC", view.expires_at) if view.expires_at else Mrkdwn("never")
+    approvers = users(view.approved_by) or Mrkdwn("none yet")
+    facts = md(
+        "*Plan:* `{}`   *Type:* {}\n"
+        "*Waves:* {}   *Servers:* {}   *Regions:* {}\n"
+        "*Requested by:* {}   *Expires:* {}\n"
+        "*Approvals:* {}/{} ({})",
+        view.plan_name,
+        view.execution_type.value,
+        view.wave_count,
+        view.server_count,
+        ", ".join(view.regions),
+        user(view.initiated_by),
+        expires,
+        len(view.approved_by),
+        view.approvals_required,
+        approvers,
+    )
+    if view.point_in_time:
+        # The approvers decide on the data they launch from: the instant in UTC, not as typed.
+        facts += md("\n*Point in time:* {}", point_in_time(view.point_in_time))
+    confirm = {
+        "title": {"type": "plain_text", "text": f"Start this {kind.lower()}?"},
+        "text": {
+            "type": "mrkdwn",
+            "text": md(
+                "This launches {} servers of `{}` for real ({}), not a drill.",
+                view.server_count,
+                view.plan_name,
+                view.execution_type.value,
+            ),
+        },
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+    buttons = {
+        "type": "actions",
+        "block_id": "decision",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": view.execution_id,
+                "confirm": confirm,
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": view.execution_id,
+            },
+        ],
+    }
+    title = md(":rotating_light: *Approval needed: {} of `{}`*", kind, view.plan_name)
+    text = md(
+        "Approval needed: {} of {} requested by {} ({} servers); expires {}.",
+        kind,
+        view.plan_name,
+        user(view.initiated_by),
+        view.server_count,
+        expires,
+    )
+    if view.readiness_level:
+        facts += Mrkdwn("\n") + readiness_text(view.readiness_level, view.readiness_lines)
+    meta = md("Execution `{}` · the requester cannot approve their own request", view.execution_id)
+    return message(text, [section(title), section(facts), section(waves), buttons, context(meta)])
+
+
+def _decision_line(view: ProgressUpdated) -> Mrkdwn:
+    if view.rejected_by:
+        return md(":no_entry: Rejected by {}: {}", user(view.rejected_by), view.rejection_reason or "")
+    if view.status is ExecutionStatus.EXPIRED:
+        return md(
+            ":alarm_clock: Expired at {:%Y-%m-%d %H:%M} UTC: not approved in time",
+            view.ended_at or view.expires_at,
+        )
+    return md(":white_check_mark: Approved by {}", users(view.approved_by))
+
+
+def event(event: Event) -> Message:
+    """The thread reply for a status event; progress edits the anchor instead."""
+    if isinstance(event, ProgressUpdated):
+        return anchor(event, event.at)
+    text = RENDERERS[type(event)](event)
+    return message(text, [section(text)])
+
+
+def _execution_started(event: ExecutionStarted) -> Mrkdwn:
+    text = md(
+        ":rocket: {} of `{}` started by {}: {} waves, {} servers.",
+        kind_label(event.execution_type),
+        event.plan_name,
+        user(event.initiated_by),
+        event.wave_count,
+        event.server_count,
+    )
+    if event.point_in_time:
+        text += md(" Point in time: {}.", point_in_time(event.point_in_time))
+    return text
+
+
+def _wave_started(event: WaveStarted) -> Mrkdwn:
+    return md(
+        ":arrow_forward: Wave {}/{} *{}* started: {} servers of `{}` in {} — job {}",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        event.server_count,
+        event.protection_group,
+        event.region,
+        Mrkdwn(", ").join(md("`{}`", job) for job in event.job_ids),
+    )
+
+
+def _wave_scheduled(event: WaveScheduled) -> Mrkdwn:
+    return md(
+        ":hourglass: Wave {}/{} *{}* starts at {:%H:%M:%S} UTC (waits {} after the previous wave)",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        event.starts_at,
+        duration(event.wait_seconds),
+    )
+
+
+def _waves_skipped(event: WavesSkipped) -> Mrkdwn:
+    names = Mrkdwn(", ").join(md("*{}*", name) for name in event.wave_names)
+    return md(":fast_forward: Skipped {}: {}.", names, event.reason)
+
+
+def _cleanup_scheduled(event: CleanupScheduled) -> Mrkdwn:
+    return md(
+        ":broom: Drill instances will be terminated automatically at {:%Y-%m-%d %H:%M} UTC "
+        "(the plan's cleanup_after). `/drs cleanup` does it now.",
+        event.due_at,
+    )
+
+
+def _cleanup_started(event: CleanupStarted) -> Mrkdwn:
+    who = user(event.requested_by) if event.requested_by else "the plan's cleanup_after"
+    jobs = Mrkdwn(", ").join(md("`{}`", job) for job in event.job_ids) or "none"
+    text = md(
+        ":broom: Cleanup by {}: terminating {} drill instance(s) (TERMINATE job {}); {} already gone.",
+        who,
+        event.terminating,
+        jobs,
+        event.already_gone,
+    )
+    if event.failures:
+        text += Mrkdwn("\nNot terminated:\n") + _failure_lines(event.failures)
+    return text
+
+
+def _cleanup_finished(event: CleanupFinished) -> Mrkdwn:
+    icon = Mrkdwn(":white_check_mark:" if not event.failures else ":warning:")
+    text = md(
+        "{} Cleanup done: {} drill instance(s) terminated, {} were already gone.",
+        icon,
+        event.terminated,
+        event.already_gone,
+    )
+    if event.failures:
+        text += Mrkdwn("\nStill there:\n") + _failure_lines(event.failures)
+    return text
+
+
+def _readiness_reported(event: ReadinessReported) -> Mrkdwn:
+    return readiness_text(event.level, event.lines, forced=event.forced)
+
+
+def _approval_requested(event: ApprovalRequested) -> Mrkdwn:
+    return md(
+        ":rotating_light: {} requests a real {} of `{}`. It needs {} approval(s) from {} "
+        "(not the requester) by {:%H:%M} UTC.",
+        user(event.requested_by),
+        kind_label(event.execution_type).lower(),
+        event.plan_name,
+        event.approvals_required,
+        Mrkdwn(", ").join(_principal(p) for p in event.approvers),
+        event.expires_at,
+    )
+
+
+def _approval_recorded(event: ApprovalRecorded) -> Mrkdwn:
+    return md(
+        ":ballot_box_with_check: Approved by {} ({}/{}); waiting for another approver.",
+        user(event.approved_by),
+        event.approvals,
+        event.approvals_required,
+    )
+
+
+def _execution_approved(event: ExecutionApproved) -> Mrkdwn:
+    return md(":white_check_mark: Approved by {}.", users(event.approved_by))
+
+
+def _execution_rejected(event: ExecutionRejected) -> Mrkdwn:
+    return md(":no_entry: Rejected by {}: {}. Nothing was launched.", user(event.rejected_by), event.reason)
+
+
+def _approval_expired(event: ApprovalExpired) -> Mrkdwn:
+    return Mrkdwn(":alarm_clock: The request expired before it was approved. Nothing was launched.")
+
+
+def _cancel_requested(event: CancelRequested) -> Mrkdwn:
+    following = (
+        md(" {} running job(s) will be followed to their end and reported.", event.jobs_running)
+        if event.jobs_running
+        else Mrkdwn("")
+    )
+    return md(
+        ":octagonal_sign: Cancel requested by {}: nothing new will start.{}",
+        user(event.requested_by),
+        following,
+    )
+
+
+def _failback_reversed(event: FailbackReversed) -> Mrkdwn:
+    icon = Mrkdwn(":leftwards_arrow_with_hook:" if not event.failures else ":warning:")
+    text = md(
+        "{} Reverse replication started for {}/{} recovery instance(s), replicating back to {}. "
+        "Waiting for them to reach CONTINUOUS before launching there.",
+        icon,
+        event.reversed,
+        event.total,
+        ", ".join(event.origin_regions) or "no region",
+    )
+    if event.failures:
+        text += Mrkdwn("\nNot reversed (they will not fail back):\n") + _server_failure_lines(
+            event.failures, event.more_failures
+        )
+    return text
+
+
+def _failback_reverse_waiting(event: FailbackReverseWaiting) -> Mrkdwn:
+    return md(
+        ":hourglass_flowing_sand: DRS is not ready to reverse replication for {}/{} recovery instance(s) "
+        "yet; asking again until {:%Y-%m-%d %H:%M} UTC at most:\n{}",
+        event.waiting,
+        event.total,
+        event.deadline,
+        _server_failure_lines(event.servers, event.more_servers),
+    )
+
+
+def _failback_sync_progress(event: FailbackSyncProgress) -> Mrkdwn:
+    return md(
+        ":arrows_counterclockwise: Failback sync: {}/{} server(s) CONTINUOUS ({}); "
+        "waiting until {:%Y-%m-%d %H:%M} UTC at most.",
+        event.continuous,
+        event.total,
+        ", ".join(f"{state} {count}" for state, count in sorted(event.states.items())),
+        event.deadline,
+    )
+
+
+def _failback_sync_finished(event: FailbackSyncFinished) -> Mrkdwn:
+    icon = Mrkdwn(":white_check_mark:" if not event.failures else ":warning:")
+    text = md(
+        "{} Failback sync done: {}/{} server(s) ready to launch in the origin region.",
+        icon,
+        event.ready,
+        event.total,
+    )
+    if event.failures:
+        text += Mrkdwn("\nLeft out:\n") + _server_failure_lines(event.failures, event.more_failures)
+    return text
+
+
+def _failback_reprotected(event: FailbackReprotected) -> Mrkdwn:
+    icon = Mrkdwn(":shield:" if not event.failures else ":warning:")
+    text = md(
+        "{} Re-protect: {}/{} instance(s) in the origin region replicate to the recovery region again.",
+        icon,
+        event.reprotected,
+        event.total,
+    )
+    if event.failures:
+        text += Mrkdwn("\nNot re-protected:\n") + _server_failure_lines(event.failures, event.more_failures)
+    return text
+
+
+def _execution_finished(event: ExecutionFinished) -> Mrkdwn:
+    return md(
+        "{} {} of `{}` *{}*: {}/{} servers launched, {} failed, in {}.",
+        Mrkdwn(STATUS_ICON[event.status]),
+        kind_label(event.execution_type),
+        event.plan_name,
+        event.status.value,
+        event.launched,
+        event.total,
+        event.failed,
+        duration(event.duration_seconds),
+    )
+
+
+def _wave_finished(event: WaveFinished) -> Mrkdwn:
+    total = event.launched + event.failed + event.not_started
+    text = md(
+        "{} Wave {}/{} *{}* {}: {}/{} launched in {} (RTO)",
+        Mrkdwn(WAVE_ICON[event.status]),
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        event.status.value,
+        event.launched,
+        total,
+        duration(event.duration_seconds),
+    )
+    if event.not_started:
+        text += md(", {} not started", event.not_started)
+    if event.failures:
+        more = (
+            md("\n…and {} more failed servers (see `/drs status`)", event.more_failures)
+            if event.more_failures
+            else Mrkdwn("")
+        )
+        text += Mrkdwn("\nFailed:")
+        # The listed errors share one section (20 of DRS's longest still fit); the history keeps them whole.
+        share = (SECTION_LIMIT - len(text) - len(more)) // len(event.failures) - 30
+        for failure in event.failures:
+            error = clip(" ".join(failure.error.split()), max(share, 20))
+            text += md("\n• `{}`: {}", failure.source_server_id, error)
+        text += more
+    return text
+
+
+def _principal(principal: str) -> Mrkdwn:
+    if principal == "*":
+        return Mrkdwn("anyone")
+    return usergroup(principal) if principal.startswith("S") else user(principal)
+
+
+def _server_failure_lines(failures: list[ServerFailure], more: int) -> Mrkdwn:
+    lines = [md("• `{}`: {}", f.source_server_id, clip(f.error, 300)) for f in failures[:10]]
+    hidden = len(failures) - len(lines) + more
+    if hidden > 0:
+        lines.append(md("…and {} more (the history lists them all)", hidden))
+    return Mrkdwn("\n").join(lines)
+
+
+def _failure_lines(failures: list[str], shown: int = 10) -> Mrkdwn:
+    """A cleanup's failures within one section: the first few, shortened, and a count of the rest."""
+    lines = [md("• {}", clip(failure, 150)) for failure in failures[:shown]]
+    if len(failures) > shown:
+        lines.append(md("…and {} more (the stored history lists them all)", len(failures) - shown))
+    return Mrkdwn("\n").join(lines)
+
+
+def _row[E: StatusEvent](
+    kind: type[E], render: Callable[[E], Mrkdwn]
+) -> tuple[type[E], Callable[[Any], Mrkdwn]]:
+    return kind, render  # mypy checks that each renderer takes its own event type
+
+
+# One renderer per event type that becomes a thread reply (ProgressUpdated edits the anchor).
+_ROWS = (
+    _row(ExecutionStarted, _execution_started),
+    _row(ReadinessReported, _readiness_reported),
+    _row(ApprovalRequested, _approval_requested),
+    _row(ApprovalRecorded, _approval_recorded),
+    _row(ExecutionApproved, _execution_approved),
+    _row(ExecutionRejected, _execution_rejected),
+    _row(ApprovalExpired, _approval_expired),
+    _row(WaveScheduled, _wave_scheduled),
+    _row(WaveStarted, _wave_started),
+    _row(WaveFinished, _wave_finished),
+    _row(WavesSkipped, _waves_skipped),
+    _row(CancelRequested, _cancel_requested),
+    _row(ExecutionFinished, _execution_finished),
+    _row(CleanupScheduled, _cleanup_scheduled),
+    _row(CleanupStarted, _cleanup_started),
+    _row(CleanupFinished, _cleanup_finished),
+    _row(FailbackReversed, _failback_reversed),
+    _row(FailbackReverseWaiting, _failback_reverse_waiting),
+    _row(FailbackSyncProgress, _failback_sync_progress),
+    _row(FailbackSyncFinished, _failback_sync_finished),
+    _row(FailbackReprotected, _failback_reprotected),
+)
+RENDERERS: Mapping[type[StatusEvent], Callable[[Any], Mrkdwn]] = dict(_ROWS)
