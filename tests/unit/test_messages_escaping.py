@@ -28,7 +28,7 @@ from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionSummary, ExecutionType
 from bot.domain.plans import Catalog
-from bot.services.executions import CancelResult
+from bot.services.controlling import CancelResult
 from bot.services.ports import Message
 from bot.slack import ack, layout, replies, thread_messages
 from bot.slack.mrkdwn import clip, escape
