@@ -73,7 +73,9 @@ def test_a_repeated_request_starts_nothing_twice(world: World) -> None:
     assert again.result is RequestResult.ALREADY_STARTED
     assert first.execution is not None and again.execution is not None
     assert again.execution.execution_id == first.execution.execution_id
-    assert len(world.drs.started()) <= 1
+    world.run(first.execution.execution_id)
+    assert len(world.store.active_ids()) == 0
+    assert [len(job.server_ids) for job in world.drs.started()] == [2, 3]  # one job per wave, once
 
 
 def test_a_busy_plan_is_refused_and_changes_nothing(world: World) -> None:
