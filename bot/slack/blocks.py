@@ -645,6 +645,10 @@ def plan_options_text(options: PlanOptions) -> list[str]:
     shown: list[str] = []
     if options.rpo_target is not None:
         shown.append(f"Readiness warns beyond an RPO of {duration(options.rpo_target)} (rpo_target).")
+    if options.rto_target is not None:
+        shown.append(
+            f"Reports judge the time from request to the last launch against {duration(options.rto_target)} (rto_target)."
+        )
     if options.cleanup_after is not None:
         shown.append(
             f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
