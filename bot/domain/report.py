@@ -29,7 +29,7 @@ from bot.domain.execution import (
 )
 
 REPORT_SCHEMA = 1
-SCHEMA_ID = "https://github.com/drs-chatops/drs-chatops/docs/report.schema.json"
+SCHEMA_ID = f"urn:drs-chatops:execution-report:{REPORT_SCHEMA}"
 
 
 class Verdict(StrEnum):
@@ -45,6 +45,8 @@ class _Part(BaseModel):
         alias_generator=to_pascal,
         validate_by_name=True,
         validate_by_alias=True,
+        # The published schema lists every key as present (None where there is nothing), as written.
+        json_schema_serialization_defaults_required=True,
     )
 
 
