@@ -402,7 +402,9 @@ def _judge(
         findings.append(f"readiness was {note.current_level} at the start{forced}: {first}".rstrip(": "))
     if cleanup is not None and servers and any(s.instance_id for s in servers):
         if cleanup.status == "NONE":
-            findings.append(f"the drill's instances are still running ({cleanup.running_hours} h so far)")
+            findings.append(
+                f"the drill's instances are still running ({cleanup.running_hours} instance-hours so far)"
+            )
         elif cleanup.status != "DONE":
             when = f", due {cleanup.due_at:%Y-%m-%d %H:%M} UTC" if cleanup.due_at else ""
             findings.append(f"the drill's cleanup is {cleanup.status.lower()}{when}: its instances still run")

@@ -133,7 +133,7 @@ def test_a_drill_not_cleaned_up_passes_with_a_finding_and_bills_until_now() -> N
     assert got.judgement.verdict is Verdict.PASSED_WITH_FINDINGS
     (finding,) = got.judgement.findings
     assert finding.startswith("the drill's instances are still running (3.0") and finding.endswith(
-        " h so far)"
+        " instance-hours so far)"
     )
     assert got.cleanup is not None and got.cleanup.status == "NONE"
 
