@@ -13,6 +13,7 @@ from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
+from bot.adapters.reports import S3ReportStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
@@ -20,6 +21,7 @@ from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
+from bot.services.report import Reports
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.app import build_app
@@ -111,6 +113,14 @@ class Container:
         return PollingTrigger()
 
     @cached_property
+    def reports(self) -> Reports | None:
+        """Execution reports in the stack's bucket; None without one (DRS_BOT_REPORTS_BUCKET unset)."""
+        bucket = self.settings.reports_bucket
+        if not bucket:
+            return None
+        return Reports(S3ReportStore(aws.s3_client(self.settings.region), bucket), self.clock)
+
+    @cached_property
     def executions(self) -> Executions:
         return Executions(
             catalog=self.catalog,
@@ -128,6 +138,7 @@ class Container:
             ),
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
+            reports=self.reports,
         )
 
     def slack_deps(self) -> SlackDeps:
@@ -136,6 +147,7 @@ class Container:
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,
+            reports=lambda: self.reports,
         )
 
     def slack_app(self) -> App:

@@ -66,6 +66,7 @@ from bot.services.readiness import (
     Readiness,
     ReadinessReport,
 )
+from bot.services.report import Reports
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +202,10 @@ class Executions:
         directory: Directory | None = None,
         readiness: Readiness | None = None,
         log_keys: LogKeys | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self._catalog = catalog
+        self._reports = reports
         self._log_keys = log_keys or NoLogKeys()
         self._store = store
         self._drs = drs
@@ -696,10 +699,14 @@ class Executions:
     def _finish_delivery(self, execution: Execution, report: DeliveryReport | None = None) -> TickResult:
         """An ended execution keeps being ticked until every message is in Slack (and a drill's
         cleanup, if any, is done)."""
+        # The report first: delivering the last message retires the execution from the active ones.
+        reported = self._reports is None or self._reports.keep_up(execution)
         report = report or self._outbox.deliver(execution.execution_id)
         # A channel Slack refuses for good is not waited for: the history is complete without it.
         pending = not report.all_delivered and not report.blocked
-        work = execution.needs_ticks()
+        work = execution.needs_ticks() or not reported
+        if not reported:
+            self._store.reactivate(execution.execution_id)  # ticked again until the report is written
         wait = self._poll_seconds
         run = execution.cleanup
         if not pending and run is not None and run.status is CleanupStatus.SCHEDULED and run.due_at:
