@@ -8,6 +8,7 @@ from functools import cached_property
 from bot.domain.policy import AccessPolicy
 from bot.services.executions import Executions
 from bot.services.ports import CatalogStore, Clock
+from bot.services.report import Reports
 
 
 class SlackDeps:
@@ -20,8 +21,10 @@ class SlackDeps:
         catalog: Callable[[], CatalogStore],
         clock: Clock,
         policy: AccessPolicy,
+        reports: Callable[[], Reports | None] | None = None,
     ) -> None:
         self._executions = executions
+        self._reports = reports
         self._catalog = catalog
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
@@ -33,3 +36,7 @@ class SlackDeps:
     @cached_property
     def catalog(self) -> CatalogStore:
         return self._catalog()
+
+    @cached_property
+    def reports(self) -> Reports | None:
+        return self._reports() if self._reports else None

@@ -15,15 +15,16 @@ from slack_bolt import Respond
 
 from bot.domain import commands
 from bot.domain.cleanup import CleanupRefusal
-from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
+from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, Report, ShowPlan, Status
 from bot.domain.execution import Execution
 from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
 from bot.services.executions import CancelResult, RequestResult
+from bot.services.report import LINK_SECONDS, ReportUnavailable
 from bot.slack import blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
-from bot.slack.mrkdwn import Mrkdwn, channel, clip, md
+from bot.slack.mrkdwn import Mrkdwn, channel, clip, link, md
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         _execute(deps, parsed, command, respond)
     elif isinstance(parsed, Cleanup):
         _cleanup(deps, parsed, command, respond)
+    elif isinstance(parsed, Report):
+        _report(deps, parsed, command, respond)
     elif isinstance(parsed, Check):
         _check(deps, parsed, respond)
     elif isinstance(parsed, ShowPlan):
@@ -225,6 +228,40 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
         text = md(
             "Cleaning up {}: its drill instances are being terminated; the thread has the details.", name
         )
+    _reply(respond, text)
+
+
+def _report(deps: SlackDeps, parsed: Report, command: dict[str, Any], respond: Respond) -> None:
+    execution = _find(deps, parsed.execution_ref, command, respond)
+    if execution is None:
+        return
+    name = md("`{}` ({} {})", execution.execution_id, execution.plan_name, execution.execution_type.value)
+    reports = deps.reports
+    if reports is None:
+        _reply(respond, md("Reports are not kept by this deployment (no reports bucket is configured)."))
+        return
+    if not execution.status.is_terminal:
+        _reply(respond, md("{} has not ended yet; its report is written when it does.", name))
+        return
+    try:
+        linked = reports.link(execution)
+    except ReportUnavailable as error:
+        _reply(
+            respond,
+            md("The report of {} could not be written or read just now ({}); try again.", name, error),
+        )
+        return
+    judgement = linked.report.judgement
+    reasons = [md("• {}", line) for line in (*judgement.failures, *judgement.findings)]
+    text = md(
+        "*{}* — report of {}\n{}{}\n{} (the link works for {} minutes; `/drs report` makes a new one)",
+        judgement.verdict.value,
+        name,
+        Mrkdwn("\n").join(reasons),
+        md("\n") if reasons else md(""),
+        link(linked.url, "Open the report"),
+        LINK_SECONDS // 60,
+    )
     _reply(respond, text)
 
 
