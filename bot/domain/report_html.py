@@ -55,7 +55,7 @@ tr{break-inside:avoid}
 .kv th{width:28%}
 code{font:12px/1.3 "DejaVu Sans Mono",Menlo,Consolas,monospace}
 .ok{color:#2e8540}.bad{color:#c62828}.warn{color:#9a6700}
-svg{display:block;width:100%;height:auto}
+svg.timeline{display:block;width:100%;height:auto}
 .timeline text{font:11px "DejaVu Sans",Arial,sans-serif;fill:#1d1d1f}
 .legend{color:#55595f;font-size:12px}
 footer{color:#55595f;font-size:12px;margin-top:28px}
@@ -291,18 +291,19 @@ def _timeline(report: Report) -> Html:
         "hatched: waiting (wait_before); dashed lines: decisions. Axis: time since the request ({}).</p>",
         _time(start),
     )
+    # The hatch for waits is defined inside the chart: a separate hidden <svg> would still take a width.
+    defs = Html(
+        '<defs><pattern id="wait" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="3" height="6" fill="#b0b6bd"/></pattern></defs>'
+    )
     svg = h(
-        '<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="timeline of the waves">{}</svg>',
+        '<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="timeline of the waves">{}{}</svg>',
         left + width + 20,
         height,
+        defs,
         join(parts),
     )
-    defs = Html(
-        '<svg width="0" height="0" style="position:absolute"><defs><pattern id="wait" width="6" height="6" '
-        'patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#b0b6bd"/>'
-        "</pattern></defs></svg>"
-    )
-    return h("<section><h2>Timeline</h2>{}{}{}</section>", defs, svg, legend)
+    return h("<section><h2>Timeline</h2>{}{}</section>", svg, legend)
 
 
 _BAR_COLOURS = {"COMPLETED": "#2e8540", "PARTIAL": "#c98a00", "FAILED": "#c62828", "SKIPPED": "#9aa0a6"}
