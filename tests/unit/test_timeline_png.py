@@ -26,7 +26,7 @@ def picture(t: Timeline) -> Image.Image:
     return image
 
 
-def colours_in_chart(image: Image.Image) -> set[tuple[int, int, int]]:
+def colours_in_chart(image: Image.Image) -> set[object]:
     """Colours inside the rows, above the axis and the legend (which shows every colour)."""
     rgb = image.convert("RGB")
     box = rgb.crop((230, 96, WIDTH, image.height - 88))
