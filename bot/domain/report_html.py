@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import LiteralString
 
-from bot.domain.report import Report, ServerReport, Verdict, WaveReport
+from bot.domain.report import Report, ServerReport, Verdict
+from bot.domain.timeline import ServerMark, Timeline, WaveBar
 
 # Beyond this many servers a wave's launch marks would blur into one line; the table lists them all.
 MARKS_PER_WAVE = 200
@@ -65,8 +66,8 @@ h2{break-after:avoid}}
 """
 
 
-def render(report: Report) -> str:
-    """The whole page."""
+def render(report: Report, chart: Timeline) -> str:
+    """The whole page; `chart` is the same execution's timeline (bot/domain/timeline.py)."""
     title = h("{} report — {} {}", report.plan_id, report.execution_type.value, report.execution_id)
     body = join(
         [
@@ -74,7 +75,7 @@ def render(report: Report) -> str:
             _verdict(report),
             _who(report),
             _rto(report),
-            _timeline(report),
+            _timeline(chart),
             _servers(report),
             _cleanup(report),
             h(
@@ -231,65 +232,60 @@ def _rto(report: Report) -> Html:
     return h("<section><h2>Recovery time</h2>{}{}</section>", summary, waves)
 
 
-def _timeline(report: Report) -> Html:
-    """Waves as bars on a time axis from the request to the last thing that happened; each server's
-    launch a tick on its bar; approvals and waits where they happened."""
-    start = report.created_time
-    moments = [start, report.end_time, report.rto.last_launch_at]
-    for wave in report.waves:
-        moments += [wave.start_time, wave.end_time, wave.not_before]
-    end = max(m for m in moments if m is not None)
-    span = max((end - start).total_seconds(), 60.0)
-    left, width, row = 190, 760, 34
-    top = 34
-    height = top + row * len(report.waves) + 30
+def _timeline(chart: Timeline) -> Html:
+    """bot/domain/timeline.py's model, the one the Slack picture draws, as inline SVG: waves as bars on
+    a time axis, each launch a tick (a failure a red one at the wave's end), waits hatched, decisions
+    as dashed lines."""
+    left, width, row, top = 190, 760, 34, 34
+    height = top + row * len(chart.waves) + 30
 
     def x(moment: datetime) -> float:
-        return round(left + width * (moment - start).total_seconds() / span, 1)
+        return round(left + width * chart.fraction(moment), 1)
 
     parts: list[Html] = []
-    for step in range(5):
-        at_x = left + width * step / 4
-        label = _duration(span * step / 4)
-        anchor = ("start", "middle", "middle", "middle", "end")[step]
+    for tick in chart.ticks():
+        at_x = x(tick.at)
         parts.append(
             h(
                 '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#e3e6ea"/>'
-                '<text x="{}" y="{}" text-anchor="{}">+{}</text>',
+                '<text x="{}" y="{}" text-anchor="middle">{}</text>',
                 at_x,
                 top - 6,
                 at_x,
                 height - 24,
                 at_x,
                 height - 10,
-                anchor,
-                label,
+                tick.label,
             )
         )
-    for decision in [d for d in report.decisions if d.at is not None]:
-        assert decision.at is not None
+    for decision in chart.decisions:
         at_x = x(decision.at)
         parts.append(
             h(
-                '<line class="decision" x1="{}" y1="{}" x2="{}" y2="{}" stroke="#6a1b9a" stroke-dasharray="3 2"/>'
-                '<text x="{}" y="{}" fill="#6a1b9a">{}</text>',
+                '<line class="decision" x1="{}" y1="{}" x2="{}" y2="{}" stroke="#6a1b9a" '
+                'stroke-dasharray="3 2"><title>{} by {} at {}</title></line>'
+                '<text x="{}" y="{}" fill="#6a1b9a" text-anchor="{}">{}</text>',
                 at_x,
                 top - 6,
                 at_x,
                 height - 24,
-                at_x + 3,
+                decision.kind.value.lower().replace("_", " "),
+                decision.user_id,
+                _time(decision.at),
+                at_x,
                 top - 10,
-                decision.action,
+                "end" if at_x > left + width * 0.8 else "start",
+                decision.kind.value.lower().replace("_", " "),
             )
         )
-    previous_end: datetime | None = None
-    for position, wave in enumerate(report.waves):
-        parts.append(_wave_row(wave, previous_end, top + row * position, row, x))
-        previous_end = wave.end_time
+    for position, bar in enumerate(chart.waves):
+        parts.append(_wave_row(bar, top + row * position, row, x))
     legend = h(
-        '<p class="legend">Bars: each wave from its StartRecovery to its end; ticks: servers launched; '
-        "hatched: waiting (wait_before); dashed lines: decisions. Axis: time since the request ({}).</p>",
-        _time(start),
+        '<p class="legend">Bars: each wave from its start to its end; ticks: servers launched (red: failed, '
+        "at the wave's end); hatched: waiting (wait_before); dashed lines: decisions. Times in UTC, from "
+        "the request ({}) to {}.</p>",
+        _time(chart.axis.start),
+        _time(chart.axis.end),
     )
     # The hatch for waits is defined inside the chart: a separate hidden <svg> would still take a width.
     defs = Html(
@@ -309,72 +305,65 @@ def _timeline(report: Report) -> Html:
 _BAR_COLOURS = {"COMPLETED": "#2e8540", "PARTIAL": "#c98a00", "FAILED": "#c62828", "SKIPPED": "#9aa0a6"}
 
 
-def _wave_row(
-    wave: WaveReport, previous_end: datetime | None, y: int, row: int, x: Callable[[datetime], float]
-) -> Html:
-    name = wave.wave_name
-    if len(name) > WAVE_LABEL_CHARS:
-        name = name[: WAVE_LABEL_CHARS - 1] + "…"
+def _wave_row(bar: WaveBar, y: int, row: int, x: Callable[[datetime], float]) -> Html:
+    name = bar.name if len(bar.name) <= WAVE_LABEL_CHARS else bar.name[: WAVE_LABEL_CHARS - 1] + "…"
     parts = [
-        h(
-            '<text x="4" y="{}"><title>{}</title>{}. {}</text>',
-            y + row / 2 + 4,
-            wave.wave_name,
-            wave.index + 1,
-            name,
-        )
+        h('<text x="4" y="{}"><title>{}</title>{}. {}</text>', y + row / 2 + 4, bar.name, bar.index + 1, name)
     ]
-    if wave.not_before is not None and previous_end is not None and wave.not_before > previous_end:
-        x0, x1 = x(previous_end), x(wave.not_before)
+    if bar.wait is not None and bar.wait.seconds > 0:
+        x0, x1 = x(bar.wait.start), x(bar.wait.end)
         parts.append(
             h(
                 '<rect class="wait" x="{}" y="{}" width="{}" height="{}" fill="url(#wait)">'
-                "<title>waits until {} (wait_before)</title></rect>",
+                "<title>waited until {} (wait_before)</title></rect>",
                 x0,
                 y + 10,
                 max(1.0, x1 - x0),
                 row - 20,
-                _time(wave.not_before),
+                _time(bar.wait.end),
             )
         )
-    # A wave that never started (skipped, cancelled) is a sliver where it was given up.
-    began = wave.start_time or wave.end_time or previous_end
-    finished = wave.end_time or wave.last_launch_at or began
-    if began is not None and finished is not None:
-        x0, x1 = x(began), x(finished)
+    if bar.span is None:
         parts.append(
-            h(
-                '<rect class="wave-bar" data-wave="{}" x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}">'
-                "<title>{} ({}): {} → {}</title></rect>",
-                wave.index,
-                x0,
-                y + 6,
-                max(2.0, x1 - x0),
-                row - 12,
-                _BAR_COLOURS.get(wave.status.value, "#1565c0"),
-                wave.wave_name,
-                wave.status.value,
-                _time(wave.start_time),
-                _time(wave.end_time),
-            )
+            h('<text x="{}" y="{}" fill="#55595f">{}</text>', 196, y + row / 2 + 4, bar.status.value.lower())
         )
-    marks = [s for s in wave.servers if s.launch_time is not None][:MARKS_PER_WAVE]
-    parts += [_mark(server, y, row, x) for server in marks]
+        return join(parts)
+    x0, x1 = x(bar.span.start), x(bar.span.end)
+    parts.append(
+        h(
+            '<rect class="wave-bar" data-wave="{}" x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}">'
+            "<title>{} ({}): {} → {}</title></rect>",
+            bar.index,
+            x0,
+            y + 6,
+            max(2.0, x1 - x0),
+            row - 12,
+            _BAR_COLOURS.get(bar.status.value, "#1565c0"),
+            bar.name,
+            bar.status.value,
+            _time(bar.span.start),
+            _time(bar.span.end),
+        )
+    )
+    parts += [_mark(mark, y, row, x) for mark in bar.marks[:MARKS_PER_WAVE]]
     return join(parts)
 
 
-def _mark(server: ServerReport, y: int, row: int, x: Callable[[datetime], float]) -> Html:
-    assert server.launch_time is not None
-    at_x = x(server.launch_time)
+def _mark(mark: ServerMark, y: int, row: int, x: Callable[[datetime], float]) -> Html:
+    at_x = x(mark.at)
+    what = "launched" if mark.ok else "failed: " + (mark.error or "")
     return h(
-        '<line class="launch" x1="{}" y1="{}" x2="{}" y2="{}" stroke="#0d47a1" stroke-width="2">'
-        "<title>{} launched {}</title></line>",
+        '<line class="{}" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2">'
+        "<title>{} {} ({})</title></line>",
+        "launch" if mark.ok else "launch-failed",
         at_x,
         y + 3,
         at_x,
         y + row - 3,
-        server.source_server_id,
-        _time(server.launch_time),
+        "#0d47a1" if mark.ok else "#c62828",
+        mark.source_server_id,
+        what,
+        _time(mark.at),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.domain import report as report_domain
 from bot.domain import report_html
 from bot.domain.execution import Execution
+from bot.domain.timeline import timeline
 from bot.errors import BotError
 from bot.services.ports import Clock
 
@@ -60,7 +61,8 @@ def files(execution: Execution, now: datetime) -> Files:
     """The report's two files, as written to S3 and by `drs-bot report`."""
     built = report_domain.build(execution, now)
     body = json.dumps(built.json_document(), indent=2, ensure_ascii=False).encode()
-    return Files(report=built, json_body=body + b"\n", html_body=report_html.render(built).encode())
+    page = report_html.render(built, timeline(execution, now))
+    return Files(report=built, json_body=body + b"\n", html_body=page.encode())
 
 
 class Reports:

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 from bot.domain import report, report_html
 from bot.domain.execution import ExecutionStatus, Rejection
+from bot.domain.timeline import timeline
 from tests.unit.builders import at, execution
 from tests.unit.test_report import launched
 
@@ -33,7 +34,7 @@ def page(**changes: object) -> str:
     failing = next(ex.servers()).source_server_id
     ex = launched(ex, status=ExecutionStatus.PARTIAL, failed={failing: HOSTILE})
     ex = ex.model_copy(update={"plan_description": HOSTILE, **changes})
-    return report_html.render(report.build(ex, now=at(7200)))
+    return report_html.render(report.build(ex, now=at(7200)), timeline(ex, at(7200)))
 
 
 def test_foreign_text_is_escaped_everywhere_it_appears() -> None:
@@ -56,8 +57,12 @@ def test_the_timeline_draws_one_bar_per_wave_and_a_mark_per_launched_server() ->
     text = page()
     bars = [attrs for tag, attrs in tags(text) if tag == "rect" and attrs.get("class") == "wave-bar"]
     assert [attrs["data-wave"] for attrs in bars] == ["0", "1", "2"]
-    marks = [attrs for tag, attrs in tags(text) if tag == "line" and attrs.get("class") == "launch"]
-    assert len(marks) == 5  # six servers, one failed
+    marks = [
+        str(attrs.get("class"))
+        for tag, attrs in tags(text)
+        if tag == "line" and "launch" in str(attrs.get("class"))
+    ]
+    assert sorted(marks) == ["launch"] * 5 + ["launch-failed"]  # six servers, one failed
 
 
 def test_the_verdict_and_its_reasons_come_first() -> None:
