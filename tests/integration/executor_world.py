@@ -98,7 +98,9 @@ class World:
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(WebClient(token=self.slack.bot_token, base_url=self.slack.api_url))
 
-    def executions(self, *, drs: Any = None, store: Any = None, notifier: Any = None) -> Executions:
+    def executions(
+        self, *, drs: Any = None, store: Any = None, notifier: Any = None, reports: Any = None
+    ) -> Executions:
         store = store or self.store()
         catalogs = DynamoCatalogStore(self.dynamodb, self.tables["CatalogTable"])
         outbox = Outbox(store, notifier or self.notifier(), BlockKitRenderer(), self.clock.now)
@@ -112,6 +114,7 @@ class World:
             limits=self.limits,
             policy=self.policy,
             poll_seconds=30,
+            reports=reports,
         )
 
     def start_drill(self, executions: Executions, plan: str = "plan-x") -> str:

@@ -256,3 +256,82 @@ def test_the_json_carries_its_schema_version_and_the_historys_names() -> None:
     assert set(server) >= {"SourceServerId", "RecoveryJobId", "InstanceId", "LaunchTime", "Error", "Status"}
     assert document["ExecutionId"] == "ex-0001" and document["PlanId"] == "plan-x"
     assert report.Report.model_validate(document) == report.build(ex, now=at(3600))
+
+
+def test_an_expired_or_cancelled_execution_fails_and_says_why() -> None:
+    expired = execution(1, kind=ExecutionType.RECOVERY).model_copy(
+        update={"status": ExecutionStatus.EXPIRED, "plan_options": TARGETS}
+    )
+    assert report.build(expired, now=at(60)).judgement.failures == (
+        "the approval expired before enough approvers decided",
+    )
+    cancelled = launched(execution(1, 1), status=ExecutionStatus.CANCELLED)
+    second = cancelled.waves[1].model_copy(
+        update={
+            "status": WaveStatus.SKIPPED,
+            "start_time": None,
+            "chunks": execution(1, 1).waves[1].chunks,
+        }
+    )
+    cancelled = cancelled.replace_wave(second).model_copy(
+        update={"cancel_requested_by": "U5", "cancel_requested_at": at(300)}
+    )
+    got = report.build(cancelled, now=at(3600))
+    assert got.judgement.verdict is Verdict.FAILED
+    assert got.judgement.failures[:2] == ("cancelled by U5", "1 of 2 server(s) did not launch (CANCELLED)")
+    assert [(d.action, d.user_id) for d in got.decisions] == [("cancelled", "U5")]
+
+
+def test_a_cleanup_that_could_not_terminate_everything_is_a_finding() -> None:
+    ex = launched(execution(2))
+    end = ex.end_time
+    assert end is not None
+    instances = tuple(s.instance_id for s in ex.servers() if s.instance_id)
+    ex = ex.model_copy(
+        update={
+            "cleanup": CleanupRun(
+                status=CleanupStatus.DONE,
+                ended_at=end + timedelta(hours=1),
+                instance_ids=instances[:1],
+                failures=(f"{instances[1]}: AccessDeniedException",),
+            )
+        }
+    )
+    got = report.build(ex, now=end + timedelta(hours=2))
+    assert got.judgement.findings == ("the cleanup could not terminate 1 instance(s)",)
+    assert got.cleanup is not None and got.cleanup.requested_by == "cleanup_after"
+    # The one not terminated bills until now: 2 hours after the end, beside the one terminated at 1 hour.
+    assert got.cleanup.running_hours == pytest.approx(
+        sum(
+            ((end + timedelta(hours=h)) - s.launch_time).total_seconds() / 3600
+            for h, s in zip((1, 2), ex.servers(), strict=True)
+            if s.launch_time
+        ),
+        abs=0.02,
+    )
+
+
+def test_a_failback_that_left_servers_unprotected_is_a_finding() -> None:
+    from bot.domain.execution import FailbackPhase, FailbackRun, FailbackServer
+
+    ex = launched(execution(1, kind=ExecutionType.FAILBACK))
+    server = FailbackServer(
+        wave=0,
+        source_server_id="s-00000000000000000",
+        recovery_region="us-west-2",
+        recovery_instance_id="i-0123456789abcdef0",
+        reprotect_error="ConflictException: already replicating",
+    )
+    ex = ex.model_copy(
+        update={
+            "failback": FailbackRun(
+                phase=FailbackPhase.DONE,
+                recovery_execution_id="ex-0000",
+                sync_timeout_seconds=3600,
+                servers=(server,),
+            )
+        }
+    )
+    got = report.build(ex, now=at(3600))
+    assert got.judgement.findings == ("1 failed-back server(s) are not re-protected",)
+    assert got.judgement.verdict is Verdict.PASSED_WITH_FINDINGS
