@@ -118,7 +118,8 @@ class Container:
         bucket = self.settings.reports_bucket
         if not bucket:
             return None
-        return Reports(S3ReportStore(aws.s3_client(self.settings.region), bucket), self.clock)
+        region = self.settings.region
+        return Reports(S3ReportStore(lambda: aws.s3_client(region), bucket), self.clock)
 
     @cached_property
     def executions(self) -> Executions:

@@ -6,6 +6,8 @@ report written again after a cleanup is a new version of the same key, the earli
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,9 +28,15 @@ def key(plan: str, execution_id: str, extension: str) -> str:
 
 
 class S3ReportStore:
-    def __init__(self, client: S3Client, bucket: str) -> None:
-        self._client = client
+    """`client` is made on first use: a Slack click that never needs a report does not load S3's model."""
+
+    def __init__(self, client: Callable[[], S3Client], bucket: str) -> None:
+        self._make_client = client
         self._bucket = bucket
+
+    @cached_property
+    def _client(self) -> S3Client:
+        return self._make_client()
 
     def written_version(self, plan: str, execution_id: str) -> int | None:
         try:

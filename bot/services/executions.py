@@ -523,6 +523,8 @@ class Executions:
             if outcome.result is VoteResult.APPROVED:
                 self._trigger.start(execution_id)
                 self.tick(execution_id)
+            elif saved.status.is_terminal:
+                self.tick(execution_id)  # rejected: delivered and reported by the tick of an ended one
             else:
                 self._outbox.deliver(execution_id)
             return VoteReport(outcome=outcome.model_copy(update={"decision": None}), execution=saved)

@@ -17,9 +17,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from bot.domain.execution import Execution, ExecutionStatus
-from bot.slack.ids import APPROVE_ACTION
+from bot.slack.ids import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
 from sandbox.stack import REGION, REPORTS_BUCKET, TABLES
-from tests.e2e.conftest import APPROVER, FAILING_SERVER, LAUNCH_ERROR, Sandbox
+from tests.e2e.conftest import APPROVER, FAILING_SERVER, LAUNCH_ERROR, LEAD_MEMBERS, Sandbox
 from tests.e2e.test_approvals import request_recovery
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "report.schema.json").read_text(encoding="utf-8"))
@@ -242,3 +242,20 @@ def test_drs_bot_report_writes_the_same_files_locally(
     )
     assert missing.returncode == 1 and "no execution 'nosuchexecution'" in missing.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_a_rejected_recovery_is_reported_failed_with_who_and_why(sandbox: Sandbox) -> None:
+    channel = sandbox.new_channel()
+    execution, card = request_recovery(sandbox, channel, plan="plan-report")
+    sandbox.click(channel, card["ts"], REJECT_ACTION, execution.execution_id, user=LEAD_MEMBERS[1])
+    modal = sandbox.stack.slack.views()[-1]
+    values = {REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": "Not <today> & not here"}}}
+    assert sandbox.submit(modal, values, user=LEAD_MEMBERS[1]).status == 200
+    final = sandbox.finished_execution(channel)
+    assert final.status is ExecutionStatus.REJECTED
+    report = valid(stored_report(sandbox, final))
+    assert report["Judgement"]["Failures"] == [f"rejected by {LEAD_MEMBERS[1]}: Not <today> & not here"]
+    (rejection,) = report["Decisions"]
+    assert rejection["Action"] == "rejected" and rejection["Reason"] == "Not <today> & not here"
+    assert all(s["Status"] == "PENDING" for w in report["Waves"] for s in w["Servers"])
+    assert "Not &lt;today&gt; &amp; not here" in stored_page(sandbox, final)

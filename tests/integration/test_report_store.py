@@ -56,7 +56,7 @@ def test_the_tick_that_ends_a_drill_writes_its_report_once(world: World, s3: Any
     bucket = f"reports-{next(_buckets)}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    reports = Reports(S3ReportStore(s3, bucket), world.clock.now)
+    reports = Reports(S3ReportStore(lambda: s3, bucket), world.clock.now)
     executions = world.executions(reports=reports)
     execution_id = world.start_drill(executions)
     final = world.run(executions, execution_id)
@@ -74,7 +74,7 @@ def test_the_tick_that_ends_a_drill_writes_its_report_once(world: World, s3: Any
 
 def test_a_report_s3_refuses_is_written_by_a_later_tick_and_the_end_is_kept(world: World, s3: Any) -> None:
     bucket = f"reports-{next(_buckets)}"  # not created yet: S3 answers NoSuchBucket
-    executions = world.executions(reports=Reports(S3ReportStore(s3, bucket), world.clock.now))
+    executions = world.executions(reports=Reports(S3ReportStore(lambda: s3, bucket), world.clock.now))
     execution_id = world.start_drill(executions)
     for _ in range(200):
         result = executions.tick(execution_id)
