@@ -39,6 +39,8 @@ class Settings(BaseModel):
     slack_api_url: str | None = None
 
     state_machine_arn: str | None = None
+    # The S3 bucket execution reports go to (cfn/template.yaml, ReportsBucket); none: no reports kept.
+    reports_bucket: str | None = None
     access_policy: AccessPolicy = AccessPolicy()
     # Local rehearsals only (the sandbox): the bot's clock runs in step with the emulated DRS, which
     # compresses real timings, so RTOs, wait_before and timeouts read as they would in production.

@@ -13,6 +13,7 @@ from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
+from bot.adapters.reports import S3ReportStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
@@ -36,6 +37,7 @@ from bot.services.ports import (
 )
 from bot.services.queries import Queries
 from bot.services.readiness import Readiness
+from bot.services.report import Reports
 from bot.services.requesting import Requesting, execution_id_for
 from bot.services.ticking import Ticking
 from bot.services.use_cases import UseCases
@@ -78,6 +80,7 @@ def build_use_cases(
     directory: Directory | None = None,
     log_keys: LogKeys | None = None,
     execution_ids: ExecutionIds = execution_id_for,
+    reports: Reports | None = None,
 ) -> UseCases:
     """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
     access = Access(policy or AccessPolicy(), directory)
@@ -93,6 +96,7 @@ def build_use_cases(
         cleaner=Cleaner(store, drs, clock, timedelta(seconds=limits.claim_timeout_seconds)),
         failbacker=Failbacker(store, drs, clock, limits),
         log_keys=log_keys,
+        reports=reports,
     )
     return UseCases(
         requesting=Requesting(
@@ -188,6 +192,15 @@ class Container:
         return PollingTrigger()
 
     @cached_property
+    def reports(self) -> Reports | None:
+        """Execution reports in the stack's bucket; None without one (DRS_BOT_REPORTS_BUCKET unset)."""
+        bucket = self.settings.reports_bucket
+        if not bucket:
+            return None
+        region = self.settings.region
+        return Reports(S3ReportStore(lambda: aws.s3_client(region), bucket), self.clock)
+
+    @cached_property
     def use_cases(self) -> UseCases:
         return build_use_cases(
             catalog=self.catalog,
@@ -205,6 +218,7 @@ class Container:
             ),
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
+            reports=self.reports,
         )
 
     def slack_deps(self) -> SlackDeps:
@@ -213,6 +227,7 @@ class Container:
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,
+            reports=lambda: self.reports,
         )
 
     def slack_app(self) -> App:

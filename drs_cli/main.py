@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     upgrade.set_defaults(run=_history_upgrade)
 
+    report = commands.add_parser(
+        "report",
+        help="write an execution's report (JSON and HTML) to a directory, as the bot stores it in S3",
+    )
+    report.add_argument("execution", help="the execution id (as the thread and /drs history show it)")
+    report.add_argument("--out", type=Path, default=Path("."), help="the directory to write to (default: .)")
+    report.set_defaults(run=_report)
+
     sandbox = commands.add_parser("sandbox", help="the whole stack on this machine, until interrupted")
     sandbox.add_argument("--plans", type=Path, default=Path("examples/plans.yml"))
     sandbox.add_argument(
@@ -156,6 +164,42 @@ def _history_upgrade(args: argparse.Namespace) -> int:
         return 2
     rewritten = Container(Settings.from_env()).history_upgrade.run()
     print(f"{rewritten} execution(s) rewritten in this release's stored shape")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.domain.report import NotEnded
+    from bot.services.report import files
+    from bot.settings import Settings
+    from bot.wiring import Container
+
+    missing = [name for name in ("DRS_BOT_EXECUTIONS_TABLE", "DRS_BOT_REGION") if not os.environ.get(name)]
+    if missing:
+        print(
+            f"set {' and '.join(missing)} (the stack's outputs give them: CliEnvironment); nothing was written.",
+            file=sys.stderr,
+        )
+        return 2
+    container = Container(Settings.from_env())
+    execution = container.store.get(args.execution)
+    if execution is None:
+        print(f"no execution {args.execution!r} in {container.settings.executions_table}", file=sys.stderr)
+        return 1
+    try:
+        made = files(execution, container.clock())
+    except NotEnded as error:
+        print(f"{error}; its report is written when it ends. Nothing was written.", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    for extension, body in (("json", made.json_body), ("html", made.html_body)):
+        path = args.out / f"{execution.execution_id}.{extension}"
+        path.write_bytes(body)
+        print(path)
+    judgement = made.report.judgement
+    print(
+        f"{judgement.verdict.value}: "
+        + ("; ".join(judgement.failures + judgement.findings) or "every target met")
+    )
     return 0
 
 

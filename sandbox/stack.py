@@ -48,6 +48,7 @@ EVENTS_FUNCTION = "drs-chatops-drs-events"
 EVENTS_BATCH_SIZE = 100
 EVENTS_BATCH_WINDOW_SECONDS = 1
 TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
+REPORTS_BUCKET = "drs-chatops-reports"  # cfn/template.yaml's ReportsBucket, on moto
 
 
 class SandboxStack:
@@ -177,11 +178,13 @@ class SandboxStack:
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url,
             "AWS_ENDPOINT_URL_SFN": self.moto.url,
+            "AWS_ENDPOINT_URL_S3": self.moto.url,
             "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
             "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
             "DRS_BOT_REGION": REGION,
             "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
             "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+            "DRS_BOT_REPORTS_BUCKET": REPORTS_BUCKET,
             "DRS_BOT_SLACK_SIGNING_SECRET": self.config.signing_secret,
             "DRS_BOT_SLACK_BOT_TOKEN": self.config.bot_token,
             "DRS_BOT_SLACK_API_URL": self.slack.api_url,
@@ -214,6 +217,10 @@ class SandboxStack:
         store = DynamoCatalogStore(client, TABLES["CatalogTable"])
         assert self.container is not None
         store.replace(self.catalog, applied_by="sandbox", now=self.container.clock())
+        # As the stack's bucket: versioned, so a report written again keeps the one before.
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=REPORTS_BUCKET)
+        s3.put_bucket_versioning(Bucket=REPORTS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     def _set_up_slack(self) -> None:
         set_up_slack(self.slack, self.config.slack)

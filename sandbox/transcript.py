@@ -80,6 +80,7 @@ def _render_message(message: Record) -> list[str]:
         lines = clean_mrkdwn(str(message.get("text") or "")).splitlines()
     for attachment in message.get("attachments") or []:
         lines += _render_attachment(attachment)
+    lines += [_file_line(shared) for shared in message.get("files") or []]
     lines = lines or [""]
     author = message.get("author")
     if message.get("via") == "user" and author:
@@ -87,6 +88,12 @@ def _render_message(message: Record) -> list[str]:
     if message.get("ephemeral"):
         lines.insert(0, EPHEMERAL_MARK)
     return lines
+
+
+def _file_line(shared: Record) -> str:
+    """A shared file as Slack shows it under its message: the name, and an image's size."""
+    size = f", {shared['original_w']}x{shared['original_h']} px" if "original_w" in shared else ""
+    return f"[file: {shared.get('name', '')} ({shared.get('filetype', 'file')}{size})]"
 
 
 def _render_attachment(attachment: Record) -> list[str]:

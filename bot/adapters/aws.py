@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 _DEFAULT = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
@@ -33,6 +34,11 @@ def drs_client(region: str) -> DrsClient:
 
 def stepfunctions_client(region: str) -> SFNClient:
     return boto3.client("stepfunctions", region_name=region, config=_DEFAULT)
+
+
+def s3_client(region: str) -> S3Client:
+    # SigV4 is what presigned links need in every region.
+    return boto3.client("s3", region_name=region, config=_DEFAULT.merge(Config(signature_version="s3v4")))
 
 
 # Bolt's lazy listeners invoke the Slack function before the ack is sent: inside Slack's 3 seconds.

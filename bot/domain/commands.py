@@ -20,10 +20,11 @@ USAGE = (
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
     "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end\n"
-    "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched"
+    "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched\n"
+    "• `/drs report <execution>` — an ended execution's verdict and a fresh link to its report"
 )
 
-KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup")
+KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup", "report")
 
 
 # Commands are frozen dataclasses, not pydantic models: only our own parser makes them, from a string,
@@ -53,6 +54,11 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Cleanup:
+    execution_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
     execution_ref: str
 
 
@@ -101,6 +107,7 @@ Command = (
     | Execute
     | Check
     | Cleanup
+    | Report
     | Status
     | Cancel
     | History
@@ -130,6 +137,10 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             return _invalid("`/drs cleanup` needs the drill's execution id (or its first 6+ characters).")
         return Cleanup(execution_ref=args[0])
+    if keyword == "report":
+        if len(args) != 1:
+            return _invalid("`/drs report` needs the execution id (or its first 6+ characters).")
+        return Report(execution_ref=args[0])
     if keyword == "check":
         if len(args) != 1:
             return _invalid("`/drs check` needs a plan name, e.g. `/drs check plan-x`.")

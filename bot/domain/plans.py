@@ -104,6 +104,8 @@ class PlanOptions(_Options):
 
     # Readiness warns when replication lag or the newest snapshot is older than this.
     rpo_target: Seconds | None = None
+    # The report judges the execution against it: request to the last server launched.
+    rto_target: Seconds | None = None
     # Drills of this plan are cleaned up (their instances terminated) this long after they end.
     cleanup_after: Seconds | None = None
 
@@ -218,7 +220,7 @@ class RecoveryPlan(_Strict):
 
     @model_validator(mode="after")
     def _fits_the_executor(self) -> RecoveryPlan:
-        for name in ("rpo_target", "cleanup_after"):
+        for name in ("rpo_target", "rto_target", "cleanup_after"):
             if getattr(self.options, name) == 0:
                 raise ValueError(f"{name}: 0 is not a duration more than 0 (leave the key out for none)")
         if len(self.waves) > MAX_WAVES_PER_PLAN:

@@ -118,6 +118,9 @@ class Controlling:
             if done.result.outcome.result is VoteResult.APPROVED:
                 self._trigger.start(execution_id)
                 self._ticking.tick(execution_id)
+            elif done.execution is not None and done.execution.status.is_terminal:
+                # Rejected: delivered and reported by the tick of an ended execution.
+                self._ticking.tick(execution_id)
             else:
                 self._outbox.deliver(execution_id)
             return done.result.model_copy(update={"execution": done.execution})

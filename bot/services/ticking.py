@@ -22,6 +22,7 @@ from bot.services.failback import Failbacker
 from bot.services.outbox import DeliveryReport, Outbox
 from bot.services.ports import Clock, Drs, ExecutionStore, LogKeys, NoLogKeys
 from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, Readiness
+from bot.services.report import Reports
 from bot.services.unit_of_work import Outcome, UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,10 @@ class Ticking:
         cleaner: Cleaner,
         failbacker: Failbacker,
         log_keys: LogKeys | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self._store = store
+        self._reports = reports
         self._work = UnitOfWork(store)
         self._drs = drs
         self._outbox = outbox
@@ -194,10 +197,14 @@ class Ticking:
     def _finish_delivery(self, execution: Execution, report: DeliveryReport | None = None) -> TickResult:
         """An ended execution keeps being ticked until every message is in Slack (and a drill's
         cleanup, if any, is done)."""
+        # The report first: delivering the last message retires the execution from the active ones.
+        reported = self._reports is None or self._reports.keep_up(execution)
         report = report or self._outbox.deliver(execution.execution_id)
         # A channel Slack refuses for good is not waited for: the history is complete without it.
         pending = not report.all_delivered and not report.blocked
-        work = execution.needs_ticks()
+        work = execution.needs_ticks() or not reported
+        if not reported:
+            self._store.reactivate(execution.execution_id)  # ticked again until the report is written
         wait = self._poll_seconds
         run = execution.cleanup
         if not pending and run is not None and run.status is CleanupStatus.SCHEDULED and run.due_at:

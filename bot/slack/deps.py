@@ -9,6 +9,7 @@ from bot.domain.policy import AccessPolicy
 from bot.services.controlling import Controlling
 from bot.services.ports import CatalogStore, Clock
 from bot.services.queries import Queries
+from bot.services.report import Reports
 from bot.services.requesting import Requesting
 from bot.services.use_cases import UseCases
 
@@ -23,8 +24,10 @@ class SlackDeps:
         catalog: Callable[[], CatalogStore],
         clock: Clock,
         policy: AccessPolicy,
+        reports: Callable[[], Reports | None] | None = None,
     ) -> None:
         self._use_cases = use_cases
+        self._reports = reports
         self._catalog = catalog
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
@@ -44,3 +47,7 @@ class SlackDeps:
     @cached_property
     def catalog(self) -> CatalogStore:
         return self._catalog()
+
+    @cached_property
+    def reports(self) -> Reports | None:
+        return self._reports() if self._reports else None

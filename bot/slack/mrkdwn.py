@@ -102,6 +102,18 @@ def channel(channel_id: str) -> Mrkdwn:
     return Mrkdwn(f"<#{channel_id}>") if _CHANNEL_ID.fullmatch(channel_id) else escape(channel_id)
 
 
+_URL = re.compile(r"https?://[^\s<>|]+")
+
+
+def link(url: str, label: LiteralString) -> Mrkdwn:
+    """A link to a URL the bot made (a presigned report link); its `&` escaped as Slack requires.
+
+    Anything that is not one plain http(s) URL is shown as text, never as markup."""
+    if not _URL.fullmatch(url):
+        return escape(url)
+    return Mrkdwn(f"<{escape(url)}|{escape(label)}>")
+
+
 def users(user_ids: Sequence[str], sep: str = ", ") -> Mrkdwn:
     return Mrkdwn(sep).join(user(u) for u in user_ids)
 

@@ -20,8 +20,10 @@ from bot.domain.events import ProgressUpdated
 from bot.domain.execution import Execution, ExecutionSummary, ServerStatus, SlackBlock, tally
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.domain.readiness import Verdict
+from bot.domain.report import Judgement
 from bot.domain.snapshot_ages import SnapshotAges, minutes
 from bot.services.controlling import CancelResult
+from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.layout import (
@@ -35,7 +37,7 @@ from bot.slack.layout import (
     progress_line,
     readiness_text,
 )
-from bot.slack.mrkdwn import Mrkdwn, channel, clip, md, user
+from bot.slack.mrkdwn import Mrkdwn, channel, clip, link, md, user
 
 # /drs plans, /drs plan
 
@@ -102,6 +104,10 @@ def plan_options_text(options: PlanOptions) -> list[str]:
     shown: list[str] = []
     if options.rpo_target is not None:
         shown.append(f"Readiness warns beyond an RPO of {duration(options.rpo_target)} (rpo_target).")
+    if options.rto_target is not None:
+        shown.append(
+            f"Reports judge the time from request to the last launch against {duration(options.rto_target)} (rto_target)."
+        )
     if options.cleanup_after is not None:
         shown.append(
             f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
@@ -495,3 +501,36 @@ def vote_reply(result: VoteResult, decided_status: str | None = None) -> Mrkdwn 
             "This request was already decided ({}); your click changed nothing.", decided_status or "gone"
         )
     return _VOTE_REPLIES[result]
+
+
+REPORTS_OFF = Mrkdwn("Reports are not kept by this deployment (no reports bucket is configured).")
+
+
+def _report_name(execution: Execution) -> Mrkdwn:
+    return md("`{}` ({} {})", execution.execution_id, execution.plan_name, execution.execution_type.value)
+
+
+def report_not_ended(execution: Execution) -> Mrkdwn:
+    return md("{} has not ended yet; its report is written when it does.", _report_name(execution))
+
+
+def report_unavailable(execution: Execution, error: Exception) -> Mrkdwn:
+    return md(
+        "The report of {} could not be written or read just now ({}); try again.",
+        _report_name(execution),
+        error,
+    )
+
+
+def report_link(execution: Execution, judgement: Judgement, url: str) -> Mrkdwn:
+    """The verdict, its reasons one per line, and a short-lived link to the HTML page."""
+    reasons = [md("• {}", line) for line in (*judgement.failures, *judgement.findings)]
+    return md(
+        "*{}* — report of {}\n{}{}\n{} (the link works for {} minutes; `/drs report` makes a new one)",
+        judgement.verdict.value,
+        _report_name(execution),
+        Mrkdwn("\n").join(reasons),
+        md("\n") if reasons else md(""),
+        link(url, "Open the report"),
+        LINK_SECONDS // 60,
+    )

@@ -13,9 +13,10 @@ from typing import Any
 from slack_bolt import Respond
 
 from bot.domain import commands
-from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, ShowPlan, Status
+from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, Report, ShowPlan, Status
 from bot.domain.execution import Execution
 from bot.errors import AmbiguousExecution
+from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
 from bot.slack import replies
 from bot.slack.ack import CHANNEL_REFUSAL
@@ -40,6 +41,8 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         _execute(deps, parsed, command, respond)
     elif isinstance(parsed, Cleanup):
         _cleanup(deps, parsed, command, respond)
+    elif isinstance(parsed, Report):
+        _report(deps, parsed, command, respond)
     elif isinstance(parsed, Check):
         _check(deps, parsed, respond)
     elif isinstance(parsed, ShowPlan):
@@ -102,6 +105,25 @@ def _cleanup(deps: SlackDeps, parsed: Cleanup, command: dict[str, Any], respond:
         return
     outcome = deps.controlling.cleanup(execution.execution_id, command["user_id"])
     _reply(respond, replies.cleanup_reply(outcome.refusal, execution))
+
+
+def _report(deps: SlackDeps, parsed: Report, command: dict[str, Any], respond: Respond) -> None:
+    execution = _find(deps, parsed.execution_ref, command, respond)
+    if execution is None:
+        return
+    reports = deps.reports
+    if reports is None:
+        _reply(respond, replies.REPORTS_OFF)
+        return
+    if not execution.status.is_terminal:
+        _reply(respond, replies.report_not_ended(execution))
+        return
+    try:
+        linked = reports.link(execution)
+    except ReportUnavailable as error:
+        _reply(respond, replies.report_unavailable(execution, error))
+        return
+    _reply(respond, replies.report_link(execution, linked.report.judgement, linked.url))
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:

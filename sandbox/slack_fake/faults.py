@@ -9,6 +9,7 @@ from typing import Any
 FAULT_KINDS = ("ratelimited", "server_error", "timeout", "not_in_channel", "refused", "slow", "ambiguous")
 ANY_METHOD = "*"
 RESPONSE_URL = "response_url"  # the method name faults use for response_url POSTs
+FILE_UPLOAD = "file_upload"  # the method name faults use for POSTs to a files.getUploadURLExternal URL
 
 
 @dataclass

@@ -3,6 +3,7 @@
 Routes:
   POST|GET /api/<method>          Web API (form, JSON or query parameters; Bearer token)
   POST     /_fake/respond/<id>    a response_url issued by new_response_url()
+  POST     /upload/v1/<file id>   an upload URL from files.getUploadURLExternal (the file's bytes)
   GET      /_fake/messages        every recorded message, in order (?channel=C... filters)
   GET      /_fake/calls           every Web API / response_url call and its outcome
   POST     /_fake/reset           forget messages, calls, faults and response_urls
@@ -23,8 +24,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.local_http import LocalHTTPServer
-from sandbox.slack_fake.faults import RESPONSE_URL, Fault, FaultPlan
-from sandbox.slack_fake.webapi import METHODS, Params, respond
+from sandbox.slack_fake.faults import FILE_UPLOAD, RESPONSE_URL, Fault, FaultPlan
+from sandbox.slack_fake.webapi import METHODS, Params, receive_upload, respond
 from sandbox.slack_fake.workspace import (
     RESPONSE_URL_TTL_SECONDS,
     ApiError,
@@ -84,6 +85,7 @@ class FakeSlack:
                 daemon=True,
             )
             self._thread.start()
+            self.workspace.files_url = self.url + "upload/v1/"
         return self
 
     def stop(self) -> None:
@@ -243,6 +245,15 @@ class FakeSlack:
             if (m["ts"] == ts and m["thread_ts"] is None) or m["thread_ts"] == ts
         ]
 
+    def files(self) -> list[dict[str, Any]]:
+        """Every file uploaded (to its upload URL), with its bytes: {id, name, data, completed}."""
+        with self.workspace.lock:
+            return [
+                {"id": u.id, "name": u.filename, "data": u.data, "completed": u.completed}
+                for u in self.workspace.uploads.values()
+                if u.data is not None
+            ]
+
     @property
     def calls(self) -> list[dict[str, Any]]:
         """[{method, params, time, outcome, status}]; outcome is "ok", an error code or
@@ -304,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         if path.startswith("/api/"):
             self._web_api(path.removeprefix("/api/"), raw)
+        elif path.startswith("/upload/v1/") and self.command == "POST":
+            self._upload(path.removeprefix("/upload/v1/"), raw)
         elif path.startswith("/_fake/respond/"):
             self._response_url(path.removeprefix("/_fake/respond/"), raw)
         elif path == "/_fake/messages":
@@ -461,6 +474,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._lose_answer(fault)
             return
         self._answer(RESPONSE_URL, payload, status, body)
+
+    # -- upload URL ------------------------------------------------------------------------------
+    def _upload(self, file_id: str, raw: bytes) -> None:
+        """The bytes of a file, as files.uploadV2's second step sends them: a raw POST body."""
+        fake = self.server.fake
+        params: Params = {"file_id": file_id, "bytes": len(raw)}
+        fault = fake.faults.take(FILE_UPLOAD)
+        if fault is not None and fault.kind not in ("ambiguous", "slow"):
+            self._fail(FILE_UPLOAD, params, fault)
+            return
+        try:
+            with fake.workspace.lock:
+                status, text = 200, receive_upload(fake.workspace, file_id, raw)
+        except ApiError as exc:
+            status, text = exc.status, exc.code
+        fake.record_call(FILE_UPLOAD, params, "ok" if status == 200 else text, status)
+        if fault is not None and fault.kind == "ambiguous":
+            self._lose_answer(fault)
+            return
+        if fault is not None:
+            fake.stopping.wait(fault.delay)
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     # -- admin -----------------------------------------------------------------------------------
     def _admin_json(self, raw: bytes) -> dict[str, Any] | None:

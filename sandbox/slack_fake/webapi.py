@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.slack_fake.blockkit import MAX_MESSAGE_TEXT
 from sandbox.slack_fake.workspace import (
     RESPONSE_URL_MAX_USES,
     ApiError,
     Content,
     Message,
     ResponseUrl,
+    Upload,
     Workspace,
     check_content,
 )
@@ -114,6 +116,9 @@ def message_json(ws: Workspace, m: Message, *, with_metadata: bool) -> dict[str,
         _add_thread_summary(ws, m, out)
     if m.updates:
         out["edited"] = {"user": m.author, "ts": m.updates[-1]["ts"]}
+    if m.files:
+        out["files"] = [dict(f) for f in m.files]
+        out["upload"] = True
     if with_metadata and m.content.metadata is not None:
         out["metadata"] = m.content.metadata
     return out
@@ -347,7 +352,80 @@ def views_open(ws: Workspace, params: Params) -> dict[str, Any]:
     return {"view": opened}
 
 
+# Slack's limit for one file (slack_sdk checks it too, before asking for a URL).
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+
+
+def files_get_upload_url_external(ws: Workspace, params: Params) -> dict[str, Any]:
+    """Step 1 of files.uploadV2: a URL to send the bytes to, and the file's id."""
+    filename = params.get("filename")
+    if not isinstance(filename, str) or not filename.strip():
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing filename"]})
+    try:
+        length = int(params.get("length", ""))
+    except (TypeError, ValueError) as exc:
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] bad length"]}) from exc
+    if not 0 < length <= MAX_FILE_BYTES:
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] bad length"]})
+    file_id = f"F{len(ws.uploads) + 1:010d}"
+    alt = params.get("alt_txt")
+    ws.uploads[file_id] = Upload(id=file_id, filename=filename, length=length, alt_txt=alt if alt else None)
+    return {"upload_url": f"{ws.files_url}{file_id}", "file_id": file_id}
+
+
+def receive_upload(ws: Workspace, file_id: str, data: bytes) -> str:
+    """Step 2: the bytes POSTed to the upload URL. Slack answers 200 with a short text body."""
+    upload = ws.uploads.get(file_id)
+    if upload is None or upload.completed:
+        raise ApiError("invalid_upload_url", status=404)
+    if len(data) != upload.length:
+        # Slack truncates or refuses a body that is not the declared length; the fake refuses.
+        raise ApiError("upload_length_mismatch", status=400)
+    upload.data = data
+    return f"OK - {len(data)}"
+
+
+def files_complete_upload_external(ws: Workspace, params: Params) -> dict[str, Any]:
+    """Step 3: share the uploaded files in a channel (and thread), `initial_comment` as the message."""
+    files = _json_field(params, "files", "invalid_arguments")
+    if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] files is required"]})
+    uploads = []
+    for item in files:
+        upload = ws.uploads.get(str(item.get("id")))
+        if upload is None or upload.data is None or upload.completed:
+            raise ApiError("file_not_found")
+        uploads.append((upload, item.get("title")))
+    channel_ref = params.get("channel_id") or params.get("channels")
+    thread_ts = _thread_ts(params)
+    channel = ws.writable_channel(channel_ref) if channel_ref else None
+    if channel is not None and thread_ts is not None:
+        ws.thread_parent(channel.id, thread_ts)
+    infos = [upload.info(title) for upload, title in uploads]
+    for upload, _ in uploads:
+        upload.completed = True
+    if channel is not None:
+        comment = params.get("initial_comment")
+        text = str(comment) if comment else ""
+        if len(text) > MAX_MESSAGE_TEXT:
+            raise ApiError("msg_too_long")
+        ws.post(
+            Message(
+                channel=channel.id,
+                ts=ws.next_ts(),
+                content=Content(text=text),
+                author=ws.bot_user_id,
+                via="files.completeUploadExternal",
+                thread_ts=thread_ts,
+                files=infos,
+            )
+        )
+    return {"files": infos}
+
+
 METHODS: dict[str, Method] = {
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
     "views.open": views_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,

@@ -82,6 +82,7 @@ class Message:
     updates: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     original: Content | None = None  # as first posted; `content` is the current version
+    files: list[dict[str, Any]] = field(default_factory=list)  # shared by files.completeUploadExternal
 
     def record(self) -> dict[str, Any]:
         """The inspection shape served by /_fake/messages (a deep copy, safe to keep)."""
@@ -105,12 +106,49 @@ class Message:
                 "updates": self.updates,
                 "deleted": self.deleted,
                 "original": _content_record(self.original or c),
+                "files": self.files,
             }
         )
 
 
 def _content_record(content: Content) -> dict[str, Any]:
     return {"text": content.text, "blocks": content.blocks, "metadata": content.metadata}
+
+
+@dataclass
+class Upload:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal (then shared)."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None  # what was sent to the upload URL
+    completed: bool = False
+
+    def info(self, title: str | None) -> dict[str, Any]:
+        """The file as Slack's methods show it (files[] of a message, files.completeUploadExternal)."""
+        info: dict[str, Any] = {
+            "id": self.id,
+            "name": self.filename,
+            "title": title or self.filename,
+            "size": len(self.data or b""),
+        }
+        width_height = png_size(self.data or b"")
+        if width_height is not None:
+            info.update(
+                mimetype="image/png", filetype="png", original_w=width_height[0], original_h=width_height[1]
+            )
+        else:
+            info.update(mimetype="application/octet-stream", filetype="binary")
+        return info
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk, as Slack reads an image's size."""
+    if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 @dataclass
@@ -174,6 +212,8 @@ class Workspace:
         self.messages: list[Message] = []
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self.uploads: dict[str, Upload] = {}  # by file id
+        self.files_url = ""  # where upload URLs point (the server's /upload/v1/), set when it starts
         self._last_ts_us = 0
 
     # -- clock -------------------------------------------------------------------------
@@ -324,4 +364,5 @@ class Workspace:
         with self.lock:
             self.messages.clear()
             self.views.clear()
+            self.uploads.clear()
             self.response_urls.clear()

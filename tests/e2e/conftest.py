@@ -57,6 +57,12 @@ protection_groups:
   - name: back-tier
     region: us-east-1
     source_servers: [s-1a0000000000000b1, s-1a0000000000000b2]
+  - name: report-db
+    region: us-east-1
+    source_servers: [s-5e0000000000000a1, s-5e0000000000000a2]
+  - name: report-web
+    region: us-east-1
+    source_servers: [s-5e0000000000000b1]
 plans:
   - name: plan-rpo
     rpo_target: 15m
@@ -99,6 +105,15 @@ plans:
     waves:
       - name: Back
         protection_group: back-tier
+  - name: plan-report
+    description: Payments <core> & ledger
+    rto_target: 2h
+    rpo_target: 15m
+    waves:
+      - name: Databases
+        protection_group: report-db
+      - name: Web <front>
+        protection_group: report-web
 """
 # One server of failing-tier per DRS job log event that ends a launch as FAILED, as a sandbox config
 # (--config FILE) says it.

@@ -95,6 +95,7 @@ plans:
   - name: plan-west
     description: Payments in the west
     rpo_target: 15m
+    rto_target: 2h
     cleanup_after: 30m
     waves:
       - name: West
@@ -253,6 +254,7 @@ def test_a_groups_region_and_the_plans_rpo_target_cleanup_after_and_description(
     assert "`west-tier`: 1 servers in us-west-2" in shown
     assert "Readiness warns beyond an RPO of 15m 00s (rpo_target)" in shown
     assert "Drills are cleaned up 30m 00s after they end (cleanup_after)" in shown
+    assert "from request to the last launch against 2h 00m (rto_target)" in shown
 
     box.command("execute plan-west drill", channel=channel)
     execution = box.finished_execution(channel, timeout=90)
@@ -280,7 +282,7 @@ def test_a_groups_region_and_the_plans_rpo_target_cleanup_after_and_description(
     assert execution.end_time is not None
     assert terminate.time - execution.end_time >= timedelta(minutes=30)
     assert any("Cleanup by the plan's cleanup_after" in t for t in thread_texts(box, execution))
-    assert to_history(execution)["PlanOptions"] == {"RpoTarget": 900, "CleanupAfter": 1800}
+    assert to_history(execution)["PlanOptions"] == {"RpoTarget": 900, "RtoTarget": 7200, "CleanupAfter": 1800}
 
 
 def approve(box: Sandbox, channel: str, execution_id: str) -> None:

@@ -19,11 +19,12 @@ from tests.infrastructure import model
 FUNCTION_ADAPTERS = {
     # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs"},
-    # One tick: DRS, executions and their outbox, Slack.
-    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier"},
+    # `/drs report` links to a report (written first if it is not current).
+    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "reports"},
+    # One tick: DRS, executions and their outbox, Slack; the report of an execution it finds ended.
+    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "reports"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
-    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
+    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger", "reports"},
 }
 
 # What StartRecovery needs from DRS on top of itself. The Service Authorization Reference lists
@@ -227,6 +228,29 @@ def test_dynamodb_is_scoped_to_the_stacks_tables() -> None:
         if any(a.startswith("dynamodb:") for a in statement.actions):
             assert all(a.startswith("dynamodb:") for a in statement.actions)
             assert {model.target(r) for r in statement.resources} <= tables, statement.sid
+
+
+def test_reports_are_read_and_written_only_under_the_buckets_reports_prefix() -> None:
+    needed = model.adapter_calls()["reports"].iam_actions()
+    assert needed == {"s3:GetObject", "s3:PutObject"}
+    for function_id in FUNCTION_ADAPTERS:
+        statements = model.role_statements(model.function_role(function_id))
+        s3 = [s for s in statements if any(a.startswith("s3:") for a in s.actions)]
+        assert len(s3) == 1, function_id
+        (statement,) = s3
+        assert set(statement.actions) == needed
+        assert statement.resources == ({"Fn::Sub": "${ReportsBucket.Arn}/reports/*"},)
+
+
+def test_the_reports_bucket_is_encrypted_private_versioned_and_expires() -> None:
+    bucket = model.properties("ReportsBucket")
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
+    assert bucket["ObjectLockEnabled"] == {"Fn::If": ["HasReportLock", True, {"Ref": "AWS::NoValue"}]}
 
 
 def test_the_secret_is_readable_only_by_arn() -> None:

@@ -99,7 +99,9 @@ class World:
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(WebClient(token=self.slack.bot_token, base_url=self.slack.api_url))
 
-    def use_cases(self, *, drs: Any = None, store: Any = None, notifier: Any = None) -> UseCases:
+    def use_cases(
+        self, *, drs: Any = None, store: Any = None, notifier: Any = None, reports: Any = None
+    ) -> UseCases:
         store = store or self.store()
         catalogs = DynamoCatalogStore(self.dynamodb, self.tables["CatalogTable"])
         outbox = Outbox(store, notifier or self.notifier(), BlockKitRenderer(), self.clock.now)
@@ -113,6 +115,7 @@ class World:
             limits=self.limits,
             policy=self.policy,
             poll_seconds=30,
+            reports=reports,
         )
 
     def start_drill(self, use_cases: UseCases, plan: str = "plan-x") -> str:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain import commands
-from bot.domain.commands import Check, Cleanup, Execute, Help, Invalid, ListPlans, Status
+from bot.domain.commands import Check, Cleanup, Execute, Help, Invalid, ListPlans, Report, Status
 from bot.domain.execution import ExecutionType
 
 
@@ -50,6 +50,10 @@ def test_other_commands() -> None:
     assert commands.parse("status") == Status()
     assert commands.parse("status abc123") == Status(execution_ref="abc123")
     assert commands.parse("cleanup abc123") == Cleanup(execution_ref="abc123")
+    assert commands.parse("report abc123") == Report(execution_ref="abc123")
+    for wrong in ("report", "report a b"):
+        parsed = commands.parse(wrong)
+        assert isinstance(parsed, Invalid) and "`/drs report` needs the execution id" in parsed.message
     assert commands.parse("check plan-x") == Check(plan_name="plan-x")
     assert commands.parse("execute plan-x drill --force") == Execute(
         plan_name="plan-x", execution_type=ExecutionType.DRILL, force=True

@@ -33,7 +33,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
 }
 # Every command of the grammar is named in the usage hint.
-COMMANDS = ("help", "plans", "plan", "check", "execute", "status", "history", "cancel", "cleanup")
+COMMANDS = ("help", "plans", "plan", "check", "execute", "status", "history", "cancel", "cleanup", "report")
 
 
 @pytest.fixture(scope="module")

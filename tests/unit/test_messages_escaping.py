@@ -365,3 +365,14 @@ def test_the_bot_s_own_markup_stays_markup_and_values_become_text() -> None:
     assert Mrkdwn("…and {n} more").format(n="<!here>") == "…and &lt;!here&gt; more"
     # Shortened before a mention or an escape, never inside one.
     assert clip("ab<c", 5) == "ab…" and clip(md("{} {}", "a", user("U0ALICE")), 8) == "a …"
+
+
+def test_a_report_link_escapes_its_ampersands_and_refuses_markup() -> None:
+    from bot.slack.mrkdwn import link
+
+    url = "https://b.s3.amazonaws.com/reports/p/e.html?X-Amz-Expires=3600&X-Amz-Signature=ab"
+    assert link(url, "Open the report") == (
+        "<https://b.s3.amazonaws.com/reports/p/e.html?X-Amz-Expires=3600&amp;X-Amz-Signature=ab|Open the report>"
+    )
+    assert link("https://x|<!channel>", "Open") == "https://x|&lt;!channel&gt;"
+    assert link("javascript:alert(1)", "Open") == "javascript:alert(1)"

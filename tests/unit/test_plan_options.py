@@ -33,6 +33,7 @@ protection_groups:
 plans:
   - name: plan-x
     rpo_target: {rpo_target}
+    rto_target: {rto_target}
     cleanup_after: {cleanup_after}
     waves:
       - name: Databases
@@ -45,6 +46,7 @@ plans:
 """
 GOOD = {
     "rpo_target": "15m",
+    "rto_target": "1h30m",
     "cleanup_after": "4h",
     "timeout": "45m",
     "on_failure": "stop",
@@ -68,7 +70,7 @@ def test_the_options_of_the_file_are_one_value_on_the_plan_and_on_the_execution(
     catalog = parse_catalog(plans(), "plans.yml")
     plan = catalog.plan("plan-x")
     assert plan is not None
-    assert plan.options == PlanOptions(rpo_target=900, cleanup_after=4 * 3600)
+    assert plan.options == PlanOptions(rpo_target=900, rto_target=5400, cleanup_after=4 * 3600)
     assert [wave.options for wave in plan.waves] == [
         WaveOptions(timeout=2700, on_failure=OnFailure.STOP),
         WaveOptions(wait_before=300),
@@ -86,7 +88,7 @@ def test_the_options_of_the_file_are_one_value_on_the_plan_and_on_the_execution(
     assert [wave.options for wave in execution.waves] == [wave.options for wave in plan.waves]
     assert execution.plan_options == plan.options
     history = to_history(execution)
-    assert history["PlanOptions"] == {"RpoTarget": 900, "CleanupAfter": 14400}
+    assert history["PlanOptions"] == {"RpoTarget": 900, "RtoTarget": 5400, "CleanupAfter": 14400}
     assert history["Waves"][0]["Options"] == {"WaitBefore": 0, "Timeout": 2700, "OnFailure": "stop"}
 
 
@@ -157,6 +159,14 @@ def test_an_execution_stored_before_the_options_were_one_value_still_loads() -> 
         (
             {"rpo_target": "0"},
             "plans[0].rpo_target: 0 is not a duration more than 0 (leave the key out for none)",
+        ),
+        (
+            {"rto_target": "0"},
+            "plans[0].rto_target: 0 is not a duration more than 0 (leave the key out for none)",
+        ),
+        (
+            {"rto_target": "fast"},
+            "plans[0].rto_target: 'fast' is not a duration (use seconds, or like 90s, 15m, 2h, 1h30m)",
         ),
         (
             {"cleanup_after": "0s"},

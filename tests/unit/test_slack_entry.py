@@ -66,7 +66,7 @@ CHILD = (
 answers = [slack_http.handler(event, context) for event in events]
 heavy = sorted(
     name for name in sys.modules
-    if name.split(".")[0] == "pydantic" or name.startswith("bot.services")
+    if name.split(".")[0] in ("pydantic", "PIL") or name.startswith("bot.services")
     or name in ("bot.wiring", "bot.settings", "bot.domain.execution", "bot.slack.layout")
 )
 print(json.dumps({"answers": answers, "heavy": heavy}))
