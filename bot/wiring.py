@@ -19,7 +19,7 @@ from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
-from bot.services.ports import Clock, ExecutorTrigger
+from bot.services.ports import Clock, ExecutorTrigger, Pictures
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.app import build_app
@@ -43,6 +43,7 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 class BlockKitRenderer:
     anchor = staticmethod(blocks.anchor)
     event = staticmethod(blocks.event)
+    picture_refused = staticmethod(blocks.picture_refused)
 
 
 @dataclass
@@ -101,7 +102,15 @@ class Container:
             BlockKitRenderer(),
             self.clock,
             claim_seconds=CLAIM_SECONDS * self.time_stretch,
+            pictures=self.pictures,
         )
+
+    @cached_property
+    def pictures(self) -> Pictures:
+        # Pillow is imported only where a picture is drawn (an outbox), never on the way to an ack.
+        from bot.adapters.timeline_png import PillowPictures
+
+        return PillowPictures()
 
     @cached_property
     def trigger(self) -> ExecutorTrigger:

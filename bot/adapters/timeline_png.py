@@ -200,3 +200,10 @@ def _legend(draw: ImageDraw.ImageDraw, y: int, fonts: _Fonts) -> None:
         draw.line([(x + 4, yy), (x + 4, yy + 3)], fill=_DECISION, width=2)
     x += 12
     caption("decision")
+
+
+class PillowPictures:
+    """The Pictures port (bot/services/ports.py)."""
+
+    def png(self, timeline: Timeline, title: str) -> bytes:
+        return render_png(timeline, title)

@@ -31,6 +31,7 @@ from bot.domain.events import (
     ProgressUpdated,
     ReadinessReported,
     ServerFailure,
+    TimelineReady,
     WaveFinished,
     WaveScheduled,
     WavesSkipped,
@@ -428,6 +429,8 @@ def _event_text(event: Event) -> Mrkdwn:
                 event.failures, event.more_failures
             )
         return text
+    if isinstance(event, TimelineReady):
+        return timeline_caption(event)
     return md(
         "{} {} of `{}` *{}*: {}/{} servers launched, {} failed, in {}.",
         Mrkdwn(_STATUS_ICON[event.status]),
@@ -439,6 +442,27 @@ def _event_text(event: Event) -> Mrkdwn:
         event.failed,
         duration(event.duration_seconds),
     )
+
+
+def timeline_caption(event: TimelineReady) -> Mrkdwn:
+    """The verdict line posted with the timeline picture."""
+    return md(
+        ":bar_chart: Timeline of {} `{}`: *{}*, {}/{} servers launched in {}.",
+        _kind(event.execution_type).lower(),
+        event.execution_id,
+        event.status.value,
+        event.launched,
+        event.total,
+        duration(event.duration_seconds),
+    )
+
+
+def picture_refused(event: TimelineReady, error: str) -> Message:
+    """The verdict line alone, when Slack refuses the picture for good (say, no files:write scope)."""
+    text = timeline_caption(event) + md(
+        "\n_The timeline picture was not posted: Slack answered `{}`._", error
+    )
+    return _message(text, [_section(text)])
 
 
 _READINESS_ICON = {
