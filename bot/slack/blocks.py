@@ -48,6 +48,7 @@ from bot.domain.execution import (
     tally,
 )
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
+from bot.domain.trend import Trend, rto_seconds, trends
 from bot.services.ports import Message
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.mrkdwn import Mrkdwn, clip, md, plain, user, usergroup, users
@@ -636,9 +637,10 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
         started = summary.start_time or summary.created_at
         took = duration(((summary.end_time or now) - started).total_seconds())
         failed = f", {summary.failed} failed" if summary.failed else ""
+        rto = rto_seconds(summary)
         lines.append(
             md(
-                "{} `{}` {} of `{}` — {}, {}/{} launched{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
+                "{} `{}` {} of `{}` — {}, {}/{} launched{}{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
                 Mrkdwn(_STATUS_ICON[summary.status]),
                 summary.execution_id,
                 _kind(summary.execution_type).lower(),
@@ -647,12 +649,40 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
                 summary.launched,
                 summary.total,
                 failed,
+                f" · RTO {duration(rto)}" if rto is not None else "",
                 started,
                 took,
                 user(summary.initiated_by),
             )
         )
+    if plan_name:
+        lines += [_trend_line(trend) for trend in trends(summaries)]
     return Mrkdwn("\n").join(lines)
+
+
+def _trend_line(trend: Trend) -> Mrkdwn:
+    """RTOs oldest → newest (request to last launch), and how the newest compares with the oldest."""
+    change = trend.change_seconds
+    verdict = (
+        f"{duration(-change)} faster than the oldest"
+        if change < 0
+        else f"{duration(change)} slower than the oldest"
+        if change > 0
+        else "the same as the oldest"
+    )
+    shown = list(trend.rtos[-TREND_SHOWN:])
+    more = len(trend.rtos) - len(shown)
+    return md(
+        "{} *RTO of {}s* (request → last launch, oldest → newest): {}{} · newest {}",
+        Mrkdwn(":chart_with_upwards_trend:" if change > 0 else ":chart_with_downwards_trend:"),
+        _kind(trend.execution_type).lower(),
+        "… → " if more else "",
+        " → ".join(duration(rto) for rto in shown),
+        verdict,
+    )
+
+
+TREND_SHOWN = 10  # RTOs listed in a trend line; the comparison still spans every execution shown
 
 
 def wave_options_text(options: WaveOptions) -> list[str]:
