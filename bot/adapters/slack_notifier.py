@@ -162,6 +162,7 @@ class SlackNotifier:
                 file=data,
                 filename=filename,
                 title=title,
+                alt_txt=title,  # what a screen reader says for the image
                 initial_comment=comment.text,
             )
         except SlackBlocked as error:

@@ -59,6 +59,12 @@ def test_a_partial_drill_ends_with_its_picture_and_verdict_in_the_thread(sandbox
     (shared,) = message["files"]
     assert shared["name"].startswith(f"timeline-{final.execution_id}-") and shared["name"].endswith(".png")
     assert shared["filetype"] == "png"
+    (asked,) = [
+        c
+        for c in sandbox.stack.slack.calls
+        if c["method"] == "files.getUploadURLExternal" and c["params"].get("filename") == shared["name"]
+    ]
+    assert asked["params"]["alt_txt"].startswith("PARTIAL · drill of plan-flaky · 1/2 servers launched")
     (uploaded,) = [f for f in sandbox.stack.slack.files() if f["id"] == shared["id"]]
     image = Image.open(io.BytesIO(uploaded["data"]))
     image.load()
