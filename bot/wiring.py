@@ -34,6 +34,7 @@ from bot.services.ports import (
     ExecutionStore,
     ExecutorTrigger,
     LogKeys,
+    Pictures,
 )
 from bot.services.queries import Queries
 from bot.services.readiness import Readiness
@@ -64,6 +65,7 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 class BlockKitRenderer:
     anchor = staticmethod(thread_messages.anchor)
     event = staticmethod(thread_messages.event)
+    picture_refused = staticmethod(thread_messages.picture_refused)
 
 
 def build_use_cases(
@@ -182,7 +184,15 @@ class Container:
             BlockKitRenderer(),
             self.clock,
             claim_seconds=CLAIM_SECONDS * self.time_stretch,
+            pictures=self.pictures,
         )
+
+    @cached_property
+    def pictures(self) -> Pictures:
+        # Pillow is imported only where a picture is drawn (an outbox), never on the way to an ack.
+        from bot.adapters.timeline_png import PillowPictures
+
+        return PillowPictures()
 
     @cached_property
     def trigger(self) -> ExecutorTrigger:

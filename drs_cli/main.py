@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade", help="rewrite executions stored by older releases in this release's shape"
     )
     upgrade.set_defaults(run=_history_upgrade)
+    export = history.add_parser(
+        "export", help="many executions in the history's shape, oldest first, to standard output"
+    )
+    export.add_argument("--plan", type=_plan_name, help="only this plan's executions")
+    export.add_argument(
+        "--since", type=_since, help="only executions requested at or after this UTC date or time (ISO-8601)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        default="jsonl",
+        help="jsonl: one execution a line; csv: a server a row",
+    )
+    export.set_defaults(run=_history_export)
 
     report = commands.add_parser(
         "report",
@@ -164,6 +179,58 @@ def _history_upgrade(args: argparse.Namespace) -> int:
         return 2
     rewritten = Container(Settings.from_env()).history_upgrade.run()
     print(f"{rewritten} execution(s) rewritten in this release's stored shape")
+    return 0
+
+
+def _plan_name(text: str) -> str:
+    if not text.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"not a plan name: {text!r}")
+    return text
+
+
+def _since(text: str) -> datetime:
+    """A date (2026-11-01, midnight UTC) or a time (2026-11-01T08:00:00Z; UTC when it has no offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 date or time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00:00Z)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _history_export(args: argparse.Namespace) -> int:
+    import csv
+
+    from bot.adapters import aws
+    from bot.adapters.history_export import HistoryExport
+    from bot.domain.history import to_history
+    from bot.domain.history_export import CSV_COLUMNS, csv_rows
+
+    missing = [name for name in ("DRS_BOT_EXECUTIONS_TABLE", "DRS_BOT_REGION") if not os.environ.get(name)]
+    if missing:
+        print(
+            f"set {' and '.join(missing)} (the stack's outputs give them); nothing was read.", file=sys.stderr
+        )
+        return 2
+    region, table = os.environ["DRS_BOT_REGION"], os.environ["DRS_BOT_EXECUTIONS_TABLE"]
+    export = HistoryExport(aws.dynamodb_client(region), table)
+    writer = (
+        csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        if args.format == "csv"
+        else None
+    )
+    if writer is not None:
+        writer.writeheader()
+    count = 0
+    for execution in export.executions(plan_name=args.plan, since=args.since):
+        history = to_history(execution)
+        if writer is not None:
+            writer.writerows(csv_rows(history))
+        else:
+            print(json.dumps(history, ensure_ascii=False))
+        count += 1
+    print(f"{count} execution(s) exported", file=sys.stderr)
     return 0
 
 

@@ -148,6 +148,39 @@ class SlackNotifier:
             self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks or None
         )
 
+    def upload(
+        self, channel: str, thread_ts: str, *, filename: str, data: bytes, title: str, comment: Message
+    ) -> str:
+        """files.uploadV2: slack_sdk asks for an upload URL, sends the bytes there, then completes the
+        upload into the thread. Without the files:write scope only pictures are refused, not the
+        channel: that missing_scope is a refusal of this message (SlackRefused), not a block."""
+        try:
+            response = _posting(
+                self._client.files_upload_v2,
+                channel=channel,
+                thread_ts=thread_ts,
+                file=data,
+                filename=filename,
+                title=title,
+                alt_txt=title,  # what a screen reader says for the image
+                initial_comment=comment.text,
+            )
+        except SlackBlocked as error:
+            if error.error == "missing_scope":
+                raise SlackRefused(error.error) from error
+            raise
+        return str(response["file"]["id"])
+
+    def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        """Slack adds no metadata to a file's message: an earlier upload is known by its file name."""
+        pages = _pages(self._client.conversations_replies, channel=channel, ts=thread_ts, limit=1000)
+        for page in pages:
+            for message in page.get("messages") or []:
+                for shared in message.get("files") or []:
+                    if shared.get("name") == filename:
+                        return str(shared["id"])
+        return None
+
 
 class SlackDirectory:
     """User group membership from usergroups.users.list, cached briefly (it changes rarely)."""

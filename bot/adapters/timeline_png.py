@@ -20,7 +20,7 @@ _LEFT = 230  # wave names
 _RIGHT = 40
 _TOP = 96  # title, subtitle and the decisions' labels
 _ROW = 46
-_BAR = 22
+_BAR = 26
 _AXIS = 44
 _LEGEND = 44
 _PAD = 16
@@ -145,13 +145,15 @@ def _wave(draw: ImageDraw.ImageDraw, chart: _Chart, row: int, bar: WaveBar, font
     left, right = chart.x(bar.span.start), chart.x(bar.span.end)
     right = max(right, left + 3)  # a wave that ended at once still shows
     draw.rectangle([left, top, right, bottom], fill=_STATUS_COLOURS[bar.status])
-    # Failures last, over any launch at the same moment: a failure must never hide behind a success.
+    # Launches in the bar's upper half, failures in its lower half, so that neither hides the other when
+    # they happened in the same minute (a wave's launches often end together).
     for mark in sorted(bar.marks, key=lambda mark: not mark.ok):
         x = chart.x(mark.at)
         if mark.ok:
-            draw.ellipse([x - 5, middle - 5, x + 5, middle + 5], fill=_LAUNCHED, outline=_BACKGROUND)
+            y = top + 7
+            draw.ellipse([x - 5, y - 5, x + 5, y + 5], fill=_LAUNCHED, outline=_BACKGROUND)
         else:
-            _cross(draw, x, middle, 7, _FAILED)
+            _cross(draw, x, bottom - 7, 6, _FAILED)
 
 
 def _cross(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, colour: tuple[int, int, int]) -> None:
@@ -200,3 +202,10 @@ def _legend(draw: ImageDraw.ImageDraw, y: int, fonts: _Fonts) -> None:
         draw.line([(x + 4, yy), (x + 4, yy + 3)], fill=_DECISION, width=2)
     x += 12
     caption("decision")
+
+
+class PillowPictures:
+    """The Pictures port (bot/services/ports.py)."""
+
+    def png(self, timeline: Timeline, title: str) -> bytes:
+        return render_png(timeline, title)

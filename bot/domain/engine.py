@@ -25,6 +25,7 @@ from bot.domain.events import (
     ReadinessReported,
     ServerFailure,
     StatusEvent,
+    TimelineReady,
     WaveFinished,
     WaveLine,
     WaveScheduled,
@@ -606,6 +607,18 @@ def _finish_execution(
         status=status,
         launched=counts.launched,
         failed=counts.failed,
+        total=counts.total,
+        duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
+    )
+    # Saved with the end, so the picture is posted exactly when the end is (the outbox).
+    events.add(
+        TimelineReady,
+        at=now,
+        execution_id=execution.execution_id,
+        plan_name=execution.plan_name,
+        execution_type=execution.execution_type,
+        status=status,
+        launched=counts.launched,
         total=counts.total,
         duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
     )

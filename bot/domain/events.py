@@ -208,6 +208,19 @@ class ExecutionFinished(StatusEvent):
     duration_seconds: float
 
 
+class TimelineReady(StatusEvent):
+    """The execution's launch is over: its timeline picture goes to the thread with the verdict line
+    (drawn at delivery from the stored execution, which the picture projects)."""
+
+    kind: Literal["timeline_ready"] = "timeline_ready"
+    plan_name: str
+    execution_type: ExecutionType
+    status: ExecutionStatus
+    launched: int
+    total: int
+    duration_seconds: float
+
+
 class FailbackReversed(StatusEvent):
     """ReverseReplication ran on the recovery instances: they replicate back to the origin region."""
 
@@ -276,6 +289,7 @@ Event = Annotated[
     | CancelRequested
     | ProgressUpdated
     | ExecutionFinished
+    | TimelineReady
     | FailbackReversed
     | FailbackReverseWaiting
     | FailbackSyncProgress

@@ -434,10 +434,13 @@ class ExecutionSummary(_Model):
     total: int = 0
     launched: int = 0
     failed: int = 0
+    # The RTO's end: the last server launched (None before the first, or in summaries stored before it).
+    last_launch_time: datetime | None = None
 
 
 def summarize(execution: Execution) -> ExecutionSummary:
     counts = tally(execution.servers())
+    launches = [server.launch_time for server in execution.servers() if server.launch_time is not None]
     return ExecutionSummary(
         execution_id=execution.execution_id,
         plan_name=execution.plan_name,
@@ -451,6 +454,7 @@ def summarize(execution: Execution) -> ExecutionSummary:
         total=counts.total,
         launched=counts.launched,
         failed=counts.failed,
+        last_launch_time=max(launches, default=None),
     )
 
 

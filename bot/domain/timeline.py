@@ -221,3 +221,14 @@ def _decisions(execution: Execution) -> tuple[Decision, ...]:
             )
         )
     return tuple(sorted(found, key=lambda decision: decision.at))
+
+
+def headline(t: Timeline) -> str:
+    """The picture's title line: the outcome, counted from the timeline itself (plain text)."""
+    launched = sum(1 for bar in t.waves for mark in bar.marks if mark.ok)
+    total = sum(bar.servers for bar in t.waves)
+    minutes = round(t.axis.seconds / 60)
+    span = f"{minutes} min" if minutes else f"{round(t.axis.seconds)} s"
+    state = t.status.value.replace("_", " ")
+    kind = t.execution_type.value.lower()
+    return f"{state} · {kind} of {t.plan_name} · {launched}/{total} servers launched · {span} from request to end"

@@ -9,10 +9,11 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.engine import progress_fields
-from bot.domain.events import ExecutionFinished, ProgressUpdated
+from bot.domain.events import ExecutionFinished, ProgressUpdated, TimelineReady
 from bot.domain.execution import Execution, SlackBlock
+from bot.domain.timeline import headline, timeline
 from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
-from bot.services.ports import Clock, ExecutionStore, Notifier, OutboxEntry, Renderer
+from bot.services.ports import Clock, ExecutionStore, Notifier, OutboxEntry, Pictures, Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Outbox:
         *,
         claim_seconds: float = CLAIM_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
+        pictures: Pictures | None = None,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -65,6 +67,7 @@ class Outbox:
         self._clock = clock
         self._claim_seconds = claim_seconds
         self._recheck_seconds = recheck_seconds
+        self._pictures = pictures  # None: the timeline's verdict line is posted without its picture
 
     def deliver(self, execution_id: str, known: Execution | None = None) -> DeliveryReport:
         """Post the pending events of an execution in order; say how far it got.
@@ -147,6 +150,8 @@ class Outbox:
                         self._fence(execution_id, seq, owner)  # or an older state could overwrite a newer
                         self._notifier.update(channel, thread, self._renderer.anchor(event, self._clock()))
                     ts: str | None = thread
+                elif isinstance(event, TimelineReady):
+                    ts = self._picture_once(channel, thread, execution, entry, owner)
                 else:
                     ts = self._post_once(channel, thread, execution_id, entry, owner)
             except _LostClaim:
@@ -189,3 +194,38 @@ class Outbox:
         final = isinstance(entry.event, ExecutionFinished)
         message = self._renderer.event(entry.event)
         return self._notifier.post(channel, message, key=key, thread_ts=thread, broadcast=final)
+
+    def _picture_once(
+        self, channel: str, thread: str, execution: Execution, entry: OutboxEntry, owner: str
+    ) -> str:
+        """The timeline picture with its verdict line, shared once: a retry first looks for the file."""
+        execution_id, seq = execution.execution_id, entry.event.seq
+        comment = self._renderer.event(entry.event)
+        if self._pictures is None:
+            return self._post_once(channel, thread, execution_id, entry, owner)
+        filename = f"timeline-{execution_id}-{seq}.png"
+        if entry.attempts:
+            found = self._notifier.find_file(channel, thread, filename)
+            if found:
+                return found
+        # Drawn from the execution as just saved or read: the picture is a projection, not a record.
+        picture = timeline(execution, self._clock())
+        title = headline(picture)
+        data = self._pictures.png(picture, title)
+        self._fence(execution_id, seq, owner)
+        try:
+            return self._notifier.upload(
+                channel, thread, filename=filename, data=data, title=title, comment=comment
+            )
+        except SlackRefused as error:
+            # Refused for good (no files:write scope, a file Slack will not take): the verdict line
+            # still goes out, saying why the picture does not, rather than holding the thread back.
+            logger.error("Slack refused the timeline picture of %s: %s", execution_id, error)
+            assert isinstance(entry.event, TimelineReady)
+            key = f"{execution_id}:{seq}"
+            found = self._notifier.find(channel, key, thread_ts=thread) if entry.attempts else None
+            if found:
+                return found
+            self._fence(execution_id, seq, owner)
+            told = self._renderer.picture_refused(entry.event, error.error)
+            return self._notifier.post(channel, told, key=key, thread_ts=thread)

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad
-from bot.domain.events import Event, ProgressUpdated
+from bot.domain.events import Event, ProgressUpdated, TimelineReady
 from bot.domain.execution import Execution, ExecutionSummary
 from bot.domain.plans import Catalog
+from bot.domain.timeline import Timeline
 
 Clock = Callable[[], datetime]
 # The id of a new execution, from the Slack request that asked for it (None: a fresh one).
@@ -216,11 +217,29 @@ class Notifier(Protocol):
 
     def update(self, channel: str, ts: str, message: Message) -> None: ...
 
+    def upload(
+        self, channel: str, thread_ts: str, *, filename: str, data: bytes, title: str, comment: Message
+    ) -> str:
+        """Share a file in the thread, `comment` as its message (files.uploadV2); return the file's id."""
+        ...
+
+    def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        """The id of a file shared in the thread under `filename` earlier (after an ambiguous failure)."""
+        ...
+
+
+class Pictures(Protocol):
+    def png(self, timeline: Timeline, title: str) -> bytes:
+        """The timeline drawn as a PNG, `title` on top."""
+        ...
+
 
 class Renderer(Protocol):
     def anchor(self, view: ProgressUpdated, now: datetime) -> Message: ...
 
     def event(self, event: Event) -> Message: ...
+
+    def picture_refused(self, event: TimelineReady, error: str) -> Message: ...
 
 
 class Directory(Protocol):

@@ -22,6 +22,7 @@ from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.domain.readiness import Verdict
 from bot.domain.report import Judgement
 from bot.domain.snapshot_ages import SnapshotAges, minutes
+from bot.domain.trend import Trend, rto_seconds, trends
 from bot.services.controlling import CancelResult
 from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
@@ -235,9 +236,10 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
         started = summary.start_time or summary.created_at
         took = duration(((summary.end_time or now) - started).total_seconds())
         failed = f", {summary.failed} failed" if summary.failed else ""
+        rto = rto_seconds(summary)
         lines.append(
             md(
-                "{} `{}` {} of `{}` — {}, {}/{} launched{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
+                "{} `{}` {} of `{}` — {}, {}/{} launched{}{} · {:%Y-%m-%d %H:%M} UTC, {} · {}",
                 Mrkdwn(STATUS_ICON[summary.status]),
                 summary.execution_id,
                 kind_label(summary.execution_type).lower(),
@@ -246,12 +248,40 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
                 summary.launched,
                 summary.total,
                 failed,
+                f" · RTO {duration(rto)}" if rto is not None else "",
                 started,
                 took,
                 user(summary.initiated_by),
             )
         )
+    if plan_name:
+        lines += [_trend_line(trend) for trend in trends(summaries)]
     return Mrkdwn("\n").join(lines)
+
+
+TREND_SHOWN = 10  # RTOs listed in a trend line; the comparison still spans every execution shown
+
+
+def _trend_line(trend: Trend) -> Mrkdwn:
+    """RTOs oldest → newest (request to last launch), and how the newest compares with the oldest."""
+    change = trend.change_seconds
+    verdict = (
+        f"{duration(-change)} faster than the oldest"
+        if change < 0
+        else f"{duration(change)} slower than the oldest"
+        if change > 0
+        else "the same as the oldest"
+    )
+    shown = list(trend.rtos[-TREND_SHOWN:])
+    more = len(trend.rtos) - len(shown)
+    return md(
+        "{} *RTO of {}s* (request → last launch, oldest → newest): {}{} · newest {}",
+        Mrkdwn(":chart_with_upwards_trend:" if change > 0 else ":chart_with_downwards_trend:"),
+        kind_label(trend.execution_type).lower(),
+        "… → " if more else "",
+        " → ".join(duration(rto) for rto in shown),
+        verdict,
+    )
 
 
 # /drs execute

@@ -34,6 +34,7 @@ from bot.domain.events import (
     ReadinessReported,
     ServerFailure,
     StatusEvent,
+    TimelineReady,
     WaveFinished,
     WaveScheduled,
     WavesSkipped,
@@ -431,6 +432,27 @@ def _wave_finished(event: WaveFinished) -> Mrkdwn:
     return text
 
 
+def timeline_caption(event: TimelineReady) -> Mrkdwn:
+    """The verdict line posted with the timeline picture."""
+    return md(
+        ":bar_chart: Timeline of {} `{}`: *{}*, {}/{} servers launched in {}.",
+        kind_label(event.execution_type).lower(),
+        event.execution_id,
+        event.status.value,
+        event.launched,
+        event.total,
+        duration(event.duration_seconds),
+    )
+
+
+def picture_refused(event: TimelineReady, error: str) -> Message:
+    """The verdict line alone, when Slack refuses the picture for good (say, no files:write scope)."""
+    text = timeline_caption(event) + md(
+        "\n_The timeline picture was not posted: Slack answered `{}`._", error
+    )
+    return message(text, [section(text)])
+
+
 def _principal(principal: str) -> Mrkdwn:
     if principal == "*":
         return Mrkdwn("anyone")
@@ -474,6 +496,7 @@ _ROWS = (
     _row(WavesSkipped, _waves_skipped),
     _row(CancelRequested, _cancel_requested),
     _row(ExecutionFinished, _execution_finished),
+    _row(TimelineReady, timeline_caption),
     _row(CleanupScheduled, _cleanup_scheduled),
     _row(CleanupStarted, _cleanup_started),
     _row(CleanupFinished, _cleanup_finished),

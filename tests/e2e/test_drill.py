@@ -28,7 +28,7 @@ def test_a_drill_runs_every_wave_and_the_thread_tells_the_story(sandbox: Sandbox
     anchor = top_level[0]
     thread = [m for m in sandbox.stack.slack.thread(channel, anchor["ts"]) if m["ts"] != anchor["ts"]]
     texts = [m["text"] for m in thread]
-    assert len(texts) == 6, texts
+    assert len(texts) == 7, texts
     assert "Drill of plan-x started by <@U0ALICE>: 2 waves, 5 servers." in texts[0]
     assert texts[1].startswith(":arrow_forward: Wave 1/2 Databases started: 2 servers of db-tier")
     assert execution.waves[0].job_ids[0] in texts[1]
@@ -36,7 +36,9 @@ def test_a_drill_runs_every_wave_and_the_thread_tells_the_story(sandbox: Sandbox
     assert texts[3].startswith(":arrow_forward: Wave 2/2 Web started: 3 servers of web-tier")
     assert "Wave 2/2 Web COMPLETED: 3/3 launched" in texts[4]
     assert "Drill of plan-x COMPLETED: 5/5 servers launched, 0 failed" in texts[5]
-    assert thread[-1]["reply_broadcast"] is True
+    assert thread[5]["reply_broadcast"] is True
+    # Then the timeline picture with the verdict line (tests/e2e/test_timeline_picture.py).
+    assert texts[6].startswith(":bar_chart: Timeline of drill") and thread[6]["files"]
 
     # The anchor shows the final state.
     final_anchor = anchor["updates"][-1] if anchor.get("updates") else anchor

@@ -225,7 +225,8 @@ def test_a_drill_over_socket_mode_runs_to_the_end_ticked_by_the_command_s_loop(w
     (anchor,) = [m for m in world.public(channel) if not m["thread_ts"]]
     thread = [m["text"] for m in world.slack.thread(channel, anchor["ts"]) if m["ts"] != anchor["ts"]]
     assert any("Wave 2/2 Web COMPLETED: 1/1 launched" in text for text in thread), thread
-    assert "Drill of plan-x COMPLETED: 3/3 servers launched" in thread[-1]
+    assert "Drill of plan-x COMPLETED: 3/3 servers launched" in thread[-2]
+    assert thread[-1].startswith(":bar_chart: Timeline of drill")  # the picture, with the verdict line
 
 
 def test_status_and_history_answer_through_the_response_url(world: World) -> None:

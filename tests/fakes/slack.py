@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.timeline import Timeline
 from bot.errors import SlackBlocked
 from bot.services.ports import Message
 
@@ -26,6 +27,7 @@ class FakeNotifier:
         self.messages: list[Posted] = []
         self.blocked = dict(blocked or {})  # channel -> Slack's error (not_in_channel, is_archived…)
         self._ts = itertools.count(1)
+        self.files: dict[str, bytes] = {}  # ts of the message it came with -> the file's bytes
 
     def post(
         self,
@@ -50,6 +52,29 @@ class FakeNotifier:
     def update(self, channel: str, ts: str, message: Message) -> None:
         next(m for m in self.messages if m.ts == ts).edits.append(message.text)
 
+    def upload(
+        self, channel: str, thread_ts: str, *, filename: str, data: bytes, title: str, comment: Message
+    ) -> str:
+        """files.uploadV2 as the thread shows it: the comment, posted with the file."""
+        if channel in self.blocked:
+            raise SlackBlocked(self.blocked[channel])
+        posted = Posted(
+            channel, f"1700000000.{next(self._ts):06d}", comment.text, f"file:{filename}", thread_ts
+        )
+        self.messages.append(posted)
+        self.files[posted.ts] = data
+        return f"F{posted.ts}"
+
+    def find_file(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        return next(
+            (
+                f"F{m.ts}"
+                for m in self.messages
+                if (m.channel, m.thread_ts, m.key) == (channel, thread_ts, f"file:{filename}")
+            ),
+            None,
+        )
+
     def thread(self, channel: str) -> list[str]:
         """What a person reads: the anchor's latest text, then the thread's messages in order."""
         anchor = next(m for m in self.messages if m.channel == channel and m.thread_ts is None)
@@ -73,3 +98,14 @@ class FakeTrigger:
 
     def start(self, execution_id: str) -> None:
         self.started.append(execution_id)
+
+
+class FakePictures:
+    """Draws a timeline as a stand-in PNG (the signature and the title), and remembers what it drew."""
+
+    def __init__(self) -> None:
+        self.drawn: list[tuple[Timeline, str]] = []
+
+    def png(self, timeline: Timeline, title: str) -> bytes:
+        self.drawn.append((timeline, title))
+        return b"\x89PNG\r\n\x1a\n" + title.encode()

@@ -31,6 +31,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.replies": {"channels:history", "groups:history"},
     "views.open": set(),
     "auth.test": set(),
+    # slack_sdk's files_upload_v2: files.getUploadURLExternal, then files.completeUploadExternal.
+    "files.upload.v2": {"files:write"},
 }
 # Every command of the grammar is named in the usage hint.
 COMMANDS = ("help", "plans", "plan", "check", "execute", "status", "history", "cancel", "cleanup", "report")
@@ -51,7 +53,7 @@ def web_api_methods_called() -> set[str]:
     methods = {name for name in dir(WebClient) if not name.startswith("_") and "_" in name}
     found: set[str] = set()
     for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py"), *ROOT.glob("drs_cli/**/*.py")]:
-        for name in re.findall(r"\.([a-z]+_[A-Za-z_]+)\b", path.read_text(encoding="utf-8")):
+        for name in re.findall(r"\.([a-z]+_[A-Za-z0-9_]+)\b", path.read_text(encoding="utf-8")):
             if name in methods:
                 found.add(name.replace("_", "."))
     return found

@@ -17,7 +17,7 @@ from bot.services.use_cases import UseCases
 from bot.wiring import BlockKitRenderer, build_use_cases
 from tests.fakes.clock import FakeClock
 from tests.fakes.drs import FakeDrs
-from tests.fakes.slack import FakeDirectory, FakeNotifier, FakeTrigger
+from tests.fakes.slack import FakeDirectory, FakeNotifier, FakePictures, FakeTrigger
 from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 
 REGION = "us-east-1"  # the DRS region the plan's source servers replicate to
@@ -55,6 +55,7 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     store: InMemoryExecutionStore = field(default_factory=InMemoryExecutionStore)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    pictures: FakePictures = field(default_factory=FakePictures)
     trigger: FakeTrigger = field(default_factory=FakeTrigger)
     policy: AccessPolicy = field(
         default_factory=lambda: AccessPolicy(recovery_requesters=[OPS], approvers=[BOSS])
@@ -73,7 +74,7 @@ class World:
             catalog=self.catalog,
             store=self.store,
             drs=self.drs,
-            outbox=Outbox(self.store, self.notifier, BlockKitRenderer(), self.clock),
+            outbox=Outbox(self.store, self.notifier, BlockKitRenderer(), self.clock, pictures=self.pictures),
             trigger=self.trigger,
             clock=self.clock,
             limits=self.limits,

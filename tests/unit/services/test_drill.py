@@ -47,7 +47,12 @@ def test_a_drill_runs_its_waves_in_order_to_each_servers_result(world: World) ->
         f":arrow_forward: Wave 2/2 Web started: 3 servers of web in us-east-1 — job {jobs_named[1]}",
         ":white_check_mark: Wave 2/2 Web COMPLETED: 3/3 launched in 9m 00s (RTO)",
         ":white_check_mark: Drill of plan-x COMPLETED: 5/5 servers launched, 0 failed, in 18m 00s.",
+        f":bar_chart: Timeline of drill {execution_id}: COMPLETED, 5/5 servers launched in 18m 00s.",
     ]
+    # The timeline went up once, as a picture of both waves, with that line as its comment.
+    assert len(world.notifier.files) == 1
+    [(picture, _)] = world.pictures.drawn
+    assert [bar.name for bar in picture.waves] == ["Databases", "Web"]
 
 
 def test_a_server_drs_fails_ends_the_drill_partial_with_drs_reason(world: World) -> None:
