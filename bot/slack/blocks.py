@@ -7,6 +7,7 @@ DRS's errors are escaped wherever they appear, and only ids shaped as Slack's be
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,7 @@ from bot.domain.execution import (
 )
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.services.ports import Message
+from bot.slack import watch_blocks
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.mrkdwn import Mrkdwn, clip, md, plain, user, usergroup, users
 
@@ -498,7 +500,8 @@ def _wave_finished(event: WaveFinished) -> Mrkdwn:
     return text
 
 
-def plans_list(catalog: Catalog) -> Mrkdwn:
+def plans_list(catalog: Catalog, notes: Mapping[str, Mrkdwn] | None = None) -> Mrkdwn:
+    """`notes`: a line more under each plan (the readiness watch's verdict)."""
     if not catalog.plans:
         return Mrkdwn("No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`.")
     lines = []
@@ -509,6 +512,8 @@ def plans_list(catalog: Catalog) -> Mrkdwn:
             servers += " listed, more selected by tags at run time"
         description = md(" — {}", clip(plan.description, 150)) if plan.description else Mrkdwn("")
         lines.append(md("• `{}`{} ({} waves, {})", plan.name, description, len(plan.waves), servers))
+        if notes and plan.name in notes:
+            lines[-1] += md("\n    {}", notes[plan.name])
     return Mrkdwn("*Recovery plans*\n") + _fit(lines, Mrkdwn("…and {n} more plans"), TEXT_LIMIT - 20)
 
 
@@ -649,6 +654,7 @@ def plan_options_text(options: PlanOptions) -> list[str]:
         shown.append(
             f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
         )
+    shown += watch_blocks.plan_options_lines(options)
     return shown
 
 
