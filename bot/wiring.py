@@ -11,17 +11,21 @@ from slack_sdk import WebClient
 
 from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
+from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
+from bot.adapters.watch_store import DynamoWatchStore
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
+from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
+from bot.services.watch import Watch
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack import blocks, watch_blocks
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
 
@@ -43,6 +47,10 @@ def scaled_clock(origin: datetime, scale: float) -> Clock:
 class BlockKitRenderer:
     anchor = staticmethod(blocks.anchor)
     event = staticmethod(blocks.event)
+
+
+class WatchRenderer:
+    news = staticmethod(watch_blocks.news)
 
 
 @dataclass
@@ -130,12 +138,30 @@ class Container:
             log_keys=PowertoolsLogKeys(),
         )
 
+    @cached_property
+    def watch_store(self) -> DynamoWatchStore:
+        return DynamoWatchStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
+
+    @cached_property
+    def watch(self) -> Watch:
+        return Watch(
+            catalog=self.catalog,
+            drs=DrsInventory(aws.drs_client),
+            store=self.watch_store,
+            notifier=SlackNotifier(self.slack_client),
+            renderer=WatchRenderer(),
+            clock=self.clock,
+            limits=self.settings.limits,
+            claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
+        )
+
     def slack_deps(self) -> SlackDeps:
         return SlackDeps(
             executions=lambda: self.executions,
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,
+            watch_states=lambda: self.watch_store.states(),
         )
 
     def slack_app(self) -> App:

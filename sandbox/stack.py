@@ -44,6 +44,8 @@ REGION = "us-east-1"
 SLACK_FUNCTION = "drs-chatops-slack"
 EXECUTOR_FUNCTION = "drs-chatops-executor"
 EVENTS_FUNCTION = "drs-chatops-drs-events"
+WATCH_FUNCTION = "drs-chatops-watch"
+STALLED_CHANGE = "DRS Source Server Data Replication Stalled Change"
 # As cfn/template.yaml's DrsEventsMapping reads its queue (tests/infrastructure/test_template.py checks).
 EVENTS_BATCH_SIZE = 100
 EVENTS_BATCH_WINDOW_SECONDS = 1
@@ -245,11 +247,13 @@ class SandboxStack:
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.
-        from handlers import drs_events, executor, slack_http
+        from handlers import drs_events, executor, slack_http, watch
 
         slack_http._slack_handler.cache_clear()
         executor._executions.cache_clear()
         drs_events._executions.cache_clear()
+        watch._watch.cache_clear()
+        self.lambdas.register(WATCH_FUNCTION, watch.handler, timeout_seconds=300)
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
@@ -275,6 +279,9 @@ class SandboxStack:
         def deliver(event: dict[str, Any]) -> None:
             if event.get("detail-type") == "DRS Source Server Launch Result":
                 queue.put(event)
+            elif event.get("detail-type") == STALLED_CHANGE:
+                # The watch rule's target: the watch function, invoked asynchronously as EventBridge does.
+                client.invoke(FunctionName=WATCH_FUNCTION, InvocationType="Event", Payload=json.dumps(event))
 
         self._unsubscribe = self.drs.subscribe(deliver)
 
@@ -299,6 +306,26 @@ class SandboxStack:
 
         self._http = LocalHTTPServer(("127.0.0.1", 0), SlackEndpoint)
         threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
+
+    def run_watch(self) -> dict[str, Any]:
+        """What the watch's EventBridge schedule does: a scheduled event to the watch function."""
+        client = boto3.client("lambda", region_name=REGION)
+        event = {
+            "version": "0",
+            "id": "sandbox-watch",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": self.bot.clock().isoformat(),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:123456789012:rule/drs-chatops-watch"],
+            "detail": {},
+        }
+        reply = client.invoke(
+            FunctionName=WATCH_FUNCTION, InvocationType="RequestResponse", Payload=json.dumps(event)
+        )
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
 
     def invoke_slack_function(self, path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
         """What API Gateway does: the request as an HTTP API v2 event to the Slack function."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from bot.domain.policy import AccessPolicy
+from bot.domain.watch import WatchState
 from bot.services.executions import Executions
 from bot.services.ports import CatalogStore, Clock
 
@@ -20,9 +21,11 @@ class SlackDeps:
         catalog: Callable[[], CatalogStore],
         clock: Clock,
         policy: AccessPolicy,
+        watch_states: Callable[[], dict[str, WatchState]] = dict,
     ) -> None:
         self._executions = executions
         self._catalog = catalog
+        self.watch_states = watch_states  # each plan's readiness as the watch last saw it
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
 

@@ -20,7 +20,7 @@ from bot.domain.execution import Execution
 from bot.domain.snapshot_ages import minutes
 from bot.errors import AmbiguousExecution
 from bot.services.executions import CancelResult, RequestResult
-from bot.slack import blocks
+from bot.slack import blocks, watch_blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
 from bot.slack.mrkdwn import Mrkdwn, channel, clip, md
@@ -48,7 +48,11 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     elif isinstance(parsed, ShowPlan):
         _reply(respond, blocks.plan_text(deps.catalog.load(), parsed.plan_name))
     elif isinstance(parsed, ListPlans):
-        _reply(respond, blocks.plans_list(deps.catalog.load()))
+        catalog = deps.catalog.load()
+        _reply(
+            respond,
+            blocks.plans_list(catalog, watch_blocks.notes(catalog, deps.watch_states(), deps.clock())),
+        )
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
@@ -236,6 +240,10 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     verdict = report.verdict
     text = blocks.readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=parsed.plan_name)
     text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
+    text += md(
+        "\n_Readiness watch: {}._",
+        watch_blocks.watched(deps.watch_states().get(parsed.plan_name), deps.clock()),
+    )
     pending = report.snapshot_ages
     if pending is not None:
         text += md(
