@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 from bot.adapters import telemetry
 from bot.services.watch import Watch
@@ -22,7 +23,8 @@ from handlers.observability import logger, metrics, share_logger
 tracer = Tracer(service=telemetry.SERVICE)
 share_logger()
 
-SCHEDULED = "Scheduled Event"
+# Plans whose readiness news went out this round: a count to graph, and to alarm on if it never moves.
+WATCH_NEWS = "WatchNews"
 
 
 @cache
@@ -42,6 +44,7 @@ def regions_of(event: dict[str, Any]) -> list[str] | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = _watch().round(regions_of(event))
+    metrics.add_metric(name=WATCH_NEWS, unit=MetricUnit.Count, value=result.news_posted)
     if result.regions_unavailable:
         logger.warning(
             "DRS did not answer; those plans keep their verdict",
