@@ -23,7 +23,7 @@ from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
 from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
-from bot.services.watch import Watch
+from bot.services.watch import Watch, WatchView
 from bot.settings import Settings
 from bot.slack import blocks, watch_blocks
 from bot.slack.app import build_app
@@ -161,7 +161,7 @@ class Container:
             catalog=lambda: self.catalog,
             clock=self.clock,
             policy=self.settings.access_policy,
-            watch_states=lambda: self.watch_store.states(),
+            watch=lambda: WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
         )
 
     def slack_app(self) -> App:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from bot.domain.execution import ExecutionSummary
 from bot.domain.strict_json import load_json
 from bot.domain.watch import WatchState
 from bot.errors import StaleWatchState, StoredByNewerRelease
@@ -90,6 +91,32 @@ class DynamoWatchStore:
                 raise StaleWatchState(state.plan_name) from None
             raise
         return saved
+
+    def last_successful_drill(self, plan_name: str) -> datetime | None:
+        """When the plan's newest COMPLETED drill ended: the ByPlan index, newest first, filtered.
+        Read here rather than through DynamoExecutionStore so the watch's role stays read-only on
+        executions (tests/infrastructure/test_iam.py grants per adapter class)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByPlan",
+            "KeyConditionExpression": "PlanId = :plan",
+            "FilterExpression": "ExecutionType = :drill AND #status = :completed",
+            "ExpressionAttributeNames": {"#status": "Status"},
+            "ExpressionAttributeValues": {
+                ":plan": {"S": plan_name},
+                ":drill": {"S": "DRILL"},
+                ":completed": {"S": "COMPLETED"},
+            },
+            "ScanIndexForward": False,
+        }
+        while True:
+            page = self._client.query(**arguments)
+            for item in page.get("Items", []):
+                if "Summary" in item:
+                    return ExecutionSummary.model_validate_json(item["Summary"]["S"]).end_time
+            if "LastEvaluatedKey" not in page:
+                return None
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def claim(self, plan_name: str, key: str, owner: str, now: datetime, until: datetime) -> bool:
         """Take the plan's pending news `key` to post it, unless another round holds a live claim."""

@@ -13,7 +13,8 @@ awaiting their cleanup. Those `/drs check` and `execute` still report.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +23,8 @@ from bot.domain.readiness import Finding, Level, Verdict
 # Reasons are kept whole in the state and in the news, but a plan of 4,000 servers can have many:
 # enough to say what changed, few enough that a state item stays far below DynamoDB's 400 KB.
 MAX_REASONS = 20
+# An overdue plan's channel is told once, then again each week until a successful drill.
+REMIND_EVERY = timedelta(days=7)
 
 
 class Reason(BaseModel):
@@ -34,10 +37,12 @@ class Reason(BaseModel):
 
 
 class News(BaseModel):
-    """What the channel is told: the verdict changed from `previous` to `level`."""
+    """What the channel is told: the verdict changed from `previous` to `level`, or (a reminder) the
+    plan is overdue for a drill."""
 
     model_config = ConfigDict(frozen=True)
 
+    kind: Literal["readiness", "reminder"] = "readiness"
     plan_name: str
     channel: str
     previous: Level | None  # None: the first time the watch saw the plan (told only if not READY)
@@ -46,6 +51,9 @@ class News(BaseModel):
     new_reasons: tuple[Reason, ...] = ()
     resolved: tuple[Reason, ...] = ()
     key: str  # one message per key: a delivery retried after a crash finds the first post
+    # Reminders: the plan's drill_every (days) and when its last successful drill ended (None: never).
+    drill_every: int | None = None
+    last_success: datetime | None = None
 
 
 class WatchState(BaseModel):
@@ -60,6 +68,7 @@ class WatchState(BaseModel):
     checked_at: datetime
     changes: int = 0  # how many times the verdict changed: makes each news key unique
     pending: News | None = None  # news decided and saved, not yet posted (the outbox of one)
+    reminded_at: datetime | None = None  # the last drill reminder, while the plan stays overdue
     version: int = 0
 
 
@@ -113,6 +122,7 @@ def observe(stored: WatchState | None, verdict: Verdict, channel: str | None, no
         checked_at=now,
         changes=changes,
         pending=stored.pending if stored else None,
+        reminded_at=stored.reminded_at if stored else None,
         version=stored.version if stored else 0,
     )
     if channel is None or (stored is None and level is Level.READY):
@@ -131,3 +141,43 @@ def observe(stored: WatchState | None, verdict: Verdict, channel: str | None, no
     )
     # A newer change replaces news not yet posted: the channel hears the verdict as it is now.
     return Outcome(state=state.model_copy(update={"pending": news}), news=news)
+
+
+def overdue(drill_every_days: int, last_success: datetime | None, now: datetime) -> bool:
+    """No successful drill on record, or the last one ended longer ago than drill_every."""
+    return last_success is None or now - last_success > timedelta(days=drill_every_days)
+
+
+def remind(
+    outcome: Outcome,
+    *,
+    drill_every: int | None,
+    channel: str | None,
+    last_success: datetime | None,
+    now: datetime,
+) -> Outcome:
+    """Add a drill reminder to this check's outcome if the plan is overdue and was not reminded in the
+    last week. One piece of news at a time: with readiness news pending, the reminder waits a round."""
+    state = outcome.state
+    if drill_every is None or channel is None or not overdue(drill_every, last_success, now):
+        return (
+            outcome
+            if state.reminded_at is None
+            else outcome.model_copy(update={"state": state.model_copy(update={"reminded_at": None})})
+        )
+    if outcome.news is not None or state.pending is not None:
+        return outcome
+    if state.reminded_at is not None and now - state.reminded_at < REMIND_EVERY:
+        return outcome
+    news = News(
+        kind="reminder",
+        plan_name=state.plan_name,
+        channel=channel,
+        previous=None,
+        level=state.level,
+        since=now,
+        key=f"remind:{state.plan_name}:{now.isoformat()}",
+        drill_every=drill_every,
+        last_success=last_success,
+    )
+    return Outcome(state=state.model_copy(update={"pending": news, "reminded_at": now}), news=news)

@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain import readiness, watch
 from bot.domain.drs import SourceServerInfo
-from bot.domain.execution import Limits
+from bot.domain.execution import ExecutionSummary, ExecutionType, Limits
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import ServerFacts
 from bot.domain.watch import News, WatchState
 from bot.errors import DrsError, SlackError, StaleWatchState
-from bot.services.ports import CatalogStore, Clock, Message, Notifier
+from bot.services.ports import CatalogStore, Clock, ExecutionStore, Message, Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ class WatchStore(Protocol):
         ...
 
     def claim(self, plan_name: str, key: str, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    def last_successful_drill(self, plan_name: str) -> datetime | None:
+        """When the plan's newest COMPLETED drill ended, if it has one."""
+        ...
 
     def delivered(self, plan_name: str, key: str) -> None: ...
 
@@ -111,6 +115,14 @@ class Watch:
                 continue
             verdict = self._verdict(catalog, plan, servers, now)
             outcome = watch.observe(stored.get(plan.name), verdict, plan.options.channel, now)
+            every = plan.options.drill_every
+            outcome = watch.remind(
+                outcome,
+                drill_every=every,
+                channel=plan.options.channel,
+                last_success=self._store.last_successful_drill(plan.name) if every else None,
+                now=now,
+            )
             checked += 1
             try:
                 saved = self._store.save(
@@ -186,6 +198,52 @@ class Watch:
             if self._store.claim(state.plan_name, news.key, self._owner, now, until):
                 posted += self._post(news)
         return posted
+
+
+class PlanWatch(BaseModel):
+    """What `/drs plans` shows of a plan besides its definition."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: WatchState | None = None  # its readiness as the watch last saw it
+    last_drill: ExecutionSummary | None = None  # among its recent executions
+    last_success: datetime | None = None  # when its newest COMPLETED drill ended
+    overdue: bool = False  # it has drill_every, and its last successful drill is older
+
+
+# The newest executions of a plan looked at for its last drill (recoveries and failbacks are rarer).
+RECENT_EXECUTIONS = 20
+
+
+class WatchView:
+    """The watch's stored view of each plan, with its drills, read for `/drs plans` and `/drs check`."""
+
+    def __init__(self, *, store: WatchStore, executions: ExecutionStore, clock: Clock) -> None:
+        self._store = store
+        self._executions = executions
+        self._clock = clock
+
+    def plans(self, catalog: Catalog) -> dict[str, PlanWatch]:
+        states = self._store.states()
+        now = self._clock()
+        found: dict[str, PlanWatch] = {}
+        for plan in catalog.plans:
+            recent = self._executions.history(plan_name=plan.name, channel_id=None, limit=RECENT_EXECUTIONS)
+            drill = next(
+                (e for e in recent if e.execution_type is ExecutionType.DRILL and e.status.is_terminal), None
+            )
+            every = plan.options.drill_every
+            success = self._store.last_successful_drill(plan.name) if every else None
+            found[plan.name] = PlanWatch(
+                state=states.get(plan.name),
+                last_drill=drill,
+                last_success=success,
+                overdue=every is not None and watch.overdue(every, success, now),
+            )
+        return found
+
+    def state(self, plan_name: str) -> WatchState | None:
+        return self._store.states().get(plan_name)
 
 
 def _regions(catalog: Catalog, plan: RecoveryPlan) -> set[str]:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from functools import cached_property
 
 from bot.domain.policy import AccessPolicy
-from bot.domain.watch import WatchState
 from bot.services.executions import Executions
 from bot.services.ports import CatalogStore, Clock
+from bot.services.watch import WatchView
 
 
 class SlackDeps:
@@ -21,17 +21,22 @@ class SlackDeps:
         catalog: Callable[[], CatalogStore],
         clock: Clock,
         policy: AccessPolicy,
-        watch_states: Callable[[], dict[str, WatchState]] = dict,
+        watch: Callable[[], WatchView],
     ) -> None:
         self._executions = executions
         self._catalog = catalog
-        self.watch_states = watch_states  # each plan's readiness as the watch last saw it
+        self._watch = watch
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
 
     @cached_property
     def executions(self) -> Executions:
         return self._executions()
+
+    @cached_property
+    def watch(self) -> WatchView:
+        """Each plan's readiness as the watch last saw it, and its drills."""
+        return self._watch()
 
     @cached_property
     def catalog(self) -> CatalogStore:

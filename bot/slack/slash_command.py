@@ -51,7 +51,7 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         catalog = deps.catalog.load()
         _reply(
             respond,
-            blocks.plans_list(catalog, watch_blocks.notes(catalog, deps.watch_states(), deps.clock())),
+            blocks.plans_list(catalog, watch_blocks.notes(catalog, deps.watch.plans(catalog), deps.clock())),
         )
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
@@ -242,7 +242,7 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
     text += md(
         "\n_Readiness watch: {}._",
-        watch_blocks.watched(deps.watch_states().get(parsed.plan_name), deps.clock()),
+        watch_blocks.watched(deps.watch.state(parsed.plan_name), deps.clock()),
     )
     pending = report.snapshot_ages
     if pending is not None:

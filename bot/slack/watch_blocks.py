@@ -9,6 +9,7 @@ from bot.domain.plans import Catalog, PlanOptions
 from bot.domain.snapshot_ages import servers_text
 from bot.domain.watch import News, Reason, WatchState
 from bot.services.ports import Message
+from bot.services.watch import PlanWatch
 from bot.slack.mrkdwn import Mrkdwn, clip, md
 
 SECTION_LIMIT = 3000  # Slack refuses a longer section text
@@ -47,7 +48,30 @@ def _reason(reason: Reason) -> Mrkdwn:
     return md("{}: {}{}", reason.level.value, reason.text, servers_text(reason.count, reason.servers))
 
 
+def _reminder(news: News) -> Mrkdwn:
+    if news.last_success is None:
+        last = Mrkdwn("it has no successful drill on record")
+    else:
+        last = md(
+            "its last successful drill ended {} ({})",
+            when(news.last_success),
+            ago(news.last_success, news.since),
+        )
+    return md(
+        ":alarm_clock: *`{}` is due for a drill*: {}, and drill_every is {}d.\nRun one: `/drs execute {} drill`. "
+        "_Reminded again each week until a drill succeeds._",
+        news.plan_name,
+        last,
+        news.drill_every,
+        news.plan_name,
+    )
+
+
 def news(news: News) -> Message:
+    if news.kind == "reminder":
+        text = _reminder(news)
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+        return Message(text=clip(text, SECTION_LIMIT), blocks=[section])
     icon = Mrkdwn(ICON[news.level.value])
     if news.previous is None:
         head = md("{} *Readiness of `{}`: {}*", icon, news.plan_name, news.level.value)
@@ -83,6 +107,30 @@ def watched(state: WatchState | None, now: datetime) -> Mrkdwn:
     )
 
 
-def notes(catalog: Catalog, states: dict[str, WatchState], now: datetime) -> dict[str, Mrkdwn]:
-    """Under each plan of `/drs plans`: its verdict as the watch last saw it."""
-    return {plan.name: md("Readiness: {}", watched(states.get(plan.name), now)) for plan in catalog.plans}
+def notes(catalog: Catalog, plans: dict[str, PlanWatch], now: datetime) -> dict[str, Mrkdwn]:
+    """Under each plan of `/drs plans`: its verdict as the watch last saw it, and its last drill."""
+    from bot.slack.blocks import duration  # blocks shows plan options through this module
+
+    found: dict[str, Mrkdwn] = {}
+    for plan in catalog.plans:
+        seen = plans.get(plan.name) or PlanWatch()
+        drill = seen.last_drill
+        if drill is None:
+            last = Mrkdwn("no drill yet")
+        else:
+            took = (
+                md(", {} (RTO)", duration((drill.end_time - drill.start_time).total_seconds()))
+                if drill.start_time and drill.end_time
+                else Mrkdwn("")
+            )
+            last = md("{} {}{}", drill.status.value, when(drill.end_time or drill.created_at), took)
+        line = md("Readiness: {} · Last drill: {}", watched(seen.state, now), last)
+        every = plan.options.drill_every
+        if every is not None:
+            line += (
+                md(" · *overdue* (drill_every {}d)", every)
+                if seen.overdue
+                else md(" · drill_every {}d", every)
+            )
+        found[plan.name] = line
+    return found

@@ -30,7 +30,9 @@ def sid(n: int) -> str:
 DB = [sid(1), sid(2)]
 WEB = [sid(3)]
 QUIET = [sid(4)]
+CADENCED = [sid(5)]
 CHANNEL = "C0WATCH001"
+DRILLS = "C0WATCH002"
 PLANS = f"""
 protection_groups:
   - name: watch-db
@@ -42,6 +44,9 @@ protection_groups:
   - name: watch-quiet
     region: us-east-1
     source_servers: [{", ".join(QUIET)}]
+  - name: watch-cadenced
+    region: us-east-1
+    source_servers: [{", ".join(CADENCED)}]
 plans:
   - name: watched
     channel: {CHANNEL}
@@ -55,6 +60,12 @@ plans:
     waves:
       - name: Quiet
         protection_group: watch-quiet
+  - name: cadenced
+    channel: {DRILLS}
+    drill_every: 30d
+    waves:
+      - name: Only
+        protection_group: watch-cadenced
 """
 
 
@@ -62,7 +73,7 @@ plans:
 def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """These plans, applied as a user applies them; the package's catalog comes back afterwards."""
     stack = sandbox.stack
-    stack.drs.add_source_servers("us-east-1", ids=[*DB, *WEB, *QUIET])
+    stack.drs.add_source_servers("us-east-1", ids=[*DB, *WEB, *QUIET, *CADENCED])
     plans = Path(tmp_path_factory.mktemp("watch")) / "plans.yml"
     plans.write_text(PLANS)
     env = {
@@ -82,6 +93,8 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         timeout=60,
     )
     assert applied.returncode == 0, applied.stderr
+    # The first round: every plan's verdict stored, and `cadenced` (never drilled) reminded.
+    stack.run_watch()
     yield sandbox
     catalog = DynamoCatalogStore(
         boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
@@ -89,8 +102,8 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
 
 
-def news(box: Sandbox) -> list[str]:
-    return [m["text"] for m in box.public(CHANNEL)]
+def news(box: Sandbox, channel: str = CHANNEL) -> list[str]:
+    return [m["text"] for m in box.public(channel)]
 
 
 def wait_for_news(box: Sandbox, count: int, timeout: float = 15) -> list[str]:
@@ -109,8 +122,8 @@ def test_the_watch_posts_when_a_stall_blocks_the_plan_and_when_it_heals_once_eac
     told = len(news(box))
     before = len(drs.calls)
     first = box.stack.run_watch()
-    # Both plans, from one DescribeSourceServers pass over the region (not one per plan or server).
-    assert first["plans_checked"] == 2 and first["news_posted"] == 0
+    # Every plan, from one DescribeSourceServers pass over the region (not one per plan or server).
+    assert first["plans_checked"] == 3 and first["news_posted"] == 0
     # (Executions of other modules may still be ticking: only this listing is the watch's.)
     calls = [c for c in drs.calls[before:] if c.operation == "DescribeSourceServers"]
     assert calls and not [c for c in calls if (c.params.get("filters") or {}).get("sourceServerIDs")]
@@ -177,3 +190,35 @@ def test_a_plan_without_a_channel_is_watched_and_shown_but_announces_nothing(box
     assert "BLOCKED: replication is DISCONNECTED" in checked
     assert "_Readiness watch: :red_circle: BLOCKED since " in checked
     box.stack.drs.set_replication_state(QUIET[0], "CONTINUOUS")
+
+
+def test_an_overdue_plan_is_reminded_once_and_a_drill_ends_it(box: Sandbox) -> None:
+    (reminder,) = news(box, DRILLS)  # by the module's first round
+    assert reminder.startswith(":alarm_clock: *`cadenced` is due for a drill*: it has no successful drill")
+    assert "drill_every is 30d" in reminder and "`/drs execute cadenced drill`" in reminder
+    for _ in range(2):
+        box.stack.run_watch()
+    box.settle()
+    assert len(news(box, DRILLS)) == 1
+    channel = box.new_channel()
+    box.command("plans", channel=channel)
+    box.settle()
+    (listing,) = box.ephemeral(channel)
+    line = next(part for part in listing.split("• ") if part.startswith("`cadenced`"))
+    assert "Last drill: no drill yet · *overdue* (drill_every 30d)" in line
+
+    box.command("execute cadenced drill", channel=channel)
+    drill = box.finished_execution(channel)
+    assert drill.status.value == "COMPLETED"
+    box.stack.run_watch()
+    box.settle()
+    assert len(news(box, DRILLS)) == 1
+    box.command("plans", channel=channel)
+    box.settle()
+    listing = box.ephemeral(channel)[-1]
+    line = next(part for part in listing.split("• ") if part.startswith("`cadenced`"))
+    assert re.search(
+        r"Last drill: COMPLETED \d{4}-\d\d-\d\d \d\d:\d\d UTC, (\d+h )?\d+m \d+s \(RTO\) · drill_every 30d",
+        line,
+    ), line
+    assert "overdue" not in line

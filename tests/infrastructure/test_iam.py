@@ -19,7 +19,8 @@ from tests.infrastructure import model
 FUNCTION_ADAPTERS = {
     # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs"},
+    # /drs plans and /drs check show what the readiness watch stored.
+    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "watch_store"},
     # One tick: DRS, executions and their outbox, Slack.
     "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.

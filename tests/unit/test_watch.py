@@ -74,3 +74,46 @@ def test_a_running_job_is_not_the_watchs_news() -> None:
     ready = observe(None, verdict(), CHANNEL, T0).state
     outcome = observe(ready, verdict(IN_A_JOB), CHANNEL, T0 + timedelta(minutes=30))
     assert outcome.news is None and outcome.state.level is Level.READY
+
+
+def test_an_overdue_plan_is_reminded_once_then_weekly_until_a_drill_succeeds() -> None:
+    from bot.domain.watch import remind
+
+    state = observe(None, verdict(), CHANNEL, T0).state
+    drilled = T0 - timedelta(days=91)
+
+    def check(at: datetime, last: datetime | None = drilled) -> tuple[bool, object]:
+        nonlocal state
+        outcome = remind(
+            observe(state, verdict(), CHANNEL, at), drill_every=90, channel=CHANNEL, last_success=last, now=at
+        )
+        state = outcome.state.model_copy(update={"pending": None})  # delivered
+        return outcome.news is not None, outcome.news
+
+    told, first = check(T0)
+    assert told and first is not None
+    assert [check(T0 + timedelta(hours=h))[0] for h in (1, 24, 6 * 24)] == [False, False, False]
+    assert check(T0 + timedelta(days=7))[0]
+    assert not check(T0 + timedelta(days=8))[0]
+    # A successful drill: no longer overdue, and the next time it is, the channel is told at once.
+    assert not check(T0 + timedelta(days=9), last=T0 + timedelta(days=9))[0]
+    assert state.reminded_at is None
+    assert check(T0 + timedelta(days=100), last=T0 + timedelta(days=9))[0]
+
+
+def test_a_plan_never_drilled_is_overdue_and_readiness_news_goes_first() -> None:
+    from bot.domain.watch import remind
+
+    ready = observe(None, verdict(), CHANNEL, T0).state
+    blocked = observe(ready, verdict(STALLED), CHANNEL, T0)
+    outcome = remind(blocked, drill_every=30, channel=CHANNEL, last_success=None, now=T0)
+    assert outcome.news is not None and outcome.news.kind == "readiness"
+    posted = outcome.state.model_copy(update={"pending": None})
+    later = remind(
+        observe(posted, verdict(STALLED), CHANNEL, T0),
+        drill_every=30,
+        channel=CHANNEL,
+        last_success=None,
+        now=T0,
+    )
+    assert later.news is not None and later.news.kind == "reminder" and later.news.last_success is None

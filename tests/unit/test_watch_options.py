@@ -151,3 +151,14 @@ def test_a_time_zone_that_is_not_one_is_refused() -> None:
 def test_bad_options_are_refused_with_the_path_and_why(options: dict[str, str], expected: str) -> None:
     (problem,) = problems(plans(**options))
     assert problem.startswith(expected), problem
+
+
+def test_plans_without_them_are_stored_as_the_previous_release_reads_them() -> None:
+    # The previous release forbids unknown keys: a catalog or an execution of a plan without these
+    # options must not carry them, even empty, or a rollback could not read it.
+    catalog = parse_catalog(plans(rpo_target="15m"), "plans.yml")
+    stored = catalog.model_dump_json()
+    assert not [name for name in ("channel", "drill_every", "schedule") if name in stored]
+    plan = catalog.plan("plan-x")
+    assert plan is not None
+    assert plan.options.model_dump(by_alias=True) == {"RpoTarget": 900, "CleanupAfter": None}
