@@ -222,3 +222,24 @@ def test_an_overdue_plan_is_reminded_once_and_a_drill_ends_it(box: Sandbox) -> N
         line,
     ), line
     assert "overdue" not in line
+
+
+def test_plans_validate_refuses_what_scheduler_or_the_watch_could_not_use(tmp_path: Path) -> None:
+    bad = PLANS.replace(
+        "    drill_every: 30d\n",
+        '    drill_every: 30d\n    schedule: {expression: "cron(0 9 * * MON *)", timezone: Europe/Paris}\n',
+    ).replace(f"channel: {CHANNEL}", "channel: '#dr-drills'")
+    plans = tmp_path / "plans.yml"
+    plans.write_text(bad)
+    checked = subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", "plans", "validate", str(plans)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode != 0
+    assert "plans[0].channel: '#dr-drills' is not a Slack channel id" in checked.stderr
+    assert (
+        "plans[2].schedule.expression: cron: exactly one of day-of-month and day-of-week must be ?"
+        in checked.stderr
+    )
