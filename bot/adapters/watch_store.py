@@ -141,6 +141,20 @@ class DynamoWatchStore:
             raise
         return True
 
+    def release(self, plan_name: str, key: str, owner: str) -> None:
+        """Give up the claim on news `key` (posting failed): the next round may take it at once."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"ExecutionId": {"S": PARTITION}, "Item": {"S": PLAN + plan_name}},
+                UpdateExpression="SET Version = Version + :one REMOVE ClaimOwner, ClaimUntil",
+                ConditionExpression="PendingKey = :key AND ClaimOwner = :owner",
+                ExpressionAttributeValues={":key": {"S": key}, ":owner": {"S": owner}, ":one": {"N": "1"}},
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+
     def delivered(self, plan_name: str, key: str) -> None:
         """The news `key` is out: forget it, unless a newer change replaced it meanwhile."""
         try:

@@ -22,7 +22,7 @@ from bot.domain.execution import ExecutionSummary, ExecutionType, Limits
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import ServerFacts
 from bot.domain.watch import News, WatchState
-from bot.errors import DrsError, SlackError, StaleWatchState
+from bot.errors import DrsError, DrsUnavailable, SlackError, StaleWatchState
 from bot.services.ports import CatalogStore, Clock, ExecutionStore, Message, Notifier
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ class WatchStore(Protocol):
     def last_successful_drill(self, plan_name: str) -> datetime | None:
         """When the plan's newest COMPLETED drill ended, if it has one."""
         ...
+
+    def release(self, plan_name: str, key: str, owner: str) -> None: ...
 
     def delivered(self, plan_name: str, key: str) -> None: ...
 
@@ -101,19 +103,23 @@ class Watch:
         needed = {region for plan in plans for region in _regions(catalog, plan)}
         servers: dict[str, list[SourceServerInfo]] = {}
         unavailable: list[str] = []
+        refused: dict[str, str] = {}
         for region in sorted(needed):
             try:
                 servers[region] = self._drs.source_servers(region)
-            except DrsError as error:
+            except DrsUnavailable as error:
                 logger.warning("watch: DRS did not answer in %s: %s", region, error)
                 unavailable.append(region)
+            except DrsError as error:
+                # Refused for good (access denied, DRS not initialized): no launch there would work.
+                refused[region] = str(error)
         stored = self._store.states()
         now = self._clock()
         checked = posted = 0
         for plan in plans:
             if _regions(catalog, plan) & set(unavailable):
                 continue
-            verdict = self._verdict(catalog, plan, servers, now)
+            verdict = self._verdict(catalog, plan, servers, now, refused)
             outcome = watch.observe(stored.get(plan.name), verdict, plan.options.channel, now)
             every = plan.options.drill_every
             outcome = watch.remind(
@@ -140,8 +146,28 @@ class Watch:
         return RoundResult(plans_checked=checked, news_posted=posted, regions_unavailable=tuple(unavailable))
 
     def _verdict(
-        self, catalog: Catalog, plan: RecoveryPlan, servers: dict[str, list[SourceServerInfo]], now: datetime
+        self,
+        catalog: Catalog,
+        plan: RecoveryPlan,
+        servers: dict[str, list[SourceServerInfo]],
+        now: datetime,
+        refused: dict[str, str],
     ) -> readiness.Verdict:
+        asked = sorted(_regions(catalog, plan) & set(refused))
+        if asked:
+            findings = tuple(
+                readiness.Finding(
+                    level=readiness.Level.BLOCKED, reason=f"{region}: DRS refused: {refused[region]}"
+                )
+                for region in asked
+            )
+            return readiness.Verdict(
+                plan_name=plan.name,
+                level=readiness.Level.BLOCKED,
+                findings=findings,
+                servers_checked=0,
+                checked_at=now,
+            )
         waves = []
         facts: dict[str, ServerFacts] = {}
         for wave in plan.waves:
@@ -181,8 +207,9 @@ class Watch:
             if self._notifier.find(news.channel, news.key, since=news.since - timedelta(minutes=5)) is None:
                 self._notifier.post(news.channel, self._renderer.news(news), key=news.key)
         except SlackError as error:
-            # Left pending: the claim lapses and a later round posts it.
+            # Left pending for the next round, which looks for it first: the post may have arrived.
             logger.warning("watch: could not tell %s about %s: %s", news.channel, news.plan_name, error)
+            self._store.release(news.plan_name, news.key, self._owner)
             return 0
         self._store.delivered(news.plan_name, news.key)
         return 1

@@ -31,8 +31,10 @@ DB = [sid(1), sid(2)]
 WEB = [sid(3)]
 QUIET = [sid(4)]
 CADENCED = [sid(5)]
+FAR = [sid(6)]  # in a region where DRS was never initialized
 CHANNEL = "C0WATCH001"
 DRILLS = "C0WATCH002"
+ELSEWHERE = "C0WATCH003"
 PLANS = f"""
 protection_groups:
   - name: watch-db
@@ -47,6 +49,9 @@ protection_groups:
   - name: watch-cadenced
     region: us-east-1
     source_servers: [{", ".join(CADENCED)}]
+  - name: watch-far
+    region: eu-west-2
+    source_servers: [{", ".join(FAR)}]
 plans:
   - name: watched
     channel: {CHANNEL}
@@ -66,6 +71,11 @@ plans:
     waves:
       - name: Only
         protection_group: watch-cadenced
+  - name: far-away
+    channel: {ELSEWHERE}
+    waves:
+      - name: Far
+        protection_group: watch-far
 """
 
 
@@ -122,13 +132,13 @@ def test_the_watch_posts_when_a_stall_blocks_the_plan_and_when_it_heals_once_eac
     told = len(news(box))
     before = len(drs.calls)
     first = box.stack.run_watch()
-    # Every plan, from one DescribeSourceServers pass over the region (not one per plan or server).
-    assert first["plans_checked"] == 3 and first["news_posted"] == 0
+    # Every plan, from one DescribeSourceServers pass per region (not one per plan or server).
+    assert first["plans_checked"] == 4 and first["news_posted"] == 0
     # (Executions of other modules may still be ticking: only this listing is the watch's.)
     calls = [c for c in drs.calls[before:] if c.operation == "DescribeSourceServers"]
     assert calls and not [c for c in calls if (c.params.get("filters") or {}).get("sourceServerIDs")]
-    # One pass: a first page, then only the following pages of the same listing.
-    assert len([c for c in calls if not c.params.get("nextToken")]) == 1
+    # One pass per region (us-east-1, eu-west-2): a first page, then the following pages of it.
+    assert len([c for c in calls if not c.params.get("nextToken")]) == 2
     assert len(news(box)) == told  # nothing changed: nothing to say
 
     # DRS reports the stall as an EventBridge event; the watch rule runs a round at once.
@@ -243,3 +253,31 @@ def test_plans_validate_refuses_what_scheduler_or_the_watch_could_not_use(tmp_pa
         "plans[2].schedule.expression: cron: exactly one of day-of-month and day-of-week must be ?"
         in checked.stderr
     )
+
+
+def test_a_region_drs_refuses_blocks_its_plans_once(box: Sandbox) -> None:
+    # DRS was never initialized in eu-west-2: nothing there could launch, and the module's first round
+    # said so once.
+    (told,) = news(box, ELSEWHERE)
+    assert told.startswith(":red_circle: *Readiness of `far-away`: BLOCKED*")
+    assert "eu-west-2: DRS refused" in told
+    box.stack.run_watch()
+    box.settle()
+    assert len(news(box, ELSEWHERE)) == 1
+
+
+def test_news_slack_lost_the_answer_to_is_found_not_posted_again(box: Sandbox) -> None:
+    told = len(news(box))
+    # Slack records the message but the answer is lost: the round cannot know it was posted.
+    box.stack.slack.inject_fault("chat.postMessage", "ambiguous")
+    box.stack.drs.set_replication_state(WEB[0], "CONTINUOUS", lag="PT50M")
+    assert box.stack.run_watch()["news_posted"] == 0
+    assert len(news(box)) == told + 1
+    # The next round takes the news up again, finds the message by its key, and posts nothing more.
+    assert box.stack.run_watch()["news_posted"] == 1
+    box.settle()
+    (warned,) = news(box)[told:]
+    assert "READY → WARN" in warned
+    box.stack.drs.set_replication_state(WEB[0], "CONTINUOUS", lag="P0D")
+    box.stack.run_watch()
+    assert "WARN → READY" in news(box)[-1]
