@@ -76,6 +76,7 @@ class SandboxStack:
         self._saved_env: dict[str, str | None] = {}
         self.container: Container | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._watcher: threading.Thread | None = None
         self.drs_events: EventQueue | None = None
 
     @property
@@ -100,6 +101,8 @@ class SandboxStack:
         self._deploy_functions()
         self._serve_slack_endpoint()
         self._start_runner()
+        if self.config.watch_minutes:
+            self._start_watch(self.config.watch_minutes * 60 / self.config.time_scale)
         if self.config.drs_events:
             self._route_drs_events()
         return self
@@ -112,6 +115,8 @@ class SandboxStack:
             self.drs_events.stop()
         if self._runner:
             self._runner.join(timeout=10)
+        if self._watcher:
+            self._watcher.join(timeout=10)
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -306,6 +311,19 @@ class SandboxStack:
 
         self._http = LocalHTTPServer(("127.0.0.1", 0), SlackEndpoint)
         threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
+
+    def _start_watch(self, real_seconds: float) -> None:
+        """What the watch's EventBridge schedule does on AWS, every `watch_minutes` of emulated time."""
+
+        def run() -> None:
+            while not self._stopping.wait(real_seconds):
+                try:
+                    self.run_watch()
+                except Exception:  # EventBridge would try the next round; so do we
+                    log.exception("watch round failed")
+
+        self._watcher = threading.Thread(target=run, name="watch-schedule", daemon=True)
+        self._watcher.start()
 
     def run_watch(self) -> dict[str, Any]:
         """What the watch's EventBridge schedule does: a scheduled event to the watch function."""
