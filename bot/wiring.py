@@ -22,6 +22,7 @@ from bot.adapters.watch_store import DynamoWatchStore
 from bot.services.executions import Executions
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import Clock, ExecutorTrigger
+from bot.services.scheduled_drills import ScheduledDrills
 from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
 from bot.services.watch import Watch, WatchView
 from bot.settings import Settings
@@ -51,6 +52,7 @@ class BlockKitRenderer:
 
 class WatchRenderer:
     news = staticmethod(watch_blocks.news)
+    skipped = staticmethod(watch_blocks.skipped)
 
 
 @dataclass
@@ -153,6 +155,15 @@ class Container:
             clock=self.clock,
             limits=self.settings.limits,
             claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
+        )
+
+    @cached_property
+    def scheduled_drills(self) -> ScheduledDrills:
+        return ScheduledDrills(
+            executions=self.executions,
+            catalog=self.catalog,
+            notifier=SlackNotifier(self.slack_client),
+            renderer=WatchRenderer(),
         )
 
     def slack_deps(self) -> SlackDeps:

@@ -45,6 +45,7 @@ SLACK_FUNCTION = "drs-chatops-slack"
 EXECUTOR_FUNCTION = "drs-chatops-executor"
 EVENTS_FUNCTION = "drs-chatops-drs-events"
 WATCH_FUNCTION = "drs-chatops-watch"
+SCHEDULED_DRILL_FUNCTION = "drs-chatops-scheduled-drill"
 STALLED_CHANGE = "DRS Source Server Data Replication Stalled Change"
 # As cfn/template.yaml's DrsEventsMapping reads its queue (tests/infrastructure/test_template.py checks).
 EVENTS_BATCH_SIZE = 100
@@ -252,12 +253,14 @@ class SandboxStack:
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.
-        from handlers import drs_events, executor, slack_http, watch
+        from handlers import drs_events, executor, scheduled_drill, slack_http, watch
 
         slack_http._slack_handler.cache_clear()
         executor._executions.cache_clear()
         drs_events._executions.cache_clear()
         watch._watch.cache_clear()
+        scheduled_drill._scheduled.cache_clear()
+        self.lambdas.register(SCHEDULED_DRILL_FUNCTION, scheduled_drill.handler, timeout_seconds=60)
         self.lambdas.register(WATCH_FUNCTION, watch.handler, timeout_seconds=300)
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
@@ -324,6 +327,19 @@ class SandboxStack:
 
         self._watcher = threading.Thread(target=run, name="watch-schedule", daemon=True)
         self._watcher.start()
+
+    def fire_schedule(self, plan_name: str, scheduled_time: str) -> dict[str, Any]:
+        """What EventBridge Scheduler does at a plan's scheduled time: invoke the scheduled-drill
+        function with the input `drs-bot plans apply` gives the schedule."""
+        client = boto3.client("lambda", region_name=REGION)
+        payload = {"plan": plan_name, "scheduled_time": scheduled_time}
+        reply = client.invoke(
+            FunctionName=SCHEDULED_DRILL_FUNCTION,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload),
+        )
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
 
     def run_watch(self) -> dict[str, Any]:
         """What the watch's EventBridge schedule does: a scheduled event to the watch function."""

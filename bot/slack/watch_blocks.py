@@ -134,3 +134,13 @@ def notes(catalog: Catalog, plans: dict[str, PlanWatch], now: datetime) -> dict[
             )
         found[plan.name] = line
     return found
+
+
+def skipped(plan_name: str, scheduled_time: str, reasons: list[str]) -> Message:
+    """A scheduled drill that did not start, and why (the reasons quote DRS: escaped)."""
+    text = md(
+        ":fast_forward: *Scheduled drill of `{}` skipped* (scheduled for {}):", plan_name, scheduled_time
+    )
+    text = Mrkdwn("\n").join([text, *(md("• {}", reason) for reason in reasons)])
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+    return Message(text=clip(text, SECTION_LIMIT), blocks=[section])

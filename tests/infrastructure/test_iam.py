@@ -25,6 +25,8 @@ FUNCTION_ADAPTERS = {
     "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
     "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
+    # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
+    "ScheduledDrillFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
     # A watch round: the catalog, every source server of a region, the watch's state items, Slack.
     "WatchFunction": {
         "dynamodb.DynamoCatalogStore",

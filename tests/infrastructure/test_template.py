@@ -18,7 +18,7 @@ from tests.infrastructure import model
 
 FUNCTIONS = sorted(model.resources("AWS::Lambda::Function"))
 # Bolt's lazy listeners (DRS launch results come through a queue); the watch, from EventBridge rules.
-ASYNC_FUNCTIONS = {"SlackFunction", "WatchFunction"}
+ASYNC_FUNCTIONS = {"SlackFunction", "WatchFunction", "ScheduledDrillFunction"}
 # Settings the code will read that bot/settings.py does not declare yet.
 PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY"}
 # Each function: settings it must be given on AWS (where the defaults in bot/settings.py are local ones).
@@ -47,6 +47,14 @@ REQUIRED_SETTINGS = {
         "DRS_BOT_STATE_MACHINE_ARN",
         "DRS_BOT_POLL_SECONDS",
         "DRS_BOT_LIMITS",
+    },
+    "ScheduledDrillFunction": {
+        "DRS_BOT_CATALOG_TABLE",
+        "DRS_BOT_EXECUTIONS_TABLE",
+        "DRS_BOT_REGION",
+        "DRS_BOT_SLACK_SECRET_ID",
+        "DRS_BOT_STATE_MACHINE_ARN",
+        "DRS_BOT_ACCESS_POLICY",
     },
     "WatchFunction": {
         "DRS_BOT_CATALOG_TABLE",

@@ -1,0 +1,127 @@
+"""Scheduled drills through the sandbox: EventBridge Scheduler's invocation at a plan's time starts
+its drill as `scheduler`, announced in the plan's channel, or skips it there with the reason."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bot.adapters.dynamodb import DynamoCatalogStore
+from bot.domain.execution import ExecutionStatus
+from sandbox.stack import REGION, TABLES
+from tests.e2e.conftest import Sandbox
+
+
+def sid(n: int) -> str:
+    return f"s-sd{n:015d}"
+
+
+READY = [sid(1), sid(2)]
+STALLED = [sid(3)]
+ON_TIME = "C0SCHED001"
+BLOCKED = "C0SCHED002"
+PLANS = f"""
+protection_groups:
+  - name: sched-ready
+    region: us-east-1
+    source_servers: [{", ".join(READY)}]
+  - name: sched-stalled
+    region: us-east-1
+    source_servers: [{", ".join(STALLED)}]
+plans:
+  - name: monthly
+    channel: {ON_TIME}
+    cleanup_after: 1h
+    schedule: {{expression: "cron(0 9 ? * MON#1 *)", timezone: Europe/Paris}}
+    waves:
+      - name: All
+        protection_group: sched-ready
+  - name: stuck
+    channel: {BLOCKED}
+    cleanup_after: 1h
+    schedule: {{expression: "rate(30 days)"}}
+    waves:
+      - name: All
+        protection_group: sched-stalled
+"""
+
+
+@pytest.fixture(scope="module")
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    stack = sandbox.stack
+    stack.drs.add_source_servers("us-east-1", ids=READY)
+    stack.drs.add_source_servers("us-east-1", ids=STALLED, replication_state="STALLED")
+    plans = Path(tmp_path_factory.mktemp("scheduled")) / "plans.yml"
+    plans.write_text(PLANS)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "DRS_BOT_REGION": REGION,
+        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+    }
+    applied = subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert applied.returncode == 0, applied.stderr
+    yield sandbox
+    catalog = DynamoCatalogStore(
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
+    )
+    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+
+
+def starts(box: Sandbox, since: int) -> list[Any]:
+    return [c for c in box.stack.drs.calls[since:] if c.operation == "StartRecovery"]
+
+
+def test_a_scheduled_drill_starts_at_its_time_as_scheduler_and_a_second_one_meanwhile_is_skipped(
+    box: Sandbox,
+) -> None:
+    before = len(box.stack.drs.calls)
+    run = box.stack.fire_schedule("monthly", "2026-12-07T08:00:00Z")
+    assert run["started"] and run["execution_id"]
+    # Scheduler delivers at least once: the same scheduled time again starts nothing new.
+    assert box.stack.fire_schedule("monthly", "2026-12-07T08:00:00Z")["execution_id"] == run["execution_id"]
+    # Another schedule's time while the drill runs: skipped, and the channel is told why.
+    busy = box.stack.fire_schedule("monthly", "2026-12-07T08:00:01Z")
+    assert not busy["started"] and run["execution_id"] in busy["skipped_because"][0]
+    drill = box.finished_execution(ON_TIME)
+    assert drill.execution_id == run["execution_id"] and drill.status is ExecutionStatus.COMPLETED
+    assert drill.initiated_by == "scheduler"
+    (start,) = starts(box, before)
+    assert {item["sourceServerID"] for item in start.params["sourceServers"]} == set(READY)
+    assert start.params["isDrill"] is True
+    texts = [m["text"] for m in box.public(ON_TIME)]
+    assert any("Scheduled drill of `monthly` skipped" in text and "is running" in text for text in texts)
+
+
+def test_a_blocked_plans_scheduled_drill_is_skipped_with_the_reason(box: Sandbox) -> None:
+    before = len(box.stack.drs.calls)
+    run = box.stack.fire_schedule("stuck", "2026-12-01T00:00:00Z")
+    assert not run["started"]
+    box.settle()
+    assert starts(box, before) == []
+    (told,) = [m["text"] for m in box.public(BLOCKED)]
+    assert told.startswith(
+        ":fast_forward: *Scheduled drill of `stuck` skipped* (scheduled for 2026-12-01T00:00:00Z)"
+    )
+    assert "readiness is BLOCKED" in told and "replication is STALLED" in told and STALLED[0] in told
+    # Repeated delivery of the same schedule: told once.
+    box.stack.fire_schedule("stuck", "2026-12-01T00:00:00Z")
+    box.settle()
+    assert len(box.public(BLOCKED)) == 1
