@@ -3,6 +3,7 @@ its drill as `scheduler`, announced in the plan's channel, or skips it there wit
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,30 +60,45 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=READY)
     stack.drs.add_source_servers("us-east-1", ids=STALLED, replication_state="STALLED")
-    plans = Path(tmp_path_factory.mktemp("scheduled")) / "plans.yml"
-    plans.write_text(PLANS)
+    applied = apply(stack.moto.url, tmp_path_factory.mktemp("scheduled"), PLANS)
+    assert applied.returncode == 0, applied.stderr
+    assert "schedules: created monthly, stuck; updated none; deleted none" in applied.stdout
+    yield sandbox
+    catalog = DynamoCatalogStore(
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
+    )
+    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+
+
+TARGET = "arn:aws:lambda:us-east-1:123456789012:function:drs-chatops-scheduled-drill"
+ROLE = "arn:aws:iam::123456789012:role/drs-chatops-scheduler"
+
+
+def apply(moto_url: str, directory: Path, text: str, **more: str) -> subprocess.CompletedProcess[str]:
+    """`drs-bot plans apply` as an operator runs it, with the stack's CliEnvironment (Scheduler on moto)."""
+    plans = directory / "plans.yml"
+    plans.write_text(text)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        "AWS_ENDPOINT_URL_SCHEDULER": moto_url,
         "DRS_BOT_REGION": REGION,
         "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
         "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+        "DRS_BOT_SCHEDULED_DRILL_ARN": TARGET,
+        "DRS_BOT_SCHEDULER_ROLE_ARN": ROLE,
+        **more,
     }
-    applied = subprocess.run(
+    env = {name: value for name, value in env.items() if value}
+    return subprocess.run(
         [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
-    assert applied.returncode == 0, applied.stderr
-    yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
 
 
 def starts(box: Sandbox, since: int) -> list[Any]:
@@ -125,3 +141,40 @@ def test_a_blocked_plans_scheduled_drill_is_skipped_with_the_reason(box: Sandbox
     box.stack.fire_schedule("stuck", "2026-12-01T00:00:00Z")
     box.settle()
     assert len(box.public(BLOCKED)) == 1
+
+
+def test_plans_apply_keeps_the_schedules_equal_to_the_catalog(box: Sandbox, tmp_path: Path) -> None:
+    scheduler = boto3.client("scheduler", region_name=REGION, endpoint_url=box.stack.moto.url)
+
+    def schedules() -> dict[str, dict[str, Any]]:
+        names = [s["Name"] for s in scheduler.list_schedules(GroupName="drs-chatops")["Schedules"]]
+        return {name: scheduler.get_schedule(Name=name, GroupName="drs-chatops") for name in names}
+
+    found = schedules()
+    assert set(found) == {"monthly", "stuck"}
+    monthly = found["monthly"]
+    assert (monthly["ScheduleExpression"], monthly["ScheduleExpressionTimezone"]) == (
+        "cron(0 9 ? * MON#1 *)",
+        "Europe/Paris",
+    )
+    assert monthly["Target"]["Arn"] == TARGET and monthly["Target"]["RoleArn"] == ROLE
+    assert json.loads(monthly["Target"]["Input"]) == {
+        "plan": "monthly",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    # Applied again unchanged: nothing to do.
+    again = apply(box.stack.moto.url, tmp_path, PLANS)
+    assert "schedules: created none; updated none; deleted none" in again.stdout, again.stderr
+    # One schedule changed, one plan's schedule removed.
+    changed = PLANS.replace("cron(0 9 ? * MON#1 *)", "rate(7 days)").replace(
+        '    schedule: {expression: "rate(30 days)"}\n', ""
+    )
+    applied = apply(box.stack.moto.url, tmp_path, changed)
+    assert "schedules: created none; updated monthly; deleted stuck" in applied.stdout, applied.stderr
+    assert {name: s["ScheduleExpression"] for name, s in schedules().items()} == {"monthly": "rate(7 days)"}
+    # Without the stack's target, a file with schedules is refused whole: the catalog stays as it was.
+    refused = apply(box.stack.moto.url, tmp_path, PLANS, DRS_BOT_SCHEDULED_DRILL_ARN="")
+    assert refused.returncode == 2 and "DRS_BOT_SCHEDULED_DRILL_ARN" in refused.stderr
+    assert set(schedules()) == {"monthly"}
+    restored = apply(box.stack.moto.url, tmp_path, PLANS)
+    assert "created stuck; updated monthly; deleted none" in restored.stdout, restored.stderr

@@ -228,7 +228,11 @@ def test_only_the_loop_invokes_the_executor_and_nothing_else() -> None:
     for role in model.resources("AWS::IAM::Role"):
         for statement in model.allowed(model.role_statements(role), "lambda:InvokeFunction"):
             targets = [model.target(r) for r in statement.resources]
-            expected = {"SlackRole": ["SlackFunction"], "TickLoopRole": ["ExecutorFunction"]}.get(role)
+            expected = {
+                "SlackRole": ["SlackFunction"],
+                "TickLoopRole": ["ExecutorFunction"],
+                "SchedulerRole": ["ScheduledDrillFunction"],  # plans' schedules
+            }.get(role)
             assert targets == expected, f"{role} may invoke {targets}"
 
 
