@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ import boto3
 import pytest
 
 from bot.adapters.dynamodb import DynamoCatalogStore
-from bot.domain.execution import ExecutionStatus
+from bot.domain.execution import CleanupStatus, ExecutionStatus
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import Sandbox
 
@@ -40,7 +41,7 @@ protection_groups:
 plans:
   - name: monthly
     channel: {ON_TIME}
-    cleanup_after: 1h
+    cleanup_after: 30m
     schedule: {{expression: "cron(0 9 ? * MON#1 *)", timezone: Europe/Paris}}
     waves:
       - name: All
@@ -124,6 +125,20 @@ def test_a_scheduled_drill_starts_at_its_time_as_scheduler_and_a_second_one_mean
     assert start.params["isDrill"] is True
     texts = [m["text"] for m in box.public(ON_TIME)]
     assert any("Scheduled drill of `monthly` skipped" in text and "is running" in text for text in texts)
+    # cleanup_after (30 emulated minutes, 3 real seconds): the scheduled drill leaves nothing running.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        drill = box.stored(drill.execution_id)
+        if drill.cleanup is not None and drill.cleanup.status is CleanupStatus.DONE:
+            break
+        time.sleep(0.2)
+    assert drill.cleanup is not None and drill.cleanup.status is CleanupStatus.DONE
+    instances = {s.instance_id for s in drill.servers()}
+    assert [
+        c
+        for c in box.stack.drs.calls[before:]
+        if c.operation == "TerminateRecoveryInstances" and set(c.params["recoveryInstanceIDs"]) == instances
+    ]
 
 
 def test_a_blocked_plans_scheduled_drill_is_skipped_with_the_reason(box: Sandbox) -> None:
