@@ -24,6 +24,10 @@ class StaleExecution(BotError):
     """Someone else saved the execution since we read it (optimistic locking)."""
 
 
+class StaleWatchState(BotError):
+    """Another watch round saved the plan's readiness since we read it: that round tells the news."""
+
+
 class ExecutionExists(BotError):
     """An execution with this id was already created (a repeated request)."""
 

@@ -41,6 +41,9 @@ class Settings(BaseModel):
     state_machine_arn: str | None = None
     # The S3 bucket execution reports go to (cfn/template.yaml, ReportsBucket); none: no reports kept.
     reports_bucket: str | None = None
+    # `drs-bot plans apply`: where plans' schedules send their drills (the stack's outputs give both).
+    scheduled_drill_arn: str | None = None
+    scheduler_role_arn: str | None = None
     access_policy: AccessPolicy = AccessPolicy()
     # Local rehearsals only (the sandbox): the bot's clock runs in step with the emulated DRS, which
     # compresses real timings, so RTOs, wait_before and timeouts read as they would in production.

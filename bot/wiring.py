@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
+from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.reports import S3ReportStore
@@ -18,6 +19,7 @@ from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
+from bot.adapters.watch_store import DynamoWatchStore
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
 from bot.services.access import Access
@@ -40,10 +42,13 @@ from bot.services.queries import Queries
 from bot.services.readiness import Readiness
 from bot.services.report import Reports
 from bot.services.requesting import Requesting, execution_id_for
+from bot.services.scheduled_drills import ScheduledDrills
 from bot.services.ticking import Ticking
 from bot.services.use_cases import UseCases
+from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
+from bot.services.watch import Watch, WatchView
 from bot.settings import Settings
-from bot.slack import thread_messages
+from bot.slack import thread_messages, watch_blocks
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
 
@@ -126,6 +131,11 @@ def build_use_cases(
         ticking=ticking,
         queries=Queries(catalog=catalog, store=store),
     )
+
+
+class WatchRenderer:
+    news = staticmethod(watch_blocks.news)
+    skipped = staticmethod(watch_blocks.skipped)
 
 
 @dataclass
@@ -231,6 +241,32 @@ class Container:
             reports=self.reports,
         )
 
+    @cached_property
+    def watch_store(self) -> DynamoWatchStore:
+        return DynamoWatchStore(aws.dynamodb_client(self.settings.region), self.settings.executions_table)
+
+    @cached_property
+    def watch(self) -> Watch:
+        return Watch(
+            catalog=self.catalog,
+            drs=DrsInventory(aws.drs_client),
+            store=self.watch_store,
+            notifier=SlackNotifier(self.slack_client),
+            renderer=WatchRenderer(),
+            clock=self.clock,
+            limits=self.settings.limits,
+            claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
+        )
+
+    @cached_property
+    def scheduled_drills(self) -> ScheduledDrills:
+        return ScheduledDrills(
+            executions=self.use_cases.requesting,
+            catalog=self.catalog,
+            notifier=SlackNotifier(self.slack_client),
+            renderer=WatchRenderer(),
+        )
+
     def slack_deps(self) -> SlackDeps:
         return SlackDeps(
             use_cases=lambda: self.use_cases,
@@ -238,6 +274,7 @@ class Container:
             clock=self.clock,
             policy=self.settings.access_policy,
             reports=lambda: self.reports,
+            watch=lambda: WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
         )
 
     def slack_app(self) -> App:

@@ -141,7 +141,7 @@ def _plans_validate(args: argparse.Namespace) -> int:
 
 def _plans_apply(args: argparse.Namespace) -> int:
     from bot.domain.plans import InvalidCatalog
-    from bot.services.plans import apply_catalog
+    from bot.services.plans import apply_catalog, read_catalog
     from bot.settings import Settings
     from bot.wiring import Container
 
@@ -153,8 +153,18 @@ def _plans_apply(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    container = Container(Settings.from_env())
+    settings = Settings.from_env()
+    container = Container(settings)
     try:
+        scheduled = [plan.name for plan in read_catalog(args.file).plans if plan.options.schedule]
+        if scheduled and not (settings.scheduled_drill_arn and settings.scheduler_role_arn):
+            print(
+                f"plans {', '.join(scheduled)} have a schedule: set DRS_BOT_SCHEDULED_DRILL_ARN and "
+                "DRS_BOT_SCHEDULER_ROLE_ARN (the stack's CliEnvironment output gives them) so that their "
+                "schedules are created; nothing was written.",
+                file=sys.stderr,
+            )
+            return 2
         catalog = apply_catalog(
             args.file, container.catalog, applied_by=getpass.getuser(), clock=container.clock
         )
@@ -163,6 +173,16 @@ def _plans_apply(args: argparse.Namespace) -> int:
         print("Nothing was written.", file=sys.stderr)
         return 1
     print(f"{args.file}: applied — plans: {', '.join(catalog.plan_names()) or 'none'}")
+    if settings.scheduled_drill_arn and settings.scheduler_role_arn:
+        from bot.adapters.schedules import Schedules
+
+        synced = Schedules(
+            settings.region, target_arn=settings.scheduled_drill_arn, role_arn=settings.scheduler_role_arn
+        ).sync(catalog)
+        print(
+            f"schedules: created {', '.join(synced.created) or 'none'}; updated "
+            f"{', '.join(synced.updated) or 'none'}; deleted {', '.join(synced.deleted) or 'none'}"
+        )
     return 0
 
 

@@ -92,6 +92,9 @@ class SandboxConfig(BaseModel):
     channel_id: str = "C0DRILLS"
     seed: int = 7
     drs_events: bool = Field(default=True, description="DRS launch-result events trigger an early tick")
+    # The readiness watch's schedule, in emulated minutes (the stack's WatchMinutes); none: only DRS's
+    # replication-stalled events and SandboxStack.run_watch start a round.
+    watch_minutes: float | None = Field(default=None, gt=0)
     servers: dict[str, ServerBehaviour] = Field(default_factory=dict)
     # The deployed bot's DRS_BOT_ACCESS_POLICY; by default anyone may run drills in any channel.
     access_policy: AccessPolicy = AccessPolicy()

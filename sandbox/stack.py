@@ -44,6 +44,9 @@ REGION = "us-east-1"
 SLACK_FUNCTION = "drs-chatops-slack"
 EXECUTOR_FUNCTION = "drs-chatops-executor"
 EVENTS_FUNCTION = "drs-chatops-drs-events"
+WATCH_FUNCTION = "drs-chatops-watch"
+SCHEDULED_DRILL_FUNCTION = "drs-chatops-scheduled-drill"
+STALLED_CHANGE = "DRS Source Server Data Replication Stalled Change"
 # As cfn/template.yaml's DrsEventsMapping reads its queue (tests/infrastructure/test_template.py checks).
 EVENTS_BATCH_SIZE = 100
 EVENTS_BATCH_WINDOW_SECONDS = 1
@@ -75,6 +78,7 @@ class SandboxStack:
         self._saved_env: dict[str, str | None] = {}
         self.container: Container | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._watcher: threading.Thread | None = None
         self.drs_events: EventQueue | None = None
 
     @property
@@ -99,6 +103,8 @@ class SandboxStack:
         self._deploy_functions()
         self._serve_slack_endpoint()
         self._start_runner()
+        if self.config.watch_minutes:
+            self._start_watch(self.config.watch_minutes * 60 / self.config.time_scale)
         if self.config.drs_events:
             self._route_drs_events()
         return self
@@ -111,6 +117,8 @@ class SandboxStack:
             self.drs_events.stop()
         if self._runner:
             self._runner.join(timeout=10)
+        if self._watcher:
+            self._watcher.join(timeout=10)
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -252,11 +260,15 @@ class SandboxStack:
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.
-        from handlers import drs_events, executor, slack_http
+        from handlers import drs_events, executor, scheduled_drill, slack_http, watch
 
         slack_http._slack_handler.cache_clear()
         executor._ticking.cache_clear()
         drs_events._ticking.cache_clear()
+        watch._watch.cache_clear()
+        scheduled_drill._scheduled.cache_clear()
+        self.lambdas.register(SCHEDULED_DRILL_FUNCTION, scheduled_drill.handler, timeout_seconds=60)
+        self.lambdas.register(WATCH_FUNCTION, watch.handler, timeout_seconds=300)
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
@@ -282,6 +294,9 @@ class SandboxStack:
         def deliver(event: dict[str, Any]) -> None:
             if event.get("detail-type") == "DRS Source Server Launch Result":
                 queue.put(event)
+            elif event.get("detail-type") == STALLED_CHANGE:
+                # The watch rule's target: the watch function, invoked asynchronously as EventBridge does.
+                client.invoke(FunctionName=WATCH_FUNCTION, InvocationType="Event", Payload=json.dumps(event))
 
         self._unsubscribe = self.drs.subscribe(deliver)
 
@@ -306,6 +321,52 @@ class SandboxStack:
 
         self._http = LocalHTTPServer(("127.0.0.1", 0), SlackEndpoint)
         threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
+
+    def _start_watch(self, real_seconds: float) -> None:
+        """What the watch's EventBridge schedule does on AWS, every `watch_minutes` of emulated time."""
+
+        def run() -> None:
+            while not self._stopping.wait(real_seconds):
+                try:
+                    self.run_watch()
+                except Exception:  # EventBridge would try the next round; so do we
+                    log.exception("watch round failed")
+
+        self._watcher = threading.Thread(target=run, name="watch-schedule", daemon=True)
+        self._watcher.start()
+
+    def fire_schedule(self, plan_name: str, scheduled_time: str) -> dict[str, Any]:
+        """What EventBridge Scheduler does at a plan's scheduled time: invoke the scheduled-drill
+        function with the input `drs-bot plans apply` gives the schedule."""
+        client = boto3.client("lambda", region_name=REGION)
+        payload = {"plan": plan_name, "scheduled_time": scheduled_time}
+        reply = client.invoke(
+            FunctionName=SCHEDULED_DRILL_FUNCTION,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload),
+        )
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
+
+    def run_watch(self) -> dict[str, Any]:
+        """What the watch's EventBridge schedule does: a scheduled event to the watch function."""
+        client = boto3.client("lambda", region_name=REGION)
+        event = {
+            "version": "0",
+            "id": "sandbox-watch",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": self.bot.clock().isoformat(),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:123456789012:rule/drs-chatops-watch"],
+            "detail": {},
+        }
+        reply = client.invoke(
+            FunctionName=WATCH_FUNCTION, InvocationType="RequestResponse", Payload=json.dumps(event)
+        )
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
 
     def invoke_slack_function(self, path: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
         """What API Gateway does: the request as an HTTP API v2 event to the Slack function."""

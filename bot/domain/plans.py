@@ -12,12 +12,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_pascal
+
+from bot.domain.schedule import ScheduleError, check_expression, check_timezone
 
 SourceServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
 # Plan and group names are typed in slash commands, so no spaces; wave names are only displayed.
@@ -43,6 +46,31 @@ def _seconds(value: object) -> object:
 
 
 Seconds = Annotated[int, BeforeValidator(_seconds), Field(ge=0)]
+
+
+def _days(value: object) -> object:
+    """drill_every in plans.yml: "90d" (days: the unit drill cadences are counted in)."""
+    match = re.fullmatch(r"(\d+)d", value.strip()) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"{value!r} is not a number of days like 90d")
+    return int(match.group(1))
+
+
+# Stored as written ("90d"), so the catalog reads back through the same rule.
+Days = Annotated[int, BeforeValidator(_days), PlainSerializer(lambda days: f"{days}d", return_type=str)]
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
+
+
+def _channel(value: object) -> object:
+    if not isinstance(value, str) or not _CHANNEL_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel id (C or G and capitals or digits, like C0123ABCD: "
+            "the channel's details show it; a #name is not one)"
+        )
+    return value
+
+
+ChannelId = Annotated[str, BeforeValidator(_channel)]
 DEFAULT_WAVE_TIMEOUT = 2 * 3600  # a DRS launch takes ~9 minutes; two hours means something is stuck
 # About 9 minutes from StartRecovery to LAUNCHED even for small servers (drs-facts.md, real timings):
 # a shorter timeout would fail healthy servers, and no wave can take less than LAUNCH_SECONDS.
@@ -99,6 +127,25 @@ class WaveOptions(_Options):
     on_failure: OnFailure = OnFailure.CONTINUE
 
 
+class Schedule(_Strict):
+    """When scheduled drills start: an EventBridge Scheduler expression and its time zone."""
+
+    expression: str
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _scheduler_accepts(self) -> Schedule:
+        try:
+            check_expression(self.expression)
+        except ScheduleError as error:
+            raise ValueError(f"expression: {error}") from None
+        try:
+            check_timezone(self.timezone)
+        except ScheduleError as error:
+            raise ValueError(f"timezone: {error}") from None
+        return self
+
+
 class PlanOptions(_Options):
     """How the bot runs any execution of a plan, held whole like WaveOptions."""
 
@@ -108,6 +155,26 @@ class PlanOptions(_Options):
     rto_target: Seconds | None = None
     # Drills of this plan are cleaned up (their instances terminated) this long after they end.
     cleanup_after: Seconds | None = None
+    # Where the plan's news goes: readiness changes (the watch), drill reminders, scheduled drills.
+    channel: ChannelId | None = None
+    # The channel is reminded when the last successful drill is older than this.
+    drill_every: Days | None = None
+    # A drill starts by itself on this EventBridge Scheduler schedule.
+    schedule: Schedule | None = None
+
+    @model_serializer(mode="wrap")
+    def _unused_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # The watch's options are left out where unused, so that the catalog, executions and the
+        # history of plans without them keep the shape the previous release reads (it forbids them).
+        dumped: dict[str, object] = handler(self)
+        for name in _WATCH_OPTIONS:
+            if getattr(self, name) is None:
+                dumped.pop(name, None)
+                dumped.pop(to_pascal(name), None)
+        return dumped
+
+
+_WATCH_OPTIONS = ("channel", "drill_every", "schedule")
 
 
 def _gather(data: object, options: type[_Options]) -> object:
@@ -241,6 +308,19 @@ class RecoveryPlan(_Strict):
                 f"cleanup_after: {duration_text(cleanup)} after the waves (at least "
                 f"{duration_text(needed)}) is later than the executor follows an execution ({_LOOP}); "
                 "the cleanup would never run"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _news_has_a_channel(self) -> RecoveryPlan:
+        options = self.options
+        for name in ("drill_every", "schedule"):
+            if getattr(options, name) is not None and options.channel is None:
+                raise ValueError(f"{name}: needs channel (a Slack channel id) to say where its news goes")
+        if options.schedule is not None and options.cleanup_after is None:
+            raise ValueError(
+                "schedule: a scheduled drill needs cleanup_after, so that nobody has to remember to "
+                "terminate its instances"
             )
         return self
 

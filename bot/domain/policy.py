@@ -6,8 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-# A user (U…/W…), a user group (S…), or "*" for everyone.
-Principal = Annotated[str, StringConstraints(pattern=r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")]
+# Scheduled drills start as this identity; "*" (every person) does not include it: it must be named.
+SCHEDULER = "scheduler"
+# A user (U…/W…), a user group (S…), "*" for everyone, or the scheduler.
+Principal = Annotated[str, StringConstraints(pattern=r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|scheduler)$")]
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 
 
@@ -42,4 +44,6 @@ class AccessPolicy(BaseModel):
 
 
 def _matches(principals: list[str], user_id: str, groups: set[str]) -> bool:
+    if user_id == SCHEDULER:
+        return SCHEDULER in principals
     return "*" in principals or user_id in principals or bool(groups.intersection(principals))

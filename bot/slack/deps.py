@@ -12,6 +12,7 @@ from bot.services.queries import Queries
 from bot.services.report import Reports
 from bot.services.requesting import Requesting
 from bot.services.use_cases import UseCases
+from bot.services.watch import WatchView
 
 
 class SlackDeps:
@@ -25,10 +26,12 @@ class SlackDeps:
         clock: Clock,
         policy: AccessPolicy,
         reports: Callable[[], Reports | None] | None = None,
+        watch: Callable[[], WatchView],
     ) -> None:
         self._use_cases = use_cases
         self._reports = reports
         self._catalog = catalog
+        self._watch = watch
         self.clock = clock
         self.policy = policy  # plain configuration: the ack may read it
 
@@ -43,6 +46,11 @@ class SlackDeps:
     @cached_property
     def queries(self) -> Queries:
         return self._use_cases().queries
+
+    @cached_property
+    def watch(self) -> WatchView:
+        """Each plan's readiness as the watch last saw it, and its drills."""
+        return self._watch()
 
     @cached_property
     def catalog(self) -> CatalogStore:

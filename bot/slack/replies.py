@@ -9,7 +9,7 @@ pydantic (Slack's 3 seconds).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain.approval import VoteResult
@@ -26,6 +26,7 @@ from bot.domain.trend import Trend, rto_seconds, trends
 from bot.services.controlling import CancelResult
 from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
+from bot.slack import watch_blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.layout import (
     STATUS_ICON,
@@ -43,7 +44,8 @@ from bot.slack.mrkdwn import Mrkdwn, channel, clip, link, md, user
 # /drs plans, /drs plan
 
 
-def plans_list(catalog: Catalog) -> Mrkdwn:
+def plans_list(catalog: Catalog, notes: Mapping[str, Mrkdwn] | None = None) -> Mrkdwn:
+    """`notes`: a line more under each plan (the readiness watch's verdict)."""
     if not catalog.plans:
         return Mrkdwn("No recovery plans yet. Apply a plans file with `drs-bot plans apply plans.yml`.")
     lines = []
@@ -54,6 +56,8 @@ def plans_list(catalog: Catalog) -> Mrkdwn:
             servers += " listed, more selected by tags at run time"
         description = md(" — {}", clip(plan.description, 150)) if plan.description else Mrkdwn("")
         lines.append(md("• `{}`{} ({} waves, {})", plan.name, description, len(plan.waves), servers))
+        if notes and plan.name in notes:
+            lines[-1] += md("\n    {}", notes[plan.name])
     return Mrkdwn("*Recovery plans*\n") + fit(lines, Mrkdwn("…and {n} more plans"), TEXT_LIMIT - 20)
 
 
@@ -113,6 +117,7 @@ def plan_options_text(options: PlanOptions) -> list[str]:
         shown.append(
             f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
         )
+    shown += watch_blocks.plan_options_lines(options)
     return shown
 
 
@@ -419,9 +424,14 @@ REFUSALS: dict[RequestResult, Callable[[Execute], Mrkdwn]] = {
 # /drs check
 
 
-def check_verdict(verdict: Verdict, plan_name: str, pending: SnapshotAges | None) -> Mrkdwn:
+def check_verdict(
+    verdict: Verdict, plan_name: str, pending: SnapshotAges | None, watched: Mrkdwn | None = None
+) -> Mrkdwn:
+    """`watched`: the readiness watch's stored verdict for the plan, shown beside this fresh one."""
     text = readiness_text(verdict.level.value, verdict.summary_lines(), plan_name=plan_name)
     text = md("{}\n_{} servers checked._", text, verdict.servers_checked)
+    if watched is not None:
+        text += md("\n_Readiness watch: {}._", watched)
     if pending is not None:
         text += md(
             "\n_Recovery snapshot ages (rpo_target {}) take one DRS call per server: they follow in a moment._",

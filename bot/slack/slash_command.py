@@ -18,7 +18,7 @@ from bot.domain.execution import Execution
 from bot.errors import AmbiguousExecution
 from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
-from bot.slack import replies
+from bot.slack import replies, watch_blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
 from bot.slack.mrkdwn import Mrkdwn
@@ -48,7 +48,11 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
     elif isinstance(parsed, ShowPlan):
         _reply(respond, replies.plan_text(deps.catalog.load(), parsed.plan_name))
     elif isinstance(parsed, ListPlans):
-        _reply(respond, replies.plans_list(deps.catalog.load()))
+        catalog = deps.catalog.load()
+        _reply(
+            respond,
+            replies.plans_list(catalog, watch_blocks.notes(catalog, deps.watch.plans(catalog), deps.clock())),
+        )
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
@@ -131,7 +135,8 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     if report is None:
         _reply(respond, replies.unknown_plan(parsed.plan_name, deps.queries.known_plans()))
         return
-    _reply(respond, replies.check_verdict(report.verdict, parsed.plan_name, report.snapshot_ages))
+    watched = watch_blocks.watched(deps.watch.state(parsed.plan_name), deps.clock())
+    _reply(respond, replies.check_verdict(report.verdict, parsed.plan_name, report.snapshot_ages, watched))
     ages = deps.requesting.check_snapshot_ages(report)
     if ages is not None:
         _reply(respond, replies.check_snapshot_ages(report.verdict, ages, parsed.plan_name))

@@ -305,13 +305,34 @@ class DrsEmulator:
         with self._lock:
             now = self._now()
             self._advance(now)
-            _, server = self._find_server(source_server_id)
+            region, server = self._find_server(source_server_id)
             server.sync(now)
             server.schedule.clear()
+            was_stalled = server.state == "STALLED"
             if server.state != state:
                 server.set_state(state, now)
             server.lag_override = parse_duration(lag) if lag is not None else 0.0
+            if was_stalled != (state == "STALLED"):
+                stalled = self._stalled_event(server.arn, region.name, state == "STALLED", now)
+                self._events.append(stalled)
+                self._outbox.append(stalled)
         self._flush()
+
+    def _stalled_event(self, arn: str, region: str, stalled: bool, now: datetime) -> dict[str, Any]:
+        """DRS's event when replication stalls and when it no longer does. Its detail is not documented;
+        MGN documents the same event with `state` STALLED / NOT_STALLED, and that is what is sent."""
+        event_id = det_hex(self.seed, "stalled", arn, now.isoformat(), length=32)
+        return {
+            "version": "0",
+            "id": "-".join((event_id[:8], event_id[8:12], event_id[12:16], event_id[16:20], event_id[20:])),
+            "source": "aws.drs",
+            "detail-type": "DRS Source Server Data Replication Stalled Change",
+            "account": self.account_id,
+            "time": fmt_event_time(now),
+            "region": region,
+            "resources": [arn],
+            "detail": {"state": "STALLED" if stalled else "NOT_STALLED"},
+        }
 
     # ----- launch faults -----------------------------------------------------------------------
     def fail_launch(

@@ -312,6 +312,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     plans.write_text(PLANS)
     config = SandboxConfig(
         access_policy=AccessPolicy(
+            drill_runners=["*", "scheduler"],  # scheduled drills (tests/e2e/test_scheduled_drills.py)
             recovery_requesters=["*"],
             approvers=[APPROVER, LEADS],
             # The bot's clock runs 600x: 120 emulated minutes are 12 real seconds.

@@ -19,12 +19,23 @@ from tests.infrastructure import model
 FUNCTION_ADAPTERS = {
     # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
+    # /drs plans and /drs check show what the readiness watch stored.
     # `/drs report` links to a report (written first if it is not current).
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "reports"},
+    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "reports", "watch_store"},
     # One tick: DRS, executions and their outbox, Slack; the report of an execution it finds ended.
     "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "reports"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
     "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger", "reports"},
+    # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
+    "ScheduledDrillFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
+    # A watch round: the catalog, every source server of a region, the watch's state items, Slack.
+    "WatchFunction": {
+        "dynamodb.DynamoCatalogStore",
+        "drs_inventory",
+        "watch_store",
+        "secrets",
+        "slack_notifier",
+    },
 }
 
 # What StartRecovery needs from DRS on top of itself. The Service Authorization Reference lists
@@ -65,14 +76,21 @@ DRS_SERVICE_ROLES = {
 CALLED_VIA_DRS = {"ForAnyValue:StringEquals": {"aws:CalledVia": "drs.amazonaws.com"}}
 
 
+def _calls(adapter: str) -> model.AdapterCalls:
+    """An adapter module, or one class of it ("dynamodb.DynamoCatalogStore") when a function uses no more."""
+    module, _, cls = adapter.partition(".")
+    calls = model.adapter_calls()[module]
+    return calls.classes[cls] if cls else calls
+
+
 def required_actions(function_id: str) -> set[str]:
-    calls = model.adapter_calls()
-    return {action for adapter in FUNCTION_ADAPTERS[function_id] for action in calls[adapter].iam_actions()}
+    return {action for adapter in FUNCTION_ADAPTERS[function_id] for action in _calls(adapter).iam_actions()}
 
 
 def test_the_table_names_every_function_of_the_template() -> None:
     assert set(FUNCTION_ADAPTERS) == set(model.resources("AWS::Lambda::Function"))
     known = set(model.adapter_calls())
+    known |= {f"{module}.{cls}" for module, calls in model.adapter_calls().items() for cls in calls.classes}
     for function_id, adapters in FUNCTION_ADAPTERS.items():
         assert adapters <= known, f"{function_id}: no such adapter module {adapters - known}"
 
@@ -155,7 +173,7 @@ def test_the_policies_allow_nothing_else_from_drs() -> None:
 
 def test_only_functions_that_call_drs_get_drs_or_ec2_permissions() -> None:
     for function_id, adapters in FUNCTION_ADAPTERS.items():
-        if "drs" in adapters:
+        if {"drs", "drs_inventory"} & adapters:
             continue
         statements = model.role_statements(model.function_role(function_id))
         assert not [a for s in statements for a in s.actions if a.split(":")[0] in ("drs", "ec2", "iam")]
@@ -211,7 +229,11 @@ def test_only_the_loop_invokes_the_executor_and_nothing_else() -> None:
     for role in model.resources("AWS::IAM::Role"):
         for statement in model.allowed(model.role_statements(role), "lambda:InvokeFunction"):
             targets = [model.target(r) for r in statement.resources]
-            expected = {"SlackRole": ["SlackFunction"], "TickLoopRole": ["ExecutorFunction"]}.get(role)
+            expected = {
+                "SlackRole": ["SlackFunction"],
+                "TickLoopRole": ["ExecutorFunction"],
+                "SchedulerRole": ["ScheduledDrillFunction"],  # plans' schedules
+            }.get(role)
             assert targets == expected, f"{role} may invoke {targets}"
 
 

@@ -17,7 +17,8 @@ from sandbox.stack import EVENTS_BATCH_SIZE, EVENTS_BATCH_WINDOW_SECONDS
 from tests.infrastructure import model
 
 FUNCTIONS = sorted(model.resources("AWS::Lambda::Function"))
-ASYNC_FUNCTIONS = {"SlackFunction"}  # Bolt's lazy listeners (DRS events come through a queue)
+# Bolt's lazy listeners (DRS launch results come through a queue); the watch, from EventBridge rules.
+ASYNC_FUNCTIONS = {"SlackFunction", "WatchFunction", "ScheduledDrillFunction"}
 # Settings the code will read that bot/settings.py does not declare yet.
 PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY"}
 # Each function: settings it must be given on AWS (where the defaults in bot/settings.py are local ones).
@@ -46,6 +47,20 @@ REQUIRED_SETTINGS = {
         "DRS_BOT_STATE_MACHINE_ARN",
         "DRS_BOT_POLL_SECONDS",
         "DRS_BOT_LIMITS",
+    },
+    "ScheduledDrillFunction": {
+        "DRS_BOT_CATALOG_TABLE",
+        "DRS_BOT_EXECUTIONS_TABLE",
+        "DRS_BOT_REGION",
+        "DRS_BOT_SLACK_SECRET_ID",
+        "DRS_BOT_STATE_MACHINE_ARN",
+        "DRS_BOT_ACCESS_POLICY",
+    },
+    "WatchFunction": {
+        "DRS_BOT_CATALOG_TABLE",
+        "DRS_BOT_EXECUTIONS_TABLE",
+        "DRS_BOT_REGION",
+        "DRS_BOT_SLACK_SECRET_ID",
     },
 }
 SETTING_TARGETS = {
@@ -213,7 +228,7 @@ def test_the_slack_endpoint_is_one_post_route_to_the_slack_function() -> None:
 
 
 def test_drs_launch_results_reach_the_drs_events_function_through_a_queue_in_bounded_batches() -> None:
-    (rule,) = model.resources("AWS::Events::Rule")
+    rule = "DrsLaunchResultRule"
     props = model.properties(rule)
     assert props["EventPattern"] == {
         "source": ["aws.drs"],
@@ -243,6 +258,33 @@ def test_drs_launch_results_reach_the_drs_events_function_through_a_queue_in_bou
         EVENTS_BATCH_SIZE,
         EVENTS_BATCH_WINDOW_SECONDS,
     )
+
+
+def test_the_watch_runs_on_its_schedule_and_on_replication_stalled_events() -> None:
+    assert parameter_default("WatchMinutes") == "30"
+    schedule = model.properties("WatchSchedule")
+    assert schedule["ScheduleExpression"] == {"Fn::Sub": "rate(${WatchMinutes} minutes)"}
+    stalled = model.properties("WatchStalledRule")
+    assert stalled["EventPattern"] == {
+        "source": ["aws.drs"],
+        "detail-type": ["DRS Source Server Data Replication Stalled Change"],
+    }
+    for rule in ("WatchSchedule", "WatchStalledRule"):
+        assert [model.target(t["Arn"]) for t in model.properties(rule)["Targets"]] == ["WatchFunction"]
+    # EventBridge may invoke the watch, each rule by its own ARN, and nothing else may.
+    permitted = {
+        model.target(model.properties(p)["SourceArn"])
+        for p in model.resources("AWS::Lambda::Permission")
+        if model.target(model.properties(p)["FunctionName"]) == "WatchFunction"
+        and model.properties(p)["Principal"] == "events.amazonaws.com"
+    }
+    assert permitted == {"WatchSchedule", "WatchStalledRule"}
+    # The sandbox's watch event carries what the handler reads: every region on the schedule, the
+    # event's own region for a DRS event.
+    from handlers.watch import regions_of
+
+    assert regions_of({"source": "aws.events", "detail-type": "Scheduled Event"}) is None
+    assert regions_of({"source": "aws.drs", "region": "us-west-2"}) == ["us-west-2"]
 
 
 def test_stale_drs_events_are_dropped_not_retried() -> None:
