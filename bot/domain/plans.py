@@ -164,17 +164,17 @@ class PlanOptions(_Options):
 
     @model_serializer(mode="wrap")
     def _unused_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        # The watch's options are left out where unused, so that the catalog, executions and the
-        # history of plans without them keep the shape the previous release reads (it forbids them).
+        # Options newer than the previous release are left out where unused, so that the catalog,
+        # executions and the history of plans without them keep the shape it reads (it forbids them).
         dumped: dict[str, object] = handler(self)
-        for name in _WATCH_OPTIONS:
+        for name in _NEWER_OPTIONS:
             if getattr(self, name) is None:
                 dumped.pop(name, None)
                 dumped.pop(to_pascal(name), None)
         return dumped
 
 
-_WATCH_OPTIONS = ("channel", "drill_every", "schedule")
+_NEWER_OPTIONS = ("rto_target", "channel", "drill_every", "schedule")
 
 
 def _gather(data: object, options: type[_Options]) -> object:

@@ -158,7 +158,7 @@ def test_plans_without_them_are_stored_as_the_previous_release_reads_them() -> N
     # options must not carry them, even empty, or a rollback could not read it.
     catalog = parse_catalog(plans(rpo_target="15m"), "plans.yml")
     stored = catalog.model_dump_json()
-    assert not [name for name in ("channel", "drill_every", "schedule") if name in stored]
+    assert not [name for name in ("rto_target", "channel", "drill_every", "schedule") if name in stored]
     plan = catalog.plan("plan-x")
     assert plan is not None
     assert plan.options.model_dump(by_alias=True) == {"RpoTarget": 900, "CleanupAfter": None}
