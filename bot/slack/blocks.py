@@ -673,15 +673,20 @@ def _trend_line(trend: Trend) -> Mrkdwn:
     shown = list(trend.rtos[-TREND_SHOWN:])
     more = len(trend.rtos) - len(shown)
     return md(
-        "{} *RTO of {}s* (request → last launch, oldest → newest): {}{} · newest {}",
+        "{} *RTO of {}* (request → last launch, oldest → newest): {}{} · newest {}",
         Mrkdwn(":chart_with_upwards_trend:" if change > 0 else ":chart_with_downwards_trend:"),
-        _kind(trend.execution_type).lower(),
+        _PLURAL[trend.execution_type],
         "… → " if more else "",
         " → ".join(duration(rto) for rto in shown),
         verdict,
     )
 
 
+_PLURAL = {
+    ExecutionType.DRILL: "drills",
+    ExecutionType.RECOVERY: "recoveries",
+    ExecutionType.FAILBACK: "failbacks",
+}
 TREND_SHOWN = 10  # RTOs listed in a trend line; the comparison still spans every execution shown
 
 
