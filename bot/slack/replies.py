@@ -17,7 +17,7 @@ from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Execute
 from bot.domain.engine import READINESS_LINES, progress_fields
 from bot.domain.events import ProgressUpdated
-from bot.domain.execution import Execution, ExecutionSummary, ServerStatus, SlackBlock, tally
+from bot.domain.execution import Execution, ExecutionSummary, ExecutionType, ServerStatus, SlackBlock, tally
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
 from bot.domain.readiness import Verdict
 from bot.domain.report import Judgement
@@ -264,6 +264,11 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
     return Mrkdwn("\n").join(lines)
 
 
+_PLURAL = {
+    ExecutionType.DRILL: "drills",
+    ExecutionType.RECOVERY: "recoveries",
+    ExecutionType.FAILBACK: "failbacks",
+}
 TREND_SHOWN = 10  # RTOs listed in a trend line; the comparison still spans every execution shown
 
 
@@ -280,9 +285,9 @@ def _trend_line(trend: Trend) -> Mrkdwn:
     shown = list(trend.rtos[-TREND_SHOWN:])
     more = len(trend.rtos) - len(shown)
     return md(
-        "{} *RTO of {}s* (request → last launch, oldest → newest): {}{} · newest {}",
+        "{} *RTO of {}* (request → last launch, oldest → newest): {}{} · newest {}",
         Mrkdwn(":chart_with_upwards_trend:" if change > 0 else ":chart_with_downwards_trend:"),
-        kind_label(trend.execution_type).lower(),
+        _PLURAL[trend.execution_type],
         "… → " if more else "",
         " → ".join(duration(rto) for rto in shown),
         verdict,

@@ -57,6 +57,17 @@ def test_history_of_a_plan_shows_each_rto_and_the_trend() -> None:
     )
 
 
+def test_each_kind_has_its_own_trend_line() -> None:
+    mixed = [
+        summary(4, 900, ExecutionType.RECOVERY),
+        summary(3, 1200),
+        summary(2, 1500, ExecutionType.RECOVERY),
+    ]
+    lines = history_text([*mixed, summary(1, 1800)], "plan-x", at(10**6)).splitlines()
+    assert "*RTO of drills*" in lines[-2] and "30m 00s → 20m 00s" in lines[-2]
+    assert "*RTO of recoveries*" in lines[-1] and "25m 00s → 15m 00s" in lines[-1]
+
+
 def test_the_channel_history_mixes_plans_so_it_shows_no_trend() -> None:
     text = history_text([summary(2, 1200), summary(1, 1800)], None, at(10**6))
     assert "RTO of drills" not in text and "RTO 20m 00s" in text
