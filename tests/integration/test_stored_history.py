@@ -115,7 +115,13 @@ def test_what_release_a349e01_stored_loads_to_the_same_history(dynamodb: Any, ta
     ]
     assert len(failed) == 1 and "UnauthorizedOperation" in failed[0]["Error"]  # the fixture is realistic
     catalog = DynamoCatalogStore(dynamodb, tables["CatalogTable"]).load()
-    assert catalog.model_dump(mode="json") == FIXTURE["catalog"]
+    # Plan options added since (rto_target) read as their default: none.
+    stored_catalog = FIXTURE["catalog"]
+    expected_catalog = {
+        **stored_catalog,
+        "plans": [{"rto_target": None, **p} for p in stored_catalog["plans"]],
+    }
+    assert catalog.model_dump(mode="json") == expected_catalog
     listed = store.history(plan_name="plan-x", channel_id=None, limit=10)
     assert {s.execution_id for s in listed} == {
         eid for eid, e in FIXTURE["executions"].items() if e["history"]["PlanId"] == "plan-x"
