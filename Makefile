@@ -44,9 +44,14 @@ $(CHECKOV_STAMP): scripts/checkov-requirements.lock
 demo: $(STAMP)
 	$(BIN)/drs-bot demo
 
-# Everything CI runs (.ci/run): the checks, then every test tier in one pytest run.
+# Everything CI runs (.ci/run): the checks, then every test tier in one pytest run, on PYTEST_WORKERS
+# processes (pytest-xdist; CI has two cores): whole files, and the e2e package whole (tests/conftest.py).
+# PYTEST_WORKERS=0 runs the tests in pytest's own process.
+PYTEST_WORKERS ?= 2
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
 test: lint typecheck infra-lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -70,11 +75,11 @@ unit: $(STAMP)
 
 # Components against real servers: moto, the DRS emulator, the Slack fakes; the template and packaging.
 integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration tests/emulator tests/sandbox tests/infrastructure
+	$(BIN)/python -m pytest $(PARALLEL) tests/integration tests/emulator tests/sandbox tests/infrastructure
 
 # The whole bot in the sandbox, from signed Slack requests to what DRS received and the thread says.
 e2e: $(STAMP)
-	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest $(PARALLEL) tests/e2e
 
 # The Lambda artifact (dist/drs-chatops-lambda.zip) from scripts/lambda-requirements.lock; needs PyPI.
 package: $(STAMP)
