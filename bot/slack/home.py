@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from bot.domain.execution import Execution
+from bot.domain.plans import Schedule
+from bot.domain.schedule import next_start
 from bot.services.home import HomeFacts
 from bot.slack import watch_blocks
 from bot.slack.layout import STATUS_ICON, context, kind_label, section
@@ -41,6 +44,18 @@ def _running(execution: Execution) -> Mrkdwn:
     )
 
 
+def _next_drill(schedule: Schedule, now: datetime) -> Mrkdwn:
+    after = next_start(schedule.expression, schedule.timezone, now)
+    if after is None:  # a rate counts from the schedule's creation, which the catalog does not know
+        return md("Scheduled drills: `{}` ({})", schedule.expression, schedule.timezone)
+    return md(
+        "Next scheduled drill: {} (`{}` in {})",
+        watch_blocks.when(after),
+        schedule.expression,
+        schedule.timezone,
+    )
+
+
 def view(facts: HomeFacts) -> dict[str, Any]:
     """A view of type "home" of at most 100 blocks: plans beyond that are counted, not shown."""
     blocks: list[dict[str, Any]] = [
@@ -67,11 +82,7 @@ def view(facts: HomeFacts) -> dict[str, Any]:
     shown = plans if len(plans) <= room else plans[: room - 1]
     for plan in shown:
         schedule = plan.options.schedule
-        next_drill = (
-            md("Scheduled drills: `{}` ({})", schedule.expression, schedule.timezone)
-            if schedule
-            else Mrkdwn("No scheduled drills")
-        )
+        next_drill = _next_drill(schedule, facts.now) if schedule else Mrkdwn("No scheduled drills")
         title = md("*{}* — {}", plan.name, plan.description) if plan.description else md("*{}*", plan.name)
         blocks.append(section(md("{}\n{}\n{}", title, notes[plan.name], next_drill)))
     if len(shown) < len(plans):

@@ -18,10 +18,10 @@ from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def catalog(plans: int, *, schedule: bool = False) -> Catalog:
+def catalog(plans: int, *, schedule: str | None = None) -> Catalog:
     options = (
         {
-            "schedule": {"expression": "cron(0 9 ? * MON#1 *)", "timezone": "Europe/Paris"},
+            "schedule": {"expression": schedule, "timezone": "Europe/Paris"},
             "cleanup_after": "2h",
             "channel": "C0HOMETAB",
         }
@@ -62,12 +62,13 @@ def test_many_plans_fit_the_view_s_100_blocks_and_the_rest_are_counted() -> None
 
 
 def test_a_scheduled_plan_shows_its_expression_and_time_zone() -> None:
-    view = home.view(HomeFacts(may_see=True, catalog=catalog(1, schedule=True), now=NOW))
+    view = home.view(HomeFacts(may_see=True, catalog=catalog(1, schedule="cron(0 9 ? * MON#1 *)"), now=NOW))
     (plan,) = [
         b["text"]["text"] for b in view["blocks"] if b.get("text", {}).get("text", "").startswith("*plan-")
     ]
     assert "Readiness: not watched yet · Last drill: no drill yet" in plan
-    assert "Scheduled drills: `cron(0 9 ? * MON#1 *)` (Europe/Paris)" in plan
+    # The first Monday of December 2026, 9:00 in Paris.
+    assert "Next scheduled drill: 2026-12-07 08:00 UTC (`cron(0 9 ? * MON#1 *)` in Europe/Paris)" in plan
 
 
 def test_someone_the_policy_lets_do_nothing_sees_no_plans() -> None:
@@ -89,3 +90,8 @@ def test_someone_the_policy_lets_do_nothing_sees_no_plans() -> None:
     for user in ("U0OPS", "U0BOSS"):
         facts = service.facts(user)
         assert facts.may_see and facts.catalog is not None and len(facts.plans) == 3
+
+
+def test_a_rate_schedule_is_shown_as_written() -> None:
+    view = home.view(HomeFacts(may_see=True, catalog=catalog(1, schedule="rate(30 days)"), now=NOW))
+    assert "Scheduled drills: `rate(30 days)` (Europe/Paris)" in str(view)
