@@ -26,6 +26,7 @@ from bot.services.access import Access
 from bot.services.cleanup import Cleaner
 from bot.services.controlling import Controlling
 from bot.services.failback import Failbacker
+from bot.services.home import Home
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import (
     CatalogStore,
@@ -275,6 +276,13 @@ class Container:
             policy=self.settings.access_policy,
             reports=lambda: self.reports,
             watch=lambda: WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
+            home=lambda: Home(
+                catalog=self.catalog,
+                watch=WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
+                store=self.store,
+                access=Access(self.settings.access_policy, SlackDirectory(self.slack_client)),
+                clock=self.clock,
+            ),
         )
 
     def slack_app(self) -> App:

@@ -9,7 +9,9 @@ One-time `at(...)` schedules exist but a drill cadence is recurring, so they are
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
@@ -118,3 +120,96 @@ def _check_field(
         value(first)
         if dash:
             value(last)
+
+
+# How far ahead next_start looks for a cron date: Scheduler's years end at 2199, and a valid expression
+# such as cron(0 9 29 2 ? *) may wait years for its day.
+_LOOKAHEAD_DAYS = 8 * 366
+
+
+def next_start(expression: str, timezone: str, after: datetime) -> datetime | None:
+    """When a cron(...) schedule next fires strictly after `after` (UTC), or None: a rate(...) counts from
+    when Scheduler created the schedule, which the catalog does not know, and a cron may never fire
+    again (its years are past). A local time that a daylight-saving change skips is taken as if the
+    clocks had not changed (zoneinfo's reading)."""
+    cron = _CRON.match(expression)
+    if not cron:
+        return None
+    _check_cron(cron.group(1))
+    minutes, hours, dom, month, dow, year = cron.group(1).split()
+    zone = ZoneInfo(timezone)
+    minute_set = _values(minutes, 0, 59)
+    hour_set = _values(hours, 0, 23)
+    month_set = _values(month, 1, 12, _MONTHS)
+    year_set = _values(year, 1970, 2199)
+    local = after.astimezone(zone)
+    day = local.date()
+    for _ in range(_LOOKAHEAD_DAYS):
+        if day.year in year_set and day.month in month_set and _day_matches(day, dom, dow):
+            for hour in sorted(hour_set):
+                for minute in sorted(minute_set):
+                    moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+                    if moment > after:
+                        return moment
+        day += timedelta(days=1)
+    return None
+
+
+def _values(text: str, low: int, high: int, names: tuple[str, ...] = ()) -> set[int]:
+    def value(part: str) -> int:
+        upper = part.upper()
+        return names.index(upper) + 1 if upper in names else int(part)
+
+    found: set[int] = set()
+    for part in text.split(","):
+        start, slash, step = part.partition("/")
+        first, dash, last = start.partition("-")
+        begin = low if start == "*" else value(first)
+        end = value(last) if dash else (high if slash or start == "*" else begin)
+        found.update(range(begin, end + 1, int(step) if slash else 1))
+    return found
+
+
+def _weekday(day: date) -> int:
+    """Scheduler's day-of-week: 1 is Sunday, 7 Saturday."""
+    return (day.weekday() + 1) % 7 + 1
+
+
+def _last_of_month(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _day_matches(day: date, dom: str, dow: str) -> bool:
+    if dom != "?":
+        if dom == "*":
+            return True
+        if dom == "L":
+            return day.day == _last_of_month(day)
+        if dom.upper().endswith("W"):
+            return day == _nearest_weekday(day, int(dom[:-1]))
+        return day.day in _values(dom, 1, 31)
+    text = dow.upper()
+    if text == "*":
+        return True
+    if text == "L":
+        return _weekday(day) == 7
+    if text.endswith("L"):
+        wanted = _values(text[:-1], 1, 7, _DAYS)
+        return _weekday(day) in wanted and day.day + 7 > _last_of_month(day)
+    if "#" in text:
+        name, _, nth = text.partition("#")
+        return _weekday(day) in _values(name, 1, 7, _DAYS) and (day.day - 1) // 7 + 1 == int(nth)
+    return _weekday(day) in _values(text, 1, 7, _DAYS)
+
+
+def _nearest_weekday(day: date, wanted: int) -> date | None:
+    """`15W`: the weekday nearest the 15th, within its month."""
+    last = _last_of_month(day)
+    if wanted > last:
+        return None
+    target = day.replace(day=wanted)
+    if target.weekday() == 5:  # Saturday: the Friday before, or Monday after when the 1st
+        target = target - timedelta(days=1) if wanted > 1 else target + timedelta(days=2)
+    elif target.weekday() == 6:  # Sunday: the Monday after, or Friday before when the month's last
+        target = target + timedelta(days=1) if wanted < last else target - timedelta(days=2)
+    return target

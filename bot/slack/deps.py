@@ -6,7 +6,9 @@ from collections.abc import Callable
 from functools import cached_property
 
 from bot.domain.policy import AccessPolicy
+from bot.errors import ConfigurationError
 from bot.services.controlling import Controlling
+from bot.services.home import Home
 from bot.services.ports import CatalogStore, Clock
 from bot.services.queries import Queries
 from bot.services.report import Reports
@@ -27,7 +29,9 @@ class SlackDeps:
         policy: AccessPolicy,
         reports: Callable[[], Reports | None] | None = None,
         watch: Callable[[], WatchView],
+        home: Callable[[], Home] | None = None,
     ) -> None:
+        self._home = home
         self._use_cases = use_cases
         self._reports = reports
         self._catalog = catalog
@@ -51,6 +55,13 @@ class SlackDeps:
     def watch(self) -> WatchView:
         """Each plan's readiness as the watch last saw it, and its drills."""
         return self._watch()
+
+    @cached_property
+    def home(self) -> Home:
+        """What the App Home tab shows a user."""
+        if self._home is None:
+            raise ConfigurationError("the App Home tab is not wired")
+        return self._home()
 
     @cached_property
     def catalog(self) -> CatalogStore:

@@ -49,6 +49,7 @@ def register(
         for action in (APPROVE_ACTION, REJECT_ACTION):
             app.action(action)(ack.acknowledge)
         app.view(REASON_VIEW)(ack.acknowledge)
+        app.event("app_home_opened")(ack.acknowledge)
         return
     # Commands the ack answers fully (help, a typo, a refusal) skip the lazy re-invocation altogether.
     acknowledge_command = ack.command_acknowledger(allowed_channels)
@@ -59,6 +60,9 @@ def register(
     app.action(APPROVE_ACTION)(ack=ack.acknowledge, lazy=[_approve(deps)])
     app.action(REJECT_ACTION)(ack.reason_asker(allowed_channels))
     app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
+    # Slack sends it for the Messages tab too; only the Home tab is ours to draw.
+    app.event("app_home_opened", matchers=[_home_tab])(ack=ack.acknowledge, lazy=[_publish_home(deps)])
+    app.event("app_home_opened")(ack.acknowledge)
 
 
 def _run_command(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
@@ -98,6 +102,24 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
             approvals.reject(deps(), body, client)
 
     return on_reason
+
+
+def _home_tab(event: dict[str, Any]) -> bool:
+    return event.get("tab") == "home"
+
+
+def _publish_home(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
+    def publish_home(event: dict[str, Any], client: WebClient) -> None:
+        from bot.slack import home  # after the ack: see the module docstring
+
+        user_id = str(event["user"])
+        try:
+            client.views_publish(user_id=user_id, view=home.view(deps().home.facts(user_id)))
+        except Exception:
+            # No one to tell: the tab keeps its last view until the user opens it again.
+            logger.exception("Could not publish the Home tab of %s", user_id)
+
+    return publish_home
 
 
 @contextmanager

@@ -7,8 +7,10 @@ only the parsed view of a form body with no `payload` field is corrected.
 
 Before Bolt sees a request, what Slack never sends is refused with a 4xx instead of failing inside Bolt
 with a 500: a body too large (413), not base64 though flagged so, not UTF-8, or not a form (400), and a
-timestamp header that is not a Unix time (401; slack_sdk's check calls int() on it). Bolt then checks
-the timestamp's age and the signature (401).
+timestamp header that is not a Unix time (401; slack_sdk's check calls int() on it). Events (the Home
+tab's app_home_opened, Slack's url_verification challenge) come as JSON: a JSON body must be one object,
+an event envelope.
+Bolt then checks the timestamp's age and the signature (401).
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListene
 from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 
+from bot.domain.strict_json import DocumentError, load_json
+
 # Slack's largest request to this app is a click carrying the bot's own message (at most 50 blocks of
 # 3,000 characters): well under this, and Lambda takes up to 6 MB.
 MAX_BODY_BYTES = 1024 * 1024
-# Commands and clicks come as forms; the app subscribes to no events (which come as JSON).
+# Commands and clicks come as forms; events (app_home_opened) as JSON.
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+EVENT_TYPES = ("event_callback", "url_verification")  # the Events API's envelopes this app receives
 UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits: int() also reads "1_000", " 1" and other scripts'
 
 log = logging.getLogger(__name__)
@@ -77,13 +83,26 @@ def slack_body(event: dict[str, Any]) -> str:
     if not isinstance(timestamp, str) or not UNIX_TIME.fullmatch(timestamp):
         raise Refused(401, "X-Slack-Request-Timestamp is missing or not a Unix time")
     content_type = str(headers.get("content-type") or "").partition(";")[0].strip().lower()
-    if content_type != FORM:
+    if content_type not in (FORM, JSON):
         shown = repr(content_type[:60]) if content_type else "missing"  # the sender's text, into a log line
-        raise Refused(400, f"the Content-Type is {shown}, not {FORM}")
+        raise Refused(400, f"the Content-Type is {shown}, not {FORM} or {JSON}")
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "the body is not UTF-8 text") from None
+    if content_type == JSON:
+        # Bolt would answer a 500 for what json.loads refuses, and silently keep the last of a repeated key.
+        try:
+            parsed = load_json(text)
+        except DocumentError as error:
+            raise Refused(400, f"the {JSON} body is refused: {error}") from None
+        if not isinstance(parsed, dict) or parsed.get("type") not in EVENT_TYPES:
+            raise Refused(
+                400,
+                f"the Content-Type is {JSON}, which Slack sends only for events (type event_callback or "
+                "url_verification)",
+            )
+    return text
 
 
 class FormSafeRequest(BoltRequest):

@@ -44,13 +44,14 @@ BLOCK_TYPES = frozenset(
 TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 
 
-def problems_in_blocks(blocks: object) -> list[str]:
-    """All the reasons Slack would answer `invalid_blocks`; empty when the blocks are fine."""
+def problems_in_blocks(blocks: object, *, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """All the reasons Slack would answer `invalid_blocks`; empty when the blocks are fine.
+    A message holds 50 blocks, a view (modal or Home tab) 100."""
     if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
         return ["blocks must be an array of objects [json-pointer:/blocks]"]
     found: list[str] = []
-    if len(blocks) > MAX_BLOCKS:
-        found.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        found.append(f"no more than {max_blocks} items allowed [json-pointer:/blocks]")
     seen_block_ids: set[str] = set()
     for index, block in enumerate(blocks):
         where = f"/blocks/{index}"

@@ -232,6 +232,12 @@ class FakeSlack:
         with self.workspace.lock:
             return [dict(view) for view in self.workspace.views]
 
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The Home tab views.publish last left for `user`."""
+        with self.workspace.lock:
+            view = self.workspace.home_views.get(user)
+            return dict(view) if view else None
+
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Every recorded message in posting order (deleted ones too, flagged `deleted`)."""
         with self.workspace.lock:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.slack_fake.blockkit import MAX_MESSAGE_TEXT
+from sandbox.slack_fake.blockkit import MAX_MESSAGE_TEXT, problems_in_blocks
 from sandbox.slack_fake.workspace import (
     RESPONSE_URL_MAX_USES,
     ApiError,
@@ -352,6 +352,23 @@ def views_open(ws: Workspace, params: Params) -> dict[str, Any]:
     return {"view": opened}
 
 
+def views_publish(ws: Workspace, params: Params) -> dict[str, Any]:
+    """A user's Home tab: a view of type "home" whose blocks pass Slack's checks, kept per user."""
+    user = ws.user(params.get("user_id"))
+    view = _json_field(params, "view", "invalid_arguments")
+    if not isinstance(view, dict) or view.get("type") != "home":
+        raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] bad view type"]})
+    problems = problems_in_blocks(view.get("blocks"), max_blocks=VIEW_BLOCKS_MAX)
+    if problems:
+        raise ApiError(
+            "invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]}
+        )
+    with ws.lock:
+        published = {**view, "id": f"V{len(ws.views) + len(ws.home_views) + 1:08d}"}
+        ws.home_views[user.id] = published
+    return {"view": published}
+
+
 # Slack's limit for one file (slack_sdk checks it too, before asking for a URL).
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 
@@ -427,6 +444,7 @@ METHODS: dict[str, Method] = {
     "files.getUploadURLExternal": files_get_upload_url_external,
     "files.completeUploadExternal": files_complete_upload_external,
     "views.open": views_open,
+    "views.publish": views_publish,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,

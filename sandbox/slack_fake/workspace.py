@@ -212,6 +212,7 @@ class Workspace:
         self.messages: list[Message] = []
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self.home_views: dict[str, dict[str, Any]] = {}  # each user's Home tab, as views.publish left it
         self.uploads: dict[str, Upload] = {}  # by file id
         self.files_url = ""  # where upload URLs point (the server's /upload/v1/), set when it starts
         self._last_ts_us = 0
@@ -364,5 +365,6 @@ class Workspace:
         with self.lock:
             self.messages.clear()
             self.views.clear()
+            self.home_views.clear()
             self.uploads.clear()
             self.response_urls.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import CleanupStatus, ExecutionStatus
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import Sandbox
+from tests.e2e.test_home import open_home, texts
 
 
 def sid(n: int) -> str:
@@ -193,3 +195,17 @@ def test_plans_apply_keeps_the_schedules_equal_to_the_catalog(box: Sandbox, tmp_
     assert set(schedules()) == {"monthly"}
     restored = apply(box.stack.moto.url, tmp_path, PLANS)
     assert "created stuck; updated monthly; deleted none" in restored.stdout, restored.stderr
+
+
+def test_the_home_tab_says_when_each_scheduled_drill_next_starts(box: Sandbox) -> None:
+    shown = texts(open_home(box, "U0HOMESCHED"))
+    monthly = next(part for part in shown.split("\n*") if part.startswith("monthly*"))
+    found = re.search(
+        r"Next scheduled drill: (\d{4}-\d\d-\d\d) (\d\d):00 UTC \(`cron\(0 9 \? \* MON#1 \*\)` in Europe/Paris\)",
+        monthly,
+    )
+    assert found, monthly
+    day = datetime.strptime(found.group(1), "%Y-%m-%d")
+    assert day.weekday() == 0 and day.day <= 7 and found.group(2) in ("07", "08")  # 9:00 in Paris
+    stuck = next(part for part in shown.split("\n*") if part.startswith("stuck*"))
+    assert "Scheduled drills: `rate(30 days)` (UTC)" in stuck

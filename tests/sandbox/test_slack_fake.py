@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -383,3 +384,26 @@ def test_admin_http_faults_messages_and_reset(slack: FakeSlack, client: WebClien
     assert [c["method"] for c in http("GET", slack.url + "_fake/calls")] == ["chat.postMessage"] * 2
     http("POST", slack.url + "_fake/reset", {})
     assert slack.messages() == [] and slack.calls == []
+
+
+def test_views_publish_keeps_each_users_home_tab_and_refuses_what_slack_would(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    client.views_publish(user_id="U0HOMEA", view={"type": "home", "blocks": [section("first")]})
+    client.views_publish(user_id="U0HOMEA", view={"type": "home", "blocks": [section("second")]})
+    client.views_publish(user_id="U0HOMEB", view={"type": "home", "blocks": [section("other")]})
+    home = slack.home_view("U0HOMEA")
+    assert home is not None and home["blocks"] == [section("second")]
+    assert slack.home_view("U0HOMEB") is not None and slack.home_view("U0HOMEC") is None
+    # A view holds 100 blocks (a message 50); a modal is not a Home tab; the user must exist.
+    client.views_publish(user_id="U0HOMEA", view={"type": "home", "blocks": [section("x")] * 100})
+    for user, view, error in (
+        ("U0HOMEA", {"type": "home", "blocks": [section("x")] * 101}, "invalid_arguments"),
+        ("U0HOMEA", {"type": "modal", "blocks": []}, "invalid_arguments"),
+        ("U0HOMEA", {"type": "home", "blocks": [{"type": "section"}]}, "invalid_arguments"),
+        ("nobody", {"type": "home", "blocks": []}, "user_not_found"),
+    ):
+        publish = functools.partial(client.views_publish, user_id=user, view=view)
+        assert error_of(publish) == error, view
+    home = slack.home_view("U0HOMEA")
+    assert home is not None and len(home["blocks"]) == 100

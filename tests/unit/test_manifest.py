@@ -30,6 +30,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "views.open": set(),
+    "views.publish": set(),
     "auth.test": set(),
     # slack_sdk's files_upload_v2: files.getUploadURLExternal, then files.completeUploadExternal.
     "files.upload.v2": {"files:write"},
