@@ -222,7 +222,9 @@ def test_a_drill_over_socket_mode_runs_to_the_end_ticked_by_the_command_s_loop(w
     execution = world.wait_for(channel, lambda e: e.status.is_terminal)
     assert execution.status is ExecutionStatus.COMPLETED
     assert all(server.status is ServerStatus.LAUNCHED for server in execution.servers())
-    (anchor,) = [m for m in world.public(channel) if not m["thread_ts"]]
+    anchors = [m for m in world.public(channel) if not m["thread_ts"]]
+    assert len(anchors) == 1, world.public(channel)  # what else reached the channel, if anything did
+    (anchor,) = anchors
     thread = [m["text"] for m in world.slack.thread(channel, anchor["ts"]) if m["ts"] != anchor["ts"]]
     assert any("Wave 2/2 Web COMPLETED: 1/1 launched" in text for text in thread), thread
     assert "Drill of plan-x COMPLETED: 3/3 servers launched" in thread[-2]
