@@ -7,6 +7,7 @@ from functools import cached_property
 
 from bot.domain.policy import AccessPolicy
 from bot.services.controlling import Controlling
+from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock
 from bot.services.queries import Queries
 from bot.services.report import Reports
@@ -42,6 +43,10 @@ class SlackDeps:
     @cached_property
     def controlling(self) -> Controlling:
         return self._use_cases().controlling
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return self._use_cases().outbox
 
     @cached_property
     def queries(self) -> Queries:
