@@ -72,6 +72,8 @@ class BlockKitRenderer:
     anchor = staticmethod(thread_messages.anchor)
     event = staticmethod(thread_messages.event)
     picture_refused = staticmethod(thread_messages.picture_refused)
+    report_verdict = staticmethod(thread_messages.report_verdict)
+    report_head = staticmethod(thread_messages.report_head)
 
 
 def build_use_cases(
@@ -131,6 +133,7 @@ def build_use_cases(
         ),
         ticking=ticking,
         queries=Queries(catalog=catalog, store=store),
+        outbox=outbox,
     )
 
 
@@ -196,6 +199,7 @@ class Container:
             self.clock,
             claim_seconds=CLAIM_SECONDS * self.time_stretch,
             pictures=self.pictures,
+            reports=self.reports,
         )
 
     @cached_property

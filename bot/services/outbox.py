@@ -8,12 +8,23 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain import report as report_domain
 from bot.domain.engine import progress_fields
 from bot.domain.events import ExecutionFinished, ProgressUpdated, TimelineReady
 from bot.domain.execution import Execution, SlackBlock
 from bot.domain.timeline import headline, timeline
 from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
-from bot.services.ports import Clock, ExecutionStore, Notifier, OutboxEntry, Pictures, Renderer
+from bot.services.ports import (
+    Clock,
+    ExecutionStore,
+    Message,
+    Notifier,
+    OutboxEntry,
+    Pictures,
+    Renderer,
+    ReportNote,
+)
+from bot.services.report import LINK_SECONDS, Linked, Reports, ReportUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +71,7 @@ class Outbox:
         claim_seconds: float = CLAIM_SECONDS,
         recheck_seconds: float = RECHECK_SECONDS,
         pictures: Pictures | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -68,6 +80,7 @@ class Outbox:
         self._claim_seconds = claim_seconds
         self._recheck_seconds = recheck_seconds
         self._pictures = pictures  # None: the timeline's verdict line is posted without its picture
+        self._reports = reports  # None: this deployment keeps no reports, the verdict goes without a link
 
     def deliver(self, execution_id: str, known: Execution | None = None) -> DeliveryReport:
         """Post the pending events of an execution in order; say how far it got.
@@ -200,14 +213,20 @@ class Outbox:
     ) -> str:
         """The timeline picture with its verdict line, shared once: a retry first looks for the file."""
         execution_id, seq = execution.execution_id, entry.event.seq
-        comment = self._renderer.event(entry.event)
+        key = f"{execution_id}:{seq}"
         if self._pictures is None:
-            return self._post_once(channel, thread, execution_id, entry, owner)
+            found = self._notifier.find(channel, key, thread_ts=thread) if entry.attempts else None
+            if found:
+                return found
+            comment = self._caption(execution, self._renderer.event(entry.event))
+            self._fence(execution_id, seq, owner)
+            return self._notifier.post(channel, comment, key=key, thread_ts=thread)
         filename = f"timeline-{execution_id}-{seq}.png"
         if entry.attempts:
             found = self._notifier.find_file(channel, thread, filename)
             if found:
                 return found
+        comment = self._caption(execution, self._renderer.event(entry.event))
         # Drawn from the execution as just saved or read: the picture is a projection, not a record.
         picture = timeline(execution, self._clock())
         title = headline(picture)
@@ -221,11 +240,66 @@ class Outbox:
             # Refused for good (no files:write scope, a file Slack will not take): the verdict line
             # still goes out, saying why the picture does not, rather than holding the thread back.
             logger.error("Slack refused the timeline picture of %s: %s", execution_id, error)
-            assert isinstance(entry.event, TimelineReady)
-            key = f"{execution_id}:{seq}"
             found = self._notifier.find(channel, key, thread_ts=thread) if entry.attempts else None
             if found:
                 return found
             self._fence(execution_id, seq, owner)
-            told = self._renderer.picture_refused(entry.event, error.error)
+            told = self._renderer.picture_refused(comment, error.error)
             return self._notifier.post(channel, told, key=key, thread_ts=thread)
+
+    def _caption(self, execution: Execution, head: Message) -> Message:
+        """The report's verdict of the execution as stored, with a fresh link to its HTML page.
+
+        A report the store refuses does not hold the thread back: the verdict goes out without the
+        link, saying so (the tick keeps writing the report, and `/drs report` links it then)."""
+        if not execution.status.is_terminal:
+            return head  # retried since it ended: the report judges it when it ends again
+        if self._reports is None:
+            return self._renderer.report_verdict(
+                head, ReportNote(report_domain.build(execution, self._clock()))
+            )
+        try:
+            linked = self._reports.link(execution)  # writes the report first when the stored one is older
+        except ReportUnavailable as error:
+            logger.warning(
+                "report of %s not stored; its verdict is posted without a link: %s",
+                execution.execution_id,
+                error,
+            )
+            built = report_domain.build(execution, self._clock())
+            return self._renderer.report_verdict(head, ReportNote(built, unavailable=str(error)))
+        return self._renderer.report_verdict(head, _note(linked))
+
+    def post_report(self, execution: Execution, linked: Linked) -> str | None:
+        """Share the timeline picture again in the execution's thread, with the verdict and a fresh link
+        (`/drs report`): evidence the channel sees. Return the file's (or the message's) id; None when
+        the execution has no thread. Slack's errors (bot.errors.SlackError) are the caller's to tell."""
+        channel, thread = execution.channel_id, execution.anchor_ts
+        if channel is None or thread is None:
+            return None
+        comment = self._renderer.report_verdict(self._renderer.report_head(linked.report), _note(linked))
+        # A new name each time: a retry of the end post looks for its own file name and key, never these.
+        stamp = self._clock().strftime("%Y%m%dT%H%M%S")
+        key = f"{execution.execution_id}:report:{stamp}"
+        if self._pictures is None:
+            return self._notifier.post(channel, comment, key=key, thread_ts=thread)
+        picture = timeline(execution, self._clock())
+        title = headline(picture)
+        filename = f"report-{execution.execution_id}-{stamp}.png"
+        try:
+            return self._notifier.upload(
+                channel,
+                thread,
+                filename=filename,
+                data=self._pictures.png(picture, title),
+                title=title,
+                comment=comment,
+            )
+        except SlackRefused as error:
+            logger.error("Slack refused the report picture of %s: %s", execution.execution_id, error)
+            told = self._renderer.picture_refused(comment, error.error)
+            return self._notifier.post(channel, told, key=key, thread_ts=thread)
+
+
+def _note(linked: Linked) -> ReportNote:
+    return ReportNote(linked.report, url=linked.url, link_seconds=LINK_SECONDS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -11,9 +12,10 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad
-from bot.domain.events import Event, ProgressUpdated, TimelineReady
+from bot.domain.events import Event, ProgressUpdated
 from bot.domain.execution import Execution, ExecutionSummary
 from bot.domain.plans import Catalog
+from bot.domain.report import Report
 from bot.domain.timeline import Timeline
 
 Clock = Callable[[], datetime]
@@ -234,12 +236,26 @@ class Pictures(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ReportNote:
+    """What the thread is told of an execution's report: its verdict, and a link when there is one."""
+
+    report: Report
+    url: str | None = None  # None: reports are not kept, or it could not be stored just now
+    link_seconds: int = 0
+    unavailable: str | None = None  # why the report could not be stored (then no url)
+
+
 class Renderer(Protocol):
     def anchor(self, view: ProgressUpdated, now: datetime) -> Message: ...
 
     def event(self, event: Event) -> Message: ...
 
-    def picture_refused(self, event: TimelineReady, error: str) -> Message: ...
+    def picture_refused(self, caption: Message, error: str) -> Message: ...
+
+    def report_verdict(self, head: Message, note: ReportNote) -> Message: ...
+
+    def report_head(self, report: Report) -> Message: ...
 
 
 class Directory(Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.controlling import Controlling
+from bot.services.outbox import Outbox
 from bot.services.queries import Queries
 from bot.services.requesting import Requesting
 from bot.services.ticking import Ticking
@@ -18,3 +19,4 @@ class UseCases:
     controlling: Controlling  # approve, reject, cancel, clean up
     ticking: Ticking  # the executor's tick, early ticks on DRS events, the active executions
     queries: Queries  # find, latest, history, plan names
+    outbox: Outbox  # the threads' messages; /drs report posts a report there again

@@ -9,6 +9,7 @@ from bot.domain.policy import AccessPolicy
 from bot.errors import ConfigurationError
 from bot.services.controlling import Controlling
 from bot.services.home import Home
+from bot.services.outbox import Outbox
 from bot.services.ports import CatalogStore, Clock
 from bot.services.queries import Queries
 from bot.services.report import Reports
@@ -46,6 +47,10 @@ class SlackDeps:
     @cached_property
     def controlling(self) -> Controlling:
         return self._use_cases().controlling
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return self._use_cases().outbox
 
     @cached_property
     def queries(self) -> Queries:

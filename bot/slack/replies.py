@@ -567,15 +567,25 @@ def report_unavailable(execution: Execution, error: Exception) -> Mrkdwn:
     )
 
 
-def report_link(execution: Execution, judgement: Judgement, url: str) -> Mrkdwn:
-    """The verdict, its reasons one per line, and a short-lived link to the HTML page."""
+REPORT_POSTED = Mrkdwn("Posted in the execution's thread with its timeline picture.")
+REPORT_NO_THREAD = Mrkdwn("The execution has no thread in Slack to post it into.")
+
+
+def report_not_posted(error: str) -> Mrkdwn:
+    return md("It could not be posted in the execution's thread (Slack answered `{}`).", error)
+
+
+def report_link(execution: Execution, judgement: Judgement, url: str, where: Mrkdwn) -> Mrkdwn:
+    """The verdict, its reasons one per line, a short-lived link to the HTML page, and `where` the
+    report went (the execution's thread, or why not)."""
     reasons = [md("• {}", line) for line in (*judgement.failures, *judgement.findings)]
     return md(
-        "*{}* — report of {}\n{}{}\n{} (the link works for {} minutes; `/drs report` makes a new one)",
+        "*{}* — report of {}\n{}{}\n{} (the link works for {} minutes; `/drs report` makes a new one)\n{}",
         judgement.verdict.value,
         _report_name(execution),
         Mrkdwn("\n").join(reasons),
         md("\n") if reasons else md(""),
         link(url, "Open the report"),
         LINK_SECONDS // 60,
+        where,
     )

@@ -15,7 +15,7 @@ from slack_bolt import Respond
 from bot.domain import commands
 from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, Report, ShowPlan, Status
 from bot.domain.execution import Execution
-from bot.errors import AmbiguousExecution
+from bot.errors import AmbiguousExecution, SlackError
 from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
 from bot.slack import replies, watch_blocks
@@ -127,7 +127,14 @@ def _report(deps: SlackDeps, parsed: Report, command: dict[str, Any], respond: R
     except ReportUnavailable as error:
         _reply(respond, replies.report_unavailable(execution, error))
         return
-    _reply(respond, replies.report_link(execution, linked.report.judgement, linked.url))
+    # Evidence the channel sees: the picture, verdict and fresh link again in the execution's thread.
+    try:
+        posted = deps.outbox.post_report(execution, linked)
+        where = replies.REPORT_POSTED if posted else replies.REPORT_NO_THREAD
+    except SlackError as error:
+        logger.warning("report of %s not posted in its thread: %s", execution.execution_id, error)
+        where = replies.report_not_posted(error.error)
+    _reply(respond, replies.report_link(execution, linked.report.judgement, linked.url, where))
 
 
 def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:

@@ -41,7 +41,8 @@ from bot.domain.events import (
     WaveStarted,
 )
 from bot.domain.execution import ExecutionStatus
-from bot.services.ports import Message
+from bot.domain.report import Report
+from bot.services.ports import Message, ReportNote
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.layout import (
     SECTION_LIMIT,
@@ -57,7 +58,7 @@ from bot.slack.layout import (
     readiness_text,
     section,
 )
-from bot.slack.mrkdwn import Mrkdwn, clip, md, user, usergroup, users
+from bot.slack.mrkdwn import Mrkdwn, clip, link, md, user, usergroup, users
 
 
 def anchor(view: ProgressUpdated, now: datetime) -> Message:
@@ -445,10 +446,61 @@ def timeline_caption(event: TimelineReady) -> Mrkdwn:
     )
 
 
-def picture_refused(event: TimelineReady, error: str) -> Message:
-    """The verdict line alone, when Slack refuses the picture for good (say, no files:write scope)."""
-    text = timeline_caption(event) + md(
-        "\n_The timeline picture was not posted: Slack answered `{}`._", error
+def picture_refused(caption: Message, error: str) -> Message:
+    """The verdict alone, when Slack refuses the picture for good (say, no files:write scope)."""
+    text = Mrkdwn(caption.text) + md("\n_The timeline picture was not posted: Slack answered `{}`._", error)
+    return message(text, [section(text)])
+
+
+# A verdict's reasons and DRS's errors, clipped so that the caption stays one readable message.
+REASON_CHARS = 300
+SHOWN_REASONS = 8
+
+
+def report_verdict(head: Message, note: ReportNote) -> Message:
+    """The report's verdict under `head`, its reasons one per line, DRS's error for each server that did
+    not launch, and a short-lived link to the HTML report when the deployment keeps reports."""
+    judgement = note.report.judgement
+    lines = [md("• {}", clip(reason, REASON_CHARS)) for reason in (*judgement.failures, *judgement.findings)]
+    failed = [s for w in note.report.waves for s in w.servers if s.error]
+    lines += [
+        md("• `{}`: {}", s.source_server_id, clip(" ".join((s.error or "").split()), REASON_CHARS))
+        for s in failed
+    ]
+    if len(lines) > SHOWN_REASONS:
+        lines = [
+            *lines[: SHOWN_REASONS - 1],
+            md("…and {} more (in the report)", len(lines) - SHOWN_REASONS + 1),
+        ]
+    text = Mrkdwn(head.text) + md("\n*Verdict: {}*", judgement.verdict.value)
+    if lines:
+        text += Mrkdwn("\n") + Mrkdwn("\n").join(lines)
+    execution_id = note.report.execution_id
+    if note.url is not None:
+        text += md(
+            "\n{} — the link works for {} minutes; `/drs report {}` makes a fresh one.",
+            link(note.url, "Open the report"),
+            note.link_seconds // 60,
+            execution_id,
+        )
+    elif note.unavailable is not None:
+        text += md(
+            "\n_The report could not be stored just now ({}); it is written on a later tick, and "
+            "`/drs report {}` links it._",
+            clip(note.unavailable, REASON_CHARS),
+            execution_id,
+        )
+    return message(text, [section(text)])
+
+
+def report_head(report: Report) -> Message:
+    """The first line of a report posted again on request (`/drs report`)."""
+    text = md(
+        ":bar_chart: Report of {} `{}` ({}): *{}*.",
+        kind_label(report.execution_type).lower(),
+        report.execution_id,
+        report.plan_id,
+        report.status.value,
     )
     return message(text, [section(text)])
 

@@ -21,6 +21,7 @@ import yaml
 from bot.domain.execution import ExecutionStatus
 from bot.slack.ids import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
 from drs_cli.main import main as drs_bot
+from sandbox.stack import REPORTS_BUCKET
 from sandbox.transcript import render_channel
 from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, PLANS, Sandbox
 
@@ -106,7 +107,15 @@ def test_a_hostile_plan_and_drs_error_reach_the_thread_as_text(sandbox: Sandbox,
     sandbox.settle()
 
     texts = everything_in(sandbox, channel)
-    assert markup(texts) == {"<@U0ALICE>"}, "only the requester is mentioned; nothing else is markup"
+    # The bot's own link to the report (a presigned URL it made) is the only other markup.
+    report = (
+        f"<{sandbox.stack.moto.url}/{REPORTS_BUCKET}/reports/{hostile_plan}/{execution.execution_id}.html?"
+    )
+    links = {
+        found for found in markup(texts) if found.startswith(report) and found.endswith("|Open the report>")
+    }
+    assert len(links) == 1
+    assert markup(texts) - links == {"<@U0ALICE>"}, "only the requester is mentioned; nothing else is markup"
     joined = "\n".join(texts)
     assert "&lt;!here&gt; &lt;@U0MALLORY&gt; &amp; &lt;https://evil.example|Log in&gt;" in joined  # wave
     assert "&lt;!channel&gt; Launch failed: &lt;https://evil.example/login|Click here" in joined  # DRS

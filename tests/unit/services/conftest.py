@@ -12,6 +12,7 @@ from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
 from bot.services.outbox import Outbox
 from bot.services.ports import ExecutionIds, LogKeys
+from bot.services.report import Reports
 from bot.services.requesting import ExecutionRequest, execution_id_for
 from bot.services.use_cases import UseCases
 from bot.wiring import BlockKitRenderer, build_use_cases
@@ -63,6 +64,7 @@ class World:
     limits: Limits = field(default_factory=Limits)
     execution_ids: ExecutionIds = execution_id_for
     log_keys: LogKeys | None = None
+    reports: Reports | None = None
 
     def __post_init__(self) -> None:
         self.catalog = InMemoryCatalogStore(plans())
@@ -74,7 +76,14 @@ class World:
             catalog=self.catalog,
             store=self.store,
             drs=self.drs,
-            outbox=Outbox(self.store, self.notifier, BlockKitRenderer(), self.clock, pictures=self.pictures),
+            outbox=Outbox(
+                self.store,
+                self.notifier,
+                BlockKitRenderer(),
+                self.clock,
+                pictures=self.pictures,
+                reports=self.reports,
+            ),
             trigger=self.trigger,
             clock=self.clock,
             limits=self.limits,
@@ -83,6 +92,7 @@ class World:
             directory=FakeDirectory(),
             execution_ids=self.execution_ids,
             log_keys=self.log_keys,
+            reports=self.reports,
         )
 
     def request(

@@ -47,7 +47,11 @@ def test_a_drill_runs_its_waves_in_order_to_each_servers_result(world: World) ->
         f":arrow_forward: Wave 2/2 Web started: 3 servers of web in us-east-1 — job {jobs_named[1]}",
         ":white_check_mark: Wave 2/2 Web COMPLETED: 3/3 launched in 9m 00s (RTO)",
         ":white_check_mark: Drill of plan-x COMPLETED: 5/5 servers launched, 0 failed, in 18m 00s.",
-        f":bar_chart: Timeline of drill {execution_id}: COMPLETED, 5/5 servers launched in 18m 00s.",
+        f":bar_chart: Timeline of drill {execution_id}: COMPLETED, 5/5 servers launched in 18m 00s.\n"
+        "Verdict: PASSED WITH FINDINGS\n"
+        "• the plan has no rto_target: the RTO is measured, not judged\n"
+        "• the plan has no rpo_target: the data's age is not judged\n"
+        "• the drill's instances are still running (0.3 instance-hours so far)",
     ]
     # The timeline went up once, as a picture of both waves, with that line as its comment.
     assert len(world.notifier.files) == 1
