@@ -2,7 +2,8 @@
 
 Pure: the expression, its time zone and an instant in, the next due instant (UTC) out. Expressions are
 the ones `plans validate` accepts (bot/domain/schedule.py); `cron` is read in the schedule's time zone
-as Scheduler does, `rate` counts whole intervals from the schedule's start. `W` (nearest weekday) is
+as Scheduler does, `rate` counts whole intervals from the schedule's start
+(the sandbox: when its scheduler first saw it). `W` (nearest weekday) is
 not rehearsed: such a schedule is refused here rather than fired at a guessed time.
 """
 
@@ -26,9 +27,8 @@ def next_due(expression: str, timezone: str, after: datetime, start: datetime) -
     rate = _RATE.match(expression)
     if rate:
         interval = timedelta(seconds=int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")])
-        if after < start:
-            return start
-        return start + interval * ((after - start) // interval + 1)
+        # The first is one interval after the start: a `rate(30 days)` drill does not start at `plans apply`.
+        return start + interval * max(1, (after - start) // interval + 1)
     cron = _CRON.match(expression)
     if not cron:
         raise ValueError(f"not a recurring schedule expression: {expression!r}")

@@ -90,6 +90,7 @@ class SandboxStack:
         self._seen: dict[tuple[str, str], datetime] = {}
         self._fired_until: dict[tuple[str, str], datetime] = {}
         self._next_watch: datetime | None = None
+        self._watch_minutes = self.config.watch_minutes
         self.drs_events: EventQueue | None = None
 
     @property
@@ -349,8 +350,7 @@ class SandboxStack:
     def _start_scheduler(self) -> None:
         """What EventBridge does on AWS, by the sandbox's clock: the watch's rate rule every
         `watch_minutes`, and each Scheduler schedule `plans apply` stored at its due times."""
-        if self.config.watch_minutes:
-            self._next_watch = self.bot.clock() + timedelta(minutes=self.config.watch_minutes)
+        self.watch_every(self._watch_minutes)
 
         def run() -> None:
             while not self._stopping.wait(self.config.poll_seconds):
@@ -361,6 +361,13 @@ class SandboxStack:
 
         self._scheduler = threading.Thread(target=run, name="scheduler", daemon=True)
         self._scheduler.start()
+
+    def watch_every(self, minutes: float | None) -> None:
+        """Run the watch every `minutes` of the sandbox's time from now on (None: only on DRS's events),
+        as changing the stack's `WatchMinutes` does."""
+        with self._scheduling:
+            self._watch_minutes = minutes
+            self._next_watch = self.bot.clock() + timedelta(minutes=minutes) if minutes else None
 
     # --- moving time -------------------------------------------------------------------------------
 
@@ -412,7 +419,7 @@ class SandboxStack:
         with self._scheduling:
             now = self.bot.clock()
             answers = []
-            for key, schedule in self._schedules().items():
+            for key, schedule in self._schedules(now).items():
                 fired_until = self._fired_until.get(key, self._seen[key])
                 due = self._due_after(key, schedule, fired_until)
                 while due is not None and due <= now:
@@ -420,16 +427,16 @@ class SandboxStack:
                     fired_until = due
                     due = self._due_after(key, schedule, due)
                 self._fired_until[key] = now
-            if self._next_watch is not None and self.config.watch_minutes and now >= self._next_watch:
+            if self._next_watch is not None and self._watch_minutes and now >= self._next_watch:
                 self.run_watch()
-                self._next_watch = now + timedelta(minutes=self.config.watch_minutes)
+                self._next_watch = now + timedelta(minutes=self._watch_minutes)
             return answers
 
     def _next_schedule_due(self) -> datetime | None:
         with self._scheduling:
             dues = [
                 self._due_after(key, schedule, self._fired_until.get(key, self._seen[key]))
-                for key, schedule in self._schedules().items()
+                for key, schedule in self._schedules(self.bot.clock()).items()
             ]
             return min((due for due in dues if due is not None), default=None)
 
@@ -437,7 +444,7 @@ class SandboxStack:
         timezone = schedule.get("ScheduleExpressionTimezone") or "UTC"
         return next_due(schedule["ScheduleExpression"], timezone, after, start=self._seen[key])
 
-    def _schedules(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def _schedules(self, now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
         """The enabled schedules Scheduler (moto) holds now; a schedule is new when first seen."""
         client = boto3.client("scheduler", region_name=REGION, endpoint_url=self.moto.url)
         found: dict[tuple[str, str], dict[str, Any]] = {}
@@ -447,7 +454,7 @@ class SandboxStack:
                     continue
                 key = (item["GroupName"], item["Name"])
                 found[key] = client.get_schedule(GroupName=key[0], Name=key[1])
-                self._seen.setdefault(key, self.bot.clock())
+                self._seen.setdefault(key, now)
         return found
 
     def _invoke_scheduled(self, schedule: dict[str, Any], due: datetime) -> dict[str, Any]:

@@ -63,3 +63,9 @@ def test_a_rate_counts_whole_intervals_from_the_schedules_start() -> None:
 def test_what_it_cannot_fire_faithfully_is_refused(expression: str) -> None:
     with pytest.raises(ValueError):
         next_due(expression, "UTC", MONDAY_NOON, MONDAY_NOON)
+
+
+def test_a_rate_is_not_due_at_its_start_nor_before_it() -> None:
+    day_later = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert next_due("rate(1 day)", "UTC", MONDAY_NOON, MONDAY_NOON) == day_later
+    assert next_due("rate(1 day)", "UTC", datetime(2026, 11, 1, tzinfo=UTC), MONDAY_NOON) == day_later
