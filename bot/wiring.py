@@ -59,22 +59,23 @@ def utc_now() -> datetime:
 
 
 class MovedTime:
-    """How far a rehearsal has moved time ahead (`drs-bot sandbox advance`). One per process: the
-    sandbox runs every function in its own process, and each builds its own container."""
+    """How far a rehearsal has moved time ahead (`drs-bot sandbox advance`), per clock origin: the
+    sandbox runs every function in its process, each building its own container; another sandbox's
+    clock (another origin) in the same process is not moved."""
 
     def __init__(self) -> None:
-        self._offset = timedelta()
+        self._offsets: dict[datetime, timedelta] = {}
         self._lock = threading.Lock()
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, origin: datetime, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("time cannot go backwards")
         with self._lock:
-            self._offset += timedelta(seconds=seconds)
+            self._offsets[origin] = self._offsets.get(origin, timedelta()) + timedelta(seconds=seconds)
 
-    def offset(self) -> timedelta:
+    def offset(self, origin: datetime) -> timedelta:
         with self._lock:
-            return self._offset
+            return self._offsets.get(origin, timedelta())
 
 
 moved_time = MovedTime()
@@ -86,7 +87,7 @@ def scaled_clock(origin: datetime, scale: float, moved: MovedTime = moved_time) 
 
     def now() -> datetime:
         real = datetime.now(UTC)
-        return origin + (real - origin) * scale + moved.offset()
+        return origin + (real - origin) * scale + moved.offset(origin)
 
     return now
 

@@ -409,7 +409,7 @@ class SandboxStack:
     def _move_to(self, when: datetime) -> None:
         ahead = (when - self.bot.clock()).total_seconds()
         if ahead > 0:
-            moved_time.advance(ahead)
+            moved_time.advance(self.clock_origin, ahead)
             self._drs_clock.advance(ahead)
             self.drs.advance_all()
 

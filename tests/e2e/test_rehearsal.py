@@ -237,7 +237,7 @@ plans:
 
 def test_drs_bot_sandbox_advance_moves_a_running_sandbox_and_refuses_bad_durations(box: Sandbox) -> None:
     stack = box.stack
-    moved_before = moved_time.offset()
+    moved_before = moved_time.offset(stack.clock_origin)
     before, drs_before = stack.bot.clock(), stack.drs.now()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -251,7 +251,7 @@ def test_drs_bot_sandbox_advance_moves_a_running_sandbox_and_refuses_bad_duratio
     moved = cli("2d3h")
     assert moved.returncode == 0, moved.stderr
     # Moved to 2d3h after the request (real seconds of the 600x clock count towards it).
-    moved_after = moved_time.offset()
+    moved_after = moved_time.offset(stack.clock_origin)
     assert timedelta(days=2) < moved_after - moved_before <= timedelta(days=2, hours=3)
     now = datetime.fromisoformat(moved.stdout.split("sandbox time is now ")[1].split()[0])
     assert now - before >= timedelta(days=2, hours=3)
@@ -296,4 +296,4 @@ def test_drs_bot_sandbox_advance_moves_a_running_sandbox_and_refuses_bad_duratio
         status, answer = post(body)
         assert status == 400 and answer["error"], body
     # What was refused moved nothing.
-    assert moved_time.offset() == moved_after
+    assert moved_time.offset(stack.clock_origin) == moved_after
