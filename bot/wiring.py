@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -58,12 +59,36 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def scaled_clock(origin: datetime, scale: float) -> Clock:
-    """Time that runs `scale` times faster than real time from `origin` on (the sandbox)."""
+class MovedTime:
+    """How far a rehearsal has moved time ahead (`drs-bot sandbox advance`), per clock origin: the
+    sandbox runs every function in its process, each building its own container; another sandbox's
+    clock (another origin) in the same process is not moved."""
+
+    def __init__(self) -> None:
+        self._offsets: dict[datetime, timedelta] = {}
+        self._lock = threading.Lock()
+
+    def advance(self, origin: datetime, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time cannot go backwards")
+        with self._lock:
+            self._offsets[origin] = self._offsets.get(origin, timedelta()) + timedelta(seconds=seconds)
+
+    def offset(self, origin: datetime) -> timedelta:
+        with self._lock:
+            return self._offsets.get(origin, timedelta())
+
+
+moved_time = MovedTime()
+
+
+def scaled_clock(origin: datetime, scale: float, moved: MovedTime = moved_time) -> Clock:
+    """Time that runs `scale` times faster than real time from `origin` on, plus the time a rehearsal
+    moved ahead (the sandbox)."""
 
     def now() -> datetime:
         real = datetime.now(UTC)
-        return origin + (real - origin) * scale
+        return origin + (real - origin) * scale + moved.offset(origin)
 
     return now
 

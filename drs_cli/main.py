@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -85,6 +86,19 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="sandbox behaviour (see examples/sandbox.yml)"
     )
     sandbox.set_defaults(run=_sandbox)
+    sandbox_commands = sandbox.add_subparsers(title="sandbox commands")
+    advance = sandbox_commands.add_parser(
+        "advance",
+        help="move a running sandbox's time ahead: due schedules fire, the watch runs",
+        description="Moves the bot's, DRS's and Slack's clocks of a running `drs-bot sandbox` together.",
+    )
+    advance.add_argument("duration", type=_advance_duration, help="how far: like 7d, 2h, 30m, 1d12h, 90s")
+    advance.add_argument(
+        "--url",
+        default=os.environ.get("DRS_BOT_SANDBOX_URL"),
+        help="the sandbox's sandbox_admin_url (printed when it starts; default $DRS_BOT_SANDBOX_URL)",
+    )
+    advance.set_defaults(run=_sandbox_advance)
 
     serve = commands.add_parser(
         "serve",
@@ -304,6 +318,52 @@ def _sandbox(args: argparse.Namespace) -> int:
         print(json.dumps(stack.endpoints()), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    return 0
+
+
+_ADVANCE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def _advance_duration(text: str) -> int:
+    """Seconds from 7d, 2h, 30m, 90s or a combination in that order (1d12h): the plans file's forms."""
+    match = _ADVANCE.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (like 7d, 2h, 30m, 1d12h, 90s)")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+    if total < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: time moves forward only; give more than 0")
+    return total
+
+
+def _sandbox_advance(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    if not args.url:
+        print(
+            "give --url (the sandbox_admin_url `drs-bot sandbox` printed) or set DRS_BOT_SANDBOX_URL",
+            file=sys.stderr,
+        )
+        return 2
+    request = urllib.request.Request(
+        args.url.rstrip("/") + "/advance",
+        data=json.dumps({"seconds": args.duration}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as reply:
+            answer = json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        print(f"the sandbox refused: {json.loads(error.read()).get('error', error.reason)}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as error:
+        print(f"no sandbox answers at {args.url}: {error}", file=sys.stderr)
+        return 1
+    print(f"sandbox time is now {answer['now']}")
+    for fired in answer["fired"]:
+        print(f"fired: {json.dumps(fired, sort_keys=True)}")
     return 0
 
 

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
@@ -28,13 +28,14 @@ from bot.domain.execution import Execution
 from bot.domain.plans import Catalog
 from bot.services.plans import read_catalog
 from bot.settings import Settings
-from bot.wiring import Container
+from bot.wiring import Container, moved_time
 from sandbox.config import SandboxConfig, SlackSetup
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
 from sandbox.local_http import LocalHTTPServer
 from sandbox.moto_server import MotoServer
+from sandbox.schedule_times import next_due
 from sandbox.slack_fake import FakeSlack
 from sandbox.tables import create_tables
 
@@ -52,6 +53,8 @@ EVENTS_BATCH_SIZE = 100
 EVENTS_BATCH_WINDOW_SECONDS = 1
 TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
 REPORTS_BUCKET = "drs-chatops-reports"  # cfn/template.yaml's ReportsBucket, on moto
+ADMIN_PATH = "/_sandbox"
+MAX_ADVANCE = 366 * 86400  # schedules are looked for five years ahead (sandbox/schedule_times.py)
 
 
 class SandboxStack:
@@ -64,6 +67,7 @@ class SandboxStack:
         # The bot's clock (DRS_BOT_CLOCK_*), the emulator's and Slack's run in step from the same origin.
         self.clock_origin = datetime.now(UTC)
         clock = ScaledClock(self.config.time_scale, start=self.clock_origin)
+        self._drs_clock = clock
         self.drs = DrsEmulator(regions=tuple(regions), clock=clock, seed=self.config.seed)
         self.slack = FakeSlack(
             bot_token=self.config.bot_token,
@@ -78,7 +82,15 @@ class SandboxStack:
         self._saved_env: dict[str, str | None] = {}
         self.container: Container | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._watcher: threading.Thread | None = None
+        self._scheduler: threading.Thread | None = None
+        # One at a time: the scheduler's tick and `advance` must not fire the same due time twice.
+        self._scheduling = threading.RLock()
+        # Per schedule (group, name): when it was first seen (a rate counts from there) and up to when
+        # its due times have been fired.
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._fired_until: dict[tuple[str, str], datetime] = {}
+        self._next_watch: datetime | None = None
+        self._watch_minutes = self.config.watch_minutes
         self.drs_events: EventQueue | None = None
 
     @property
@@ -103,8 +115,7 @@ class SandboxStack:
         self._deploy_functions()
         self._serve_slack_endpoint()
         self._start_runner()
-        if self.config.watch_minutes:
-            self._start_watch(self.config.watch_minutes * 60 / self.config.time_scale)
+        self._start_scheduler()
         if self.config.drs_events:
             self._route_drs_events()
         return self
@@ -117,8 +128,8 @@ class SandboxStack:
             self.drs_events.stop()
         if self._runner:
             self._runner.join(timeout=10)
-        if self._watcher:
-            self._watcher.join(timeout=10)
+        if self._scheduler:
+            self._scheduler.join(timeout=10)
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -153,7 +164,14 @@ class SandboxStack:
             "slack_api_url": self.slack.api_url,
             "drs_endpoint_url": self.drs_server.url,
             "dynamodb_endpoint_url": self.moto.url,
+            "sandbox_admin_url": self.admin_url,
         }
+
+    @property
+    def admin_url(self) -> str:
+        """Where `drs-bot sandbox advance` moves a running sandbox's time (POST {"seconds": n})."""
+        assert self._http is not None
+        return f"http://127.0.0.1:{self._http.server_address[1]}{ADMIN_PATH}"
 
     def wait_for_end(self, channel: str, timeout: float) -> Execution | None:
         """The channel's latest execution once it ended and every message is in Slack (None: timed out)."""
@@ -306,10 +324,17 @@ class SandboxStack:
         class SlackEndpoint(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == ADMIN_PATH + "/advance":
+                    status, answer = stack.admin_advance(raw)
+                    self._reply(status, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+                    return
                 result = stack.invoke_slack_function(self.path, dict(self.headers.items()), raw)
                 body = str(result.get("body") or "").encode()
-                self.send_response(int(result.get("statusCode", 500)))
-                for name, value in (result.get("headers") or {}).items():
+                self._reply(int(result.get("statusCode", 500)), body, result.get("headers") or {})
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, Any]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
                     if name.lower() != "content-length":
                         self.send_header(name, str(value))
                 self.send_header("Content-Length", str(len(body)))
@@ -322,18 +347,126 @@ class SandboxStack:
         self._http = LocalHTTPServer(("127.0.0.1", 0), SlackEndpoint)
         threading.Thread(target=self._http.serve_forever, name="slack-endpoint", daemon=True).start()
 
-    def _start_watch(self, real_seconds: float) -> None:
-        """What the watch's EventBridge schedule does on AWS, every `watch_minutes` of emulated time."""
+    def _start_scheduler(self) -> None:
+        """What EventBridge does on AWS, by the sandbox's clock: the watch's rate rule every
+        `watch_minutes`, and each Scheduler schedule `plans apply` stored at its due times."""
+        self.watch_every(self._watch_minutes)
 
         def run() -> None:
-            while not self._stopping.wait(real_seconds):
+            while not self._stopping.wait(self.config.poll_seconds):
                 try:
-                    self.run_watch()
-                except Exception:  # EventBridge would try the next round; so do we
-                    log.exception("watch round failed")
+                    self.fire_due()
+                except Exception:  # EventBridge would try the next time; so do we
+                    log.exception("scheduler tick failed")
 
-        self._watcher = threading.Thread(target=run, name="watch-schedule", daemon=True)
-        self._watcher.start()
+        self._scheduler = threading.Thread(target=run, name="scheduler", daemon=True)
+        self._scheduler.start()
+
+    def watch_every(self, minutes: float | None) -> None:
+        """Run the watch every `minutes` of the sandbox's time from now on (None: only on DRS's events),
+        as changing the stack's `WatchMinutes` does."""
+        with self._scheduling:
+            self._watch_minutes = minutes
+            self._next_watch = self.bot.clock() + timedelta(minutes=minutes) if minutes else None
+
+    # --- moving time -------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> list[dict[str, Any]]:
+        """Move the sandbox's time ahead: the bot's clock, DRS's and Slack's together. Schedules due on
+        the way fire at their time, in order, as the clock passes them; watch rounds due on the way are
+        one round (nothing else changes during the jump, so more rounds would see the same). Returns
+        what the schedules' invocations answered."""
+        if not seconds > 0:
+            raise ValueError("time moves forward only: give a positive duration")
+        with self._scheduling:
+            target = self.bot.clock() + timedelta(seconds=seconds)
+            answers: list[dict[str, Any]] = []
+            while (due := self._next_schedule_due()) is not None and due < target:
+                self._move_to(due)
+                answers += self.fire_due()
+            self._move_to(target)
+            answers += self.fire_due()
+            return answers
+
+    def admin_advance(self, raw: bytes) -> tuple[int, dict[str, Any]]:
+        """POST {ADMIN_PATH}/advance {"seconds": n}: (status, answer); a bad request moves nothing."""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return 400, {"error": 'the body is not JSON: send {"seconds": <positive number>}'}
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or set(body) != {"seconds"}:
+            return 400, {"error": 'send exactly {"seconds": <positive number>}'}
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 < seconds <= MAX_ADVANCE
+        ):
+            return 400, {"error": f"seconds must be a number above 0 and at most {MAX_ADVANCE} (a year)"}
+        fired = self.advance(seconds)
+        return 200, {"now": self.bot.clock().isoformat(), "fired": fired}
+
+    def _move_to(self, when: datetime) -> None:
+        ahead = (when - self.bot.clock()).total_seconds()
+        if ahead > 0:
+            moved_time.advance(self.clock_origin, ahead)
+            self._drs_clock.advance(ahead)
+            self.drs.advance_all()
+
+    def fire_due(self) -> list[dict[str, Any]]:
+        """Fire what is due by now: each schedule once per due time (as Scheduler does, with the time
+        it was due), then the watch if its round is due."""
+        with self._scheduling:
+            now = self.bot.clock()
+            answers = []
+            for key, schedule in self._schedules(now).items():
+                fired_until = self._fired_until.get(key, self._seen[key])
+                due = self._due_after(key, schedule, fired_until)
+                while due is not None and due <= now:
+                    answers.append(self._invoke_scheduled(schedule, due))
+                    fired_until = due
+                    due = self._due_after(key, schedule, due)
+                self._fired_until[key] = now
+            if self._next_watch is not None and self._watch_minutes and now >= self._next_watch:
+                self.run_watch()
+                self._next_watch = now + timedelta(minutes=self._watch_minutes)
+            return answers
+
+    def _next_schedule_due(self) -> datetime | None:
+        with self._scheduling:
+            dues = [
+                self._due_after(key, schedule, self._fired_until.get(key, self._seen[key]))
+                for key, schedule in self._schedules(self.bot.clock()).items()
+            ]
+            return min((due for due in dues if due is not None), default=None)
+
+    def _due_after(self, key: tuple[str, str], schedule: dict[str, Any], after: datetime) -> datetime | None:
+        timezone = schedule.get("ScheduleExpressionTimezone") or "UTC"
+        return next_due(schedule["ScheduleExpression"], timezone, after, start=self._seen[key])
+
+    def _schedules(self, now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+        """The enabled schedules Scheduler (moto) holds now; a schedule is new when first seen."""
+        client = boto3.client("scheduler", region_name=REGION, endpoint_url=self.moto.url)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for page in client.get_paginator("list_schedules").paginate():
+            for item in page["Schedules"]:
+                if item.get("State") != "ENABLED":
+                    continue
+                key = (item["GroupName"], item["Name"])
+                found[key] = client.get_schedule(GroupName=key[0], Name=key[1])
+                self._seen.setdefault(key, now)
+        return found
+
+    def _invoke_scheduled(self, schedule: dict[str, Any], due: datetime) -> dict[str, Any]:
+        """The schedule's target invoked with its input, `<aws.scheduler.scheduled-time>` filled in."""
+        target = schedule["Target"]
+        payload = target.get("Input", "{}").replace(
+            "<aws.scheduler.scheduled-time>", due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        client = boto3.client("lambda", region_name=REGION)
+        reply = client.invoke(FunctionName=target["Arn"], InvocationType="RequestResponse", Payload=payload)
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
 
     def fire_schedule(self, plan_name: str, scheduled_time: str) -> dict[str, Any]:
         """What EventBridge Scheduler does at a plan's scheduled time: invoke the scheduled-drill

@@ -97,12 +97,12 @@ def clear_faults(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[s
 
 
 def get_clock(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
-    return {"now": fmt_time(emu.now()), "manual": hasattr(emu.clock, "advance")}
+    return {"now": fmt_time(emu.now()), "manual": hasattr(emu.clock, "set")}
 
 
 def move_clock(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
     clock: Any = emu.clock
-    if not hasattr(clock, "advance"):
+    if not hasattr(clock, "set"):
         raise AdminError(
             409, "the clock is not manual; start the emulator with a ManualClock (--manual-clock)"
         )

@@ -54,9 +54,21 @@ class ScaledClock:
         self.time_scale = time_scale
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
         self._t0 = time.monotonic()
+        self._moved = 0.0
+        self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.time_scale)
+        with self._lock:
+            moved = self._moved
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.time_scale + moved)
+
+    def advance(self, seconds: float) -> datetime:
+        """Jump ahead (a rehearsal moving time); the clock keeps running at its scale from there."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        with self._lock:
+            self._moved += seconds
+        return self.now()
 
 
 def fmt_time(dt: datetime) -> str:

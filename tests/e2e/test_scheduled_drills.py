@@ -71,6 +71,10 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
     )
     catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    # The sandbox fires stored schedules at their time: these plans are gone, so are their schedules.
+    scheduler = boto3.client("scheduler", region_name=REGION, endpoint_url=stack.moto.url)
+    for schedule in scheduler.list_schedules(GroupName="drs-chatops")["Schedules"]:
+        scheduler.delete_schedule(Name=schedule["Name"], GroupName="drs-chatops")
 
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:drs-chatops-scheduled-drill"
