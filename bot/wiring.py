@@ -50,7 +50,7 @@ from bot.services.use_cases import UseCases
 from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
 from bot.services.watch import Watch, WatchView
 from bot.settings import Settings
-from bot.slack import thread_messages, watch_blocks
+from bot.slack import thread_messages
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
 
@@ -163,8 +163,8 @@ def build_use_cases(
 
 
 class WatchRenderer:
-    news = staticmethod(watch_blocks.news)
-    skipped = staticmethod(watch_blocks.skipped)
+    news = staticmethod(thread_messages.watch_news)
+    skipped = staticmethod(thread_messages.drill_skipped)
 
 
 @dataclass

@@ -10,8 +10,8 @@ from bot.domain.execution import Execution
 from bot.domain.plans import Schedule
 from bot.domain.schedule import next_start
 from bot.services.home import HomeFacts
-from bot.slack import watch_blocks
-from bot.slack.layout import STATUS_ICON, context, kind_label, section
+from bot.slack import layout
+from bot.slack.layout import STATUS_ICON, context, kind_label, section, when
 from bot.slack.mrkdwn import Mrkdwn, link, md, user
 
 MAX_BLOCKS = 100  # Slack's limit for a view
@@ -50,7 +50,7 @@ def _next_drill(schedule: Schedule, now: datetime) -> Mrkdwn:
         return md("Scheduled drills: `{}` ({})", schedule.expression, schedule.timezone)
     return md(
         "Next scheduled drill: {} (`{}` in {})",
-        watch_blocks.when(after),
+        when(after),
         schedule.expression,
         schedule.timezone,
     )
@@ -60,7 +60,7 @@ def view(facts: HomeFacts) -> dict[str, Any]:
     """A view of type "home" of at most 100 blocks: plans beyond that are counted, not shown."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "DRS ChatOps"}},
-        context(md("Updated {} · refreshed each time you open this tab", watch_blocks.when(facts.now))),
+        context(md("Updated {} · refreshed each time you open this tab", when(facts.now))),
     ]
     if not facts.may_see or facts.catalog is None:
         blocks.append(section(NO_ACCESS))
@@ -77,7 +77,7 @@ def view(facts: HomeFacts) -> dict[str, Any]:
     plans = facts.catalog.plans
     if not plans:
         blocks.append(context(Mrkdwn("No plans yet: `drs-bot plans apply` loads them.")))
-    notes = watch_blocks.notes(facts.catalog, facts.plans, facts.now)
+    notes = layout.notes(facts.catalog, facts.plans, facts.now)
     room = MAX_BLOCKS - len(blocks)
     shown = plans if len(plans) <= room else plans[: room - 1]
     for plan in shown:

@@ -9,7 +9,10 @@ from typing import Any
 
 from bot.domain.events import ProgressUpdated
 from bot.domain.execution import ExecutionStatus, ExecutionType, WaveStatus
+from bot.domain.plans import Catalog
+from bot.domain.watch import WatchState
 from bot.services.ports import Message
+from bot.services.watch import PlanWatch
 from bot.slack.mrkdwn import Mrkdwn, clip, md, plain
 
 SECTION_LIMIT = 3000
@@ -114,3 +117,61 @@ def readiness_text(
     if forced:
         head += Mrkdwn(" — started anyway (--force)")
     return Mrkdwn("\n").join([head, *(md("• {}", line) for line in lines)])
+
+
+# The readiness watch's verdict and a plan's last drill, as `/drs plans`, `/drs check` and the Home tab
+# show them, and the times its news gives.
+WATCH_ICON = {"READY": ":large_green_circle:", "WARN": ":large_yellow_circle:", "BLOCKED": ":red_circle:"}
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def watched(state: WatchState | None, now: datetime) -> Mrkdwn:
+    """The stored verdict, for `/drs plans` and `/drs check`."""
+    if state is None:
+        return Mrkdwn("not watched yet")
+    return md(
+        "{} {} since {}, checked {}",
+        Mrkdwn(WATCH_ICON[state.level.value]),
+        state.level.value,
+        when(state.since),
+        ago(state.checked_at, now),
+    )
+
+
+def notes(catalog: Catalog, plans: dict[str, PlanWatch], now: datetime) -> dict[str, Mrkdwn]:
+    """Under each plan of `/drs plans`: its verdict as the watch last saw it, and its last drill."""
+    found: dict[str, Mrkdwn] = {}
+    for plan in catalog.plans:
+        seen = plans.get(plan.name) or PlanWatch()
+        drill = seen.last_drill
+        if drill is None:
+            last = Mrkdwn("no drill yet")
+        else:
+            took = (
+                md(", {} (RTO)", duration((drill.end_time - drill.start_time).total_seconds()))
+                if drill.start_time and drill.end_time
+                else Mrkdwn("")
+            )
+            last = md("{} {}{}", drill.status.value, when(drill.end_time or drill.created_at), took)
+        line = md("Readiness: {} · Last drill: {}", watched(seen.state, now), last)
+        every = plan.options.drill_every
+        if every is not None:
+            line += (
+                md(" · *overdue* (drill_every {}d)", every)
+                if seen.overdue
+                else md(" · drill_every {}d", every)
+            )
+        found[plan.name] = line
+    return found

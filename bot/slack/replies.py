@@ -26,7 +26,6 @@ from bot.domain.trend import Trend, rto_seconds, trends
 from bot.services.controlling import CancelResult
 from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
-from bot.slack import watch_blocks
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.layout import (
     STATUS_ICON,
@@ -117,7 +116,7 @@ def plan_options_text(options: PlanOptions) -> list[str]:
         shown.append(
             f"Drills are cleaned up {duration(options.cleanup_after)} after they end (cleanup_after)."
         )
-    shown += watch_blocks.plan_options_lines(options)
+    shown += _watch_options_lines(options)
     return shown
 
 
@@ -589,3 +588,18 @@ def report_link(execution: Execution, judgement: Judgement, url: str, where: Mrk
         LINK_SECONDS // 60,
         where,
     )
+
+
+def _watch_options_lines(options: PlanOptions) -> list[str]:
+    """Plain lines (the caller escapes them) for `/drs plan`."""
+    shown: list[str] = []
+    if options.channel is not None:
+        shown.append(f"Readiness changes and reminders go to channel {options.channel} (channel).")
+    if options.drill_every is not None:
+        shown.append(f"A drill is due every {options.drill_every} days (drill_every).")
+    if options.schedule is not None:
+        shown.append(
+            f"Drills start by themselves on {options.schedule.expression} in {options.schedule.timezone} "
+            "(schedule)."
+        )
+    return shown

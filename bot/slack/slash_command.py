@@ -18,7 +18,7 @@ from bot.domain.execution import Execution
 from bot.errors import AmbiguousExecution, SlackError
 from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
-from bot.slack import replies, watch_blocks
+from bot.slack import layout, replies
 from bot.slack.ack import CHANNEL_REFUSAL
 from bot.slack.deps import SlackDeps
 from bot.slack.mrkdwn import Mrkdwn
@@ -51,7 +51,7 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         catalog = deps.catalog.load()
         _reply(
             respond,
-            replies.plans_list(catalog, watch_blocks.notes(catalog, deps.watch.plans(catalog), deps.clock())),
+            replies.plans_list(catalog, layout.notes(catalog, deps.watch.plans(catalog), deps.clock())),
         )
     elif isinstance(parsed, Status):
         _status(deps, parsed, command, respond)
@@ -142,7 +142,7 @@ def _check(deps: SlackDeps, parsed: Check, respond: Respond) -> None:
     if report is None:
         _reply(respond, replies.unknown_plan(parsed.plan_name, deps.queries.known_plans()))
         return
-    watched = watch_blocks.watched(deps.watch.state(parsed.plan_name), deps.clock())
+    watched = layout.watched(deps.watch.state(parsed.plan_name), deps.clock())
     _reply(respond, replies.check_verdict(report.verdict, parsed.plan_name, report.snapshot_ages, watched))
     ages = deps.requesting.check_snapshot_ages(report)
     if ages is not None:

@@ -42,12 +42,16 @@ from bot.domain.events import (
 )
 from bot.domain.execution import ExecutionStatus
 from bot.domain.report import Report
+from bot.domain.snapshot_ages import servers_text
+from bot.domain.watch import News, Reason
 from bot.services.ports import Message, ReportNote
 from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.layout import (
     SECTION_LIMIT,
     STATUS_ICON,
+    WATCH_ICON,
     WAVE_ICON,
+    ago,
     context,
     duration,
     fit,
@@ -57,6 +61,7 @@ from bot.slack.layout import (
     progress_line,
     readiness_text,
     section,
+    when,
 )
 from bot.slack.mrkdwn import Mrkdwn, clip, link, md, user, usergroup, users
 
@@ -559,3 +564,66 @@ _ROWS = (
     _row(FailbackReprotected, _failback_reprotected),
 )
 RENDERERS: Mapping[type[StatusEvent], Callable[[Any], Mrkdwn]] = dict(_ROWS)
+
+
+# The readiness watch's news in a plan's channel, and a scheduled drill that did not start.
+
+
+def _reason(reason: Reason) -> Mrkdwn:
+    return md("{}: {}{}", reason.level.value, reason.text, servers_text(reason.count, reason.servers))
+
+
+def _reminder(news: News) -> Mrkdwn:
+    if news.last_success is None:
+        last = Mrkdwn("it has no successful drill on record")
+    else:
+        last = md(
+            "its last successful drill ended {} ({})",
+            when(news.last_success),
+            ago(news.last_success, news.since),
+        )
+    return md(
+        ":alarm_clock: *`{}` is due for a drill*: {}, and drill_every is {}d.\nRun one: `/drs execute {} drill`. "
+        "_Reminded again each week until a drill succeeds._",
+        news.plan_name,
+        last,
+        news.drill_every,
+        news.plan_name,
+    )
+
+
+def watch_news(news: News) -> Message:
+    if news.kind == "reminder":
+        text = _reminder(news)
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+        return Message(text=clip(text, SECTION_LIMIT), blocks=[section])
+    icon = Mrkdwn(WATCH_ICON[news.level.value])
+    if news.previous is None:
+        head = md("{} *Readiness of `{}`: {}*", icon, news.plan_name, news.level.value)
+    else:
+        head = md(
+            "{} *Readiness of `{}` changed: {} → {}*",
+            icon,
+            news.plan_name,
+            news.previous.value,
+            news.level.value,
+        )
+    lines = [head]
+    lines += [md("• Now: {}", _reason(reason)) for reason in news.new_reasons]
+    lines += [md("• Resolved: {}", _reason(reason)) for reason in news.resolved]
+    lines.append(
+        md("_Seen by the readiness watch at {}. Details: `/drs check {}`_", when(news.since), news.plan_name)
+    )
+    text = Mrkdwn("\n").join(lines)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+    return Message(text=clip(text, SECTION_LIMIT), blocks=[section])
+
+
+def drill_skipped(plan_name: str, scheduled_time: str, reasons: list[str]) -> Message:
+    """A scheduled drill that did not start, and why (the reasons quote DRS: escaped)."""
+    text = md(
+        ":fast_forward: *Scheduled drill of `{}` skipped* (scheduled for {}):", plan_name, scheduled_time
+    )
+    text = Mrkdwn("\n").join([text, *(md("• {}", reason) for reason in reasons)])
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+    return Message(text=clip(text, SECTION_LIMIT), blocks=[section])
