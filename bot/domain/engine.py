@@ -598,30 +598,18 @@ def _finish_execution(
         # Failback: the launched instances are re-protected after the launch (a post-step, like cleanup).
         run = move_failback(execution.failback, FailbackPhase.REPROTECTING)
         execution = execution.model_copy(update={"failback": run})
-    events.add(
-        ExecutionFinished,
-        at=now,
-        execution_id=execution.execution_id,
-        plan_name=execution.plan_name,
-        execution_type=execution.execution_type,
-        status=status,
-        launched=counts.launched,
-        failed=counts.failed,
-        total=counts.total,
-        duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
-    )
+    ended = {
+        "execution_id": execution.execution_id,
+        "plan_name": execution.plan_name,
+        "execution_type": execution.execution_type,
+        "status": status,
+        "launched": counts.launched,
+        "total": counts.total,
+        "duration_seconds": (now - (execution.start_time or execution.created_at)).total_seconds(),
+    }
+    events.add(ExecutionFinished, at=now, failed=counts.failed, **ended)
     # Saved with the end, so the picture is posted exactly when the end is (the outbox).
-    events.add(
-        TimelineReady,
-        at=now,
-        execution_id=execution.execution_id,
-        plan_name=execution.plan_name,
-        execution_type=execution.execution_type,
-        status=status,
-        launched=counts.launched,
-        total=counts.total,
-        duration_seconds=(now - (execution.start_time or execution.created_at)).total_seconds(),
-    )
+    events.add(TimelineReady, at=now, **ended)
     cleanup_after = execution.plan_options.cleanup_after
     if execution.execution_type is ExecutionType.DRILL and cleanup_after:
         # The plan's cleanup_after: the drill's instances go at a set time, announced now.
