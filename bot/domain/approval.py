@@ -14,7 +14,7 @@ from bot.domain.events import (
     ExecutionApproved,
     ExecutionRejected,
 )
-from bot.domain.execution import Approval, Execution, ExecutionStatus, Rejection
+from bot.domain.execution import Action, ActionKind, Approval, Execution, ExecutionStatus, Rejection
 from bot.domain.frozen import Frozen
 from bot.domain.policy import AccessPolicy
 from bot.domain.transitions import EXECUTION, IllegalTransition, move_execution
@@ -105,7 +105,9 @@ def vote(
     if any(approval.user_id == user_id for approval in execution.approvals):
         return VoteOutcome(result=VoteResult.ALREADY_VOTED)
     approvals = (*execution.approvals, Approval(user_id=user_id, at=now))
-    approved = execution.model_copy(update={"approvals": approvals})
+    approved = execution.model_copy(update={"approvals": approvals}).acted(
+        Action(user_id=user_id, kind=ActionKind.APPROVE, at=now)
+    )
     events = EventLog(approved)
     if len(approvals) < execution.approvals_required:
         events.add(
@@ -144,7 +146,8 @@ def expire_if_due(execution: Execution, now: datetime) -> Decision | None:
 def _reject(execution: Execution, user_id: str, reason: str, now: datetime) -> Decision:
     reason = (reason.strip() or "no reason given")[:REASON_LIMIT]
     rejection = Rejection(user_id=user_id, at=now, reason=reason)
-    rejected = move_execution(execution, ExecutionStatus.REJECTED, now, rejection=rejection)
+    acted = execution.acted(Action(user_id=user_id, kind=ActionKind.REJECT, at=now, reason=reason))
+    rejected = move_execution(acted, ExecutionStatus.REJECTED, now, rejection=rejection)
     events = EventLog(rejected)
     events.add(
         ExecutionRejected, at=now, execution_id=execution.execution_id, rejected_by=user_id, reason=reason

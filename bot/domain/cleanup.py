@@ -14,7 +14,7 @@ from enum import StrEnum
 from bot.domain.drs import RecoveryInstanceInfo
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import CleanupFinished, CleanupStarted
-from bot.domain.execution import CleanupRun, CleanupStatus, Execution, ExecutionType
+from bot.domain.execution import Action, ActionKind, CleanupRun, CleanupStatus, Execution, ExecutionType
 from bot.domain.frozen import Frozen
 from bot.domain.transitions import move_cleanup
 
@@ -40,7 +40,10 @@ def request(execution: Execution, user_id: str | None, now: datetime) -> Cleanup
     if current is not None and current.status in (CleanupStatus.REQUESTED, CleanupStatus.TERMINATING):
         return CleanupRequest(refusal=CleanupRefusal.IN_PROGRESS)
     run = CleanupRun(status=CleanupStatus.REQUESTED, requested_by=user_id)
-    return CleanupRequest(decision=Decision(execution=execution.model_copy(update={"cleanup": run})))
+    requested = execution.model_copy(update={"cleanup": run})
+    if user_id is not None:  # None: the plan's cleanup_after, nobody's click
+        requested = requested.acted(Action(user_id=user_id, kind=ActionKind.CLEANUP, at=now))
+    return CleanupRequest(decision=Decision(execution=requested))
 
 
 def due(execution: Execution, now: datetime) -> Decision | None:

@@ -33,6 +33,8 @@ from bot.domain.events import (
     WaveStarted,
 )
 from bot.domain.execution import (
+    Action,
+    ActionKind,
     Chunk,
     ChunkRef,
     ChunkStatus,
@@ -271,7 +273,9 @@ def request_cancel(execution: Execution, user_id: str, now: datetime) -> Decisio
     """No new chunk or wave starts from now on; jobs already running are followed to their end.
     A request still awaiting approval has nothing running: it ends at once (its card loses the buttons)."""
     events = EventLog(execution)
-    cancelled = execution.model_copy(update={"cancel_requested_by": user_id, "cancel_requested_at": now})
+    cancelled = execution.model_copy(
+        update={"cancel_requested_by": user_id, "cancel_requested_at": now}
+    ).acted(Action(user_id=user_id, kind=ActionKind.CANCEL, at=now))
     if execution.status is ExecutionStatus.PENDING_APPROVAL:
         cancelled = move_execution(cancelled, ExecutionStatus.CANCELLED, now)
     running = sum(

@@ -154,6 +154,31 @@ class Rejection(_Model):
     reason: str
 
 
+class ActionKind(StrEnum):
+    """What a person did to an execution, in the users' words."""
+
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    CANCEL = "CANCEL"
+    CLEANUP = "CLEANUP"
+    CONTINUE = "CONTINUE"  # past a gate before a wave
+    STOP = "STOP"  # "Stop here" at a gate
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+    RETRY = "RETRY"
+    SKIP = "SKIP"
+
+
+class Action(_Model):
+    """One human control, kept in the order made: who, what, when, on which wave, and why."""
+
+    user_id: str
+    kind: ActionKind
+    at: datetime
+    wave: int | None = None  # the wave's index, for controls aimed at one wave
+    reason: str | None = None
+
+
 class ReadinessNote(_Model):
     """The readiness verdict at request time, as the approval card and the history show it."""
 
@@ -286,6 +311,8 @@ class Execution(_Model):
     approval_expires_at: datetime | None = None
     approvals: tuple[Approval, ...] = ()
     rejection: Rejection | None = None
+    # Every human control, approvals of round 1 included; the fields above stay for what reads them.
+    actions: tuple[Action, ...] = ()
     readiness: ReadinessNote | None = None
     plan_options: PlanOptions = PlanOptions()  # the plan's options, whole, as when it was requested
     cleanup: CleanupRun | None = None
@@ -324,6 +351,10 @@ class Execution(_Model):
 
     def current_wave(self) -> WaveRun | None:
         return next((wave for wave in self.waves if not wave.status.is_terminal), None)
+
+    def acted(self, action: Action) -> Execution:
+        """The execution with one more control on record."""
+        return self.model_copy(update={"actions": (*self.actions, action)})
 
     def replace_wave(self, wave: WaveRun) -> Execution:
         waves = tuple(wave if existing.index == wave.index else existing for existing in self.waves)

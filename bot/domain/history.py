@@ -44,6 +44,17 @@ def to_history(execution: Execution) -> dict[str, Any]:
             else None
         ),
         "CancelledBy": execution.cancel_requested_by,
+        # Every human control in the order made: {Who, What, Time, Wave (its name), Reason}.
+        "Actions": [
+            {
+                "Who": a.user_id,
+                "What": a.kind.value,
+                "Time": epoch(a.at),
+                "Wave": execution.waves[a.wave].name if a.wave is not None else None,
+                "Reason": a.reason,
+            }
+            for a in execution.actions
+        ],
         "PointInTime": epoch(execution.point_in_time),
         # The options it ran with, as plans.yml set them (seconds): {RpoTarget, CleanupAfter}.
         "PlanOptions": execution.plan_options.model_dump(mode="json", by_alias=True),

@@ -59,7 +59,7 @@ class Judgement(_Part):
 class Decision(_Part):
     """An approval, a rejection or a control, by a Slack user id."""
 
-    action: str  # approved, rejected, cancelled
+    action: str  # approved, rejected, cancelled, paused, retried <wave>…
     user_id: str
     at: datetime | None
     reason: str | None = None
@@ -289,7 +289,33 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
     )
 
 
+_DONE = {
+    "APPROVE": "approved",
+    "REJECT": "rejected",
+    "CANCEL": "cancelled",
+    "CLEANUP": "cleanup requested",
+    "CONTINUE": "continued",
+    "STOP": "stopped",
+    "PAUSE": "paused",
+    "RESUME": "resumed",
+    "RETRY": "retried",
+    "SKIP": "skipped",
+}
+
+
 def _decisions(execution: Execution) -> tuple[Decision, ...]:
+    if execution.actions:
+        return tuple(
+            Decision(
+                action=_DONE[a.kind.value]
+                + (f" {execution.waves[a.wave].name}" if a.wave is not None else ""),
+                user_id=a.user_id,
+                at=a.at,
+                reason=a.reason,
+            )
+            for a in execution.actions
+        )
+    # Executions stored before the actions list: their decisions from the fields of round 1.
     made = [Decision(action="approved", user_id=a.user_id, at=a.at) for a in execution.approvals]
     if execution.rejection is not None:
         r = execution.rejection

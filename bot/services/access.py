@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.domain.execution import Execution
-from bot.domain.policy import AccessPolicy
+from bot.domain.execution import ActionKind, Execution
+from bot.domain.policy import AccessPolicy, may_control
 from bot.services.ports import Directory
 
 
@@ -18,11 +18,6 @@ class Access:
             return set()
         return self._directory.groups_of(user_id, candidates)
 
-    def may_control(self, execution: Execution, user_id: str) -> bool:
-        """Cancel and clean up: the requester, an approver, or (for a drill) anyone who may run drills."""
-        if user_id == execution.initiated_by:
-            return True
-        groups = self.groups(user_id)
-        if self.policy.may_approve(user_id, groups):
-            return True
-        return execution.execution_type.is_drill and self.policy.may_run_drill(user_id, groups)
+    def may_control(self, execution: Execution, user_id: str, kind: ActionKind) -> bool:
+        """The permission table (bot/domain/policy.py CONTROLS) applied to this user and execution."""
+        return may_control(self.policy, kind, execution, user_id, self.groups(user_id))

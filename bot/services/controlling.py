@@ -13,7 +13,7 @@ from bot.domain import approval, engine
 from bot.domain import cleanup as cleanup_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
-from bot.domain.execution import Execution
+from bot.domain.execution import ActionKind, Execution
 from bot.services.access import Access
 from bot.services.outbox import Outbox
 from bot.services.ports import Clock, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
@@ -132,7 +132,7 @@ class Controlling:
 
             def decide(execution: Execution) -> Outcome[CancelOutcome]:
                 self._describe(execution)
-                if not self._access.may_control(execution, user_id):
+                if not self._access.may_control(execution, user_id, ActionKind.CANCEL):
                     return Outcome(CancelOutcome(result=CancelResult.NOT_ALLOWED, execution=execution))
                 if execution.status.is_terminal:
                     return Outcome(CancelOutcome(result=CancelResult.ALREADY_ENDED, execution=execution))
@@ -161,7 +161,7 @@ class Controlling:
 
             def decide(execution: Execution) -> Outcome[CleanupOutcome]:
                 self._describe(execution)
-                if not self._access.may_control(execution, user_id):
+                if not self._access.may_control(execution, user_id, ActionKind.CLEANUP):
                     return Outcome(CleanupOutcome(refusal=CleanupRefusal.NOT_ALLOWED, execution=execution))
                 asked = cleanup_domain.request(execution, user_id, self._clock())
                 if asked.decision is None:
