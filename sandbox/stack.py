@@ -54,7 +54,7 @@ EVENTS_BATCH_WINDOW_SECONDS = 1
 TABLES = {"CatalogTable": "drs-chatops-catalog", "ExecutionsTable": "drs-chatops-executions"}
 REPORTS_BUCKET = "drs-chatops-reports"  # cfn/template.yaml's ReportsBucket, on moto
 ADMIN_PATH = "/_sandbox"
-MAX_ADVANCE = 366 * 86400  # schedules are looked for five years ahead (sandbox/schedule_times.py)
+MAX_ADVANCE = 366 * 86400  # a cron is looked for eight years ahead (bot/domain/schedule.py)
 
 
 class SandboxStack:

@@ -25,6 +25,7 @@ import pytest
 
 from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import CleanupStatus, ExecutionStatus
+from bot.domain.schedule import next_start
 from bot.wiring import moved_time
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import Sandbox
@@ -42,6 +43,7 @@ DRILLED = [sid(1), sid(2)]
 CADENCED = [sid(3)]
 # Plan names unlike other files' too: the watch's state of a plan outlives its catalog in the shared stack.
 WATCHED = [sid(4), sid(5)]
+CALENDAR = [sid(6), sid(7), sid(8)]  # stalled: their plans' scheduled drills are skipped, saying when due
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def box(sandbox: Sandbox) -> Iterator[Sandbox]:
     """The package's stack with the watch on a 30-minute schedule, as the stack's default."""
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=DRILLED + CADENCED + WATCHED)
+    stack.drs.add_source_servers("us-east-1", ids=CALENDAR, replication_state="STALLED")
     stack.watch_every(30)
     yield sandbox
     stack.watch_every(None)
@@ -233,6 +236,55 @@ plans:
     assert len(texts(box, channel)) == baseline + 2
     # The rounds were the schedule's, as time moved: each asked DRS for the region's servers.
     assert len([c for c in stack.drs.calls if c.operation == "DescribeSourceServers"]) >= rounds + 4
+
+
+def test_w_l_and_hash_schedules_fire_exactly_when_the_domain_says(box: Sandbox, tmp_path: Path) -> None:
+    """The sandbox's scheduler reads cron as the bot does (the Home tab's "next scheduled drill"):
+    each schedule fires at the domain's next_start, not before (the clock runs 600x: an hour is 6 real
+    seconds of margin), and Scheduler's input names that time to the second. Their plans are BLOCKED,
+    so each firing is a skip message naming the time it was scheduled for."""
+    stack = box.stack
+    schedules = {
+        "rh-nearest": ("C0REHEARS4", "cron(0 9 1W * ? *)", "Europe/Paris"),
+        "rh-last": ("C0REHEARS5", "cron(30 22 L * ? *)", "UTC"),
+        "rh-third": ("C0REHEARS6", "cron(0 7 ? * TUE#3 *)", "America/New_York"),
+    }
+    groups = "".join(
+        f"""
+  - name: {name}-group
+    region: us-east-1
+    source_servers: [{server}]"""
+        for name, server in zip(schedules, CALENDAR, strict=True)
+    )
+    plans = "".join(
+        f"""
+  - name: {name}
+    channel: {channel}
+    cleanup_after: 1h
+    schedule: {{expression: "{expression}", timezone: {zone}}}
+    waves:
+      - name: All
+        protection_group: {name}-group"""
+        for name, (channel, expression, zone) in schedules.items()
+    )
+    applied = apply(stack.moto.url, tmp_path, f"protection_groups:{groups}\nplans:{plans}\n")
+    assert applied.returncode == 0, applied.stderr
+    stack.advance(60)  # the scheduler sees the new schedules: they count from here
+    now = stack.bot.clock()
+    dues = {name: next_start(expression, zone, now) for name, (_, expression, zone) in schedules.items()}
+    for name in sorted(dues, key=lambda n: dues[n] or now):
+        due = dues[name]
+        assert due is not None
+        channel = schedules[name][0]
+        stack.advance((due - stack.bot.clock()).total_seconds() - HOUR)
+        assert not [t for t in texts(box, channel) if "skipped" in t], name
+        stack.advance(2 * HOUR)
+        stamp = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert [t for t in texts(box, channel) if "skipped" in t and f"(scheduled for {stamp})" in t], (
+            name,
+            stamp,
+            texts(box, channel),
+        )
 
 
 def test_drs_bot_sandbox_advance_moves_a_running_sandbox_and_refuses_bad_durations(box: Sandbox) -> None:

@@ -1,4 +1,5 @@
-"""When the sandbox's local scheduler fires a schedule: Scheduler's expressions, in their time zone."""
+"""When the sandbox's local scheduler fires a schedule: Scheduler's expressions, in their time zone, at
+exactly the times the domain (and so the Home tab) says."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain.schedule import next_start
 from sandbox.schedule_times import next_due
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -59,7 +61,42 @@ def test_a_rate_counts_whole_intervals_from_the_schedules_start() -> None:
     )
 
 
-@pytest.mark.parametrize("expression", ["at(2026-12-01T00:00:00)", "cron(0 9 15W * ? *)", "rate(2 weeks)"])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 9 15W * ? *)",  # the weekday nearest the 15th
+        "cron(0 9 1W * ? *)",  # a Saturday 1st moves to Monday the 3rd, never to the month before
+        "cron(30 23 31W * ? *)",  # a Sunday 31st moves to Friday the 29th
+        "cron(0 6 L * ? *)",
+        "cron(0 6 ? * 6L *)",  # the last Friday
+        "cron(0 6 ? * TUE#3 *)",
+        "cron(0 6 ? * 2#5 *)",  # a fifth Monday: not every month has one
+        "cron(0/20 8-9 ? * MON-FRI *)",
+    ],
+)
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Paris", "Pacific/Auckland"])
+def test_the_sandbox_fires_a_cron_exactly_when_the_domain_says(expression: str, timezone: str) -> None:
+    after = MONDAY_NOON
+    for _ in range(14):  # over a year of months: every kind of month start and end
+        due = next_due(expression, timezone, after, start=MONDAY_NOON)
+        assert due is not None and due == next_start(expression, timezone, after), (expression, after)
+        after = due
+
+
+def test_w_is_the_nearest_weekday_within_the_month() -> None:
+    # 2027-05-01 is a Saturday, 2027-01-31 a Sunday, 2026-12-15 a Tuesday.
+    assert next_due("cron(0 9 1W * ? *)", "UTC", datetime(2027, 4, 2, tzinfo=UTC), MONDAY_NOON) == datetime(
+        2027, 5, 3, 9, tzinfo=UTC
+    )
+    assert next_due("cron(0 9 31W * ? *)", "UTC", datetime(2027, 1, 2, tzinfo=UTC), MONDAY_NOON) == datetime(
+        2027, 1, 29, 9, tzinfo=UTC
+    )
+    assert next_due("cron(0 9 15W * ? *)", "UTC", MONDAY_NOON, MONDAY_NOON) == datetime(
+        2026, 12, 15, 9, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize("expression", ["at(2026-12-01T00:00:00)", "rate(2 weeks)"])
 def test_what_it_cannot_fire_faithfully_is_refused(expression: str) -> None:
     with pytest.raises(ValueError):
         next_due(expression, "UTC", MONDAY_NOON, MONDAY_NOON)
