@@ -15,9 +15,10 @@ from bot.adapters.drs import DrsGateway
 from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
+from bot.adapters.home_store import DynamoHomeViewers
 from bot.adapters.reports import S3ReportStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
-from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
+from bot.adapters.slack_notifier import SlackDirectory, SlackHomePublisher, SlackNotifier, web_client
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.adapters.watch_store import DynamoWatchStore
@@ -50,6 +51,7 @@ from bot.services.use_cases import UseCases
 from bot.services.watch import CLAIM_SECONDS as WATCH_CLAIM_SECONDS
 from bot.services.watch import Watch, WatchView
 from bot.settings import Settings
+from bot.slack import home as home_tab
 from bot.slack import thread_messages
 from bot.slack.app import build_app
 from bot.slack.deps import SlackDeps
@@ -225,6 +227,23 @@ class Container:
             claim_seconds=CLAIM_SECONDS * self.time_stretch,
             pictures=self.pictures,
             reports=self.reports,
+            home=self.home,
+        )
+
+    @cached_property
+    def home(self) -> Home:
+        """The Home tab, kept current for everyone who opened it: the outbox and the watch call it."""
+        return Home(
+            catalog=self.catalog,
+            watch=WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
+            store=self.store,
+            access=Access(self.settings.access_policy, SlackDirectory(self.slack_client)),
+            clock=self.clock,
+            viewers=DynamoHomeViewers(
+                aws.dynamodb_client(self.settings.region), self.settings.executions_table
+            ),
+            publisher=SlackHomePublisher(self.slack_client),
+            render=home_tab.view,
         )
 
     @cached_property
@@ -286,6 +305,7 @@ class Container:
             clock=self.clock,
             limits=self.settings.limits,
             claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
+            home=self.home,
         )
 
     @cached_property
@@ -305,13 +325,7 @@ class Container:
             policy=self.settings.access_policy,
             reports=lambda: self.reports,
             watch=lambda: WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
-            home=lambda: Home(
-                catalog=self.catalog,
-                watch=WatchView(store=self.watch_store, executions=self.store, clock=self.clock),
-                store=self.store,
-                access=Access(self.settings.access_policy, SlackDirectory(self.slack_client)),
-                clock=self.clock,
-            ),
+            home=lambda: self.home,
         )
 
     def slack_app(self) -> App:

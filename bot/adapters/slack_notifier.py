@@ -182,6 +182,21 @@ class SlackNotifier:
         return None
 
 
+class SlackHomePublisher:
+    """A user's Home tab through views.publish. Short rate limits are waited out by the client
+    (views.publish is Tier 4, per workspace); anything else becomes a SlackError, counted."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def publish(self, user_id: str, view: dict[str, Any]) -> None:
+        try:
+            _call(self._client.views_publish, user_id=user_id, view=view)
+        except SlackError as error:
+            telemetry.count_error(telemetry.HOME_PUBLISH_FAILURES, error.error)
+            raise
+
+
 class SlackDirectory:
     """User group membership from usergroups.users.list, cached briefly (it changes rarely)."""
 

@@ -25,6 +25,7 @@ NAMESPACE = "DrsChatops"
 # The metrics, by the names the README's alarms use.
 DRS_ERRORS = "DrsErrors"  # dimension ErrorCode: a DRS call that failed after boto3's retries
 SLACK_POST_FAILURES = "SlackPostFailures"  # dimension ErrorCode: a post or update Slack refused
+HOME_PUBLISH_FAILURES = "HomePublishFailures"  # dimension ErrorCode: a Home tab views.publish that failed
 WAVE_DURATION = "WaveDuration"  # seconds from a wave's start to its end (its RTO), ExecutionType
 EXECUTIONS_STARTED = "ExecutionsStarted"  # ExecutionType
 EXECUTIONS_ENDED = "ExecutionsEnded"  # ExecutionType, Status

@@ -169,6 +169,18 @@ class DynamoWatchStore:
             if not _conditional(error):
                 raise
 
+    def forget(self, plan_name: str) -> None:
+        """Delete a removed plan's state, unless news was saved meanwhile (a later round posts it)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"ExecutionId": {"S": PARTITION}, "Item": {"S": PLAN + plan_name}},
+                ConditionExpression="attribute_not_exists(PendingKey)",
+            )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+
 
 def _state(item: dict[str, Any]) -> WatchState:
     found = int(item["SchemaVersion"]["N"])

@@ -1,16 +1,50 @@
-"""What a user's App Home tab shows: the plans they may see, as the watch last saw them, and what runs."""
+"""What a user's App Home tab shows: the plans they may see, as the watch last saw them, and what runs;
+and keeping the tab current for everyone who has it.
+
+The tab is republished when something it shows changes, by whoever notices the change: the outbox when
+it delivers a start, an approval, a cancel or an end (`SHOWN`); the watch round when a plan's verdict
+changes or a plan comes or goes. A tick that changes nothing republishes nothing. Republishing never
+fails its caller: a Slack error is logged (and counted by the adapter); the tab keeps its last view.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.events import (
+    ApprovalExpired,
+    ApprovalRequested,
+    CancelRequested,
+    ExecutionApproved,
+    ExecutionFinished,
+    ExecutionRejected,
+    ExecutionStarted,
+    StatusEvent,
+)
 from bot.domain.execution import Execution
 from bot.domain.plans import Catalog
+from bot.errors import SlackError
 from bot.services.access import Access
-from bot.services.ports import CatalogStore, Clock, ExecutionStore
+from bot.services.ports import CatalogStore, Clock, ExecutionStore, RefreshResult
 from bot.services.watch import PlanWatch, WatchView
+
+logger = logging.getLogger(__name__)
+
+# The events after which the tab's "Running now" or a plan's last drill reads differently.
+SHOWN: tuple[type[StatusEvent], ...] = (
+    ExecutionStarted,
+    ApprovalRequested,
+    ExecutionApproved,
+    ExecutionRejected,
+    ApprovalExpired,
+    CancelRequested,
+    ExecutionFinished,
+)
 
 
 class HomeFacts(BaseModel):
@@ -23,28 +57,81 @@ class HomeFacts(BaseModel):
     now: datetime
 
 
+class HomeViewers(Protocol):
+    def remember(self, user_id: str, now: datetime) -> None:
+        """The user opened the tab: keep republishing to them (for a while: the adapter forgets)."""
+        ...
+
+    def viewers(self, now: datetime) -> list[str]:
+        """The users to republish to."""
+        ...
+
+
+class HomePublisher(Protocol):
+    def publish(self, user_id: str, view: dict[str, Any]) -> None:
+        """views.publish; Slack's refusals and outages raise bot.errors.SlackError."""
+        ...
+
+
 class Home:
     def __init__(
-        self, *, catalog: CatalogStore, watch: WatchView, store: ExecutionStore, access: Access, clock: Clock
+        self,
+        *,
+        catalog: CatalogStore,
+        watch: WatchView,
+        store: ExecutionStore,
+        access: Access,
+        clock: Clock,
+        viewers: HomeViewers | None = None,
+        publisher: HomePublisher | None = None,
+        render: Callable[[HomeFacts], dict[str, Any]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._watch = watch
         self._store = store
         self._access = access
         self._clock = clock
+        self._viewers = viewers
+        self._publisher = publisher
+        self._render = render
 
     def facts(self, user_id: str) -> HomeFacts:
-        """Everyone the policy lets act on plans sees them all (plans have no per-user policy); others
-        see nothing of them."""
+        return self._for(user_id, self._shared())
+
+    def opened(self, user_id: str) -> HomeFacts:
+        """The user opened the tab: remembered, so that later changes reach their tab, and shown."""
+        if self._viewers is not None:
+            self._viewers.remember(user_id, self._clock())
+        return self.facts(user_id)
+
+    def refresh(self) -> RefreshResult:
+        """Publish each remembered user's view again, built for that user. Never raises: the caller
+        (a tick, a watch round) has done its work, and the tab keeps its last view."""
+        if self._viewers is None or self._publisher is None or self._render is None:
+            return RefreshResult()
+        try:
+            users = self._viewers.viewers(self._clock())
+            shared = self._shared() if users else None
+        except Exception:
+            logger.exception("home: could not read what the Home tab shows; not republished")
+            return RefreshResult()
+        published = failed = 0
+        for user_id in users:
+            assert shared is not None
+            try:
+                self._publisher.publish(user_id, self._render(self._for(user_id, shared)))
+                published += 1
+            except SlackError as error:
+                logger.warning("home: the Home tab of %s was not republished: %s", user_id, error)
+                failed += 1
+            except Exception:
+                logger.exception("home: the Home tab of %s was not republished", user_id)
+                failed += 1
+        return RefreshResult(published=published, failed=failed)
+
+    def _shared(self) -> HomeFacts:
+        """What every viewer may see, read once for all of them."""
         now = self._clock()
-        groups = self._access.groups(user_id)
-        policy = self._access.policy
-        if not (
-            policy.may_run_drill(user_id, groups)
-            or policy.may_request_recovery(user_id, groups)
-            or policy.may_approve(user_id, groups)
-        ):
-            return HomeFacts(may_see=False, now=now)
         catalog = self._catalog.load()
         running = [
             e
@@ -55,3 +142,21 @@ class Home:
         return HomeFacts(
             may_see=True, catalog=catalog, plans=self._watch.plans(catalog), running=tuple(running), now=now
         )
+
+    def _for(self, user_id: str, shared: HomeFacts) -> HomeFacts:
+        """Everyone the policy lets act on plans sees them all (plans have no per-user policy); others
+        see nothing of them."""
+        groups = self._access.groups(user_id)
+        policy = self._access.policy
+        if not (
+            policy.may_run_drill(user_id, groups)
+            or policy.may_request_recovery(user_id, groups)
+            or policy.may_approve(user_id, groups)
+        ):
+            return HomeFacts(may_see=False, now=shared.now)
+        return shared
+
+
+def shown(events: Iterable[StatusEvent]) -> bool:
+    """Whether delivering these events changed what the Home tab shows."""
+    return any(isinstance(event, SHOWN) for event in events)

@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain import report as report_domain
 from bot.domain.engine import progress_fields
-from bot.domain.events import ExecutionFinished, ProgressUpdated, TimelineReady
+from bot.domain.events import ExecutionFinished, ProgressUpdated, StatusEvent, TimelineReady
 from bot.domain.execution import Execution, SlackBlock
 from bot.domain.timeline import headline, timeline
 from bot.errors import SlackBlocked, SlackRefused, SlackUnavailable
+from bot.services.home import shown
 from bot.services.ports import (
     Clock,
     ExecutionStore,
+    HomeTab,
     Message,
     Notifier,
     OutboxEntry,
@@ -72,8 +74,10 @@ class Outbox:
         recheck_seconds: float = RECHECK_SECONDS,
         pictures: Pictures | None = None,
         reports: Reports | None = None,
+        home: HomeTab | None = None,
     ) -> None:
         self._store = store
+        self._home = home  # None: no Home tab kept current (tests, benchmarks of the thread alone)
         self._notifier = notifier
         self._renderer = renderer
         self._clock = clock
@@ -86,6 +90,18 @@ class Outbox:
         """Post the pending events of an execution in order; say how far it got.
 
         `known`: the execution as its caller just saved it, which spares reading it again."""
+        told: list[StatusEvent] = []
+        try:
+            return self._deliver_pending(execution_id, known, told)
+        finally:
+            if self._home is not None and shown(told):
+                # Once per delivery that told a thread of a start, an approval or an end, even if a later
+                # message of it failed: the Home tab shows those too. refresh() never raises.
+                self._home.refresh()
+
+    def _deliver_pending(
+        self, execution_id: str, known: Execution | None, told: list[StatusEvent]
+    ) -> DeliveryReport:
         execution = known or self._store.get(execution_id)
         if execution is None:
             return DeliveryReport()
@@ -98,7 +114,7 @@ class Outbox:
         if block is not None and not self._recheck_due(block):
             return self._blocked(execution, block.error)
         try:
-            delivered, anchor_ts = self._deliver(execution, channel, owner=uuid.uuid4().hex)
+            delivered, anchor_ts = self._deliver(execution, channel, uuid.uuid4().hex, told)
         except SlackBlocked as error:
             self._store.block_slack(execution_id, error.error, self._clock())
             if block is None:
@@ -143,7 +159,9 @@ class Outbox:
             self._store.retire(execution.execution_id)
         return DeliveryReport(anchor_ts=execution.anchor_ts, error=error, blocked=True)
 
-    def _deliver(self, execution: Execution, channel: str, owner: str) -> tuple[int, str | None]:
+    def _deliver(
+        self, execution: Execution, channel: str, owner: str, told: list[StatusEvent]
+    ) -> tuple[int, str | None]:
         execution_id = execution.execution_id
         thread = execution.anchor_ts
         pending = self._store.pending_events(execution_id)
@@ -175,6 +193,7 @@ class Outbox:
                 raise
             self._store.mark_delivered(execution_id, seq, ts)
             delivered += 1
+            told.append(event)
         return delivered, thread
 
     def _fence(self, execution_id: str, seq: int, owner: str) -> None:

@@ -264,6 +264,22 @@ class Directory(Protocol):
         ...
 
 
+class RefreshResult(BaseModel):
+    """What republishing the Home tab did: views published, and views Slack did not take."""
+
+    model_config = ConfigDict(frozen=True)
+
+    published: int = 0
+    failed: int = 0
+
+
+class HomeTab(Protocol):
+    """Called by the outbox and the watch when something the Home tab shows changed
+    (bot.services.home.Home). Never raises: the caller's work is done."""
+
+    def refresh(self) -> RefreshResult: ...
+
+
 class ExecutorTrigger(Protocol):
     def start(self, execution_id: str) -> None:
         """Make sure the durable loop runs ticks for this execution (a duplicate start is harmless)."""

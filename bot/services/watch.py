@@ -23,7 +23,7 @@ from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import ServerFacts
 from bot.domain.watch import News, WatchState
 from bot.errors import DrsError, DrsUnavailable, SlackError, StaleWatchState
-from bot.services.ports import CatalogStore, Clock, ExecutionStore, Message, Notifier
+from bot.services.ports import CatalogStore, Clock, ExecutionStore, HomeTab, Message, Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ class WatchStore(Protocol):
 
     def delivered(self, plan_name: str, key: str) -> None: ...
 
+    def forget(self, plan_name: str) -> None:
+        """Delete the plan's state, unless news of it is still to be posted."""
+        ...
+
 
 class SourceServers(Protocol):
     def source_servers(self, region: str) -> list[SourceServerInfo]:
@@ -67,6 +71,8 @@ class RoundResult(BaseModel):
 
     plans_checked: int = 0
     news_posted: int = 0
+    forgotten: tuple[str, ...] = ()  # plans no longer in the catalog whose state was deleted
+    home_changed: bool = False  # a verdict changed, or a plan came or went: the Home tab was republished
     regions_unavailable: tuple[str, ...] = ()  # their plans kept their stored verdict this round
 
 
@@ -82,7 +88,9 @@ class Watch:
         clock: Clock,
         limits: Limits,
         claim_seconds: float = CLAIM_SECONDS,
+        home: HomeTab | None = None,
     ) -> None:
+        self._home = home
         self._catalog = catalog
         self._drs = drs
         self._store = store
@@ -116,6 +124,7 @@ class Watch:
         stored = self._store.states()
         now = self._clock()
         checked = posted = 0
+        home_changed = False
         for plan in plans:
             if _regions(catalog, plan) & set(unavailable):
                 continue
@@ -138,12 +147,34 @@ class Watch:
                 )
             except StaleWatchState:
                 continue  # another round saved this plan meanwhile: its news is its own to tell
+            home_changed = home_changed or _shown(stored.get(plan.name)) != _shown(saved)
             if outcome.news is not None:
                 posted += self._post(outcome.news)
                 saved = saved.model_copy(update={"pending": None})  # posted, or claimed until retried
             stored[plan.name] = saved
         posted += self._leftovers(stored)
-        return RoundResult(plans_checked=checked, news_posted=posted, regions_unavailable=tuple(unavailable))
+        forgotten = self._forget_removed(catalog, stored) if wanted is None else ()
+        home_changed = home_changed or bool(forgotten)
+        if home_changed and self._home is not None:
+            self._home.refresh()  # never raises: the round's work is done
+        return RoundResult(
+            plans_checked=checked,
+            news_posted=posted,
+            forgotten=forgotten,
+            home_changed=home_changed,
+            regions_unavailable=tuple(unavailable),
+        )
+
+    def _forget_removed(self, catalog: Catalog, stored: dict[str, WatchState]) -> tuple[str, ...]:
+        """The states of plans `plans apply` removed: nothing reads them any more. News of such a plan
+        still to be posted keeps its state until a later round has posted it."""
+        names = set(catalog.plan_names())
+        gone = tuple(
+            sorted(name for name, state in stored.items() if name not in names and state.pending is None)
+        )
+        for name in gone:
+            self._store.forget(name)
+        return gone
 
     def _verdict(
         self,
@@ -271,6 +302,14 @@ class WatchView:
 
     def state(self, plan_name: str) -> WatchState | None:
         return self._store.states().get(plan_name)
+
+
+def _shown(state: WatchState | None) -> tuple[object, ...] | None:
+    """What the Home tab shows of a plan's state: its verdict, since when, and whether it was reminded;
+    not when it was last checked (that changes every round)."""
+    if state is None:
+        return None
+    return (state.level, state.since, state.reminded_at is None)
 
 
 def _regions(catalog: Catalog, plan: RecoveryPlan) -> set[str]:

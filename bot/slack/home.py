@@ -60,7 +60,9 @@ def view(facts: HomeFacts) -> dict[str, Any]:
     """A view of type "home" of at most 100 blocks: plans beyond that are counted, not shown."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "DRS ChatOps"}},
-        context(md("Updated {} · refreshed each time you open this tab", when(facts.now))),
+        context(
+            md("Updated {} · kept current as verdicts change and executions start and end", when(facts.now))
+        ),
     ]
     if not facts.may_see or facts.catalog is None:
         blocks.append(section(NO_ACCESS))

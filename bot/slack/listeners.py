@@ -114,7 +114,8 @@ def _publish_home(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
 
         user_id = str(event["user"])
         try:
-            client.views_publish(user_id=user_id, view=home.view(deps().home.facts(user_id)))
+            # Remembered, so that the tab is republished when what it shows changes.
+            client.views_publish(user_id=user_id, view=home.view(deps().home.opened(user_id)))
         except Exception:
             # No one to tell: the tab keeps its last view until the user opens it again.
             logger.exception("Could not publish the Home tab of %s", user_id)

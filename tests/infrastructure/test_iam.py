@@ -21,18 +21,55 @@ FUNCTION_ADAPTERS = {
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
     # /drs plans and /drs check show what the readiness watch stored.
     # `/drs report` links to a report (written first if it is not current).
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "reports", "watch_store"},
+    # app_home_opened remembers who has the Home tab (home_store); every function whose outbox tells a
+    # start or an end, and the watch, republish it to them.
+    "SlackFunction": {
+        "dynamodb",
+        "trigger",
+        "secrets",
+        "slack_notifier",
+        "drs",
+        "reports",
+        "watch_store",
+        "home_store",
+    },
     # One tick: DRS, executions and their outbox, Slack; the report of an execution it finds ended.
-    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "reports"},
+    "ExecutorFunction": {
+        "dynamodb",
+        "drs",
+        "secrets",
+        "slack_notifier",
+        "reports",
+        "watch_store",
+        "home_store",
+    },
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
-    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger", "reports"},
+    "DrsEventsFunction": {
+        "dynamodb",
+        "drs",
+        "secrets",
+        "slack_notifier",
+        "trigger",
+        "reports",
+        "watch_store",
+        "home_store",
+    },
     # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
-    "ScheduledDrillFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
+    "ScheduledDrillFunction": {
+        "dynamodb",
+        "drs",
+        "secrets",
+        "slack_notifier",
+        "trigger",
+        "watch_store",
+        "home_store",
+    },
     # A watch round: the catalog, every source server of a region, the watch's state items, Slack.
     "WatchFunction": {
         "dynamodb.DynamoCatalogStore",
         "drs_inventory",
         "watch_store",
+        "home_store",
         "secrets",
         "slack_notifier",
     },

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from bot.domain.events import CleanupScheduled, ExecutionStarted
+from bot.domain.execution import ExecutionType
 from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
+from bot.errors import SlackRefused
 from bot.services.access import Access
-from bot.services.home import Home, HomeFacts
+from bot.services.home import Home, HomeFacts, shown
+from bot.services.ports import RefreshResult
 from bot.services.watch import WatchView
 from bot.slack import home
 from sandbox.slack_fake.blockkit import problems_in_blocks
@@ -95,3 +100,76 @@ def test_someone_the_policy_lets_do_nothing_sees_no_plans() -> None:
 def test_a_rate_schedule_is_shown_as_written() -> None:
     view = home.view(HomeFacts(may_see=True, catalog=catalog(1, schedule="rate(30 days)"), now=NOW))
     assert "Scheduled drills: `rate(30 days)` (Europe/Paris)" in str(view)
+
+
+class Viewers:
+    """The HomeViewers port in memory: who opened the tab, and when."""
+
+    def __init__(self) -> None:
+        self.opened: dict[str, datetime] = {}
+
+    def remember(self, user_id: str, now: datetime) -> None:
+        self.opened[user_id] = now
+
+    def viewers(self, now: datetime) -> list[str]:
+        return sorted(self.opened)
+
+
+class Publisher:
+    """The HomePublisher port: keeps each user's last view; refuses the users in `refusing`."""
+
+    def __init__(self, refusing: set[str] | None = None) -> None:
+        self.views: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.refusing = refusing or set()
+
+    def publish(self, user_id: str, view: dict[str, Any]) -> None:
+        self.calls.append(user_id)
+        if user_id in self.refusing:
+            raise SlackRefused("invalid_arguments")
+        self.views[user_id] = view
+
+
+def test_a_refresh_republishes_each_viewer_their_own_view_and_a_refusal_stops_no_one() -> None:
+    clock = FakeClock()
+    store = InMemoryExecutionStore()
+    policy = AccessPolicy(drill_runners=["U0OPS", "U0OPS2"], recovery_requesters=[], approvers=[])
+    viewers, publisher = Viewers(), Publisher(refusing={"U0OPS"})
+    service = Home(
+        catalog=InMemoryCatalogStore(catalog(3)),
+        watch=WatchView(store=NoWatch(), executions=store, clock=clock),  # type: ignore[arg-type]
+        store=store,
+        access=Access(policy, FakeDirectory()),
+        clock=clock,
+        viewers=viewers,
+        publisher=publisher,
+        render=home.view,
+    )
+    assert service.refresh() == RefreshResult()  # nobody has the tab: nothing read, nothing published
+    for user in ("U0GUEST", "U0OPS", "U0OPS2"):
+        service.opened(user)
+
+    result = service.refresh()
+
+    assert result == RefreshResult(published=2, failed=1)
+    assert publisher.calls == ["U0GUEST", "U0OPS", "U0OPS2"]  # the refusal did not stop the next one
+    assert "plan-000" in str(publisher.views["U0OPS2"])
+    guest = publisher.views["U0GUEST"]
+    assert "plan-000" not in str(guest) and "You have no access" in str(guest)
+    for view in publisher.views.values():
+        assert problems_in_blocks(view["blocks"], max_blocks=100) == []
+
+
+def test_starts_and_ends_change_the_tab_progress_does_not() -> None:
+    started = ExecutionStarted(
+        seq=1,
+        at=NOW,
+        execution_id="e",
+        plan_name="p",
+        execution_type=ExecutionType.DRILL,
+        initiated_by="U0",
+        wave_count=1,
+        server_count=1,
+    )
+    assert shown([started])
+    assert not shown([]) and not shown([CleanupScheduled(seq=2, at=NOW, execution_id="e", due_at=NOW)])

@@ -1,0 +1,187 @@
+"""The Home tab kept current through the sandbox: a user opens it once; a stall DRS reports, a drill's
+start and its end reach that user's tab by views.publish (read from the fake Slack's records) without
+the user opening it again; what changes nothing publishes nothing; a Slack refusal fails nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bot.adapters.dynamodb import DynamoCatalogStore
+from sandbox.stack import REGION, TABLES
+from tests.e2e.conftest import Sandbox
+from tests.e2e.test_home import open_home, texts
+from tests.e2e.test_observability import Metrics, metrics, values
+
+__all__ = ["metrics"]  # the fixture: EMF documents the functions print
+
+
+def sid(n: int) -> str:
+    return f"s-hl{n:015d}"
+
+
+SERVERS = [sid(1), sid(2)]
+CHANNEL = "C0HOMELIV1"
+VIEWER = "U0HOMELIV1"
+PLANS = f"""
+protection_groups:
+  - name: home-live
+    region: us-east-1
+    source_servers: [{", ".join(SERVERS)}]
+plans:
+  - name: home-live
+    channel: {CHANNEL}
+    waves:
+      - name: All
+        protection_group: home-live
+"""
+
+
+@pytest.fixture(scope="module")
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """These plans, applied as an operator applies them; the package's catalog comes back afterwards."""
+    stack = sandbox.stack
+    stack.drs.add_source_servers("us-east-1", ids=SERVERS)
+    plans = Path(tmp_path_factory.mktemp("home")) / "plans.yml"
+    plans.write_text(PLANS)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "DRS_BOT_REGION": REGION,
+        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+    }
+    applied = subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert applied.returncode == 0, applied.stderr
+    stack.run_watch()  # the plan's first verdict
+    # Executions other modules left running would republish every viewer's tab as they end.
+    eventually(lambda: not stack.bot.store.active_ids(), timeout=60)
+    yield sandbox
+    catalog = DynamoCatalogStore(
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
+    )
+    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def publishes(box: Sandbox, user: str) -> list[dict[str, Any]]:
+    """The views.publish calls Slack received for `user`'s tab, in order."""
+    return [
+        call
+        for call in box.stack.slack.calls
+        if call["method"] == "views.publish" and call["params"].get("user_id") == user
+    ]
+
+
+def plan_line(view: dict[str, Any] | None) -> str:
+    assert view is not None
+    return next(line for line in texts(view).split("\n*") if line.lstrip("*").startswith("home-live*"))
+
+
+def tab(box: Sandbox, user: str = VIEWER) -> dict[str, Any] | None:
+    return box.stack.slack.home_view(user)
+
+
+def test_a_stall_reaches_the_open_tab_without_reopening_it_and_a_round_that_changes_nothing_does_not(
+    box: Sandbox,
+) -> None:
+    assert "Readiness: :large_green_circle: READY since " in plan_line(open_home(box, VIEWER))
+    opened = len(publishes(box, VIEWER))
+
+    # DRS's event runs a round at once (the watch rule); its verdict changes: the tab follows.
+    box.stack.drs.set_replication_state(SERVERS[1], "STALLED")
+    assert eventually(lambda: "BLOCKED since" in plan_line(tab(box))), plan_line(tab(box))
+    box.settle()
+    after_stall = len(publishes(box, VIEWER))
+    assert after_stall > opened
+    view = tab(box)
+    assert view is not None and view["type"] == "home" and len(view["blocks"]) <= 100  # Slack took it
+
+    # Rounds that find the same verdicts publish nothing.
+    for _ in range(2):
+        assert box.stack.run_watch()["home_changed"] is False
+    box.settle()
+    assert len(publishes(box, VIEWER)) == after_stall
+
+    box.stack.drs.set_replication_state(SERVERS[1], "CONTINUOUS")
+    assert eventually(lambda: "READY since" in plan_line(tab(box))), plan_line(tab(box))
+
+
+def test_a_drill_appears_on_the_tab_with_a_link_while_it_runs_and_leaves_it_when_it_ends(
+    box: Sandbox,
+) -> None:
+    open_home(box, VIEWER)
+    before = len(publishes(box, VIEWER))
+    calls = len(box.stack.drs.calls)
+    reply = box.command("execute home-live drill", channel=CHANNEL, user="U0HOMELIV2")
+    assert reply.status == 200, reply.body
+    box.settle()
+    execution = box.stack.bot.store.latest_in_channel(CHANNEL)
+    assert execution is not None
+
+    def listed() -> str | None:
+        view = tab(box)
+        shown = texts(view) if view else ""
+        return next((line for line in shown.splitlines() if execution.execution_id in line), None)
+
+    line = eventually(listed)
+    assert line, texts(tab(box) or {"blocks": []})
+    assert "*Drill* of `home-live`" in line and "started by <@U0HOMELIV2>" in line
+    assert f"<https://slack.com/app_redirect?channel={CHANNEL}|open its channel>" in line
+
+    ended = box.finished_execution(CHANNEL)
+    assert eventually(lambda: listed() is None), texts(tab(box) or {"blocks": []})
+    assert f"Last drill: {ended.status.value} " in plan_line(tab(box))
+    box.settle()
+    # Many ticks ran the drill (launches, progress, the picture); the tab was published for what it
+    # shows: the start and the end, not per tick.
+    during = publishes(box, VIEWER)[before:]
+    ticks = [c for c in box.stack.drs.calls[calls:] if c.operation == "DescribeJobs"]
+    assert len(during) == 2, [c["time"] for c in during]
+    assert len(ticks) > len(during)
+
+
+def test_a_slack_refusal_of_the_tab_is_counted_and_fails_nothing(box: Sandbox, metrics: Metrics) -> None:
+    open_home(box, VIEWER)
+    box.stack.slack.inject_fault("views.publish", "refused", count=50, error="invalid_arguments")
+    try:
+        reply = box.command("execute home-live drill", channel=CHANNEL, user="U0HOMELIV2")
+        assert reply.status == 200, reply.body
+        # The drill runs to its end and its thread is told, whatever Slack says of the Home tab.
+        ended = box.finished_execution(CHANNEL)
+        assert ended.status.is_terminal
+        anchor = [m for m in box.public(CHANNEL) if m["ts"] == ended.anchor_ts]
+        assert anchor
+    finally:
+        box.stack.slack.clear_faults()
+    refused = [c for c in publishes(box, VIEWER) if c["outcome"] == "fault:refused"]
+    assert len(refused) == 2  # the start and the end, each tried once and let go
+    # Counted once per refusal Slack answered (other tests' users have the tab too).
+    every = [
+        c for c in box.stack.slack.calls if c["method"] == "views.publish" and c["outcome"] == "fault:refused"
+    ]
+    documents = metrics.documents()
+    assert values(documents, "HomePublishFailures", ErrorCode="invalid_arguments") == [1] * len(every)
