@@ -48,4 +48,8 @@ def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
             logger.warning(
                 "Early ticks failed; the loop's next poll retries them", extra={"failed": outcome.failed}
             )
-        return {"events": len(jobs), "ticked": [result.execution_id for result in outcome.ticked]}
+        return {
+            "events": len(jobs),
+            "ticked": [result.execution_id for result in outcome.ticked],
+            "unresolved": outcome.unresolved,  # regions DRS did not answer for: left to the loop's polls
+        }

@@ -51,6 +51,9 @@ class LaunchResultsOutcome(BaseModel):
 
     ticked: list[TickResult] = Field(default_factory=list)
     failed: dict[str, str] = Field(default_factory=dict)
+    # Regions whose jobs' tags DRS did not give (throttled, unavailable): their executions' loops see
+    # the launches at their next poll.
+    unresolved: dict[str, str] = Field(default_factory=dict)
 
 
 def job_tags(execution: Execution, ref: ChunkRef) -> dict[str, str]:
@@ -163,11 +166,25 @@ class Ticking:
         for region, job_id in jobs:
             by_region[region].add(job_id)
         execution_ids: dict[str, None] = {}  # in order, once each
+        outcome = LaunchResultsOutcome()
         for region, job_ids in sorted(by_region.items()):
-            for tags in self._drs.jobs_tags(region, sorted(job_ids)).values():
+            try:
+                found = self._drs.jobs_tags(region, sorted(job_ids))
+            except DrsError as error:
+                # An early tick is a shortcut: without the tags, the loop's next poll sees these launches.
+                logger.warning(
+                    "DRS did not give the tags of %d job(s) in %s (%s): their executions' next poll will "
+                    "see these launches",
+                    len(job_ids),
+                    region,
+                    error,
+                    extra={"region": region, "job_ids": sorted(job_ids)},
+                )
+                outcome.unresolved[region] = f"{type(error).__name__}: {error}"
+                continue
+            for tags in found.values():
                 if execution_id := tags.get(f"{TAG_PREFIX}:execution"):
                     execution_ids.setdefault(execution_id)
-        outcome = LaunchResultsOutcome()
         for execution_id in execution_ids:
             try:
                 outcome.ticked.append(self.tick(execution_id))

@@ -143,6 +143,27 @@ def test_one_executions_failed_tick_does_not_hold_back_the_others(world: World) 
     assert list(outcome.failed) == [big] and "ProvisionedThroughputExceeded" in outcome.failed[big]
 
 
+def test_a_throttled_tag_lookup_ticks_nothing_there_raises_nothing_and_leaves_it_to_the_loop(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    big, big_jobs = started(world, "plan-x")
+    world.clock.advance(600)
+    # Every DescribeJobs is throttled, botocore's retries included.
+    world.emulator.inject_fault("DescribeJobs", "ThrottlingException")
+    try:
+        outcome = world.use_cases().ticking.on_launch_results([(REGION, big_jobs[0]), (REGION, big_jobs[1])])
+    finally:
+        world.emulator.clear_faults()
+    assert outcome.ticked == [] and outcome.failed == {}
+    assert list(outcome.unresolved) == [REGION] and "Throttl" in outcome.unresolved[REGION]
+    (line,) = [r for r in caplog.records if "did not give the tags" in r.getMessage()]
+    assert "next poll will see these launches" in line.getMessage()
+    # The loop's poll does what the early tick could not.
+    world.use_cases().ticking.tick(big)
+    execution = world.store().get(big)
+    assert execution is not None and execution.status.is_terminal
+
+
 @pytest.mark.parametrize(
     "message",
     [
