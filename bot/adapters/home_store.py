@@ -1,6 +1,7 @@
 """Who has the App Home tab, in DynamoDB: one small item per user in the executions table.
 
   ExecutionId = HOME, Item = USER#<id>   OpenedAt (ISO), ExpiresAt (epoch seconds), SchemaVersion
+  ExecutionId = HOME, Item = CATALOG     Digest: the catalog the tabs were last published from
 
 One partition, so a republish reads every viewer with one Query. The table's TTL (`ExpiresAt`) deletes
 a user not seen for `FORGET_AFTER`; DynamoDB may take days to, so reading skips expired items too. No
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 PARTITION = "HOME"
 USER = "USER#"
+CATALOG = "CATALOG"  # the digest of the catalog the tabs were last published from
 # Raise when the stored shape changes, and read the previous one too.
 HOME_SCHEMA = 1
 # A user who has not opened the tab for this long is no longer republished to.
@@ -64,3 +66,27 @@ class DynamoHomeViewers:
             if "LastEvaluatedKey" not in page:
                 return found
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def catalog_shown(self) -> str | None:
+        """The digest of the catalog the tabs were last published from (a Query: the watch's role
+        reads its table with Query only)."""
+        page = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="ExecutionId = :p AND #item = :catalog",
+            ExpressionAttributeNames={"#item": "Item"},
+            ExpressionAttributeValues={":p": {"S": PARTITION}, ":catalog": {"S": CATALOG}},
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return items[0]["Digest"]["S"] if items else None
+
+    def showing_catalog(self, digest: str) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "ExecutionId": {"S": PARTITION},
+                "Item": {"S": CATALOG},
+                "SchemaVersion": {"N": str(HOME_SCHEMA)},
+                "Digest": {"S": digest},
+            },
+        )

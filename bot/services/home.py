@@ -9,6 +9,7 @@ fails its caller: a Slack error is logged (and counted by the adapter); the tab 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -66,6 +67,12 @@ class HomeViewers(Protocol):
         """The users to republish to."""
         ...
 
+    def catalog_shown(self) -> str | None:
+        """The digest of the catalog the tabs were last published from."""
+        ...
+
+    def showing_catalog(self, digest: str) -> None: ...
+
 
 class HomePublisher(Protocol):
     def publish(self, user_id: str, view: dict[str, Any]) -> None:
@@ -104,6 +111,19 @@ class Home:
             self._viewers.remember(user_id, self._clock())
         return self.facts(user_id)
 
+    def refresh_if_catalog_changed(self) -> RefreshResult:
+        """`plans apply` writes the catalog with the operator's credentials, which reach no Slack: the
+        watch round notices the change (a digest of the catalog) and republishes."""
+        if self._viewers is None:
+            return RefreshResult()
+        try:
+            if _digest(self._catalog.load()) == self._viewers.catalog_shown():
+                return RefreshResult()
+        except Exception:
+            logger.exception("home: could not compare the catalog with the Home tab's")
+            return RefreshResult()
+        return self.refresh()
+
     def refresh(self) -> RefreshResult:
         """Publish each remembered user's view again, built for that user. Never raises: the caller
         (a tick, a watch round) has done its work, and the tab keeps its last view."""
@@ -112,6 +132,8 @@ class Home:
         try:
             users = self._viewers.viewers(self._clock())
             shared = self._shared() if users else None
+            if shared is not None and shared.catalog is not None:
+                self._viewers.showing_catalog(_digest(shared.catalog))
         except Exception:
             logger.exception("home: could not read what the Home tab shows; not republished")
             return RefreshResult()
@@ -155,6 +177,10 @@ class Home:
         ):
             return HomeFacts(may_see=False, now=shared.now)
         return shared
+
+
+def _digest(catalog: Catalog) -> str:
+    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()
 
 
 def shown(events: Iterable[StatusEvent]) -> bool:

@@ -279,6 +279,8 @@ class HomeTab(Protocol):
 
     def refresh(self) -> RefreshResult: ...
 
+    def refresh_if_catalog_changed(self) -> RefreshResult: ...
+
 
 class ExecutorTrigger(Protocol):
     def start(self, execution_id: str) -> None:

@@ -155,8 +155,11 @@ class Watch:
         posted += self._leftovers(stored)
         forgotten = self._forget_removed(catalog, stored) if wanted is None else ()
         home_changed = home_changed or bool(forgotten)
-        if home_changed and self._home is not None:
-            self._home.refresh()  # never raises: the round's work is done
+        if self._home is not None:  # neither raises: the round's work is done
+            if home_changed:
+                self._home.refresh()
+            elif wanted is None:
+                self._home.refresh_if_catalog_changed()  # `plans apply` changed a plan's definition
         return RoundResult(
             plans_checked=checked,
             news_posted=posted,

@@ -30,6 +30,7 @@ def sid(n: int) -> str:
 
 
 SERVERS = [sid(1), sid(2)]
+ADDED = [sid(3)]
 CHANNEL = "C0HOMELIV1"
 VIEWER = "U0HOMELIV1"
 PLANS = f"""
@@ -46,18 +47,15 @@ plans:
 """
 
 
-@pytest.fixture(scope="module")
-def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """These plans, applied as an operator applies them; the package's catalog comes back afterwards."""
-    stack = sandbox.stack
-    stack.drs.add_source_servers("us-east-1", ids=SERVERS)
-    plans = Path(tmp_path_factory.mktemp("home")) / "plans.yml"
-    plans.write_text(PLANS)
+def apply(box: Sandbox, directory: Path, text: str) -> None:
+    """`drs-bot plans apply` as an operator runs it: DynamoDB only, no Slack."""
+    plans = directory / "plans.yml"
+    plans.write_text(text)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "AWS_ENDPOINT_URL_DYNAMODB": box.stack.moto.url,
         "DRS_BOT_REGION": REGION,
         "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
         "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
@@ -70,6 +68,14 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         timeout=60,
     )
     assert applied.returncode == 0, applied.stderr
+
+
+@pytest.fixture(scope="module")
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """These plans, applied as an operator applies them; the package's catalog comes back afterwards."""
+    stack = sandbox.stack
+    stack.drs.add_source_servers("us-east-1", ids=SERVERS + ADDED)
+    apply(sandbox, tmp_path_factory.mktemp("home"), PLANS)
     stack.run_watch()  # the plan's first verdict
     # Executions other modules left running would republish every viewer's tab as they end.
     eventually(lambda: not stack.bot.store.active_ids(), timeout=60)
@@ -185,3 +191,43 @@ def test_a_slack_refusal_of_the_tab_is_counted_and_fails_nothing(box: Sandbox, m
     ]
     documents = metrics.documents()
     assert values(documents, "HomePublishFailures", ErrorCode="invalid_arguments") == [1] * len(every)
+
+
+def test_plans_apply_reaches_the_tab_at_the_next_round_and_a_removed_plans_watch_state_goes(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    open_home(box, VIEWER)
+    added = PLANS.replace(
+        "plans:\n",
+        f"""  - name: home-added
+    region: us-east-1
+    source_servers: [{ADDED[0]}]
+plans:
+  - name: home-added
+    description: Ledger & <cache>
+    waves:
+      - name: All
+        protection_group: home-added
+""",
+    )
+    apply(box, tmp_path, added)
+    before = len(publishes(box, VIEWER))
+    box.stack.run_watch()  # a new plan: its first verdict changes the tab
+    assert "*home-added* — Ledger &amp; &lt;cache&gt;" in texts(tab(box) or {"blocks": []})
+    assert len(publishes(box, VIEWER)) == before + 1
+
+    # A definition changed, no verdict did: the round sees the catalog differ from the tab's.
+    apply(box, tmp_path, added.replace("Ledger & <cache>", "Ledger only"))
+    box.stack.run_watch()
+    assert "*home-added* — Ledger only" in texts(tab(box) or {"blocks": []})
+    assert len(publishes(box, VIEWER)) == before + 2
+    box.stack.run_watch()  # nothing changed since
+    assert len(publishes(box, VIEWER)) == before + 2
+
+    apply(box, tmp_path, PLANS)
+    assert "home-added" in box.stack.bot.watch_store.states()
+    result = box.stack.run_watch()
+    assert result["forgotten"] == ["home-added"]
+    assert "home-added" not in box.stack.bot.watch_store.states()
+    assert "home-added" not in texts(tab(box) or {"blocks": []})
+    assert len(publishes(box, VIEWER)) == before + 3

@@ -107,12 +107,19 @@ class Viewers:
 
     def __init__(self) -> None:
         self.opened: dict[str, datetime] = {}
+        self.catalog: str | None = None
 
     def remember(self, user_id: str, now: datetime) -> None:
         self.opened[user_id] = now
 
     def viewers(self, now: datetime) -> list[str]:
         return sorted(self.opened)
+
+    def catalog_shown(self) -> str | None:
+        return self.catalog
+
+    def showing_catalog(self, digest: str) -> None:
+        self.catalog = digest
 
 
 class Publisher:
@@ -158,6 +165,9 @@ def test_a_refresh_republishes_each_viewer_their_own_view_and_a_refusal_stops_no
     assert "plan-000" not in str(guest) and "You have no access" in str(guest)
     for view in publisher.views.values():
         assert problems_in_blocks(view["blocks"], max_blocks=100) == []
+    # The watch's check after `plans apply`: the same catalog publishes nothing more.
+    assert service.refresh_if_catalog_changed() == RefreshResult()
+    assert len(publisher.calls) == 3
 
 
 def test_starts_and_ends_change_the_tab_progress_does_not() -> None:
