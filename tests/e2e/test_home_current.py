@@ -4,6 +4,7 @@ the user opening it again; what changes nothing publishes nothing; a Slack refus
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,8 +18,10 @@ import boto3
 import pytest
 
 from bot.adapters.dynamodb import DynamoCatalogStore
+from bot.slack.ids import APPROVE_ACTION
 from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import Sandbox
+from tests.e2e.conftest import APPROVER, Sandbox
+from tests.e2e.test_approvals import request_recovery
 from tests.e2e.test_home import open_home, texts
 from tests.e2e.test_observability import Metrics, metrics, values
 
@@ -100,6 +103,12 @@ def publishes(box: Sandbox, user: str) -> list[dict[str, Any]]:
         for call in box.stack.slack.calls
         if call["method"] == "views.publish" and call["params"].get("user_id") == user
     ]
+
+
+def published(call: dict[str, Any]) -> dict[str, Any]:
+    """The view a views.publish call sent (slack_sdk sends it as JSON text in a form field)."""
+    view = call["params"]["view"]
+    return json.loads(view) if isinstance(view, str) else dict(view)
 
 
 def plan_line(view: dict[str, Any] | None) -> str:
@@ -231,3 +240,29 @@ plans:
     assert "home-added" not in box.stack.bot.watch_store.states()
     assert "home-added" not in texts(tab(box) or {"blocks": []})
     assert len(publishes(box, VIEWER)) == before + 3
+
+
+def test_a_recovery_shows_awaiting_approval_then_running_once_approved_then_leaves(box: Sandbox) -> None:
+    open_home(box, VIEWER)
+    channel = box.new_channel()
+    execution, card = request_recovery(box, channel, plan="home-live")
+
+    def line() -> str:
+        view = tab(box)
+        shown = texts(view) if view else ""
+        return next((ln for ln in shown.splitlines() if execution.execution_id in ln), "")
+
+    assert eventually(lambda: "PENDING_APPROVAL" in line()), line()
+    assert "*Recovery* of `home-live`" in line()
+    before = len(publishes(box, VIEWER))
+    box.click(channel, card["ts"], APPROVE_ACTION, execution.execution_id, user=APPROVER)
+    box.finished_execution(channel)
+    assert eventually(lambda: line() == ""), line()
+    # Between: the views published once it was approved listed it running, until it ended.
+    lines = [
+        ln
+        for call in publishes(box, VIEWER)[before:]
+        for ln in texts(published(call)).splitlines()
+        if execution.execution_id in ln
+    ]
+    assert lines and all("IN_PROGRESS" in ln for ln in lines), lines
