@@ -231,6 +231,14 @@ def _failback_line(execution: Execution) -> Mrkdwn:
     )
 
 
+def _rto_note(rto: float | None, summary: ExecutionSummary) -> str:
+    """An execution whose servers launched before summaries kept the last launch has an RTO nobody
+    recorded: "—", never a guess or 0. One where nothing launched has none."""
+    if rto is not None:
+        return f" · RTO {duration(rto)}"
+    return " · RTO —" if summary.launched else ""
+
+
 def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: datetime) -> Mrkdwn:
     where = md("`{}`", plan_name) if plan_name else Mrkdwn("this channel")
     if not summaries:
@@ -252,7 +260,7 @@ def history_text(summaries: list[ExecutionSummary], plan_name: str | None, now: 
                 summary.launched,
                 summary.total,
                 failed,
-                f" · RTO {duration(rto)}" if rto is not None else "",
+                _rto_note(rto, summary),
                 started,
                 took,
                 user(summary.initiated_by),

@@ -57,6 +57,15 @@ def test_history_of_a_plan_shows_each_rto_and_the_trend() -> None:
     )
 
 
+def test_a_summary_stored_before_last_launches_were_kept_shows_its_rto_as_unknown_not_zero() -> None:
+    old = summary(1, 1800).model_copy(update={"last_launch_time": None})  # launched 2, no last launch kept
+    (_, line) = history_text([old], "plan-x", at(10**6)).splitlines()
+    assert "2/2 launched · RTO — ·" in line and "0s" not in line.split("RTO")[1].split("·")[0]
+    assert (
+        len(history_text([old, summary(2, 1200)], "plan-x", at(10**6)).splitlines()) == 3
+    )  # no trend of one
+
+
 def test_each_kind_has_its_own_trend_line() -> None:
     mixed = [
         summary(4, 900, ExecutionType.RECOVERY),
