@@ -46,7 +46,9 @@ LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
 # Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
 # upgrade from the previous version.
-HEADER_SCHEMA = 2  # 2: the seed's fields became plain attributes and left the body
+# 2: the seed's fields became plain attributes and left the body; 3: gates and pause (a paused execution
+# saved back by a release without them would silently resume).
+HEADER_SCHEMA = 3
 PAGE_SCHEMA = 1
 EVENT_SCHEMA = 1
 CATALOG_SCHEMA = 1
@@ -551,7 +553,12 @@ def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **plain, "Body": _compress(body), "SchemaVersion": _n(2)}
 
 
-_HEADER_UPGRADES = {1: _header_v1_to_v2}
+def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
+    """Steering (--step, paused, a wave's gate) added fields whose defaults fit every older item."""
+    return {**item, "SchemaVersion": _n(3)}
+
+
+_HEADER_UPGRADES = {1: _header_v1_to_v2, 2: _header_v2_to_v3}
 
 
 def upgrade_header(item: dict[str, Any]) -> dict[str, Any]:

@@ -17,14 +17,30 @@ USAGE = (
     "• `/drs execute <plan> drill [--force]` — check, then run a drill (--force: even if BLOCKED)\n"
     "• `/drs execute <plan> drill|recovery --at <ISO time>` — launch from the snapshots of that time\n"
     "• `/drs execute <plan> recovery|failback` — request a real recovery or failback (needs approval)\n"
+    "• `/drs execute <plan> <type> --step` — stop before every wave until someone clicks Continue\n"
     "• `/drs status [<execution>]` — the latest execution in this channel, or the one named\n"
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
     "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end\n"
+    "• `/drs pause <execution>` — hold it: no new job or wave starts; running jobs are followed\n"
+    "• `/drs resume <execution>` — go on where it was paused\n"
     "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched\n"
     "• `/drs report <execution>` — an ended execution's verdict and a fresh link to its report"
 )
 
-KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup", "report")
+KEYWORDS = (
+    "help",
+    "plans",
+    "plan",
+    "execute",
+    "status",
+    "history",
+    "cancel",
+    "check",
+    "cleanup",
+    "report",
+    "pause",
+    "resume",
+)
 
 
 # Commands are frozen dataclasses, not pydantic models: only our own parser makes them, from a string,
@@ -50,6 +66,7 @@ class Execute:
     execution_type: ExecutionType
     force: bool = False  # start a drill whose readiness verdict is BLOCKED
     at: datetime | None = None  # point in time: launch from snapshots taken at or before this
+    step: bool = False  # --step: a gate before every wave
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,16 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class Cancel:
+    execution_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    execution_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
     execution_ref: str
 
 
@@ -110,6 +137,8 @@ Command = (
     | Report
     | Status
     | Cancel
+    | Pause
+    | Resume
     | History
     | NotYetAvailable
     | Invalid
@@ -153,6 +182,10 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             return _invalid("`/drs cancel` needs the execution id (or its first 6+ characters).")
         return Cancel(execution_ref=args[0])
+    if keyword in ("pause", "resume"):
+        if len(args) != 1:
+            return _invalid(f"`/drs {keyword}` needs the execution id (or its first 6+ characters).")
+        return Pause(execution_ref=args[0]) if keyword == "pause" else Resume(execution_ref=args[0])
     if keyword == "history":
         return _parse_history(args)
     if keyword in KEYWORDS:
@@ -166,9 +199,13 @@ def parse(text: str) -> Command:
 FORCE_FLAGS = ("--force", "\u2014force", "\u2013force")
 
 
+STEP_FLAGS = ("--step", "\u2014step", "\u2013step")
+
+
 def _parse_execute(args: list[str]) -> Command:
     force = any(arg.lower() in FORCE_FLAGS for arg in args)
-    args = [arg for arg in args if arg.lower() not in FORCE_FLAGS]
+    step = any(arg.lower() in STEP_FLAGS for arg in args)
+    args = [arg for arg in args if arg.lower() not in FORCE_FLAGS + STEP_FLAGS]
     at: datetime | None = None
     for flag in AT_FLAGS:
         if flag in [arg.lower() for arg in args]:
@@ -205,7 +242,7 @@ def _parse_execute(args: list[str]) -> Command:
             "`--at` does not apply to a failback: it launches in the origin region from the data "
             "replicated back since the recovery."
         )
-    return Execute(plan_name=plan_name, execution_type=execution_type, force=force, at=at)
+    return Execute(plan_name=plan_name, execution_type=execution_type, force=force, at=at, step=step)
 
 
 def _parse_history(args: list[str]) -> Command:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from bot.domain import steering
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -218,6 +219,9 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         if execution.readiness
         else [],
         "point_in_time": execution.point_in_time,
+        "paused_by": execution.paused_by if not execution.status.is_terminal else None,
+        "paused_at": execution.paused_at,
+        "gated_wave": gated.name if (gated := execution.gated_wave()) else None,
     }
 
 
@@ -236,12 +240,23 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     reconcile: list[ChunkRef] = []
     stopped_by: str | None = None
     while (wave := execution.current_wave()) is not None:
+        if wave.status is WaveStatus.GATED:  # [gates] held until Continue or Stop here
+            if execution.cancelling:
+                execution = _skip_remaining(execution, events, now, "the execution was cancelled")
+            else:
+                execution = steering.remind(execution, wave, events, now, limits)
+            break
         if wave.status is WaveStatus.PENDING:
             if execution.cancelling:
                 execution = _skip_remaining(execution, events, now, "the execution was cancelled")
                 break
+            if execution.paused:  # [gates] no new wave starts
+                break
             if wave.not_before is not None and now < wave.not_before:
                 break  # waiting out the wave's wait_before
+            if steering.gate_reason(execution, wave):  # [gates] pause_before, --step
+                execution = steering.gate(execution, wave, events, now)
+                break
             wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
         wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits, load.get(wave.region))
         starts += wave_starts
@@ -265,7 +280,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         starts=tuple(starts),
         reconcile=tuple(reconcile),
         events=tuple(events.items),
-        wake_at=_next_wake(execution),
+        wake_at=steering.wake_at(execution, now, limits) or _next_wake(execution),
     )
 
 
@@ -412,6 +427,8 @@ def _claim_chunks(
                 reconcile.append(ref)
             continue
         if chunk.status is ChunkStatus.PLANNED:
+            if execution.paused:  # [gates] no new job starts; a stale claim below was decided before
+                continue
             size = len(chunk.servers)
             if jobs_in_flight + 1 > limits.concurrent_jobs:
                 break
@@ -454,6 +471,8 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
         # Queued behind DRS's quotas the whole time: say so, it is a capacity problem, not a launch one.
         ChunkStatus.PLANNED: f"timed out: never started, waiting {_minutes(timeout)} for DRS capacity",
     }
+    if execution.paused:  # [gates] held by a person, not waiting for capacity
+        del reasons[ChunkStatus.PLANNED]
     chunks = []
     for chunk in wave.chunks:
         if chunk.status in reasons:
@@ -495,7 +514,7 @@ def _schedule_next(execution: Execution, finished: WaveRun, events: EventLog, no
 def _skip_remaining(execution: Execution, events: EventLog, now: datetime, reason: str) -> Execution:
     skipped = []
     for wave in execution.waves:
-        if wave.status is WaveStatus.PENDING:
+        if wave.status in (WaveStatus.PENDING, WaveStatus.GATED):
             execution = execution.replace_wave(move_wave(wave, WaveStatus.SKIPPED, now))
             skipped.append(wave.name)
     if skipped:
@@ -648,4 +667,13 @@ def progress(execution: Execution) -> tuple[object, ...]:
     # The approval card shows readiness: edit it when the snapshot ages are in, not at every batch.
     ages = execution.readiness.snapshot_ages if execution.readiness else None
     readiness = (ages.done, ages.findings) if ages else None
-    return execution.status, execution.cancelling, approvals, waves, counts.launched, counts.failed, readiness
+    return (
+        execution.status,
+        execution.cancelling,
+        execution.paused,
+        approvals,
+        waves,
+        counts.launched,
+        counts.failed,
+        readiness,
+    )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from bot.domain.execution import ExecutionStatus, ExecutionType, WaveStatus
+from bot.domain.execution import ActionKind, ExecutionStatus, ExecutionType, WaveStatus
 
 # A thread reply lists this many failed servers; the rest are counted, so a 4,000-server wave fits.
 FAILURES_LISTED = 20
@@ -192,9 +192,50 @@ class ProgressUpdated(StatusEvent):
     readiness_level: str | None = None
     readiness_lines: list[str] = []
     point_in_time: datetime | None = None  # --at: shown on the card and the anchor
+    paused_by: str | None = None  # the anchor offers Resume then, Pause otherwise
+    paused_at: datetime | None = None
+    gated_wave: str | None = None  # the wave waiting at its gate
 
 
 WAVES_LISTED = 40
+
+
+class WaveGated(StatusEvent):
+    """The execution stopped before a wave (pause_before, --step): the gate's card, with its buttons."""
+
+    kind: Literal["wave_gated"] = "wave_gated"
+    execution_type: ExecutionType
+    initiated_by: str
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    protection_group: str
+    region: str
+    server_count: int
+    first_servers: list[str]  # the first GATE_SERVERS_LISTED
+    why: Literal["pause_before", "step"]
+    done: list[WaveLine]  # the last GATE_WAVES_LISTED of the waves that ended before it
+    waves_done: int = 0
+    launched: int
+    failed: int
+    reminder: bool = False  # a reminder of a gate still waiting (since `gated_at`)
+    gated_at: datetime | None = None
+
+
+GATE_SERVERS_LISTED = 5
+GATE_WAVES_LISTED = 10
+
+
+class ControlRecorded(StatusEvent):
+    """A person steered the execution (continue, stop here, pause, resume): who, what, when."""
+
+    kind: Literal["control_recorded"] = "control_recorded"
+    control: ActionKind
+    user_id: str
+    wave_index: int | None = None
+    wave_name: str | None = None
+    wave_count: int = 0
+    jobs_running: int = 0  # pause: the jobs already in DRS, followed to their end
 
 
 class ExecutionFinished(StatusEvent):
@@ -287,6 +328,8 @@ Event = Annotated[
     | WaveFinished
     | WavesSkipped
     | CancelRequested
+    | WaveGated
+    | ControlRecorded
     | ProgressUpdated
     | ExecutionFinished
     | TimelineReady

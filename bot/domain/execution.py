@@ -38,6 +38,7 @@ class ExecutionStatus(StrEnum):
 
 class WaveStatus(StrEnum):
     PENDING = "PENDING"
+    GATED = "GATED"  # stopped before it starts (pause_before, --step): a person continues or stops
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
     PARTIAL = "PARTIAL"
@@ -46,7 +47,7 @@ class WaveStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (WaveStatus.PENDING, WaveStatus.IN_PROGRESS)
+        return self not in (WaveStatus.PENDING, WaveStatus.GATED, WaveStatus.IN_PROGRESS)
 
 
 class ServerStatus(StrEnum):
@@ -126,6 +127,8 @@ class WaveRun(_Model):
     end_time: datetime | None = None
     options: WaveOptions = WaveOptions()  # the plan's wave options, whole
     not_before: datetime | None = None  # set when the previous wave ends, if this one waits
+    gated_at: datetime | None = None  # when it stopped at its gate (GATED)
+    reminded_at: datetime | None = None  # the gate's last reminder in the thread
     chunks: tuple[Chunk, ...]
 
     @model_validator(mode="before")
@@ -306,6 +309,9 @@ class Execution(_Model):
     version: int = 0
     cancel_requested_by: str | None = None
     cancel_requested_at: datetime | None = None
+    step: bool = False  # --step: a gate before every wave
+    paused_by: str | None = None  # paused: no new job or wave starts until resumed
+    paused_at: datetime | None = None
     # Two-person control for RECOVERY and FAILBACK.
     approvals_required: int = 0
     approval_expires_at: datetime | None = None
@@ -329,6 +335,14 @@ class Execution(_Model):
     @property
     def cancelling(self) -> bool:
         return self.cancel_requested_by is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_by is not None
+
+    def gated_wave(self) -> WaveRun | None:
+        wave = self.current_wave()
+        return wave if wave is not None and wave.status is WaveStatus.GATED else None
 
     def servers(self) -> Iterator[ServerRun]:
         for wave in self.waves:
@@ -383,6 +397,7 @@ def new_execution(
     resolved: Mapping[str, Sequence[str]] | None = None,
     snapshots: Mapping[str, tuple[str, datetime]] | None = None,
     point_in_time: datetime | None = None,
+    step: bool = False,
 ) -> Execution:
     """Lay out an execution: each wave's servers split into as few jobs as the per-job quota allows.
 
@@ -409,6 +424,7 @@ def new_execution(
     return Execution(
         execution_id=execution_id,
         point_in_time=point_in_time,
+        step=step,
         plan_options=plan.options,
         plan_name=plan.name,
         plan_description=plan.description,
@@ -501,3 +517,5 @@ class Limits(_Model):
     claim_timeout_seconds: float = Field(default=120, gt=0)
     # Failback: how long the reversed servers may take to reach CONTINUOUS before they are left out.
     failback_sync_timeout_seconds: int = Field(default=6 * 3600, ge=60)
+    # A gate before a wave never launches by itself: it reminds its thread this often until decided.
+    gate_reminder_seconds: int = Field(default=30 * 60, ge=60)

@@ -44,6 +44,9 @@ def to_history(execution: Execution) -> dict[str, Any]:
             else None
         ),
         "CancelledBy": execution.cancel_requested_by,
+        "Step": execution.step,  # --step: a gate before every wave
+        "PausedBy": execution.paused_by,  # paused now (who, since when); every pause is in Actions
+        "PausedAt": epoch(execution.paused_at),
         # Every human control in the order made: {Who, What, Time, Wave (its name), Reason}.
         "Actions": [
             {
@@ -114,6 +117,7 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "Status": wave.status.value,
         "StartTime": epoch(wave.start_time),
         "EndTime": epoch(wave.end_time),
+        "GatedTime": epoch(wave.gated_at),  # stopped at its gate (pause_before, --step)
         "JobIds": wave.job_ids,
         # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
         "Options": wave.options.model_dump(mode="json", by_alias=True),

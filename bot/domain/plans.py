@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     SerializerFunctionWrapHandler,
+    StrictBool,
     StringConstraints,
     model_serializer,
     model_validator,
@@ -125,6 +126,18 @@ class WaveOptions(_Options):
     timeout: Seconds = DEFAULT_WAVE_TIMEOUT
     # stop: a wave that ends with any failed server skips the remaining waves and fails the execution.
     on_failure: OnFailure = OnFailure.CONTINUE
+    # Stop before this wave (after its wait_before) until a person clicks Continue or Stop here.
+    pause_before: StrictBool = False  # "yes" or 1 is a typo here, not a yes
+
+    @model_serializer(mode="wrap")
+    def _unused_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Newer than the previous release: left out where unused, so that what it stored keeps the
+        # shape that release reads (it forbids unknown keys).
+        dumped: dict[str, object] = handler(self)
+        if not self.pause_before:
+            dumped.pop("pause_before", None)
+            dumped.pop("PauseBefore", None)
+        return dumped
 
 
 class Schedule(_Strict):

@@ -76,7 +76,10 @@ WAVE = Table[WaveStatus](
     field="status",
     initial=frozenset({W.PENDING}),
     moves={
-        W.PENDING: frozenset({W.IN_PROGRESS, W.SKIPPED}),
+        # PENDING → GATED: pause_before or --step; GATED → IN_PROGRESS: Continue; → SKIPPED: Stop here,
+        # or a cancel at the gate.
+        W.PENDING: frozenset({W.IN_PROGRESS, W.GATED, W.SKIPPED}),
+        W.GATED: frozenset({W.IN_PROGRESS, W.SKIPPED}),
         # SKIPPED from IN_PROGRESS: cancelled before its first job started.
         W.IN_PROGRESS: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.SKIPPED}),
         W.COMPLETED: frozenset(),
@@ -162,9 +165,11 @@ def move_execution(execution: Execution, to: ExecutionStatus, now: datetime, **f
 
 
 def move_wave(wave: WaveRun, to: WaveStatus, now: datetime) -> WaveRun:
-    """A wave that ran ends at `now`; one skipped before it started has no times."""
+    """A wave that ran ends at `now`; one skipped before it started has no times; a gate says when."""
     stamps: dict[str, Any] = {}
-    if to is W.IN_PROGRESS:
+    if to is W.GATED:
+        stamps["gated_at"] = now
+    elif to is W.IN_PROGRESS:
         stamps["start_time"] = now
     elif wave.status is W.IN_PROGRESS:
         stamps["end_time"] = now

@@ -1,7 +1,7 @@
 """What people do to an execution once it exists: approve or reject it, cancel it, clean up a drill.
 
 Each is a domain decision saved on the version read (`UnitOfWork`), then the executor is woken to act
-on it. The future home of pause, resume, retry and skip."""
+on it: also continue and stop at a gate, pause and resume (`steer`); the future home of retry and skip."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import approval, engine
+from bot.domain import approval, engine, steering
 from bot.domain import cleanup as cleanup_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.execution import ActionKind, Execution
+from bot.domain.steering import Stale
 from bot.services.access import Access
 from bot.services.outbox import Outbox
 from bot.services.ports import Clock, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
@@ -43,6 +44,21 @@ class VoteReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     outcome: VoteOutcome
+    execution: Execution | None = None
+
+
+class SteerResult(StrEnum):
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"
+    STALE = "stale"  # nothing to do now: `stale` says why, `execution` how it stands
+    NOT_FOUND = "not_found"
+
+
+class SteerOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result: SteerResult
+    stale: Stale | None = None
     execution: Execution | None = None
 
 
@@ -178,6 +194,44 @@ class Controlling:
             self._trigger.start(execution_id)
             self._ticking.tick(execution_id)
             return CleanupOutcome(refusal=None, execution=self._store.get(execution_id))
+
+    def steer(
+        self, execution_id: str, user_id: str, kind: ActionKind, wave: int | None = None
+    ) -> SteerOutcome:
+        """Continue or Stop here at a gate (`wave`: the gate's, from its card), Pause or Resume. Saved on
+        the version read: of two clicks racing each other or a tick, the loser reads again and is told
+        how it stands now (a gate already passed, an execution already paused)."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+
+            def decide(execution: Execution) -> Outcome[SteerOutcome]:
+                self._describe(execution)
+                if not self._access.may_control(execution, user_id, kind):
+                    return Outcome(SteerOutcome(result=SteerResult.NOT_ALLOWED, execution=execution))
+                steered = steering.steer(execution, kind, user_id, self._clock(), wave)
+                if steered.decision is None:
+                    stale = SteerOutcome(result=SteerResult.STALE, stale=steered.stale, execution=execution)
+                    return Outcome(stale)
+                return Outcome(
+                    SteerOutcome(result=SteerResult.DONE), steered.decision.execution, steered.decision.events
+                )
+
+            done = self._work.run(
+                execution_id,
+                decide,
+                missing=lambda: SteerOutcome(result=SteerResult.NOT_FOUND),
+                attempts=VOTE_ATTEMPTS,
+            )
+            if not done.saved:
+                return done.result
+            if kind is ActionKind.PAUSE:
+                self._outbox.deliver(execution_id)  # nothing to start: the thread and anchor say it
+            else:
+                self._trigger.start(execution_id)
+                self._ticking.tick(execution_id)  # the wave starts (or the stop ends it) now
+            return done.result.model_copy(
+                update={"execution": self._store.get(execution_id) or done.execution}
+            )
 
     def _describe(self, execution: Execution) -> None:
         self._log_keys.add(plan=execution.plan_name, execution_type=execution.execution_type.value)

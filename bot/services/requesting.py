@@ -139,11 +139,12 @@ class Requesting:
         request_key: str | None,
         force: bool = False,
         at: datetime | None = None,
+        step: bool = False,
     ) -> ExecutionRequest:
         """Check who asks where; create the execution (a drill starts, a recovery awaits approval);
         start the executor; post the anchor message."""
         with self._log_keys.scope():
-            return self._request(plan_name, execution_type, user_id, channel_id, request_key, force, at)
+            return self._request(plan_name, execution_type, user_id, channel_id, request_key, force, at, step)
 
     def _request(
         self,
@@ -154,6 +155,7 @@ class Requesting:
         request_key: str | None,
         force: bool,
         at: datetime | None,
+        step: bool = False,
     ) -> ExecutionRequest:
         refused = self._refusal(execution_type, user_id, channel_id)
         if refused is not None:
@@ -211,6 +213,7 @@ class Requesting:
             resolved=report.servers,
             snapshots=snapshots,
             point_in_time=at,
+            step=step,
         )
         note = ReadinessNote(
             level=verdict.level.value,

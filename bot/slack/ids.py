@@ -8,3 +8,10 @@ REJECT_ACTION = "drs_reject"
 REASON_VIEW = "drs_reject_reason"
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason_input"
+
+# Steering (README "Steering a running execution"): the gate card's buttons carry "<execution>:<wave>",
+# so a click on a gate already passed is told so; the anchor's carry the execution id.
+CONTINUE_ACTION = "drs_continue"
+STOP_ACTION = "drs_stop"
+PAUSE_ACTION = "drs_pause"
+RESUME_ACTION = "drs_resume"

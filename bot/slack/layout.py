@@ -31,6 +31,7 @@ STATUS_ICON = {
 
 WAVE_ICON = {
     WaveStatus.PENDING: ":white_circle:",
+    WaveStatus.GATED: ":raised_hand:",
     WaveStatus.IN_PROGRESS: ":arrows_counterclockwise:",
     WaveStatus.COMPLETED: ":white_check_mark:",
     WaveStatus.PARTIAL: ":warning:",

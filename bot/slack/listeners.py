@@ -17,13 +17,30 @@ from slack_sdk import WebClient
 
 from bot.errors import ConfigurationError
 from bot.slack import ack
-from bot.slack.ids import APPROVE_ACTION, REASON_VIEW, REJECT_ACTION
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    CONTINUE_ACTION,
+    PAUSE_ACTION,
+    REASON_VIEW,
+    REJECT_ACTION,
+    RESUME_ACTION,
+    STOP_ACTION,
+)
 from bot.slack.mrkdwn import Mrkdwn, clip, md
 
 if TYPE_CHECKING:
     from bot.slack.deps import SlackDeps
 
 logger = logging.getLogger(__name__)
+
+# The steering buttons (bot/slack/steering.py) and the control each makes (ActionKind's value: the ack
+# path does not import the domain's models).
+STEERING_BUTTONS = {
+    CONTINUE_ACTION: "CONTINUE",
+    STOP_ACTION: "STOP",
+    PAUSE_ACTION: "PAUSE",
+    RESUME_ACTION: "RESUME",
+}
 
 FAILED = (
     "I could not finish {what}: {error}. It may have stopped part-way: check `/drs status` before "
@@ -46,7 +63,7 @@ def register(
     if misconfigured is not None:
         # Fail closed: say what is wrong to whoever asks, act on nothing.
         app.command("/drs")(ack.refusal(md(MISCONFIGURED, error=misconfigured)))
-        for action in (APPROVE_ACTION, REJECT_ACTION):
+        for action in (APPROVE_ACTION, REJECT_ACTION, *STEERING_BUTTONS):
             app.action(action)(ack.acknowledge)
         app.view(REASON_VIEW)(ack.acknowledge)
         app.event("app_home_opened")(ack.acknowledge)
@@ -60,6 +77,8 @@ def register(
     app.action(APPROVE_ACTION)(ack=ack.acknowledge, lazy=[_approve(deps)])
     app.action(REJECT_ACTION)(ack.reason_asker(allowed_channels))
     app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
+    for action, kind in STEERING_BUTTONS.items():
+        app.action(action)(ack=ack.acknowledge, lazy=[_steer(deps, kind)])
     # Slack sends it for the Messages tab too; only the Home tab is ours to draw.
     app.event("app_home_opened", matchers=[_home_tab])(ack=ack.acknowledge, lazy=[_publish_home(deps)])
     app.event("app_home_opened")(ack.acknowledge)
@@ -102,6 +121,20 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
             approvals.reject(deps(), body, client)
 
     return on_reason
+
+
+def _steer(deps: Callable[[], SlackDeps], kind: str) -> Callable[..., None]:
+    def on_steer(body: dict[str, Any], respond: Respond) -> None:
+        from bot.domain.execution import ActionKind  # after the ack: see the module docstring
+        from bot.slack import steering
+
+        with _told_if_failed(
+            md("your click ({})", kind.lower()),
+            lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
+        ):
+            steering.click(deps(), body, respond, ActionKind(kind))
+
+    return on_steer
 
 
 def _home_tab(event: dict[str, Any]) -> bool:

@@ -17,13 +17,23 @@ from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Execute
 from bot.domain.engine import READINESS_LINES, progress_fields
 from bot.domain.events import ProgressUpdated
-from bot.domain.execution import Execution, ExecutionSummary, ExecutionType, ServerStatus, SlackBlock, tally
+from bot.domain.execution import (
+    ActionKind,
+    Execution,
+    ExecutionSummary,
+    ExecutionType,
+    ServerStatus,
+    SlackBlock,
+    tally,
+)
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
+from bot.domain.policy import Role, permission
 from bot.domain.readiness import Verdict
 from bot.domain.report import Judgement
 from bot.domain.snapshot_ages import SnapshotAges, minutes
+from bot.domain.steering import Stale
 from bot.domain.trend import Trend, rto_seconds, trends
-from bot.services.controlling import CancelResult
+from bot.services.controlling import CancelResult, SteerOutcome, SteerResult
 from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
 from bot.slack.ack import CHANNEL_REFUSAL
@@ -101,6 +111,8 @@ def wave_options_text(options: WaveOptions) -> list[str]:
         shown.insert(0, f"waits {duration(options.wait_before)} after the previous wave")
     if options.on_failure is OnFailure.STOP:
         shown.append("stops the plan if any server fails")
+    if options.pause_before:
+        shown.append("waits for a person's Continue before it starts (pause_before)")
     return shown
 
 
@@ -152,6 +164,27 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
         ),
         progress_line(ProgressUpdated(seq=0, **progress_fields(execution, now)), now),
     ]
+    if execution.paused and not execution.status.is_terminal:
+        lines.append(
+            md(
+                ":double_vertical_bar: *Paused* by {} since {:%Y-%m-%d %H:%M} UTC: no new job or wave "
+                "starts until `/drs resume {}`.",
+                user(execution.paused_by or ""),
+                execution.paused_at or now,
+                execution.execution_id,
+            )
+        )
+    if (gated := execution.gated_wave()) is not None:
+        lines.append(
+            md(
+                ":raised_hand: *Gated* before wave {}/{} {} since {:%Y-%m-%d %H:%M} UTC: waiting for "
+                "Continue or Stop here on the card in its thread.",
+                gated.index + 1,
+                len(execution.waves),
+                gated.name,
+                gated.gated_at or now,
+            )
+        )
     if execution.point_in_time:
         lines.append(md("Point in time: {}", point_in_time(execution.point_in_time)))
     if execution.failback is not None:
@@ -478,6 +511,91 @@ def cancel_reply(result: CancelResult, execution: Execution, ref: str) -> Mrkdwn
         CancelResult.NOT_FOUND: no_execution(ref),
     }
     return texts[result]
+
+
+_VERBS = {
+    ActionKind.CONTINUE: "continue it past a gate",
+    ActionKind.STOP: "stop it at a gate",
+    ActionKind.PAUSE: "pause it",
+    ActionKind.RESUME: "resume it",
+}
+
+
+def may_steer(kind: ActionKind, execution: Execution) -> Mrkdwn:
+    """Who may, in the words of the permission table (bot/domain/policy.py CONTROLS)."""
+    allowed = permission(kind, execution)
+    if allowed.approver_not_requester:
+        return md("an approver other than its requester ({})", user(execution.initiated_by))
+    order = (Role.REQUESTER, Role.APPROVER, Role.DRILL_RUNNER)
+    names = {
+        Role.REQUESTER: "its requester",
+        Role.APPROVER: "an approver",
+        Role.DRILL_RUNNER: "someone who may run drills",
+    }
+    roles = [names[role] for role in order if role in allowed.roles]
+    return Mrkdwn(", ".join(roles[:-1]) + " or " + roles[-1] if len(roles) > 1 else roles[0])
+
+
+def held_state(execution: Execution) -> Mrkdwn:
+    """How an execution stands, in one phrase: its status, paused or gated, and the wave it is at."""
+    if execution.status.is_terminal:
+        return md("it ended {}", execution.status.value)
+    text = md("it is {}", execution.status.value)
+    if execution.paused:
+        text += md(", paused by {}", user(execution.paused_by or ""))
+    wave = execution.current_wave()
+    if wave is not None:
+        text += md(
+            ", at wave {}/{} {} ({})", wave.index + 1, len(execution.waves), wave.name, wave.status.value
+        )
+    return text
+
+
+def steer_reply(kind: ActionKind, outcome: SteerOutcome, execution: Execution) -> Mrkdwn:
+    name = md("`{}` ({})", execution.execution_id, execution.plan_name)
+    verb = _VERBS[kind]
+    if outcome.result is SteerResult.NOT_FOUND:
+        return no_execution(execution.execution_id)
+    if outcome.result is SteerResult.NOT_ALLOWED:
+        return md(
+            "You may not {} ({}): only {} may, for a {}. Nothing changed.",
+            verb,
+            name,
+            may_steer(kind, execution),
+            execution.execution_type.value.lower(),
+        )
+    state = held_state(execution)
+    if outcome.result is SteerResult.STALE:
+        stale = {
+            Stale.NOT_STARTED: md("{} has not started yet: it is awaiting approval. Nothing changed.", name),
+            Stale.ENDED: md(
+                "{} already ended ({}); nothing to do. Nothing changed.", name, execution.status.value
+            ),
+            Stale.CANCELLING: md("{} is being cancelled: nothing more starts. Nothing changed.", name),
+            Stale.NO_GATE: md("No wave of {} waits at that gate any more: {}. Nothing changed.", name, state),
+            Stale.PAUSED: md(
+                "{} is paused: resume it first (`/drs resume {}`), then continue. Nothing changed.",
+                name,
+                execution.execution_id,
+            ),
+            Stale.ALREADY_PAUSED: md("{} is already paused: {}. Nothing changed.", name, state),
+            Stale.NOT_PAUSED: md("{} is not paused: {}. Nothing changed.", name, state),
+        }
+        return stale[outcome.stale or Stale.ENDED]
+    done = {
+        ActionKind.CONTINUE: md("Continued {}: the next wave starts now.", name),
+        ActionKind.STOP: md(
+            "Stopped {} at the gate: nothing more starts; the remaining waves are skipped.", name
+        ),
+        ActionKind.PAUSE: md(
+            "Paused {}: no new job or wave starts; running jobs are followed to their end. "
+            "`/drs resume {}` goes on.",
+            name,
+            execution.execution_id,
+        ),
+        ActionKind.RESUME: md("Resumed {}: {}.", name, state),
+    }
+    return done[kind]
 
 
 def cleanup_reply(refusal: CleanupRefusal | None, execution: Execution) -> Mrkdwn:

@@ -13,8 +13,20 @@ from typing import Any
 from slack_bolt import Respond
 
 from bot.domain import commands
-from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, Report, ShowPlan, Status
-from bot.domain.execution import Execution
+from bot.domain.commands import (
+    Cancel,
+    Check,
+    Cleanup,
+    Execute,
+    History,
+    ListPlans,
+    Pause,
+    Report,
+    Resume,
+    ShowPlan,
+    Status,
+)
+from bot.domain.execution import ActionKind, Execution
 from bot.errors import AmbiguousExecution, SlackError
 from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
@@ -57,6 +69,8 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
         _cancel(deps, parsed, command, respond)
+    elif isinstance(parsed, Pause | Resume):
+        _steer(deps, parsed, command, respond)
     elif isinstance(parsed, History):
         found = deps.queries.history(parsed.plan_name, command["channel_id"], parsed.limit)
         _reply(respond, replies.history_text(found, parsed.plan_name, deps.clock()))
@@ -72,6 +86,7 @@ def _execute(deps: SlackDeps, parsed: Execute, command: dict[str, Any], respond:
         request_key=command.get("trigger_id"),
         force=parsed.force,
         at=parsed.at,
+        step=parsed.step,
     )
     result, execution = outcome.result, outcome.execution
     text: Mrkdwn | None = None
@@ -155,6 +170,15 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
         return
     outcome = deps.controlling.cancel(execution.execution_id, command["user_id"])
     _reply(respond, replies.cancel_reply(outcome.result, execution, parsed.execution_ref))
+
+
+def _steer(deps: SlackDeps, parsed: Pause | Resume, command: dict[str, Any], respond: Respond) -> None:
+    execution = _find(deps, parsed.execution_ref, command, respond)
+    if execution is None:
+        return
+    kind = ActionKind.PAUSE if isinstance(parsed, Pause) else ActionKind.RESUME
+    outcome = deps.controlling.steer(execution.execution_id, command["user_id"], kind)
+    _reply(respond, replies.steer_reply(kind, outcome, outcome.execution or execution))
 
 
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:

@@ -20,6 +20,7 @@ from bot.domain.events import (
     CleanupFinished,
     CleanupScheduled,
     CleanupStarted,
+    ControlRecorded,
     Event,
     ExecutionApproved,
     ExecutionFinished,
@@ -36,16 +37,24 @@ from bot.domain.events import (
     StatusEvent,
     TimelineReady,
     WaveFinished,
+    WaveGated,
     WaveScheduled,
     WavesSkipped,
     WaveStarted,
 )
-from bot.domain.execution import ExecutionStatus
+from bot.domain.execution import ActionKind, ExecutionStatus
 from bot.domain.report import Report
 from bot.domain.snapshot_ages import servers_text
 from bot.domain.watch import News, Reason
 from bot.services.ports import Message, ReportNote
-from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    CONTINUE_ACTION,
+    PAUSE_ACTION,
+    REJECT_ACTION,
+    RESUME_ACTION,
+    STOP_ACTION,
+)
 from bot.slack.layout import (
     SECTION_LIMIT,
     STATUS_ICON,
@@ -102,8 +111,45 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
         blocks.append(context(_decision_line(view)))
     if view.status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
         blocks.append(context(progress))
+    if view.status is ExecutionStatus.IN_PROGRESS:
+        blocks += _steering(view)
     blocks.append(context(meta))
     return message(text, blocks)
+
+
+def _steering(view: ProgressUpdated) -> list[dict[str, Any]]:
+    """A running execution's held state, and the one anchor button possible now: Pause or Resume."""
+    blocks: list[dict[str, Any]] = []
+    if view.paused_by:
+        blocks.append(
+            context(
+                md(
+                    ":double_vertical_bar: *Paused* by {} since {:%H:%M} UTC: no new job or wave starts "
+                    "until resumed.",
+                    user(view.paused_by),
+                    view.paused_at or view.at,
+                )
+            )
+        )
+    if view.gated_wave:
+        blocks.append(
+            context(md(":raised_hand: *Gated*: waiting for Continue before wave {}.", view.gated_wave))
+        )
+    button = (
+        _button(RESUME_ACTION, "Resume", view.execution_id, "primary")
+        if view.paused_by
+        else _button(PAUSE_ACTION, "Pause", view.execution_id)
+    )
+    blocks.append({"type": "actions", "block_id": "steering", "elements": [button]})
+    return blocks
+
+
+def _button(action_id: str, text: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": text}}
+    button["value"] = value
+    if style:
+        button["style"] = style
+    return button
 
 
 def _approval_card(view: ProgressUpdated, waves: Mrkdwn) -> Message:
@@ -195,6 +241,8 @@ def event(event: Event) -> Message:
     if isinstance(event, ProgressUpdated):
         return anchor(event, event.at)
     text = RENDERERS[type(event)](event)
+    if isinstance(event, WaveGated):
+        return message(text, [section(text), _gate_buttons(event)])
     return message(text, [section(text)])
 
 
@@ -239,6 +287,94 @@ def _wave_scheduled(event: WaveScheduled) -> Mrkdwn:
 def _waves_skipped(event: WavesSkipped) -> Mrkdwn:
     names = Mrkdwn(", ").join(md("*{}*", name) for name in event.wave_names)
     return md(":fast_forward: Skipped {}: {}.", names, event.reason)
+
+
+def _wave_gated(event: WaveGated) -> Mrkdwn:
+    """The gate's card: what ran, what failed, what comes next, and who may continue."""
+    who = (
+        Mrkdwn("anyone who may run drills")
+        if event.execution_type.is_drill
+        else md("an approver other than {}", user(event.initiated_by))
+    )
+    why = Mrkdwn("its `pause_before`") if event.why == "pause_before" else Mrkdwn("`--step`")
+    if event.reminder:
+        head = md(
+            ":bell: *Still waiting at the gate before wave {}/{} {}* since {:%H:%M} UTC: nothing launches "
+            "until someone decides.",
+            event.wave_index + 1,
+            event.wave_count,
+            event.wave_name,
+            event.gated_at or event.at,
+        )
+    else:
+        head = md(
+            ":raised_hand: *Gate before wave {}/{} {}* ({}): nothing launches until someone decides.",
+            event.wave_index + 1,
+            event.wave_count,
+            event.wave_name,
+            why,
+        )
+    ran = (
+        Mrkdwn(", ").join(md("{} {}", Mrkdwn(WAVE_ICON[w.status]), clip(w.name, 40)) for w in event.done)
+        if event.done
+        else Mrkdwn("nothing yet")
+    )
+    if event.waves_done > len(event.done):
+        ran = md("{} earlier waves, then ", event.waves_done - len(event.done)) + ran
+    servers = Mrkdwn(", ").join(md("`{}`", s) for s in event.first_servers)
+    if event.server_count > len(event.first_servers):
+        servers += md(" and {} more", event.server_count - len(event.first_servers))
+    return md(
+        "{}\n*Ran:* {} — {} launched, {} failed\n*Next:* `{}` in {}: {} servers ({})\n"
+        "*Continue* needs {}; *Stop here* ends the execution (the remaining waves are skipped).",
+        head,
+        ran,
+        event.launched,
+        event.failed,
+        event.protection_group,
+        event.region,
+        event.server_count,
+        servers,
+        who,
+    )
+
+
+def _gate_buttons(event: WaveGated) -> dict[str, Any]:
+    value = f"{event.execution_id}:{event.wave_index}"
+    confirm = {
+        "title": {"type": "plain_text", "text": "Stop here?"},
+        "text": {"type": "plain_text", "text": "Nothing more starts; the remaining waves are skipped."},
+        "confirm": {"type": "plain_text", "text": "Stop here"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+    stop = _button(STOP_ACTION, "Stop here", value, "danger")
+    stop["confirm"] = confirm
+    return {
+        "type": "actions",
+        "block_id": "gate",
+        "elements": [_button(CONTINUE_ACTION, "Continue", value, "primary"), stop],
+    }
+
+
+def _control_recorded(event: ControlRecorded) -> Mrkdwn:
+    who, at = user(event.user_id), md("{:%H:%M:%S} UTC", event.at)
+    wave = md("wave {}/{} *{}*", (event.wave_index or 0) + 1, event.wave_count, event.wave_name or "")
+    if event.control is ActionKind.CONTINUE:
+        return md(":arrow_forward: {} continued past the gate at {}: {} starts now.", who, at, wave)
+    if event.control is ActionKind.STOP:
+        return md(":octagonal_sign: {} stopped the execution at the gate before {} at {}.", who, wave, at)
+    if event.control is ActionKind.PAUSE:
+        following = (
+            md(" {} running job(s) are followed to their end and reported.", event.jobs_running)
+            if event.jobs_running
+            else Mrkdwn("")
+        )
+        return md(
+            ":double_vertical_bar: Paused by {} at {}: no new job or wave starts.{}", who, at, following
+        )
+    if event.control is ActionKind.RESUME:
+        return md(":arrow_forward: Resumed by {} at {}: the execution goes on where it stopped.", who, at)
+    return md("{} by {} at {}.", event.control.value.lower(), who, at)
 
 
 def _cleanup_scheduled(event: CleanupScheduled) -> Mrkdwn:
@@ -552,6 +688,8 @@ _ROWS = (
     _row(WaveFinished, _wave_finished),
     _row(WavesSkipped, _waves_skipped),
     _row(CancelRequested, _cancel_requested),
+    _row(WaveGated, _wave_gated),
+    _row(ControlRecorded, _control_recorded),
     _row(ExecutionFinished, _execution_finished),
     _row(TimelineReady, timeline_caption),
     _row(CleanupScheduled, _cleanup_scheduled),

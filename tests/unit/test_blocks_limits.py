@@ -24,6 +24,7 @@ from bot.domain.events import (
     CleanupFinished,
     CleanupScheduled,
     CleanupStarted,
+    ControlRecorded,
     Event,
     ExecutionApproved,
     ExecutionFinished,
@@ -39,12 +40,15 @@ from bot.domain.events import (
     ServerFailure,
     TimelineReady,
     WaveFinished,
+    WaveGated,
+    WaveLine,
     WaveScheduled,
     WavesSkipped,
     WaveStarted,
 )
 from bot.domain.execution import (
     ERROR_TEXT_LIMIT,
+    ActionKind,
     Approval,
     Execution,
     ExecutionStatus,
@@ -310,6 +314,39 @@ def every_event() -> list[Event]:
             reason=f"wave {NAME} ended FAILED and its on_failure is stop",
         ),
         CancelRequested(**common, requested_by=USERS[0], jobs_running=20),
+        WaveGated(
+            **common,
+            execution_type=ExecutionType.RECOVERY,
+            initiated_by=USERS[0],
+            wave_index=59,
+            wave_count=60,
+            wave_name=NAME,
+            protection_group=NAME,
+            region="ap-southeast-2",
+            server_count=SERVERS,
+            first_servers=[f"s-{n:017d}" for n in range(5)],
+            why="step",
+            done=[
+                WaveLine(
+                    name=NAME, protection_group=NAME, region="ap-southeast-2", servers=100, status=status
+                )
+                for status in [WaveStatus.PARTIAL] * 10
+            ],
+            waves_done=59,
+            launched=SERVERS - 1,
+            failed=1,
+            reminder=True,
+            gated_at=at(0),
+        ),
+        ControlRecorded(
+            **common,
+            control=ActionKind.PAUSE,
+            user_id=USERS[0],
+            wave_index=59,
+            wave_name=NAME,
+            wave_count=60,
+            jobs_running=20,
+        ),
         ApprovalRequested(
             **common,
             plan_name=NAME,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typing
 
-from bot.domain.events import Event, ProgressUpdated
+from bot.domain.events import Event, ProgressUpdated, WaveGated
 from bot.slack import thread_messages
 from bot.slack.layout import section
 from tests.unit.test_blocks_limits import every_event
@@ -28,4 +28,6 @@ def test_each_event_is_rendered_by_its_own_entry() -> None:
             assert message == thread_messages.anchor(event, event.at)
         else:
             text = thread_messages.RENDERERS[type(event)](event)
-            assert message.blocks == [section(text)]
+            assert message.blocks[0] == section(text)
+            # A gate's card (and its reminder) carries the gate's buttons; every other reply is text.
+            assert len(message.blocks) == (2 if isinstance(event, WaveGated) else 1)
