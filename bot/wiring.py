@@ -155,6 +155,7 @@ def build_use_cases(
             access=access,
             ticking=ticking,
             log_keys=log_keys,
+            limits=limits,
         ),
         ticking=ticking,
         queries=Queries(catalog=catalog, store=store),

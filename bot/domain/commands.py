@@ -21,10 +21,25 @@ USAGE = (
     "• `/drs history [<plan>] [<n>]` — recent executions of a plan, or in this channel\n"
     "• `/drs cancel <execution>` — start nothing new; running jobs are followed to their end\n"
     "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched\n"
+    "• `/drs retry <execution> [<wave>]` — launch a wave's failed servers again\n"
+    "• `/drs skip <execution> <wave> [reason…]` — a pending wave will not run\n"
     "• `/drs report <execution>` — an ended execution's verdict and a fresh link to its report"
 )
 
-KEYWORDS = ("help", "plans", "plan", "execute", "status", "history", "cancel", "check", "cleanup", "report")
+KEYWORDS = (
+    "help",
+    "plans",
+    "plan",
+    "execute",
+    "status",
+    "history",
+    "cancel",
+    "check",
+    "cleanup",
+    "report",
+    "retry",
+    "skip",
+)
 
 
 # Commands are frozen dataclasses, not pydantic models: only our own parser makes them, from a string,
@@ -78,6 +93,19 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Retry:
+    execution_ref: str
+    wave_ref: str | None = None  # a number (1-based) or a name; None: the one wave with failed servers
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    execution_ref: str
+    wave_ref: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     plan_name: str | None = None
     limit: int = 10
@@ -110,6 +138,8 @@ Command = (
     | Report
     | Status
     | Cancel
+    | Retry
+    | Skip
     | History
     | NotYetAvailable
     | Invalid
@@ -153,6 +183,20 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             return _invalid("`/drs cancel` needs the execution id (or its first 6+ characters).")
         return Cancel(execution_ref=args[0])
+    if keyword == "retry":
+        if not 1 <= len(args) <= 2:
+            return _invalid(
+                "`/drs retry` needs the execution id and, if several waves failed, the wave's number or "
+                "name, e.g. `/drs retry 1a2b3c 2`."
+            )
+        return Retry(execution_ref=args[0], wave_ref=args[1] if len(args) == 2 else None)
+    if keyword == "skip":
+        if len(args) < 2:
+            return _invalid(
+                "`/drs skip` needs the execution id and the wave's number or name, then a reason if you "
+                "like, e.g. `/drs skip 1a2b3c 2 not needed this time`."
+            )
+        return Skip(execution_ref=args[0], wave_ref=args[1], reason=" ".join(args[2:]))
     if keyword == "history":
         return _parse_history(args)
     if keyword in KEYWORDS:

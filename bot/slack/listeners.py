@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 
 from bot.errors import ConfigurationError
 from bot.slack import ack
-from bot.slack.ids import APPROVE_ACTION, REASON_VIEW, REJECT_ACTION
+from bot.slack.ids import APPROVE_ACTION, REASON_VIEW, REJECT_ACTION, RETRY_ACTION, SKIP_ACTION
 from bot.slack.mrkdwn import Mrkdwn, clip, md
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def register(
     if misconfigured is not None:
         # Fail closed: say what is wrong to whoever asks, act on nothing.
         app.command("/drs")(ack.refusal(md(MISCONFIGURED, error=misconfigured)))
-        for action in (APPROVE_ACTION, REJECT_ACTION):
+        for action in (APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, SKIP_ACTION):
             app.action(action)(ack.acknowledge)
         app.view(REASON_VIEW)(ack.acknowledge)
         app.event("app_home_opened")(ack.acknowledge)
@@ -60,6 +60,8 @@ def register(
     app.action(APPROVE_ACTION)(ack=ack.acknowledge, lazy=[_approve(deps)])
     app.action(REJECT_ACTION)(ack.reason_asker(allowed_channels))
     app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
+    app.action(RETRY_ACTION)(ack=ack.acknowledge, lazy=[_wave_control(deps, "retry")])
+    app.action(SKIP_ACTION)(ack=ack.acknowledge, lazy=[_wave_control(deps, "skip")])
     # Slack sends it for the Messages tab too; only the Home tab is ours to draw.
     app.event("app_home_opened", matchers=[_home_tab])(ack=ack.acknowledge, lazy=[_publish_home(deps)])
     app.event("app_home_opened")(ack.acknowledge)
@@ -102,6 +104,20 @@ def _reject(deps: Callable[[], SlackDeps]) -> Callable[..., None]:
             approvals.reject(deps(), body, client)
 
     return on_reason
+
+
+def _wave_control(deps: Callable[[], SlackDeps], word: str) -> Callable[..., None]:
+    def on_click(body: dict[str, Any], respond: Respond) -> None:
+        from bot.domain.execution import ActionKind  # after the ack: see the module docstring
+        from bot.slack import controls
+
+        with _told_if_failed(
+            md("your {}", word),
+            lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
+        ):
+            controls.on_click(deps(), body, respond, ActionKind(word.upper()))
+
+    return on_click
 
 
 def _home_tab(event: dict[str, Any]) -> bool:

@@ -13,8 +13,20 @@ from typing import Any
 from slack_bolt import Respond
 
 from bot.domain import commands
-from bot.domain.commands import Cancel, Check, Cleanup, Execute, History, ListPlans, Report, ShowPlan, Status
-from bot.domain.execution import Execution
+from bot.domain.commands import (
+    Cancel,
+    Check,
+    Cleanup,
+    Execute,
+    History,
+    ListPlans,
+    Report,
+    Retry,
+    ShowPlan,
+    Skip,
+    Status,
+)
+from bot.domain.execution import ActionKind, Execution
 from bot.errors import AmbiguousExecution, SlackError
 from bot.services.report import ReportUnavailable
 from bot.services.requesting import RequestResult
@@ -57,6 +69,8 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         _status(deps, parsed, command, respond)
     elif isinstance(parsed, Cancel):
         _cancel(deps, parsed, command, respond)
+    elif isinstance(parsed, Retry | Skip):
+        _control(deps, parsed, command, respond)
     elif isinstance(parsed, History):
         found = deps.queries.history(parsed.plan_name, command["channel_id"], parsed.limit)
         _reply(respond, replies.history_text(found, parsed.plan_name, deps.clock()))
@@ -155,6 +169,21 @@ def _cancel(deps: SlackDeps, parsed: Cancel, command: dict[str, Any], respond: R
         return
     outcome = deps.controlling.cancel(execution.execution_id, command["user_id"])
     _reply(respond, replies.cancel_reply(outcome.result, execution, parsed.execution_ref))
+
+
+def _control(deps: SlackDeps, parsed: Retry | Skip, command: dict[str, Any], respond: Respond) -> None:
+    execution = _find(deps, parsed.execution_ref, command, respond)
+    if execution is None:
+        return
+    if isinstance(parsed, Retry):
+        outcome = deps.controlling.retry(execution.execution_id, command["user_id"], parsed.wave_ref)
+        kind = ActionKind.RETRY
+    else:
+        outcome = deps.controlling.skip(
+            execution.execution_id, command["user_id"], parsed.wave_ref, parsed.reason
+        )
+        kind = ActionKind.SKIP
+    _reply(respond, replies.control_reply(kind, outcome, execution, parsed.execution_ref))
 
 
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:

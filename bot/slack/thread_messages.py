@@ -32,20 +32,22 @@ from bot.domain.events import (
     FailbackSyncProgress,
     ProgressUpdated,
     ReadinessReported,
+    RetryRequested,
     ServerFailure,
     StatusEvent,
     TimelineReady,
     WaveFinished,
     WaveScheduled,
+    WaveSkippedByUser,
     WavesSkipped,
     WaveStarted,
 )
-from bot.domain.execution import ExecutionStatus
+from bot.domain.execution import ExecutionStatus, WaveStatus
 from bot.domain.report import Report
 from bot.domain.snapshot_ages import servers_text
 from bot.domain.watch import News, Reason
 from bot.services.ports import Message, ReportNote
-from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.ids import APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, SKIP_ACTION
 from bot.slack.layout import (
     SECTION_LIMIT,
     STATUS_ICON,
@@ -195,7 +197,34 @@ def event(event: Event) -> Message:
     if isinstance(event, ProgressUpdated):
         return anchor(event, event.at)
     text = RENDERERS[type(event)](event)
-    return message(text, [section(text)])
+    return message(text, [section(text), *_wave_buttons(event)])
+
+
+def wave_button_value(execution_id: str, wave_index: int) -> str:
+    return f"{execution_id}:{wave_index}"
+
+
+def _wave_buttons(event: Event) -> list[dict[str, Any]]:
+    """Retry failed on a wave that ended PARTIAL or FAILED; Skip on a wave waiting its wait_before.
+    A click later than the moment is answered with the current state (bot/slack/controls.py)."""
+    if (
+        isinstance(event, WaveFinished)
+        and event.status in (WaveStatus.PARTIAL, WaveStatus.FAILED)
+        and event.failed
+    ):
+        button = {"action_id": RETRY_ACTION, "text": {"type": "plain_text", "text": "Retry failed"}}
+    elif isinstance(event, WaveScheduled):
+        button = {"action_id": SKIP_ACTION, "text": {"type": "plain_text", "text": "Skip this wave"}}
+    else:
+        return []
+    value = wave_button_value(event.execution_id, event.wave_index)
+    return [
+        {
+            "type": "actions",
+            "block_id": "wave_control",
+            "elements": [{"type": "button", **button, "value": value}],
+        }
+    ]
 
 
 def _execution_started(event: ExecutionStarted) -> Mrkdwn:
@@ -239,6 +268,41 @@ def _wave_scheduled(event: WaveScheduled) -> Mrkdwn:
 def _waves_skipped(event: WavesSkipped) -> Mrkdwn:
     names = Mrkdwn(", ").join(md("*{}*", name) for name in event.wave_names)
     return md(":fast_forward: Skipped {}: {}.", names, event.reason)
+
+
+def _retry_requested(event: RetryRequested) -> Mrkdwn:
+    servers = Mrkdwn(", ").join(md("`{}`", sid) for sid in event.servers)
+    more = event.server_count - len(event.servers)
+    text = md(
+        ":repeat: Retry of wave {}/{} *{}* requested by {} at {:%H:%M:%S} UTC: {} failed server(s) launch again: {}",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        user(event.requested_by),
+        event.at,
+        event.server_count,
+        servers,
+    )
+    if more > 0:
+        text += md(" and {} more", more)
+    if event.reopened_execution:
+        text += Mrkdwn(". The execution runs again")
+    if event.reopened_waves:
+        names = Mrkdwn(", ").join(md("*{}*", name) for name in event.reopened_waves)
+        text += md("; {} (skipped by its on_failure: stop) will run after it", names)
+    return text + Mrkdwn(".")
+
+
+def _wave_skipped_by_user(event: WaveSkippedByUser) -> Mrkdwn:
+    return md(
+        ":fast_forward: Wave {}/{} *{}* skipped by {} at {:%H:%M:%S} UTC: {}",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        user(event.skipped_by),
+        event.at,
+        event.reason,
+    )
 
 
 def _cleanup_scheduled(event: CleanupScheduled) -> Mrkdwn:
@@ -552,6 +616,8 @@ _ROWS = (
     _row(WaveFinished, _wave_finished),
     _row(WavesSkipped, _waves_skipped),
     _row(CancelRequested, _cancel_requested),
+    _row(RetryRequested, _retry_requested),
+    _row(WaveSkippedByUser, _wave_skipped_by_user),
     _row(ExecutionFinished, _execution_finished),
     _row(TimelineReady, timeline_caption),
     _row(CleanupScheduled, _cleanup_scheduled),

@@ -36,7 +36,20 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "files.upload.v2": {"files:write"},
 }
 # Every command of the grammar is named in the usage hint.
-COMMANDS = ("help", "plans", "plan", "check", "execute", "status", "history", "cancel", "cleanup", "report")
+COMMANDS = (
+    "help",
+    "plans",
+    "plan",
+    "check",
+    "execute",
+    "status",
+    "history",
+    "cancel",
+    "cleanup",
+    "report",
+    "retry",
+    "skip",
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import typing
 
-from bot.domain.events import Event, ProgressUpdated
+from bot.domain.events import Event, ProgressUpdated, WaveFinished, WaveScheduled
 from bot.slack import thread_messages
+from bot.slack.ids import RETRY_ACTION, SKIP_ACTION
 from bot.slack.layout import section
 from tests.unit.test_blocks_limits import every_event
 
@@ -28,4 +29,8 @@ def test_each_event_is_rendered_by_its_own_entry() -> None:
             assert message == thread_messages.anchor(event, event.at)
         else:
             text = thread_messages.RENDERERS[type(event)](event)
-            assert message.blocks == [section(text)]
+            assert message.blocks[0] == section(text)
+            # The only other block: a wave's control (Retry failed after failures, Skip while it waits).
+            controls = [b["elements"][0]["action_id"] for b in message.blocks[1:]]
+            expected = {WaveScheduled: [SKIP_ACTION], WaveFinished: [RETRY_ACTION]}.get(type(event), [])
+            assert controls == expected, type(event)
