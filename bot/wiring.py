@@ -156,6 +156,7 @@ def build_use_cases(
             ticking=ticking,
             log_keys=log_keys,
             limits=limits,
+            drs=drs,
         ),
         ticking=ticking,
         queries=Queries(catalog=catalog, store=store),

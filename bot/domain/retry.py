@@ -9,11 +9,12 @@ wait again behind it. A skip marks a pending wave SKIPPED, with who and why."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.approval import REASON_LIMIT
-from bot.domain.engine import Decision, EventLog, schedule_next
+from bot.domain.engine import JOB_DONE, Decision, EventLog, JobSnapshot, schedule_next
 from bot.domain.events import FAILURES_LISTED, RetryRequested, WaveSkippedByUser
 from bot.domain.execution import (
     Action,
@@ -67,11 +68,27 @@ def _waves_text(execution: Execution, waves: list[WaveRun]) -> str:
     return ", ".join(f"{wave.index + 1} {wave.name}" for wave in waves)
 
 
+def previous_jobs(execution: Execution) -> dict[str, list[str]]:
+    """The DRS jobs (by region) that the retryable servers failed in: a retry reads them first, since a
+    job goes on in DRS after the wave's timeout failed its servers here."""
+    jobs: dict[str, list[str]] = {}
+    for wave in execution.waves:
+        if wave.status in RETRYABLE_WAVES:
+            ids = {s.recovery_job_id for s in retryable_servers(execution, wave) if s.recovery_job_id}
+            jobs.setdefault(wave.region, []).extend(sorted(ids))
+    return jobs
+
+
 def retry(
-    execution: Execution, wave_ref: str | None, user_id: str, now: datetime, servers_per_job: int
+    execution: Execution,
+    wave_ref: str | None,
+    user_id: str,
+    now: datetime,
+    servers_per_job: int,
+    jobs: Mapping[str, JobSnapshot],
 ) -> Ruling:
     """Launch a wave's failed servers again (see the module's note); refused with a reason when it
-    cannot be done now."""
+    cannot be done now. `jobs`: DRS's view now of the jobs they failed in (`previous_jobs`)."""
     if execution.status not in RETRYABLE_EXECUTIONS:
         return Ruling(
             refusal=f"it is {execution.status.value}: only a running execution, or one that ended "
@@ -118,14 +135,48 @@ def retry(
     failed = retryable_servers(execution, wave)
     if not failed:
         return Ruling(refusal=f"wave {wave.name} has no failed server that can be launched again", wave=wave)
-    running = [w for w in execution.waves if w.index > wave.index and w.status is WaveStatus.IN_PROGRESS]
-    if running:
-        # Waves run in order: the retried one would run beside a later one.
+    # A server timed out here may still be launching in its DRS job, or have launched there since.
+    held = sorted(
+        {job.job_id for s in failed if (job := jobs.get(s.recovery_job_id or "")) and job.status != JOB_DONE}
+    )
+    if held:
         return Ruling(
-            refusal=f"wave {running[0].name} has started since; retry wave {wave.name} once it has ended",
+            refusal=f"DRS is still running job(s) {', '.join(held)} that some of its failed servers timed out "
+            "in; retry once DRS has ended them",
+            wave=wave,
+        )
+    late = {
+        s.source_server_id
+        for s in failed
+        if _launched_in(jobs.get(s.recovery_job_id or ""), s.source_server_id)
+    }
+    failed = [s for s in failed if s.source_server_id not in late]
+    if not failed:
+        return Ruling(
+            refusal=f"DRS launched wave {wave.name}'s failed servers after all, after the wave's timeout "
+            f"({', '.join(sorted(late))}): nothing to launch again",
+            wave=wave,
+        )
+    # One wave runs at a time, in order: not beside another running one, nor before an earlier one ends.
+    running = [
+        w
+        for w in execution.waves
+        if w.index != wave.index
+        and (w.status is WaveStatus.IN_PROGRESS or (w.index < wave.index and not w.status.is_terminal))
+    ]
+    if running:
+        return Ruling(
+            refusal=f"wave {running[0].name} is {running[0].status.value.lower().replace('_', ' ')}; retry "
+            f"wave {wave.name} once it has ended",
             wave=wave,
         )
     return Ruling(decision=_retried(execution, wave, failed, user_id, now, servers_per_job), wave=wave)
+
+
+def _launched_in(job: JobSnapshot | None, server_id: str) -> bool:
+    return job is not None and any(
+        launch.source_server_id == server_id and launch.launch_status == "LAUNCHED" for launch in job.servers
+    )
 
 
 def _retried(

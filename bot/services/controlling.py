@@ -14,10 +14,11 @@ from bot.domain import cleanup as cleanup_domain
 from bot.domain import retry as retry_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
+from bot.domain.engine import JobSnapshot
 from bot.domain.execution import ActionKind, Execution, Limits, WaveRun
 from bot.services.access import Access
 from bot.services.outbox import Outbox
-from bot.services.ports import Clock, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
+from bot.services.ports import Clock, Drs, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
 from bot.services.ticking import Ticking
 from bot.services.unit_of_work import Outcome, UnitOfWork
 
@@ -85,8 +86,10 @@ class Controlling:
         ticking: Ticking,
         log_keys: LogKeys | None = None,
         limits: Limits | None = None,
+        drs: Drs | None = None,
     ) -> None:
         self._limits = limits or Limits()
+        self._drs = drs
         self._store = store
         self._work = UnitOfWork(store)
         self._outbox = outbox
@@ -207,12 +210,19 @@ class Controlling:
         with self._log_keys.scope():
             self._log_keys.add(execution_id=execution_id)
 
+            jobs: dict[str, JobSnapshot] = {}
+
             def decide(execution: Execution) -> Outcome[ControlOutcome]:
                 self._describe(execution)
                 if not self._access.may_control(execution, user_id, ActionKind.RETRY):
                     return Outcome(ControlOutcome(result=ControlResult.NOT_ALLOWED, execution=execution))
+                # Read once per version read: the jobs its failed servers were in.
+                for region, job_ids in retry_domain.previous_jobs(execution).items():
+                    missing = [job_id for job_id in job_ids if job_id not in jobs]
+                    if missing and self._drs is not None:
+                        jobs.update((job.job_id, job) for job in self._drs.describe_jobs(region, missing))
                 ruling = retry_domain.retry(
-                    execution, wave_ref, user_id, self._clock(), self._limits.servers_per_job
+                    execution, wave_ref, user_id, self._clock(), self._limits.servers_per_job, jobs
                 )
                 return self._ruled(execution, ruling)
 
