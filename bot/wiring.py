@@ -157,6 +157,8 @@ def build_use_cases(
             access=access,
             ticking=ticking,
             log_keys=log_keys,
+            limits=limits,
+            drs=drs,
         ),
         ticking=ticking,
         queries=Queries(catalog=catalog, store=store),

@@ -24,6 +24,8 @@ USAGE = (
     "• `/drs pause <execution>` — hold it: no new job or wave starts; running jobs are followed\n"
     "• `/drs resume <execution>` — go on where it was paused\n"
     "• `/drs cleanup <execution>` — terminate the recovery instances a drill launched\n"
+    "• `/drs retry <execution> [<wave>]` — launch a wave's failed servers again\n"
+    "• `/drs skip <execution> <wave> [reason…]` — a pending wave will not run\n"
     "• `/drs report <execution>` — an ended execution's verdict and a fresh link to its report"
 )
 
@@ -40,6 +42,8 @@ KEYWORDS = (
     "report",
     "pause",
     "resume",
+    "retry",
+    "skip",
 )
 
 
@@ -105,6 +109,19 @@ class Resume:
 
 
 @dataclass(frozen=True, slots=True)
+class Retry:
+    execution_ref: str
+    wave_ref: str | None = None  # a number (1-based) or a name; None: the one wave with failed servers
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    execution_ref: str
+    wave_ref: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     plan_name: str | None = None
     limit: int = 10
@@ -139,6 +156,8 @@ Command = (
     | Cancel
     | Pause
     | Resume
+    | Retry
+    | Skip
     | History
     | NotYetAvailable
     | Invalid
@@ -186,6 +205,20 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             return _invalid(f"`/drs {keyword}` needs the execution id (or its first 6+ characters).")
         return Pause(execution_ref=args[0]) if keyword == "pause" else Resume(execution_ref=args[0])
+    if keyword == "retry":
+        if not 1 <= len(args) <= 2:
+            return _invalid(
+                "`/drs retry` needs the execution id and, if several waves failed, the wave's number or "
+                "name, e.g. `/drs retry 1a2b3c 2`."
+            )
+        return Retry(execution_ref=args[0], wave_ref=args[1] if len(args) == 2 else None)
+    if keyword == "skip":
+        if len(args) < 2:
+            return _invalid(
+                "`/drs skip` needs the execution id and the wave's number or name, then a reason if you "
+                "like, e.g. `/drs skip 1a2b3c 2 not needed this time`."
+            )
+        return Skip(execution_ref=args[0], wave_ref=args[1], reason=" ".join(args[2:]))
     if keyword == "history":
         return _parse_history(args)
     if keyword in KEYWORDS:

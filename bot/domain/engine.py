@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.domain import steering
+from bot.domain import importance, steering
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -267,12 +267,13 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
-        if wave.options.on_failure is OnFailure.STOP and wave.status is not WaveStatus.COMPLETED:
+        # importance: an optional server's failure never stops the plan.
+        if wave.options.on_failure is OnFailure.STOP and importance.required_failed(wave):
             stopped_by = wave.name
             reason = f"wave {wave.name} ended {wave.status.value} and its on_failure is stop"
             execution = _skip_remaining(execution, events, now, reason)
             break
-        execution = _schedule_next(execution, wave, events, now)
+        execution = schedule_next(execution, wave, events, now)
     if execution.current_wave() is None:
         execution = _finish_execution(execution, now, events, stopped_by)
     return Decision(
@@ -462,7 +463,8 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     wave = execution.current_wave()
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
-    elapsed = (now - wave.start_time).total_seconds()
+    # A retried wave's timeout counts from the retry.
+    elapsed = (now - (wave.retried_at or wave.start_time)).total_seconds()
     timeout = wave.options.timeout
     if elapsed < timeout:
         return execution
@@ -490,10 +492,13 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
-def _schedule_next(execution: Execution, finished: WaveRun, events: EventLog, now: datetime) -> Execution:
-    if finished.index + 1 >= len(execution.waves):
+def schedule_next(execution: Execution, finished: WaveRun, events: EventLog, now: datetime) -> Execution:
+    # The next wave that has yet to run: one skipped by /drs skip, or run before a retry, is passed.
+    upcoming = next(
+        (w for w in execution.waves[finished.index + 1 :] if w.status is WaveStatus.PENDING), None
+    )
+    if upcoming is None:
         return execution
-    upcoming = execution.waves[finished.index + 1]
     wait = upcoming.options.wait_before
     if wait <= 0:
         return execution
@@ -566,16 +571,11 @@ def _wave_done(wave: WaveRun) -> bool:
 
 
 def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
-    counts = tally(wave.servers())
-    if not wave.job_ids and counts.failed == 0:
-        status = WaveStatus.SKIPPED  # nothing was started (cancelled before its first job)
-    elif counts.launched == counts.total:
-        status = WaveStatus.COMPLETED
-    elif counts.launched == 0:
-        status = WaveStatus.FAILED
-    else:
-        status = WaveStatus.PARTIAL
-    return move_wave(wave, status, now)
+    if not wave.job_ids and tally(wave.servers()).failed == 0:
+        return move_wave(
+            wave, WaveStatus.SKIPPED, now
+        )  # nothing was started (cancelled before its first job)
+    return move_wave(wave, importance.judge(wave), now)  # optional servers never fail the wave on their own
 
 
 def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) -> dict[str, object]:

@@ -77,6 +77,32 @@ class CancelRequested(StatusEvent):
     jobs_running: int
 
 
+class RetryRequested(StatusEvent):
+    """/drs retry: a wave's failed servers launch again (and, after a stop, the waves it skipped wait
+    again)."""
+
+    kind: Literal["retry_requested"] = "retry_requested"
+    requested_by: str
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    servers: list[str]  # the first FAILURES_LISTED retried
+    server_count: int
+    reopened_waves: list[str] = Field(default_factory=list)  # skipped by on_failure: stop, now pending
+    reopened_execution: bool = False  # it had ended PARTIAL or FAILED
+
+
+class WaveSkippedByUser(StatusEvent):
+    """/drs skip: a pending wave will not run."""
+
+    kind: Literal["wave_skipped"] = "wave_skipped"
+    skipped_by: str
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    reason: str = ""
+
+
 class WaveFinished(StatusEvent):
     kind: Literal["wave_finished"] = "wave_finished"
     wave_index: int
@@ -330,6 +356,8 @@ Event = Annotated[
     | CancelRequested
     | WaveGated
     | ControlRecorded
+    | RetryRequested
+    | WaveSkippedByUser
     | ProgressUpdated
     | ExecutionFinished
     | TimelineReady

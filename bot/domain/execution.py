@@ -74,6 +74,15 @@ class _Model(Frozen):
     pass
 
 
+class ServerAttempt(_Model):
+    """An earlier launch of a server that failed and was retried: kept as it ended."""
+
+    recovery_job_id: str | None = None  # None: it never reached DRS (refused, or timed out queued)
+    started_at: datetime | None = None  # when its chunk was claimed
+    retried_at: datetime  # when someone asked for the retry that followed it
+    error: str | None = None  # DRS's error text, or why it failed
+
+
 class ServerRun(_Model):
     source_server_id: str
     status: ServerStatus = ServerStatus.PENDING
@@ -84,6 +93,8 @@ class ServerRun(_Model):
     # Point in time (--at): the recovery snapshot it launches from, and when that snapshot was taken.
     snapshot_id: str | None = None
     snapshot_time: datetime | None = None
+    # /drs retry: the earlier launches, oldest first; the fields above are the current one.
+    attempts: tuple[ServerAttempt, ...] = ()
 
 
 class Chunk(_Model):
@@ -129,6 +140,9 @@ class WaveRun(_Model):
     not_before: datetime | None = None  # set when the previous wave ends, if this one waits
     gated_at: datetime | None = None  # when it stopped at its gate (GATED)
     reminded_at: datetime | None = None  # the gate's last reminder in the thread
+    # The group's optional servers (impact level): their failure never fails or stops the wave.
+    optional: tuple[str, ...] = ()
+    retried_at: datetime | None = None  # the last /drs retry: its timeout counts from then
     chunks: tuple[Chunk, ...]
 
     @model_validator(mode="before")
@@ -417,6 +431,7 @@ def new_execution(
                 protection_group=group.name,
                 region=group.region,
                 options=wave.options,
+                optional=tuple(sid for sid in group.optional if sid in servers),
                 chunks=chunks,
             )
         )

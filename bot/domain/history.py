@@ -121,11 +121,11 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "JobIds": wave.job_ids,
         # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
         "Options": wave.options.model_dump(mode="json", by_alias=True),
-        "Servers": [_server(server) for server in wave.servers()],
+        "Servers": [_server(server, wave.optional) for server in wave.servers()],
     }
 
 
-def _server(server: ServerRun) -> dict[str, Any]:
+def _server(server: ServerRun, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "SourceServerId": server.source_server_id,
         "RecoveryJobId": server.recovery_job_id,
@@ -136,4 +136,17 @@ def _server(server: ServerRun) -> dict[str, Any]:
         "Error": server.error,
         "RecoverySnapshotId": server.snapshot_id,
         "SnapshotTime": epoch(server.snapshot_time),
+        # The group marks it optional: its failure never failed the wave or stopped the plan.
+        "Optional": server.source_server_id in optional,
+        # /drs retry: the earlier launches, oldest first (the fields above are the last one).
+        "Attempts": [
+            {
+                "RecoveryJobId": attempt.recovery_job_id,
+                "StartTime": epoch(attempt.started_at),
+                "RetriedAt": epoch(attempt.retried_at),
+                "Status": "FAILED",
+                "Error": attempt.error,
+            }
+            for attempt in server.attempts
+        ],
     }

@@ -218,6 +218,8 @@ class ProtectionGroup(_Strict):
     region: Region
     source_servers: list[SourceServerId] = Field(default_factory=list)
     source_server_tags: dict[str, str] = Field(default_factory=dict)
+    # Servers whose failure is reported but never fails the wave or stops the plan (impact level).
+    optional: list[SourceServerId] = Field(default_factory=list)
 
     @property
     def by_tags(self) -> bool:
@@ -235,6 +237,18 @@ class ProtectionGroup(_Strict):
             if server in seen:
                 raise ValueError(f"source_servers[{index}]: {server} is listed twice")
             seen.add(server)
+        if self.optional and self.by_tags:
+            raise ValueError(
+                "optional: a group selected by source_server_tags has no server list to mark; list its "
+                "servers in source_servers to mark some optional"
+            )
+        marked: set[str] = set()
+        for index, server in enumerate(self.optional):
+            if server not in seen:
+                raise ValueError(f"optional[{index}]: {server} is not in the group's source_servers")
+            if server in marked:
+                raise ValueError(f"optional[{index}]: {server} is listed twice")
+            marked.add(server)
         return self
 
 

@@ -6,6 +6,7 @@ sets what goes with the new status (start and end times, the job, the error)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from bot.domain.execution import (
     ExecutionStatus,
     FailbackPhase,
     FailbackRun,
+    ServerAttempt,
     ServerRun,
     ServerStatus,
     WaveRun,
@@ -48,9 +50,14 @@ class Table[T: StrEnum]:
     field: str  # the model's status attribute
     initial: frozenset[T]  # statuses an object is created with
     moves: Mapping[T, frozenset[T]]
+    # Moves out of an end that only /drs retry makes (reopen_* below); every other move refuses them.
+    reopens: Mapping[T, frozenset[T]] = dataclasses.field(default_factory=dict)
 
     def allows(self, before: T, after: T) -> bool:
         return after in self.moves.get(before, frozenset())
+
+    def reopens_to(self, before: T, after: T) -> bool:
+        return after in self.reopens.get(before, frozenset())
 
 
 E, W, SV, C = ExecutionStatus, WaveStatus, ServerStatus, ChunkStatus
@@ -69,6 +76,8 @@ EXECUTION = Table[ExecutionStatus](
         E.EXPIRED: frozenset(),
         E.CANCELLED: frozenset(),
     },
+    # /drs retry after the execution ended PARTIAL or FAILED: it runs again.
+    reopens={E.PARTIAL: frozenset({E.IN_PROGRESS}), E.FAILED: frozenset({E.IN_PROGRESS})},
 )
 
 WAVE = Table[WaveStatus](
@@ -87,6 +96,12 @@ WAVE = Table[WaveStatus](
         W.FAILED: frozenset(),
         W.SKIPPED: frozenset(),
     },
+    # /drs retry: the retried wave runs again; the waves its on_failure: stop skipped wait again.
+    reopens={
+        W.PARTIAL: frozenset({W.IN_PROGRESS}),
+        W.FAILED: frozenset({W.IN_PROGRESS}),
+        W.SKIPPED: frozenset({W.PENDING}),
+    },
 )
 
 SERVER = Table[ServerStatus](
@@ -101,6 +116,8 @@ SERVER = Table[ServerStatus](
         SV.LAUNCHED: frozenset(),
         SV.FAILED: frozenset(),
     },
+    # /drs retry: a failed server is launched again (its failed launch kept in `attempts`).
+    reopens={SV.FAILED: frozenset({SV.PENDING})},
 )
 
 CHUNK = Table[ChunkStatus](
@@ -156,6 +173,35 @@ def _move[T: StrEnum, Model: BaseModel](
     check_fields(model, update)
     # BaseModel's own copy: the fields are checked above, and the status is set only here.
     return BaseModel.model_copy(model, update={**update, table.field: after})
+
+
+def _reopen[T: StrEnum, Model: BaseModel](
+    table: Table[T], model: Model, after: T, update: Mapping[str, Any]
+) -> Model:
+    before: T = getattr(model, table.field)
+    if not table.reopens_to(before, after):
+        raise IllegalTransition(table.kind, before, after, "not a move a retry makes")
+    check_fields(model, update)
+    return BaseModel.model_copy(model, update={**update, table.field: after})
+
+
+def reopen_execution(execution: Execution) -> Execution:
+    """/drs retry after the end: running again, from its first start (the RTO counts from there)."""
+    return _reopen(EXECUTION, execution, E.IN_PROGRESS, {"end_time": None})
+
+
+def reopen_wave(wave: WaveRun, now: datetime) -> WaveRun:
+    """The retried wave runs again (its start stays the first; its timeout counts from `now`); a wave
+    its on_failure: stop skipped waits again."""
+    if wave.status is W.SKIPPED:
+        return _reopen(WAVE, wave, W.PENDING, {"start_time": None, "end_time": None, "not_before": None})
+    return _reopen(WAVE, wave, W.IN_PROGRESS, {"end_time": None, "retried_at": now})
+
+
+def retry_server(server: ServerRun, attempt: ServerAttempt) -> ServerRun:
+    """A failed server back to PENDING, its failed launch kept as an attempt."""
+    cleared = {"recovery_job_id": None, "instance_id": None, "launch_time": None, "error": None}
+    return _reopen(SERVER, server, SV.PENDING, {**cleared, "attempts": (*server.attempts, attempt)})
 
 
 def move_execution(execution: Execution, to: ExecutionStatus, now: datetime, **fields: Any) -> Execution:

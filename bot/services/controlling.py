@@ -11,13 +11,15 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain import approval, engine, steering
 from bot.domain import cleanup as cleanup_domain
+from bot.domain import retry as retry_domain
 from bot.domain.approval import Vote, VoteOutcome, VoteResult
 from bot.domain.cleanup import CleanupRefusal
-from bot.domain.execution import ActionKind, Execution
+from bot.domain.engine import JobSnapshot
+from bot.domain.execution import ActionKind, Execution, Limits, WaveRun
 from bot.domain.steering import Stale
 from bot.services.access import Access
 from bot.services.outbox import Outbox
-from bot.services.ports import Clock, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
+from bot.services.ports import Clock, Drs, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
 from bot.services.ticking import Ticking
 from bot.services.unit_of_work import Outcome, UnitOfWork
 
@@ -69,6 +71,25 @@ class CleanupOutcome(BaseModel):
     execution: Execution | None
 
 
+class ControlResult(StrEnum):
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"
+    REFUSED = "refused"  # not possible now: `refusal` says why
+    NOT_FOUND = "not_found"
+
+
+class ControlOutcome(BaseModel):
+    """A retry or a skip: done, or why not, with the execution as it is now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    result: ControlResult
+    refusal: str | None = None
+    wave: WaveRun | None = None
+    reopened: bool = False  # the execution had ended PARTIAL or FAILED and runs again
+    execution: Execution | None = None
+
+
 class Controlling:
     def __init__(
         self,
@@ -80,7 +101,11 @@ class Controlling:
         access: Access,
         ticking: Ticking,
         log_keys: LogKeys | None = None,
+        limits: Limits | None = None,
+        drs: Drs | None = None,
     ) -> None:
+        self._limits = limits or Limits()
+        self._drs = drs
         self._store = store
         self._work = UnitOfWork(store)
         self._outbox = outbox
@@ -232,6 +257,79 @@ class Controlling:
             return done.result.model_copy(
                 update={"execution": self._store.get(execution_id) or done.execution}
             )
+
+    def retry(self, execution_id: str, user_id: str, wave_ref: str | None = None) -> ControlOutcome:
+        """Launch a wave's failed servers again (bot/domain/retry.py). A second click finds the wave
+        running again and is told so: the servers are launched once."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+
+            jobs: dict[str, JobSnapshot] = {}
+
+            def decide(execution: Execution) -> Outcome[ControlOutcome]:
+                self._describe(execution)
+                if not self._access.may_control(execution, user_id, ActionKind.RETRY):
+                    return Outcome(ControlOutcome(result=ControlResult.NOT_ALLOWED, execution=execution))
+                # Read once per version read: the jobs its failed servers were in.
+                for region, job_ids in retry_domain.previous_jobs(execution).items():
+                    missing = [job_id for job_id in job_ids if job_id not in jobs]
+                    if missing and self._drs is not None:
+                        jobs.update((job.job_id, job) for job in self._drs.describe_jobs(region, missing))
+                ruling = retry_domain.retry(
+                    execution, wave_ref, user_id, self._clock(), self._limits.servers_per_job, jobs
+                )
+                return self._ruled(execution, ruling)
+
+            done = self._work.run(
+                execution_id, decide, missing=lambda: ControlOutcome(result=ControlResult.NOT_FOUND)
+            )
+            if not done.saved:
+                return done.result
+            saved = done.execution
+            if done.result.reopened:
+                self._store.reactivate(execution_id)  # an ended execution left the active ones
+            retries = sum(1 for action in saved.actions if action.kind is ActionKind.RETRY) if saved else 0
+            # An ended execution's loop has closed: a re-opened one needs a loop of its own.
+            self._trigger.start(execution_id, run=f"retry-{retries}" if done.result.reopened else "")
+            self._ticking.tick(execution_id)
+            return done.result.model_copy(
+                update={"execution": self._store.get(execution_id) or done.execution}
+            )
+
+    def skip(self, execution_id: str, user_id: str, wave_ref: str, reason: str = "") -> ControlOutcome:
+        """A pending wave will not run; the thread says who and why."""
+        with self._log_keys.scope():
+            self._log_keys.add(execution_id=execution_id)
+
+            def decide(execution: Execution) -> Outcome[ControlOutcome]:
+                self._describe(execution)
+                if not self._access.may_control(execution, user_id, ActionKind.SKIP):
+                    return Outcome(ControlOutcome(result=ControlResult.NOT_ALLOWED, execution=execution))
+                return self._ruled(
+                    execution, retry_domain.skip(execution, wave_ref, user_id, reason, self._clock())
+                )
+
+            done = self._work.run(
+                execution_id, decide, missing=lambda: ControlOutcome(result=ControlResult.NOT_FOUND)
+            )
+            if not done.saved:
+                return done.result
+            self._ticking.tick(execution_id)
+            return done.result.model_copy(
+                update={"execution": self._store.get(execution_id) or done.execution}
+            )
+
+    @staticmethod
+    def _ruled(execution: Execution, ruling: retry_domain.Ruling) -> Outcome[ControlOutcome]:
+        if ruling.decision is None:
+            refused = ControlOutcome(
+                result=ControlResult.REFUSED, refusal=ruling.refusal, wave=ruling.wave, execution=execution
+            )
+            return Outcome(refused)
+        done = ControlOutcome(
+            result=ControlResult.DONE, wave=ruling.wave, reopened=execution.status.is_terminal
+        )
+        return Outcome(done, ruling.decision.execution, ruling.decision.events)
 
     def _describe(self, execution: Execution) -> None:
         self._log_keys.add(plan=execution.plan_name, execution_type=execution.execution_type.value)

@@ -283,6 +283,7 @@ class HomeTab(Protocol):
 
 
 class ExecutorTrigger(Protocol):
-    def start(self, execution_id: str) -> None:
-        """Make sure the durable loop runs ticks for this execution (a duplicate start is harmless)."""
+    def start(self, execution_id: str, run: str = "") -> None:
+        """Make sure the durable loop runs ticks for this execution (a duplicate start is harmless).
+        `run` names a new loop for an execution whose loop has ended (/drs retry re-opened it)."""
         ...

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 APPROVE_ACTION = "drs_approve"
 REJECT_ACTION = "drs_reject"
+# /drs retry and /drs skip as buttons on a wave's thread message; the value is "<execution id>:<wave index>".
+RETRY_ACTION = "drs_retry"
+SKIP_ACTION = "drs_skip"
 
 REASON_VIEW = "drs_reject_reason"
 REASON_BLOCK = "reason"

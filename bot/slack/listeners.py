@@ -24,6 +24,8 @@ from bot.slack.ids import (
     REASON_VIEW,
     REJECT_ACTION,
     RESUME_ACTION,
+    RETRY_ACTION,
+    SKIP_ACTION,
     STOP_ACTION,
 )
 from bot.slack.mrkdwn import Mrkdwn, clip, md
@@ -63,7 +65,7 @@ def register(
     if misconfigured is not None:
         # Fail closed: say what is wrong to whoever asks, act on nothing.
         app.command("/drs")(ack.refusal(md(MISCONFIGURED, error=misconfigured)))
-        for action in (APPROVE_ACTION, REJECT_ACTION, *STEERING_BUTTONS):
+        for action in (APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, SKIP_ACTION, *STEERING_BUTTONS):
             app.action(action)(ack.acknowledge)
         app.view(REASON_VIEW)(ack.acknowledge)
         app.event("app_home_opened")(ack.acknowledge)
@@ -79,6 +81,8 @@ def register(
     app.view(REASON_VIEW)(ack=ack.acknowledge, lazy=[_reject(deps)])
     for action, kind in STEERING_BUTTONS.items():
         app.action(action)(ack=ack.acknowledge, lazy=[_steer(deps, kind)])
+    app.action(RETRY_ACTION)(ack=ack.acknowledge, lazy=[_wave_control(deps, "retry")])
+    app.action(SKIP_ACTION)(ack=ack.acknowledge, lazy=[_wave_control(deps, "skip")])
     # Slack sends it for the Messages tab too; only the Home tab is ours to draw.
     app.event("app_home_opened", matchers=[_home_tab])(ack=ack.acknowledge, lazy=[_publish_home(deps)])
     app.event("app_home_opened")(ack.acknowledge)
@@ -135,6 +139,20 @@ def _steer(deps: Callable[[], SlackDeps], kind: str) -> Callable[..., None]:
             steering.click(deps(), body, respond, ActionKind(kind))
 
     return on_steer
+
+
+def _wave_control(deps: Callable[[], SlackDeps], word: str) -> Callable[..., None]:
+    def on_click(body: dict[str, Any], respond: Respond) -> None:
+        from bot.domain.execution import ActionKind  # after the ack: see the module docstring
+        from bot.slack import controls
+
+        with _told_if_failed(
+            md("your {}", word),
+            lambda text: respond(response_type="ephemeral", replace_original=False, text=text),
+        ):
+            controls.on_click(deps(), body, respond, ActionKind(word.upper()))
+
+    return on_click
 
 
 def _home_tab(event: dict[str, Any]) -> bool:

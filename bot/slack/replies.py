@@ -33,7 +33,7 @@ from bot.domain.report import Judgement
 from bot.domain.snapshot_ages import SnapshotAges, minutes
 from bot.domain.steering import Stale
 from bot.domain.trend import Trend, rto_seconds, trends
-from bot.services.controlling import CancelResult, SteerOutcome, SteerResult
+from bot.services.controlling import CancelResult, ControlOutcome, ControlResult, SteerOutcome, SteerResult
 from bot.services.report import LINK_SECONDS
 from bot.services.requesting import RequestResult
 from bot.slack.ack import CHANNEL_REFUSAL
@@ -596,6 +596,59 @@ def steer_reply(kind: ActionKind, outcome: SteerOutcome, execution: Execution) -
         ActionKind.RESUME: md("Resumed {}: {}.", name, state),
     }
     return done[kind]
+
+
+_CONTROL_WORDS = {ActionKind.RETRY: "retry", ActionKind.SKIP: "skip"}
+
+
+def control_reply(kind: ActionKind, outcome: ControlOutcome, execution: Execution, ref: str) -> Mrkdwn:
+    """The answer to /drs retry or /drs skip, or to their buttons."""
+    current = outcome.execution or execution
+    name = md("`{}` ({})", current.execution_id, current.plan_name)
+    word = _CONTROL_WORDS[kind]
+    if outcome.result is ControlResult.NOT_FOUND:
+        return no_execution(ref)
+    if outcome.result is ControlResult.NOT_ALLOWED:
+        who = (
+            "its requester, an approver or someone who may run drills"
+            if current.execution_type.is_drill
+            else f"an approver (for a {current.execution_type.value.lower()})"
+        )
+        return md("You may not {} waves of {}: only {} can.", word, name, who)
+    wave = outcome.wave
+    if outcome.result is ControlResult.REFUSED:
+        text = md("Cannot {} {}: {}.", word, name, outcome.refusal or "")
+        return text + _last_control(current, wave.index if wave else None)
+    assert wave is not None
+    wave = current.waves[wave.index]  # as it is now
+    if kind is ActionKind.SKIP:
+        return md("Wave *{}* of {} will not run; the thread says so.", wave.name, name)
+    asked = [a.at for a in current.actions if a.kind is ActionKind.RETRY and a.wave == wave.index]
+    retried = sum(
+        1 for s in wave.servers() if s.attempts and asked and s.attempts[-1].retried_at == asked[-1]
+    )
+    again = Mrkdwn(" The execution runs again.") if outcome.reopened else Mrkdwn("")
+    return md(
+        "Retrying {} failed server(s) of wave *{}* of {}; the thread follows it.{}",
+        retried,
+        wave.name,
+        name,
+        again,
+    )
+
+
+def _last_control(execution: Execution, wave: int | None) -> Mrkdwn:
+    """What a click that lost the race lost to: the last retry or skip of that wave."""
+    done = [a for a in execution.actions if a.kind in _CONTROL_WORDS and (wave is None or a.wave == wave)]
+    if not done:
+        return Mrkdwn("")
+    last = done[-1]
+    return md(
+        " ({} asked for a {} of it at {:%H:%M:%S} UTC.)",
+        user(last.user_id),
+        _CONTROL_WORDS[last.kind],
+        last.at,
+    )
 
 
 def cleanup_reply(refusal: CleanupRefusal | None, execution: Execution) -> Mrkdwn:

@@ -23,7 +23,9 @@ from bot.domain.commands import (
     Pause,
     Report,
     Resume,
+    Retry,
     ShowPlan,
+    Skip,
     Status,
 )
 from bot.domain.execution import ActionKind, Execution
@@ -71,6 +73,8 @@ def run(deps: SlackDeps, command: dict[str, Any], respond: Respond) -> None:
         _cancel(deps, parsed, command, respond)
     elif isinstance(parsed, Pause | Resume):
         _steer(deps, parsed, command, respond)
+    elif isinstance(parsed, Retry | Skip):
+        _control(deps, parsed, command, respond)
     elif isinstance(parsed, History):
         found = deps.queries.history(parsed.plan_name, command["channel_id"], parsed.limit)
         _reply(respond, replies.history_text(found, parsed.plan_name, deps.clock()))
@@ -179,6 +183,21 @@ def _steer(deps: SlackDeps, parsed: Pause | Resume, command: dict[str, Any], res
     kind = ActionKind.PAUSE if isinstance(parsed, Pause) else ActionKind.RESUME
     outcome = deps.controlling.steer(execution.execution_id, command["user_id"], kind)
     _reply(respond, replies.steer_reply(kind, outcome, outcome.execution or execution))
+
+
+def _control(deps: SlackDeps, parsed: Retry | Skip, command: dict[str, Any], respond: Respond) -> None:
+    execution = _find(deps, parsed.execution_ref, command, respond)
+    if execution is None:
+        return
+    if isinstance(parsed, Retry):
+        outcome = deps.controlling.retry(execution.execution_id, command["user_id"], parsed.wave_ref)
+        kind = ActionKind.RETRY
+    else:
+        outcome = deps.controlling.skip(
+            execution.execution_id, command["user_id"], parsed.wave_ref, parsed.reason
+        )
+        kind = ActionKind.SKIP
+    _reply(respond, replies.control_reply(kind, outcome, execution, parsed.execution_ref))
 
 
 def _find(deps: SlackDeps, ref: str, command: dict[str, Any], respond: Respond) -> Execution | None:

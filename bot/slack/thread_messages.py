@@ -33,16 +33,18 @@ from bot.domain.events import (
     FailbackSyncProgress,
     ProgressUpdated,
     ReadinessReported,
+    RetryRequested,
     ServerFailure,
     StatusEvent,
     TimelineReady,
     WaveFinished,
     WaveGated,
     WaveScheduled,
+    WaveSkippedByUser,
     WavesSkipped,
     WaveStarted,
 )
-from bot.domain.execution import ActionKind, ExecutionStatus
+from bot.domain.execution import ActionKind, ExecutionStatus, WaveStatus
 from bot.domain.report import Report
 from bot.domain.snapshot_ages import servers_text
 from bot.domain.watch import News, Reason
@@ -53,6 +55,8 @@ from bot.slack.ids import (
     PAUSE_ACTION,
     REJECT_ACTION,
     RESUME_ACTION,
+    RETRY_ACTION,
+    SKIP_ACTION,
     STOP_ACTION,
 )
 from bot.slack.layout import (
@@ -243,7 +247,34 @@ def event(event: Event) -> Message:
     text = RENDERERS[type(event)](event)
     if isinstance(event, WaveGated):
         return message(text, [section(text), _gate_buttons(event)])
-    return message(text, [section(text)])
+    return message(text, [section(text), *_wave_buttons(event)])
+
+
+def wave_button_value(execution_id: str, wave_index: int) -> str:
+    return f"{execution_id}:{wave_index}"
+
+
+def _wave_buttons(event: Event) -> list[dict[str, Any]]:
+    """Retry failed on a wave that ended PARTIAL or FAILED; Skip on a wave waiting its wait_before.
+    A click later than the moment is answered with the current state (bot/slack/controls.py)."""
+    if (
+        isinstance(event, WaveFinished)
+        and event.status in (WaveStatus.PARTIAL, WaveStatus.FAILED)
+        and event.failed
+    ):
+        button = {"action_id": RETRY_ACTION, "text": {"type": "plain_text", "text": "Retry failed"}}
+    elif isinstance(event, WaveScheduled):
+        button = {"action_id": SKIP_ACTION, "text": {"type": "plain_text", "text": "Skip this wave"}}
+    else:
+        return []
+    value = wave_button_value(event.execution_id, event.wave_index)
+    return [
+        {
+            "type": "actions",
+            "block_id": "wave_control",
+            "elements": [{"type": "button", **button, "value": value}],
+        }
+    ]
 
 
 def _execution_started(event: ExecutionStarted) -> Mrkdwn:
@@ -352,7 +383,12 @@ def _gate_buttons(event: WaveGated) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": "gate",
-        "elements": [_button(CONTINUE_ACTION, "Continue", value, "primary"), stop],
+        # Skip: this wave does not run, the next one comes to its own gate or starts (bot/domain/retry.py).
+        "elements": [
+            _button(CONTINUE_ACTION, "Continue", value, "primary"),
+            _button(SKIP_ACTION, "Skip this wave", value),
+            stop,
+        ],
     }
 
 
@@ -375,6 +411,41 @@ def _control_recorded(event: ControlRecorded) -> Mrkdwn:
     if event.control is ActionKind.RESUME:
         return md(":arrow_forward: Resumed by {} at {}: the execution goes on where it stopped.", who, at)
     return md("{} by {} at {}.", event.control.value.lower(), who, at)
+
+
+def _retry_requested(event: RetryRequested) -> Mrkdwn:
+    servers = Mrkdwn(", ").join(md("`{}`", sid) for sid in event.servers)
+    more = event.server_count - len(event.servers)
+    text = md(
+        ":repeat: Retry of wave {}/{} *{}* requested by {} at {:%H:%M:%S} UTC: {} failed server(s) launch again: {}",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        user(event.requested_by),
+        event.at,
+        event.server_count,
+        servers,
+    )
+    if more > 0:
+        text += md(" and {} more", more)
+    if event.reopened_execution:
+        text += Mrkdwn(". The execution runs again")
+    if event.reopened_waves:
+        names = Mrkdwn(", ").join(md("*{}*", name) for name in event.reopened_waves)
+        text += md("; {} (skipped by its on_failure: stop) will run after it", names)
+    return text + Mrkdwn(".")
+
+
+def _wave_skipped_by_user(event: WaveSkippedByUser) -> Mrkdwn:
+    return md(
+        ":fast_forward: Wave {}/{} *{}* skipped by {} at {:%H:%M:%S} UTC: {}",
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        user(event.skipped_by),
+        event.at,
+        event.reason,
+    )
 
 
 def _cleanup_scheduled(event: CleanupScheduled) -> Mrkdwn:
@@ -690,6 +761,8 @@ _ROWS = (
     _row(CancelRequested, _cancel_requested),
     _row(WaveGated, _wave_gated),
     _row(ControlRecorded, _control_recorded),
+    _row(RetryRequested, _retry_requested),
+    _row(WaveSkippedByUser, _wave_skipped_by_user),
     _row(ExecutionFinished, _execution_finished),
     _row(TimelineReady, timeline_caption),
     _row(CleanupScheduled, _cleanup_scheduled),

@@ -96,8 +96,8 @@ class FakeTrigger:
     def __init__(self) -> None:
         self.started: list[str] = []
 
-    def start(self, execution_id: str) -> None:
-        self.started.append(execution_id)
+    def start(self, execution_id: str, run: str = "") -> None:
+        self.started.append(f"{execution_id}-{run}" if run else execution_id)
 
 
 class FakePictures:

@@ -37,12 +37,14 @@ from bot.domain.events import (
     FailbackSyncProgress,
     ProgressUpdated,
     ReadinessReported,
+    RetryRequested,
     ServerFailure,
     TimelineReady,
     WaveFinished,
     WaveGated,
     WaveLine,
     WaveScheduled,
+    WaveSkippedByUser,
     WavesSkipped,
     WaveStarted,
 )
@@ -346,6 +348,20 @@ def every_event() -> list[Event]:
             wave_name=NAME,
             wave_count=60,
             jobs_running=20,
+        ),
+        RetryRequested(
+            **common,
+            requested_by=USERS[0],
+            wave_index=59,
+            wave_count=60,
+            wave_name=NAME,
+            servers=[f"s-{n:017x}" for n in range(FAILURES_LISTED)],
+            server_count=4000,
+            reopened_waves=[f"{NAME[:60]}{n:04d}" for n in range(59)],
+            reopened_execution=True,
+        ),
+        WaveSkippedByUser(
+            **common, skipped_by=USERS[0], wave_index=1, wave_count=60, wave_name=NAME, reason="r" * 500
         ),
         ApprovalRequested(
             **common,

@@ -49,6 +49,8 @@ COMMANDS = (
     "report",
     "pause",
     "resume",
+    "retry",
+    "skip",
 )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import typing
 
-from bot.domain.events import Event, ProgressUpdated, WaveGated
+from bot.domain.events import Event, ProgressUpdated, WaveFinished, WaveGated, WaveScheduled
 from bot.slack import thread_messages
+from bot.slack.ids import CONTINUE_ACTION, RETRY_ACTION, SKIP_ACTION, STOP_ACTION
 from bot.slack.layout import section
 from tests.unit.test_blocks_limits import every_event
 
@@ -29,5 +30,12 @@ def test_each_event_is_rendered_by_its_own_entry() -> None:
         else:
             text = thread_messages.RENDERERS[type(event)](event)
             assert message.blocks[0] == section(text)
-            # A gate's card (and its reminder) carries the gate's buttons; every other reply is text.
-            assert len(message.blocks) == (2 if isinstance(event, WaveGated) else 1)
+            # The only other block: a gate's buttons (its reminder's too), or a wave's control (Retry
+            # failed after failures, Skip while it waits).
+            controls = [e["action_id"] for b in message.blocks[1:] for e in b["elements"]]
+            expected = {
+                WaveGated: [CONTINUE_ACTION, SKIP_ACTION, STOP_ACTION],
+                WaveScheduled: [SKIP_ACTION],
+                WaveFinished: [RETRY_ACTION],
+            }.get(type(event), [])
+            assert controls == expected, type(event)
