@@ -22,7 +22,14 @@ import pytest
 from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import ActionKind, Execution, ExecutionStatus, WaveStatus
 from bot.domain.history import to_history
-from bot.slack.ids import APPROVE_ACTION, CONTINUE_ACTION, PAUSE_ACTION, RESUME_ACTION, STOP_ACTION
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    CONTINUE_ACTION,
+    PAUSE_ACTION,
+    RESUME_ACTION,
+    SKIP_ACTION,
+    STOP_ACTION,
+)
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, Sandbox
 
@@ -231,7 +238,7 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     assert f"Next: gated-tier in us-east-1: 7 servers ({', '.join(GATED[:5])} and 2 more)" in text
     assert "Continue needs anyone who may run drills" in text
     value = f"{execution.execution_id}:1"
-    assert buttons(card) == {CONTINUE_ACTION: value, STOP_ACTION: value}
+    assert buttons(card) == {CONTINUE_ACTION: value, SKIP_ACTION: value, STOP_ACTION: value}
     anchor = anchor_of(box, execution)
     assert "*Gated*: waiting for Continue before wave Apps" in str(anchor["blocks"])
     assert set(buttons(anchor)) == {PAUSE_ACTION}
@@ -251,7 +258,7 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     waited = box.stack.bot.clock() - gated_at
     # Each reminder saved with its time, once per 30 minutes of waiting: never doubled.
     assert 1 <= len(reminders) <= waited // timedelta(minutes=30)
-    assert buttons(reminders[0]) == {CONTINUE_ACTION: value, STOP_ACTION: value}
+    assert buttons(reminders[0]) == {CONTINUE_ACTION: value, SKIP_ACTION: value, STOP_ACTION: value}
 
     # Two people who may run drills click Continue at once: one decision, the other is told calmly.
     with ThreadPoolExecutor(max_workers=2) as pool:
