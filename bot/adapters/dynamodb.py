@@ -46,8 +46,8 @@ LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
 # Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
 # upgrade from the previous version.
-HEADER_SCHEMA = 2  # 2: the seed's fields became plain attributes and left the body
-PAGE_SCHEMA = 1
+HEADER_SCHEMA = 3  # 2: the seed's fields became plain attributes and left the body; 3: health checks
+PAGE_SCHEMA = 2  # 2: servers' health check results (a release before would drop them)
 EVENT_SCHEMA = 1
 CATALOG_SCHEMA = 1
 # The execution's fields stored as plain attributes of the header (v2) rather than in its body.
@@ -551,7 +551,12 @@ def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **plain, "Body": _compress(body), "SchemaVersion": _n(2)}
 
 
-_HEADER_UPGRADES = {1: _header_v1_to_v2}
+def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
+    """v3 added waves' health check fields, with defaults: nothing to move."""
+    return {**item, "SchemaVersion": _n(3)}
+
+
+_HEADER_UPGRADES = {1: _header_v1_to_v2, 2: _header_v2_to_v3}
 
 
 def upgrade_header(item: dict[str, Any]) -> dict[str, Any]:

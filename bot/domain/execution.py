@@ -39,6 +39,7 @@ class ExecutionStatus(StrEnum):
 class WaveStatus(StrEnum):
     PENDING = "PENDING"
     IN_PROGRESS = "IN_PROGRESS"
+    CHECKING = "CHECKING"  # launched; waiting for the health checks (bot/domain/health.py)
     COMPLETED = "COMPLETED"
     PARTIAL = "PARTIAL"
     FAILED = "FAILED"
@@ -46,7 +47,7 @@ class WaveStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (WaveStatus.PENDING, WaveStatus.IN_PROGRESS)
+        return self not in (WaveStatus.PENDING, WaveStatus.IN_PROGRESS, WaveStatus.CHECKING)
 
 
 class ServerStatus(StrEnum):
@@ -73,6 +74,15 @@ class _Model(Frozen):
     pass
 
 
+class CheckResult(_Model):
+    """One health check of one launched server, as last seen: passed or not, and what it said."""
+
+    check: str  # ec2_status, ssm_online, alarms
+    passed: bool
+    detail: str = ""  # what AWS answered, clipped (shown when the check fails)
+    at: datetime
+
+
 class ServerRun(_Model):
     source_server_id: str
     status: ServerStatus = ServerStatus.PENDING
@@ -83,6 +93,9 @@ class ServerRun(_Model):
     # Point in time (--at): the recovery snapshot it launches from, and when that snapshot was taken.
     snapshot_id: str | None = None
     snapshot_time: datetime | None = None
+    # Health checks (the wave's health_check): when all passed, and each check's last result.
+    healthy_at: datetime | None = None
+    checks: tuple[CheckResult, ...] = ()
 
 
 class Chunk(_Model):
@@ -126,6 +139,8 @@ class WaveRun(_Model):
     end_time: datetime | None = None
     options: WaveOptions = WaveOptions()  # the plan's wave options, whole
     not_before: datetime | None = None  # set when the previous wave ends, if this one waits
+    checks_started_at: datetime | None = None  # CHECKING: when the health checks began
+    healthy_reported: int = 0  # healthy servers the thread last heard of
     chunks: tuple[Chunk, ...]
 
     @model_validator(mode="before")

@@ -115,6 +115,7 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "StartTime": epoch(wave.start_time),
         "EndTime": epoch(wave.end_time),
         "JobIds": wave.job_ids,
+        "ChecksStartTime": epoch(wave.checks_started_at),  # health_check: CHECKING began
         # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
         "Options": wave.options.model_dump(mode="json", by_alias=True),
         "Servers": [_server(server) for server in wave.servers()],
@@ -132,4 +133,10 @@ def _server(server: ServerRun) -> dict[str, Any]:
         "Error": server.error,
         "RecoverySnapshotId": server.snapshot_id,
         "SnapshotTime": epoch(server.snapshot_time),
+        # health_check: when it passed every check, and each check's last result.
+        "HealthyTime": epoch(server.healthy_at),
+        "Checks": [
+            {"Check": c.check, "Passed": c.passed, "Detail": c.detail, "Time": epoch(c.at)}
+            for c in server.checks
+        ],
     }

@@ -32,6 +32,7 @@ STATUS_ICON = {
 WAVE_ICON = {
     WaveStatus.PENDING: ":white_circle:",
     WaveStatus.IN_PROGRESS: ":arrows_counterclockwise:",
+    WaveStatus.CHECKING: ":stethoscope:",
     WaveStatus.COMPLETED: ":white_check_mark:",
     WaveStatus.PARTIAL: ":warning:",
     WaveStatus.FAILED: ":x:",
