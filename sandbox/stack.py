@@ -206,6 +206,10 @@ class SandboxStack:
             "AWS_ENDPOINT_URL_SFN": self.moto.url,
             "AWS_ENDPOINT_URL_S3": self.moto.url,
             "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
+            # Health checks: the recovery instances exist only in the emulator; alarms are moto's.
+            "AWS_ENDPOINT_URL_EC2": self.drs_server.url,
+            "AWS_ENDPOINT_URL_SSM": self.drs_server.url,
+            "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto.url,
             "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
             "DRS_BOT_REGION": REGION,
             "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],

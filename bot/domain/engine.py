@@ -621,6 +621,7 @@ def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) ->
         "more_failures": max(0, len(failed) - FAILURES_LISTED),
         "checked": wave.options.health_check is not None,
         "healthy": health.counts(wave)[0],
+        "checked_servers": health.counts(wave)[1],
         "launch_seconds": health.launch_seconds(wave),
         "healthy_seconds": health.healthy_seconds(wave),
     }

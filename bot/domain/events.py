@@ -93,6 +93,7 @@ class WaveFinished(StatusEvent):
     # health_check: servers that passed their checks, and the two RTOs (to launch, to healthy).
     checked: bool = False
     healthy: int = 0
+    checked_servers: int = 0  # launched, so checked (those that failed a check are in `failed`)
     launch_seconds: float | None = None
     healthy_seconds: float | None = None
 

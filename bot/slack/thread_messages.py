@@ -446,27 +446,34 @@ def _wave_checking(event: WaveChecking) -> Mrkdwn:
 
 def _wave_finished(event: WaveFinished) -> Mrkdwn:
     total = event.launched + event.failed + event.not_started
-    text = md(
-        "{} Wave {}/{} *{}* {}: {}/{} launched in {} (RTO)",
+    head = md(
+        "{} Wave {}/{} *{}* {}: ",
         Mrkdwn(WAVE_ICON[event.status]),
         event.wave_index + 1,
         event.wave_count,
         event.wave_name,
         event.status.value,
-        event.launched,
-        total,
-        duration(event.duration_seconds),
     )
-    if event.not_started:
-        text += md(", {} not started", event.not_started)
     if event.checked:
-        text += md(
-            "; *{}*: {}/{} healthy",
+        # Two RTOs: launched (DRS), then healthy (the wave's health_check).
+        text = head + md(
+            "{}/{} launched in {}, *{}*: {}/{} healthy",
+            event.checked_servers,
+            total,
+            duration(event.launch_seconds or 0),
             "HEALTHY" if event.healthy == total else "UNHEALTHY",
             event.healthy,
             total,
         )
-        text += _rtos(event.launch_seconds, event.healthy_seconds)
+        if event.healthy_seconds is not None:
+            text += md(" in {}", duration(event.healthy_seconds))
+        text += Mrkdwn(" (RTO to launch, to healthy)")
+    else:
+        text = head + md(
+            "{}/{} launched in {} (RTO)", event.launched, total, duration(event.duration_seconds)
+        )
+    if event.not_started:
+        text += md(", {} not started", event.not_started)
     if event.failures:
         more = (
             md("\n…and {} more failed servers (see `/drs status`)", event.more_failures)

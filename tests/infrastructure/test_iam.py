@@ -21,11 +21,22 @@ FUNCTION_ADAPTERS = {
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
     # /drs plans and /drs check show what the readiness watch stored.
     # `/drs report` links to a report (written first if it is not current).
-    "SlackFunction": {"dynamodb", "trigger", "secrets", "slack_notifier", "drs", "reports", "watch_store"},
-    # One tick: DRS, executions and their outbox, Slack; the report of an execution it finds ended.
-    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "reports"},
+    # Ticking, it asks a CHECKING wave's health checks (EC2, SSM, CloudWatch: the health adapter).
+    "SlackFunction": {
+        "dynamodb",
+        "trigger",
+        "secrets",
+        "slack_notifier",
+        "drs",
+        "reports",
+        "watch_store",
+        "health",
+    },
+    # One tick: DRS, executions and their outbox, Slack, health checks; the report of an execution it
+    # finds ended.
+    "ExecutorFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "reports", "health"},
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
-    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger", "reports"},
+    "DrsEventsFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger", "reports", "health"},
     # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
     "ScheduledDrillFunction": {"dynamodb", "drs", "secrets", "slack_notifier", "trigger"},
     # A watch round: the catalog, every source server of a region, the watch's state items, Slack.
@@ -52,6 +63,7 @@ NO_RESOURCE_LEVEL = {
     "drs:DescribeSourceServers",
     "drs:DescribeRecoveryInstances",
     "drs:ListTagsForResource",
+    "ssm:DescribeInstanceInformation",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "logs:CreateLogDelivery",
@@ -180,9 +192,12 @@ def test_only_functions_that_call_drs_get_drs_or_ec2_permissions() -> None:
 
 
 def test_ec2_is_allowed_only_through_drs() -> None:
-    # DRS launches with the caller's permissions (forward access sessions); the bot never calls EC2.
+    # DRS launches with the caller's permissions (forward access sessions); the bot itself calls EC2
+    # only to read its recovery instances' status checks (health checks, the health adapter's calls).
+    own = {a for a in model.adapter_calls()["health"].iam_actions() if a.startswith("ec2:")}
+    assert own == {"ec2:DescribeInstanceStatus"}
     for statement in model.all_statements():
-        if any(a.startswith("ec2:") for a in statement.actions):
+        if any(a.startswith("ec2:") and a not in own for a in statement.actions):
             assert (
                 statement.condition.get("ForAnyValue:StringEquals")
                 == CALLED_VIA_DRS["ForAnyValue:StringEquals"]
