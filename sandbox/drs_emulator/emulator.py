@@ -667,6 +667,7 @@ class DrsEmulator:
                     # A bug of the emulator, told loudly: the service never sends this.
                     raise instance_health.ApiError("InternalError", f"emulator bug: {'; '.join(issues)}", 500)
                 record.status = 200
+                record.response = ssm.to_json(copy.deepcopy(result))  # kept: tests read what health was seen
                 outcome: tuple[int, dict[str, Any] | instance_health.ApiError] = (200, result)
             except instance_health.ApiError as error:
                 record.status, record.error, record.error_message = error.status, error.code, error.message
