@@ -79,7 +79,8 @@ def test_a_drill_waits_for_its_checks_shows_them_and_reports_two_rtos() -> None:
     execution = world.run(execution_id)
     assert execution.status is ExecutionStatus.COMPLETED
     assert all(s.healthy_at is not None for s in execution.waves[0].servers())
-    assert [c[0] for c in world.health.calls if c[0] == "alarms"]  # the alarm was asked about
+    assert world.health is not None
+    assert [c for c in world.health.calls if c[0] == "alarms"]  # the alarm was asked about
     thread = world.notifier.thread(CHANNEL)
     assert any("CHECKING: 0/2 healthy (ec2_status, alarms" in t for t in thread), thread
     assert any(
