@@ -96,3 +96,21 @@ class StoredByNewerRelease(BotError):
             f"{what} has stored schema version {found}, this release reads up to {known}: "
             "it was written by a newer release of the bot; deploy that release (or newer)"
         )
+
+
+class HealthCheckError(BotError):
+    """EC2, SSM or CloudWatch did not answer a health check's question."""
+
+    def __init__(self, service: str, code: str, message: str) -> None:
+        self.service = service
+        self.code = code
+        self.message = message
+        super().__init__(f"{service} {code}: {message}")
+
+
+class HealthCheckUnavailable(HealthCheckError):
+    """Throttled or failing after retries: nothing was learnt; the next tick asks again."""
+
+
+class HealthCheckRefused(HealthCheckError):
+    """Refused for good (access denied, validation): the check cannot pass until someone fixes it."""

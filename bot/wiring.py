@@ -14,6 +14,7 @@ from bot.adapters import aws
 from bot.adapters.drs import DrsGateway
 from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.adapters.health import HealthGateway
 from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.home_store import DynamoHomeViewers
 from bot.adapters.reports import S3ReportStore
@@ -28,6 +29,7 @@ from bot.services.access import Access
 from bot.services.cleanup import Cleaner
 from bot.services.controlling import Controlling
 from bot.services.failback import Failbacker
+from bot.services.health import HealthObserver
 from bot.services.home import Home
 from bot.services.outbox import CLAIM_SECONDS, Outbox
 from bot.services.ports import (
@@ -38,6 +40,7 @@ from bot.services.ports import (
     ExecutionIds,
     ExecutionStore,
     ExecutorTrigger,
+    HealthChecks,
     LogKeys,
     Pictures,
 )
@@ -118,6 +121,7 @@ def build_use_cases(
     log_keys: LogKeys | None = None,
     execution_ids: ExecutionIds = execution_id_for,
     reports: Reports | None = None,
+    health_checks: HealthChecks | None = None,
 ) -> UseCases:
     """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
     access = Access(policy or AccessPolicy(), directory)
@@ -134,6 +138,7 @@ def build_use_cases(
         failbacker=Failbacker(store, drs, clock, limits),
         log_keys=log_keys,
         reports=reports,
+        health=HealthObserver(health_checks) if health_checks is not None else None,
     )
     return UseCases(
         requesting=Requesting(
@@ -290,6 +295,7 @@ class Container:
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
             reports=self.reports,
+            health_checks=HealthGateway(),
         )
 
     @cached_property

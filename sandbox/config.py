@@ -32,6 +32,9 @@ class ServerBehaviour(BaseModel):
     slow_conversion_seconds: float = 0
     # Its recovery instances refuse ReverseReplication (not ready) this long after they run, or forever.
     reverse_not_ready_seconds: Annotated[float, Field(ge=0)] | Literal["forever"] = 0
+    # Health checks: its recovery instances' EC2 instance status check, and their SSM agent.
+    status_check: Literal["passing", "failing"] = "passing"
+    ssm_agent: Literal["online", "offline"] = "online"
 
     @field_validator("event")
     @classmethod
@@ -96,6 +99,8 @@ class SandboxConfig(BaseModel):
     # replication-stalled events and SandboxStack.run_watch start a round.
     watch_minutes: float | None = Field(default=None, gt=0)
     servers: dict[str, ServerBehaviour] = Field(default_factory=dict)
+    # CloudWatch alarms (on moto) that plans' health checks name, in the state given.
+    alarms: dict[str, Literal["OK", "ALARM", "INSUFFICIENT_DATA"]] = Field(default_factory=dict)
     # The deployed bot's DRS_BOT_ACCESS_POLICY; by default anyone may run drills in any channel.
     access_policy: AccessPolicy = AccessPolicy()
     # Slack user groups of the fake workspace (usergroups.users.list), for policies that name groups.

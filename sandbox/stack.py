@@ -206,6 +206,10 @@ class SandboxStack:
             "AWS_ENDPOINT_URL_SFN": self.moto.url,
             "AWS_ENDPOINT_URL_S3": self.moto.url,
             "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
+            # Health checks: the recovery instances exist only in the emulator; alarms are moto's.
+            "AWS_ENDPOINT_URL_EC2": self.drs_server.url,
+            "AWS_ENDPOINT_URL_SSM": self.drs_server.url,
+            "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto.url,
             "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
             "DRS_BOT_REGION": REGION,
             "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
@@ -275,6 +279,30 @@ class SandboxStack:
             hold = behaviour.reverse_not_ready_seconds
             if hold:
                 self.drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
+            if behaviour.status_check == "failing" or behaviour.ssm_agent == "offline":
+                self.drs.set_instance_health(
+                    server_id,
+                    status_check_fails=behaviour.status_check == "failing",
+                    agent_offline=behaviour.ssm_agent == "offline",
+                )
+        for name, state in self.config.alarms.items():
+            self.set_alarm(name, state)
+
+    def set_alarm(self, name: str, state: str, reason: str = "set in the sandbox") -> None:
+        """A CloudWatch alarm on moto in this state (created if new), for plans' health checks."""
+        client = boto3.client("cloudwatch", region_name=REGION, endpoint_url=self.moto.url)
+        if not client.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+            client.put_metric_alarm(
+                AlarmName=name,
+                MetricName="HealthyHostCount",
+                Namespace="AWS/ApplicationELB",
+                Statistic="Minimum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="LessThanThreshold",
+            )
+        client.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
     def _deploy_functions(self) -> None:
         # Import here: the handlers read the environment set above, as they would on Lambda.

@@ -32,6 +32,10 @@ def drs_client(region: str) -> DrsClient:
     return boto3.client("drs", region_name=region, config=DRS_CONFIG)
 
 
+# Health checks (bot/adapters/health.py, which creates its clients so the IAM tests see its services).
+HEALTH_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=15)
+
+
 def stepfunctions_client(region: str) -> SFNClient:
     return boto3.client("stepfunctions", region_name=region, config=_DEFAULT)
 

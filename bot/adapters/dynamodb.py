@@ -46,10 +46,10 @@ LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
 # Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
 # upgrade from the previous version.
-# 2: the seed's fields became plain attributes and left the body; 3: gates and pause (a paused execution
-# saved back by a release without them would silently resume).
+# 2: the seed's fields became plain attributes and left the body; 3: gates and pause, health checks (a
+# paused execution saved back by a release without them would silently resume).
 HEADER_SCHEMA = 3
-PAGE_SCHEMA = 1
+PAGE_SCHEMA = 2  # 2: servers' retried attempts and health check results (a release before would drop them)
 EVENT_SCHEMA = 1
 CATALOG_SCHEMA = 1
 # The execution's fields stored as plain attributes of the header (v2) rather than in its body.
@@ -554,7 +554,8 @@ def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
-    """Steering (--step, paused, a wave's gate) added fields whose defaults fit every older item."""
+    """Steering (--step, paused, a wave's gate) and health checks added fields whose defaults fit every
+    older item: nothing to move."""
     return {**item, "SchemaVersion": _n(3)}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.domain import importance, steering
+from bot.domain import health, importance, steering
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -22,11 +22,13 @@ from bot.domain.events import (
     Event,
     ExecutionFinished,
     ExecutionStarted,
+    HealthFailing,
     ProgressUpdated,
     ReadinessReported,
     ServerFailure,
     StatusEvent,
     TimelineReady,
+    WaveChecking,
     WaveFinished,
     WaveLine,
     WaveScheduled,
@@ -36,6 +38,7 @@ from bot.domain.events import (
 from bot.domain.execution import (
     Action,
     ActionKind,
+    CheckResult,
     Chunk,
     ChunkRef,
     ChunkStatus,
@@ -91,6 +94,8 @@ class Observation(Frozen):
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
     # DRS-wide load per region (every active job, ours and others'), when it was looked up.
     load: Mapping[str, RegionLoad] = Field(default_factory=dict)
+    # health (#15): the CHECKING waves' health check results, by recovery instance id.
+    health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
 
 
 class Decision(Frozen):
@@ -197,6 +202,7 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
                 region=wave.region,
                 servers=sum(len(chunk.servers) for chunk in wave.chunks),
                 status=wave.status,
+                healthy=health.counts(wave)[0] if wave.status is WaveStatus.CHECKING else None,
             )
             for wave in execution.waves[:WAVES_LISTED]
         ],
@@ -264,6 +270,14 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         execution = execution.replace_wave(wave)
         if not _wave_done(wave):
             break
+        if health.needs_checks(wave):  # health (#15): launched; CHECKING until healthy or timed out
+            checked = health.check_wave(wave, observation.health, now, cancelling=execution.cancelling)
+            wave = checked.wave
+            execution = execution.replace_wave(wave)
+            if checked.report:
+                events.add(WaveChecking, **_wave_checking_fields(execution, wave, now))
+            if not checked.done:
+                break
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
@@ -578,6 +592,30 @@ def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
     return move_wave(wave, importance.judge(wave), now)  # optional servers never fail the wave on their own
 
 
+def _wave_checking_fields(execution: Execution, wave: WaveRun, now: datetime) -> dict[str, object]:
+    healthy, launched = health.counts(wave)
+    # As the checks begin nothing has answered yet: only later reports name the failing servers.
+    failing = health.failing(wave) if wave.checks_started_at != now else []
+    check = wave.options.health_check
+    assert check is not None
+    return {
+        "at": now,
+        "execution_id": execution.execution_id,
+        "wave_index": wave.index,
+        "wave_count": len(execution.waves),
+        "wave_name": wave.name,
+        "healthy": healthy,
+        "launched": launched,
+        "checks": list(check.checks()),
+        "timeout_seconds": check.timeout,
+        "failing": [
+            HealthFailing(source_server_id=f.source_server_id, check=f.check, detail=f.detail)
+            for f in failing[: health.FAILING_LISTED]
+        ],
+        "more_failing": max(0, len(failing) - health.FAILING_LISTED),
+    }
+
+
 def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) -> dict[str, object]:
     counts = tally(wave.servers())
     failed = [s for s in wave.servers() if s.status is ServerStatus.FAILED]
@@ -599,6 +637,11 @@ def _wave_finished_fields(execution: Execution, wave: WaveRun, now: datetime) ->
             for s in failed[:FAILURES_LISTED]
         ],
         "more_failures": max(0, len(failed) - FAILURES_LISTED),
+        "checked": wave.options.health_check is not None,
+        "healthy": health.counts(wave)[0],
+        "checked_servers": health.counts(wave)[1],
+        "launch_seconds": health.launch_seconds(wave),
+        "healthy_seconds": health.healthy_seconds(wave),
     }
 
 
@@ -630,7 +673,15 @@ def _finish_execution(
         "total": counts.total,
         "duration_seconds": (now - (execution.start_time or execution.created_at)).total_seconds(),
     }
-    events.add(ExecutionFinished, at=now, failed=counts.failed, **ended)
+    to_launch, to_healthy = health.execution_rtos(execution)
+    events.add(
+        ExecutionFinished,
+        at=now,
+        failed=counts.failed,
+        launch_seconds=to_launch,
+        healthy_seconds=to_healthy,
+        **ended,
+    )
     # Saved with the end, so the picture is posted exactly when the end is (the outbox).
     events.add(TimelineReady, at=now, **ended)
     cleanup_after = execution.plan_options.cleanup_after
@@ -662,7 +713,7 @@ def release_chunk(execution: Execution, ref: ChunkRef) -> Execution:
 def progress(execution: Execution) -> tuple[object, ...]:
     """What the anchor message shows; it is edited when this changes."""
     counts = tally(execution.servers())
-    waves = tuple(wave.status for wave in execution.waves)
+    waves = tuple((wave.status, wave.healthy_reported) for wave in execution.waves)
     approvals = len(execution.approvals), execution.rejection is not None
     # The approval card shows readiness: edit it when the snapshot ages are in, not at every batch.
     ages = execution.readiness.snapshot_ages if execution.readiness else None

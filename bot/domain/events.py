@@ -116,6 +116,35 @@ class WaveFinished(StatusEvent):
     job_ids: list[str]
     failures: list[ServerFailure]  # the first FAILURES_LISTED
     more_failures: int = 0
+    # health_check: servers that passed their checks, and the two RTOs (to launch, to healthy).
+    checked: bool = False
+    healthy: int = 0
+    checked_servers: int = 0  # launched, so checked (those that failed a check are in `failed`)
+    launch_seconds: float | None = None
+    healthy_seconds: float | None = None
+
+
+class HealthFailing(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source_server_id: str
+    check: str
+    detail: str
+
+
+class WaveChecking(StatusEvent):
+    """A launched wave waits for its servers' health checks (posted as it begins and as more pass)."""
+
+    kind: Literal["wave_checking"] = "wave_checking"
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    healthy: int
+    launched: int
+    checks: list[str]
+    timeout_seconds: int
+    failing: list[HealthFailing] = Field(default_factory=list)  # the first few not healthy yet
+    more_failing: int = 0
 
 
 class ApprovalRequested(StatusEvent):
@@ -189,6 +218,7 @@ class WaveLine(BaseModel):
     region: str
     servers: int
     status: WaveStatus
+    healthy: int | None = None  # CHECKING: servers healthy so far
 
 
 class ProgressUpdated(StatusEvent):
@@ -273,6 +303,9 @@ class ExecutionFinished(StatusEvent):
     failed: int
     total: int
     duration_seconds: float
+    # The two RTOs from the start: to the last server launched, and (with health checks) healthy.
+    launch_seconds: float | None = None
+    healthy_seconds: float | None = None
 
 
 class TimelineReady(StatusEvent):
@@ -352,6 +385,7 @@ Event = Annotated[
     | WaveStarted
     | WaveScheduled
     | WaveFinished
+    | WaveChecking
     | WavesSkipped
     | CancelRequested
     | WaveGated

@@ -40,6 +40,7 @@ class WaveStatus(StrEnum):
     PENDING = "PENDING"
     GATED = "GATED"  # stopped before it starts (pause_before, --step): a person continues or stops
     IN_PROGRESS = "IN_PROGRESS"
+    CHECKING = "CHECKING"  # launched; waiting for the health checks (bot/domain/health.py)
     COMPLETED = "COMPLETED"
     PARTIAL = "PARTIAL"
     FAILED = "FAILED"
@@ -47,7 +48,7 @@ class WaveStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (WaveStatus.PENDING, WaveStatus.GATED, WaveStatus.IN_PROGRESS)
+        return self not in (WaveStatus.PENDING, WaveStatus.GATED, WaveStatus.IN_PROGRESS, WaveStatus.CHECKING)
 
 
 class ServerStatus(StrEnum):
@@ -83,6 +84,15 @@ class ServerAttempt(_Model):
     error: str | None = None  # DRS's error text, or why it failed
 
 
+class CheckResult(_Model):
+    """One health check of one launched server, as last seen: passed or not, and what it said."""
+
+    check: str  # ec2_status, ssm_online, alarms
+    passed: bool
+    detail: str = ""  # what AWS answered, clipped (shown when the check fails)
+    at: datetime
+
+
 class ServerRun(_Model):
     source_server_id: str
     status: ServerStatus = ServerStatus.PENDING
@@ -95,6 +105,9 @@ class ServerRun(_Model):
     snapshot_time: datetime | None = None
     # /drs retry: the earlier launches, oldest first; the fields above are the current one.
     attempts: tuple[ServerAttempt, ...] = ()
+    # Health checks (the wave's health_check): when all passed, and each check's last result.
+    healthy_at: datetime | None = None
+    checks: tuple[CheckResult, ...] = ()
 
 
 class Chunk(_Model):
@@ -143,6 +156,8 @@ class WaveRun(_Model):
     # The group's optional servers (impact level): their failure never fails or stops the wave.
     optional: tuple[str, ...] = ()
     retried_at: datetime | None = None  # the last /drs retry: its timeout counts from then
+    checks_started_at: datetime | None = None  # CHECKING: when the health checks began
+    healthy_reported: int = 0  # healthy servers the thread last heard of
     chunks: tuple[Chunk, ...]
 
     @model_validator(mode="before")

@@ -119,6 +119,7 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "EndTime": epoch(wave.end_time),
         "GatedTime": epoch(wave.gated_at),  # stopped at its gate (pause_before, --step)
         "JobIds": wave.job_ids,
+        "ChecksStartTime": epoch(wave.checks_started_at),  # health_check: CHECKING began
         # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
         "Options": wave.options.model_dump(mode="json", by_alias=True),
         "Servers": [_server(server, wave.optional) for server in wave.servers()],
@@ -148,5 +149,11 @@ def _server(server: ServerRun, optional: tuple[str, ...] = ()) -> dict[str, Any]
                 "Error": attempt.error,
             }
             for attempt in server.attempts
+        ],
+        # health_check: when it passed every check, and each check's last result.
+        "HealthyTime": epoch(server.healthy_at),
+        "Checks": [
+            {"Check": c.check, "Passed": c.passed, "Detail": c.detail, "Time": epoch(c.at)}
+            for c in server.checks
         ],
     }

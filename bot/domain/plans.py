@@ -114,6 +114,30 @@ class _Options(_Strict):
     )
 
 
+# CloudWatch's AlarmName (botocore's model: 1..255 characters); DescribeAlarms takes up to 100 names.
+AlarmName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+MAX_ALARMS = 100
+DEFAULT_HEALTH_TIMEOUT = 15 * 60
+MIN_HEALTH_TIMEOUT = 60  # status checks take a minute or two to first report after boot
+HEALTH_CHECKS = ("ec2_status", "ssm_online", "alarms")  # in the order they are shown
+
+
+class HealthCheck(_Options):
+    """What must hold for each launched server of a wave before the wave counts as done."""
+
+    # EC2's instance and system status checks both pass (DescribeInstanceStatus).
+    ec2_status: StrictBool = False
+    # The SSM agent reports Online (DescribeInstanceInformation).
+    ssm_online: StrictBool = False
+    # These CloudWatch alarms are OK (DescribeAlarms): the wave's application is up.
+    alarms: tuple[AlarmName, ...] = ()
+    # Servers not healthy this long after the wave's checks began are FAILED with the failing check.
+    timeout: Seconds = DEFAULT_HEALTH_TIMEOUT
+
+    def checks(self) -> tuple[str, ...]:
+        return tuple(name for name in HEALTH_CHECKS if getattr(self, name))
+
+
 class WaveOptions(_Options):
     """How the engine runs one wave. A new option is declared here, used by the engine, and shown by
     the renderers: plans, executions, failbacks and the history carry this value whole. What the
@@ -128,6 +152,8 @@ class WaveOptions(_Options):
     on_failure: OnFailure = OnFailure.CONTINUE
     # Stop before this wave (after its wait_before) until a person clicks Continue or Stop here.
     pause_before: StrictBool = False  # "yes" or 1 is a typo here, not a yes
+    # After the launch, each server's health is checked (status CHECKING) before the next wave starts.
+    health_check: HealthCheck | None = None
 
     @model_serializer(mode="wrap")
     def _unused_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -137,6 +163,9 @@ class WaveOptions(_Options):
         if not self.pause_before:
             dumped.pop("pause_before", None)
             dumped.pop("PauseBefore", None)
+        if self.health_check is None:
+            dumped.pop("health_check", None)
+            dumped.pop("HealthCheck", None)
         return dumped
 
 
@@ -287,7 +316,36 @@ class Wave(_Strict):
                 f"timeout: {duration_text(options.timeout)} is longer than the executor follows an "
                 f"execution ({_LOOP}); the wave would never time out"
             )
+        if options.health_check is not None:
+            _check_health(options.health_check)
         return self
+
+
+def _check_health(health: HealthCheck) -> None:
+    if not health.checks():
+        raise ValueError(
+            "health_check: names no check; use ec2_status: true, ssm_online: true or alarms: [names] "
+            "(or leave health_check out)"
+        )
+    if health.timeout < MIN_HEALTH_TIMEOUT:
+        raise ValueError(
+            f"health_check.timeout: {duration_text(health.timeout)} is shorter than EC2 takes to first "
+            f"report a booted instance's status; use at least {duration_text(MIN_HEALTH_TIMEOUT)}"
+        )
+    if health.timeout > EXECUTOR_LOOP_SECONDS:
+        raise ValueError(
+            f"health_check.timeout: {duration_text(health.timeout)} is longer than the executor follows an "
+            f"execution ({_LOOP}); the checks would never time out"
+        )
+    if len(health.alarms) > MAX_ALARMS:
+        raise ValueError(
+            f"health_check.alarms: {len(health.alarms)} alarms; CloudWatch reads at most {MAX_ALARMS}"
+        )
+    seen: set[str] = set()
+    for index, name in enumerate(health.alarms):
+        if name in seen:
+            raise ValueError(f"health_check.alarms[{index}]: {name!r} is listed twice")
+        seen.add(name)
 
 
 class RecoveryPlan(_Strict):
@@ -476,6 +534,8 @@ _EXPECTED = {
     "dict_type": "a mapping (key: value lines)",
     "list_type": "a list (- item lines, or [a, b])",
     "string_type": "text",
+    "bool_type": "true or false",
+    "tuple_type": "a list (- item lines, or [a, b])",
 }
 
 

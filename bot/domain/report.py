@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_pascal
 
+from bot.domain import health
 from bot.domain.execution import (
     Execution,
     ExecutionStatus,
@@ -82,6 +83,9 @@ class Rto(_Part):
     seconds: float | None  # request to last launch; None while a server is not launched
     target_seconds: int | None
     met: bool | None  # None: no target, or not every server launched
+    # With health checks: the execution's start to its last server recovered (healthy where checked).
+    launch_seconds: float | None = None  # start to last launch
+    healthy_seconds: float | None = None
 
 
 class Rpo(_Part):
@@ -94,14 +98,25 @@ class Rpo(_Part):
     met: bool | None = None
 
 
+class CheckReport(_Part):
+    """One health check's last result for one server."""
+
+    check: str  # ec2_status, ssm_online, alarms
+    passed: bool
+    detail: str
+    at: datetime
+
+
 class ServerReport(_Part):
     source_server_id: str
     status: ServerStatus
     recovery_job_id: str | None
     instance_id: str | None
     launch_time: datetime | None
-    error: str | None  # DRS's own text for a failed launch
+    error: str | None  # DRS's own text for a failed launch, or the health check that failed
     rpo: Rpo
+    healthy_at: datetime | None = None  # passed every health check of its wave
+    checks: tuple[CheckReport, ...] = ()
 
 
 class WaveReport(_Part):
@@ -121,6 +136,9 @@ class WaveReport(_Part):
     launched: int
     failed: int
     servers: tuple[ServerReport, ...]
+    health_checks: tuple[str, ...] = ()  # the wave's health_check, by name
+    healthy: int | None = None  # servers that passed them
+    healthy_seconds: float | None = None  # start to last server healthy (RTO to healthy)
 
 
 class TerminatedInstance(_Part):
@@ -237,6 +255,8 @@ def _rto(execution: Execution) -> Rto:
         seconds=seconds,
         target_seconds=target,
         met=None if target is None or seconds is None else seconds <= target,
+        launch_seconds=health.execution_rtos(execution)[0],
+        healthy_seconds=health.execution_rtos(execution)[1],
     )
 
 
@@ -283,9 +303,16 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
                 launch_time=s.launch_time,
                 error=s.error,
                 rpo=_rpo(s, execution),
+                healthy_at=s.healthy_at,
+                checks=tuple(
+                    CheckReport(check=c.check, passed=c.passed, detail=c.detail, at=c.at) for c in s.checks
+                ),
             )
             for s in servers
         ),
+        health_checks=wave.options.health_check.checks() if wave.options.health_check else (),
+        healthy=health.counts(wave)[0] if wave.options.health_check else None,
+        healthy_seconds=health.healthy_seconds(wave),
     )
 
 

@@ -55,11 +55,13 @@ def find_wave(execution: Execution, ref: str) -> WaveRun | None:
 
 def retryable_servers(execution: Execution, wave: WaveRun) -> list[ServerRun]:
     """The wave's FAILED servers. A failback's server left out before the launch (it never replicated
-    back, so it has no job) has nothing to launch from: not retryable."""
+    back, so it has no job) has nothing to launch from: not retryable. Nor is one that launched and then
+    failed its health checks: its recovery instance exists, and a retry never launches a server twice."""
     return [
         server
         for server in wave.servers()
         if server.status is ServerStatus.FAILED
+        and server.instance_id is None
         and (execution.failback is None or server.recovery_job_id is not None)
     ]
 

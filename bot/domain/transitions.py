@@ -90,7 +90,9 @@ WAVE = Table[WaveStatus](
         W.PENDING: frozenset({W.IN_PROGRESS, W.GATED, W.SKIPPED}),
         W.GATED: frozenset({W.IN_PROGRESS, W.SKIPPED}),
         # SKIPPED from IN_PROGRESS: cancelled before its first job started.
-        W.IN_PROGRESS: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.SKIPPED}),
+        W.IN_PROGRESS: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.SKIPPED, W.CHECKING}),
+        # health: launched; the checks decide (bot/domain/health.py).
+        W.CHECKING: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED}),
         W.COMPLETED: frozenset(),
         W.PARTIAL: frozenset(),
         W.FAILED: frozenset(),
@@ -113,7 +115,8 @@ SERVER = Table[ServerStatus](
         # PENDING → FAILED: StartRecovery refused, or the wave timed out before its job started.
         SV.PENDING: frozenset({SV.LAUNCHING, SV.FAILED}),
         SV.LAUNCHING: frozenset({SV.LAUNCHED, SV.FAILED}),
-        SV.LAUNCHED: frozenset(),
+        # LAUNCHED → FAILED: still unhealthy when the wave's health checks timed out.
+        SV.LAUNCHED: frozenset({SV.FAILED}),
         SV.FAILED: frozenset(),
     },
     # /drs retry: a failed server is launched again (its failed launch kept in `attempts`).
@@ -211,13 +214,16 @@ def move_execution(execution: Execution, to: ExecutionStatus, now: datetime, **f
 
 
 def move_wave(wave: WaveRun, to: WaveStatus, now: datetime) -> WaveRun:
-    """A wave that ran ends at `now`; one skipped before it started has no times; a gate says when."""
+    """A wave that ran ends at `now`; one skipped before it started has no times; a gate says when.
+    CHECKING notes when its health checks began (their timeout counts from then)."""
     stamps: dict[str, Any] = {}
     if to is W.GATED:
         stamps["gated_at"] = now
     elif to is W.IN_PROGRESS:
         stamps["start_time"] = now
-    elif wave.status is W.IN_PROGRESS:
+    elif to is W.CHECKING:
+        stamps["checks_started_at"] = now
+    elif wave.status in (W.IN_PROGRESS, W.CHECKING):
         stamps["end_time"] = now
     return _move(WAVE, wave, to, stamps)
 

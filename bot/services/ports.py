@@ -190,6 +190,17 @@ class Drs(Protocol):
         ...
 
 
+class HealthChecks(Protocol):
+    """EC2, SSM and CloudWatch, asked about a wave's recovery instances (bot/adapters/health.py).
+    Each answers (passed, what AWS said) by instance id or alarm name."""
+
+    def instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+
+    def agents_online(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+
+    def alarm_states(self, region: str, names: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+
+
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -19,6 +19,7 @@ from bot.domain.execution import ChunkRef, ChunkStatus, CleanupStatus, Execution
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable, StaleExecution
 from bot.services.cleanup import Cleaner
 from bot.services.failback import Failbacker
+from bot.services.health import HealthObserver
 from bot.services.outbox import DeliveryReport, Outbox
 from bot.services.ports import Clock, Drs, ExecutionStore, LogKeys, NoLogKeys
 from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, Readiness
@@ -80,8 +81,10 @@ class Ticking:
         failbacker: Failbacker,
         log_keys: LogKeys | None = None,
         reports: Reports | None = None,
+        health: HealthObserver | None = None,
     ) -> None:
         self._store = store
+        self._health = health
         self._reports = reports
         self._work = UnitOfWork(store)
         self._drs = drs
@@ -128,6 +131,8 @@ class Ticking:
             execution = self._failbacker.before_launch(execution)
             observation = self._observe(execution)
             now = self._clock()
+            if self._health is not None:  # health (#15): the CHECKING waves' checks
+                observation = observation.model_copy(update={"health": self._health.observe(execution, now)})
             decision = engine.advance(execution, observation, now, self._limits)
             if regions := engine.regions_starting(execution, decision):
                 since = now - ACTIVE_JOB_WINDOW

@@ -33,6 +33,7 @@ WAVE_ICON = {
     WaveStatus.PENDING: ":white_circle:",
     WaveStatus.GATED: ":raised_hand:",
     WaveStatus.IN_PROGRESS: ":arrows_counterclockwise:",
+    WaveStatus.CHECKING: ":stethoscope:",
     WaveStatus.COMPLETED: ":white_check_mark:",
     WaveStatus.PARTIAL: ":warning:",
     WaveStatus.FAILED: ":x:",

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from bot.domain import health
 from bot.domain.approval import VoteResult
 from bot.domain.cleanup import CleanupRefusal
 from bot.domain.commands import Execute
@@ -24,6 +25,7 @@ from bot.domain.execution import (
     ExecutionType,
     ServerStatus,
     SlackBlock,
+    WaveStatus,
     tally,
 )
 from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
@@ -113,6 +115,12 @@ def wave_options_text(options: WaveOptions) -> list[str]:
         shown.append("stops the plan if any server fails")
     if options.pause_before:
         shown.append("waits for a person's Continue before it starts (pause_before)")
+    if options.health_check is not None:
+        check = options.health_check
+        names = list(check.checks()[:-1] if check.alarms else check.checks())
+        if check.alarms:
+            names.append("alarms " + ", ".join(check.alarms) + " OK")
+        shown.append(f"health check: {', '.join(names)} within {duration(check.timeout)}")
     return shown
 
 
@@ -193,19 +201,35 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
         lines.append(_slack_blocked_line(execution.slack_blocked))
     for wave in execution.waves[:STATUS_WAVES]:
         counts = tally(wave.servers())
-        lines.append(
-            md(
-                "{} {}: {}, {}/{} launched, {} failed",
-                Mrkdwn(WAVE_ICON[wave.status]),
-                wave.name,
-                wave.status.value,
-                counts.launched,
-                counts.total,
-                counts.failed,
-            )
+        line = md(
+            "{} {}: {}, {}/{} launched, {} failed",
+            Mrkdwn(WAVE_ICON[wave.status]),
+            wave.name,
+            wave.status.value,
+            counts.launched,
+            counts.total,
+            counts.failed,
         )
+        if wave.options.health_check is not None and wave.status is not WaveStatus.PENDING:
+            healthy, launched = health.counts(wave)
+            line += md(", {}/{} healthy", healthy, launched)
+            for failing in (
+                health.failing(wave)[:STATUS_FAILURES] if wave.status is WaveStatus.CHECKING else []
+            ):
+                line += md(
+                    "\n    • `{}`: {}: {}", failing.source_server_id, failing.check, clip(failing.detail, 200)
+                )
+        lines.append(line)
     if len(execution.waves) > STATUS_WAVES:
         lines.append(md("…and {} more waves", len(execution.waves) - STATUS_WAVES))
+    to_launch, to_healthy = health.execution_rtos(execution)
+    if to_healthy is not None:
+        rto = (
+            md("RTO so far: to launch {}", duration(to_launch))
+            if to_launch is not None
+            else Mrkdwn("RTO so far:")
+        )
+        lines.append(rto + md(", to healthy {}", duration(to_healthy)))
     if execution.readiness is not None:  # snapshot ages arrive after the launch: show them as they stand
         note = execution.readiness
         lines.append(readiness_text(note.current_level, list(note.all_lines()[:READINESS_LINES])))

@@ -37,6 +37,7 @@ from bot.domain.events import (
     ServerFailure,
     StatusEvent,
     TimelineReady,
+    WaveChecking,
     WaveFinished,
     WaveGated,
     WaveScheduled,
@@ -96,6 +97,7 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
                 wave.servers,
                 wave.region,
             )
+            + (md(" — {}/{} healthy", wave.healthy, wave.servers) if wave.healthy is not None else Mrkdwn(""))
             for index, wave in enumerate(view.waves)
         ],
         Mrkdwn("…and {n} more waves"),
@@ -601,7 +603,7 @@ def _failback_reprotected(event: FailbackReprotected) -> Mrkdwn:
 
 
 def _execution_finished(event: ExecutionFinished) -> Mrkdwn:
-    return md(
+    text = md(
         "{} {} of `{}` *{}*: {}/{} servers launched, {} failed, in {}.",
         Mrkdwn(STATUS_ICON[event.status]),
         kind_label(event.execution_type),
@@ -612,21 +614,71 @@ def _execution_finished(event: ExecutionFinished) -> Mrkdwn:
         event.failed,
         duration(event.duration_seconds),
     )
+    if event.healthy_seconds is not None:  # only a plan with health checks has two RTOs
+        text += _rtos(event.launch_seconds, event.healthy_seconds)
+    return text
+
+
+def _rtos(to_launch: float | None, to_healthy: float | None) -> Mrkdwn:
+    parts = []
+    if to_launch is not None:
+        parts.append(md("to launch {}", duration(to_launch)))
+    if to_healthy is not None:
+        parts.append(md("to healthy {}", duration(to_healthy)))
+    return md(" RTO: {}.", Mrkdwn(", ").join(parts)) if parts else Mrkdwn("")
+
+
+def _wave_checking(event: WaveChecking) -> Mrkdwn:
+    text = md(
+        "{} Wave {}/{} *{}* CHECKING: {}/{} healthy ({}; gives up {} after the checks began)",
+        Mrkdwn(WAVE_ICON[WaveStatus.CHECKING]),
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        event.healthy,
+        event.launched,
+        ", ".join(event.checks),
+        duration(event.timeout_seconds),
+    )
+    if event.failing:
+        text += Mrkdwn("\nNot healthy yet:")
+        share = (SECTION_LIMIT - len(text) - 80) // len(event.failing) - 30
+        for failing in event.failing:
+            detail = clip(" ".join(failing.detail.split()), max(share, 20))
+            text += md("\n• `{}`: {}: {}", failing.source_server_id, failing.check, detail)
+        if event.more_failing:
+            text += md("\n…and {} more (see `/drs status`)", event.more_failing)
+    return text
 
 
 def _wave_finished(event: WaveFinished) -> Mrkdwn:
     total = event.launched + event.failed + event.not_started
-    text = md(
-        "{} Wave {}/{} *{}* {}: {}/{} launched in {} (RTO)",
+    head = md(
+        "{} Wave {}/{} *{}* {}: ",
         Mrkdwn(WAVE_ICON[event.status]),
         event.wave_index + 1,
         event.wave_count,
         event.wave_name,
         event.status.value,
-        event.launched,
-        total,
-        duration(event.duration_seconds),
     )
+    if event.checked:
+        # Two RTOs: launched (DRS), then healthy (the wave's health_check).
+        text = head + md(
+            "{}/{} launched in {}, *{}*: {}/{} healthy",
+            event.checked_servers,
+            total,
+            duration(event.launch_seconds or 0),
+            "HEALTHY" if event.healthy == total else "UNHEALTHY",
+            event.healthy,
+            total,
+        )
+        if event.healthy_seconds is not None:
+            text += md(" in {}", duration(event.healthy_seconds))
+        text += Mrkdwn(" (RTO to launch, to healthy)")
+    else:
+        text = head + md(
+            "{}/{} launched in {} (RTO)", event.launched, total, duration(event.duration_seconds)
+        )
     if event.not_started:
         text += md(", {} not started", event.not_started)
     if event.failures:
@@ -757,6 +809,7 @@ _ROWS = (
     _row(WaveScheduled, _wave_scheduled),
     _row(WaveStarted, _wave_started),
     _row(WaveFinished, _wave_finished),
+    _row(WaveChecking, _wave_checking),
     _row(WavesSkipped, _waves_skipped),
     _row(CancelRequested, _cancel_requested),
     _row(WaveGated, _wave_gated),

@@ -154,7 +154,25 @@ def reset(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -
     return {}
 
 
+def instance_health(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """{"sourceServerID", "statusCheck": "failing"|"passing", "agent": "offline"|"online"}: the health
+    EC2 and SSM report for the recovery instances this server launches."""
+    check, agent = body.get("statusCheck"), body.get("agent")
+    if check not in (None, "failing", "passing") or agent not in (None, "offline", "online"):
+        raise AdminError(400, "statusCheck is failing or passing; agent is offline or online")
+    try:
+        emu.set_instance_health(
+            _require(body, "sourceServerID"),
+            status_check_fails=None if check is None else check == "failing",
+            agent_offline=None if agent is None else agent == "offline",
+        )
+    except KeyError as error:
+        raise AdminError(404, str(error)) from None
+    return {}
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "instance-health"): instance_health,
     ("GET", "health"): health,
     ("GET", "state"): state,
     ("POST", "source-servers"): seed_servers,

@@ -53,6 +53,10 @@ class Timings:
     # The replication agent on a recovery instance checks in this long after the instance is RUNNING;
     # ReverseReplication is refused until then.
     agent_check_in: float = 0.0
+    # Health (EC2 and SSM, sandbox/drs_emulator/instance_health.py), after the instance is RUNNING:
+    # both EC2 status checks pass (initializing before), and the SSM agent registers Online.
+    status_checks_pass: float = 120.0
+    ssm_agent_online: float = 60.0
 
     def with_changes(self, **changes: float) -> Timings:
         return replace(self, **changes)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import errors, lifecycle, model
+from . import ec2, errors, instance_health, lifecycle, model, shapes, ssm
 from .clock import Clock, ScaledClock, fmt_event_time, fmt_time, parse_duration
 from .config import Quotas, Timings
 from .errors import DrsError
@@ -130,6 +130,7 @@ class DrsEmulator:
         for name in self.initial_regions:
             self._region(name).initialized = True
         self._faults.clear()
+        self._instance_faults: dict[str, instance_health.InstanceFaults] = {}
         self._calls: list[CallRecord] = []
         self._launches: list[LaunchResult] = []
         self._events: list[dict[str, Any]] = []
@@ -443,9 +444,11 @@ class DrsEmulator:
             self._faults.add(Fault(operation, error, count, rate, retry_after, message))
 
     def clear_faults(self) -> None:
-        """Remove injected API faults, launch failures, slow conversions and held reverse readiness."""
+        """Remove injected API faults, launch failures, slow conversions, held reverse readiness and
+        instance health faults."""
         with self._lock:
             self._faults.clear()
+            self._instance_faults.clear()
             for region in self._regions.values():
                 for server in region.servers.values():
                     server.launch_failure = None
@@ -615,6 +618,62 @@ class DrsEmulator:
         ctx = Ctx(state, now, self.seed, self.quotas, self.timings, self._region, self._new_server)
         body = HANDLERS[operation](ctx, params)
         return model.success_code(operation), body
+
+    def set_instance_health(
+        self,
+        source_server_id: str,
+        *,
+        status_check_fails: bool | None = None,
+        agent_offline: bool | None = None,
+    ) -> None:
+        """Faults of the recovery instances this server launches (now or later): an instance status
+        check that fails, an SSM agent that never comes Online. clear_faults() and reset() end them."""
+        with self._lock:
+            self._find_server(source_server_id)
+            faults = self._instance_faults.setdefault(source_server_id, instance_health.InstanceFaults())
+            if status_check_fails is not None:
+                faults.status_check_fails = status_check_fails
+            if agent_offline is not None:
+                faults.agent_offline = agent_offline
+
+    def handle_service(
+        self, service: str, operation: str, region: str, params: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any] | instance_health.ApiError]:
+        """Serve one EC2 or SSM call about the recovery instances: (HTTP status, the result in the
+        model's member names, or the error). Recorded with the DRS calls, on the same clock."""
+        handlers = {"ec2": ec2.EC2_HANDLERS, "ssm": ssm.SSM_HANDLERS}[service]
+        with self._lock:
+            now = self._now()
+            self._advance(now)
+            record = CallRecord(len(self._calls) + 1, operation, region, copy.deepcopy(params or {}), now)
+            self._calls.append(record)
+            try:
+                if operation not in handlers:
+                    raise instance_health.ApiError(
+                        "InvalidAction" if service == "ec2" else "UnknownOperationException",
+                        f"The action {operation} is not served by the emulator",
+                    )
+                if params is None:
+                    raise instance_health.ApiError("SerializationException", "Could not parse the request")
+                model = shapes.service_model(service)["operations"][operation]
+                if service == "ssm" and (issues := shapes.problems(service, model["input"]["shape"], params)):
+                    raise instance_health.ApiError("ValidationException", "; ".join(issues))
+                ctx = instance_health.Ctx(
+                    self._region(region), now, self.timings, self._instance_faults, self.seed
+                )
+                result = handlers[operation](ctx, params)
+                output = shapes.output_shape(service, operation)
+                if output and (issues := shapes.problems(service, output, result)):
+                    # A bug of the emulator, told loudly: the service never sends this.
+                    raise instance_health.ApiError("InternalError", f"emulator bug: {'; '.join(issues)}", 500)
+                record.status = 200
+                record.response = ssm.to_json(copy.deepcopy(result))  # kept: tests read what health was seen
+                outcome: tuple[int, dict[str, Any] | instance_health.ApiError] = (200, result)
+            except instance_health.ApiError as error:
+                record.status, record.error, record.error_message = error.status, error.code, error.message
+                outcome = (error.status, error)
+        self._flush()
+        return outcome
 
     def state_summary(self) -> dict[str, Any]:
         """A compact view of the world for the admin API and debugging."""

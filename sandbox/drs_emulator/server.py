@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.domain.strict_json import DocumentError, load_json
 from sandbox.local_http import LocalHTTPServer
 
-from . import admin, model
+from . import admin, ec2, model, ssm
 from .emulator import DrsEmulator
+from .instance_health import ApiError
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
@@ -88,6 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, payload, {})
             return
         region, service = region_from_authorization(self.headers.get("Authorization"))
+        if region is not None and service in ("ec2", "ssm"):
+            self._other_service(service, region, raw)
+            return
         if region is None or service != "drs":
             code = "MissingAuthenticationTokenException" if region is None else "InvalidSignatureException"
             message = (
@@ -105,6 +109,39 @@ class _Handler(BaseHTTPRequestHandler):
             operation, labels = found
             response = emulator.handle(operation, region, _request_params(operation, body, labels, query))
         self._send(response.status, response.body, response.headers)
+
+    def _other_service(self, service: str, region: str, raw: bytes) -> None:
+        """EC2 (query protocol, XML) and SSM (JSON 1.1) about the recovery instances."""
+        emulator = self.server.emulator
+        if service == "ec2":
+            operation, params = ec2.parse_query(parse_qs(raw.decode()))
+            status, result = emulator.handle_service(service, operation, region, params)
+            data = ec2.error_xml(result) if isinstance(result, ApiError) else ec2.to_xml(operation, result)
+            self._send_raw(status, data, "text/xml;charset=UTF-8")
+            return
+        target = self.headers.get("X-Amz-Target") or ""
+        operation = target.removeprefix(ssm.TARGET_PREFIX)
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = None
+        status, result = emulator.handle_service(
+            service, operation, region, body if isinstance(body, dict) else None
+        )
+        payload = (
+            {"__type": result.code, "message": result.message}
+            if isinstance(result, ApiError)
+            else ssm.to_json(result)
+        )
+        self._send_raw(status, json.dumps(payload).encode(), "application/x-amz-json-1.1")
+
+    def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, status: int, payload: dict[str, Any] | None, headers: dict[str, str]) -> None:
         data = b"" if status == 204 else json.dumps(payload if payload is not None else {}).encode()

@@ -149,8 +149,14 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in _session().get_service_model(service).operation_names}
 
 
+# Where IAM's service prefix is not the API's signing name (CloudWatch signs as "monitoring").
+_IAM_PREFIXES = {"cloudwatch": "cloudwatch"}
+
+
 @cache
 def iam_prefix(service: str) -> str:
+    if service in _IAM_PREFIXES:
+        return _IAM_PREFIXES[service]
     metadata = _session().get_service_model(service).metadata
     return str(metadata.get("signingName") or metadata["endpointPrefix"])
 

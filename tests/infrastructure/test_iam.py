@@ -23,6 +23,7 @@ FUNCTION_ADAPTERS = {
     # `/drs report` links to a report (written first if it is not current).
     # app_home_opened remembers who has the Home tab (home_store); every function whose outbox tells a
     # start or an end, and the watch, republish it to them.
+    # Ticking, it asks a CHECKING wave's health checks (EC2, SSM, CloudWatch: the health adapter).
     "SlackFunction": {
         "dynamodb",
         "trigger",
@@ -32,8 +33,10 @@ FUNCTION_ADAPTERS = {
         "reports",
         "watch_store",
         "home_store",
+        "health",
     },
-    # One tick: DRS, executions and their outbox, Slack; the report of an execution it finds ended.
+    # One tick: DRS, executions and their outbox, Slack, health checks; the report of an execution it
+    # finds ended.
     "ExecutorFunction": {
         "dynamodb",
         "drs",
@@ -42,6 +45,7 @@ FUNCTION_ADAPTERS = {
         "reports",
         "watch_store",
         "home_store",
+        "health",
     },
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
     "DrsEventsFunction": {
@@ -53,6 +57,7 @@ FUNCTION_ADAPTERS = {
         "reports",
         "watch_store",
         "home_store",
+        "health",
     },
     # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
     "ScheduledDrillFunction": {
@@ -89,6 +94,7 @@ NO_RESOURCE_LEVEL = {
     "drs:DescribeSourceServers",
     "drs:DescribeRecoveryInstances",
     "drs:ListTagsForResource",
+    "ssm:DescribeInstanceInformation",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "logs:CreateLogDelivery",
@@ -217,9 +223,12 @@ def test_only_functions_that_call_drs_get_drs_or_ec2_permissions() -> None:
 
 
 def test_ec2_is_allowed_only_through_drs() -> None:
-    # DRS launches with the caller's permissions (forward access sessions); the bot never calls EC2.
+    # DRS launches with the caller's permissions (forward access sessions); the bot itself calls EC2
+    # only to read its recovery instances' status checks (health checks, the health adapter's calls).
+    own = {a for a in model.adapter_calls()["health"].iam_actions() if a.startswith("ec2:")}
+    assert own == {"ec2:DescribeInstanceStatus"}
     for statement in model.all_statements():
-        if any(a.startswith("ec2:") for a in statement.actions):
+        if any(a.startswith("ec2:") and a not in own for a in statement.actions):
             assert (
                 statement.condition.get("ForAnyValue:StringEquals")
                 == CALLED_VIA_DRS["ForAnyValue:StringEquals"]

@@ -35,11 +35,13 @@ from bot.domain.events import (
     FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
+    HealthFailing,
     ProgressUpdated,
     ReadinessReported,
     RetryRequested,
     ServerFailure,
     TimelineReady,
+    WaveChecking,
     WaveFinished,
     WaveGated,
     WaveLine,
@@ -61,6 +63,7 @@ from bot.domain.execution import (
     WaveStatus,
     new_execution,
 )
+from bot.domain.health import FAILING_LISTED
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
 from bot.slack import ack, ids, replies, thread_messages
@@ -300,6 +303,21 @@ def every_event() -> list[Event]:
             region="ap-southeast-2",
             server_count=SERVERS,
             job_ids=JOB_IDS,
+        ),
+        WaveChecking(
+            **common,
+            wave_index=0,
+            wave_count=60,
+            wave_name=NAME,
+            healthy=0,
+            launched=SERVERS,
+            checks=["ec2_status", "ssm_online", "alarms"],
+            timeout_seconds=12 * 3600,
+            failing=[
+                HealthFailing(source_server_id=f"s-{i:017d}", check="alarms", detail="<&>" * 100)
+                for i in range(FAILING_LISTED)
+            ],
+            more_failing=SERVERS - FAILING_LISTED,
         ),
         WaveScheduled(
             **common,

@@ -18,6 +18,7 @@ from bot.services.use_cases import UseCases
 from bot.wiring import BlockKitRenderer, build_use_cases
 from tests.fakes.clock import FakeClock
 from tests.fakes.drs import FakeDrs
+from tests.fakes.health import FakeHealthChecks
 from tests.fakes.slack import FakeDirectory, FakeNotifier, FakePictures, FakeTrigger
 from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 
@@ -65,6 +66,7 @@ class World:
     execution_ids: ExecutionIds = execution_id_for
     log_keys: LogKeys | None = None
     reports: Reports | None = None
+    health: FakeHealthChecks | None = None  # health checks (a wave's health_check)
 
     def __post_init__(self) -> None:
         self.catalog = InMemoryCatalogStore(plans())
@@ -93,6 +95,7 @@ class World:
             execution_ids=self.execution_ids,
             log_keys=self.log_keys,
             reports=self.reports,
+            health_checks=self.health,
         )
 
     def request(

@@ -1,0 +1,220 @@
+"""Health gates from a plans file through the sandbox: each check (ec2_status, ssm_online, alarms), each
+fault (a failing status check, an agent that never comes Online, an alarm in ALARM), the timeout and
+on_failure, and the next wave's StartRecovery never before the previous wave is healthy — read from
+what the DRS emulator recorded (calls and their emulated times) and what the thread says.
+
+The package's sandbox runs at 600x: an emulated minute is 0.1 real second."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bot.adapters.dynamodb import DynamoCatalogStore
+from bot.domain.execution import Execution, ExecutionStatus, ServerStatus, WaveStatus
+from bot.domain.history import to_history
+from sandbox.stack import REGION, TABLES
+from tests.e2e.conftest import Sandbox
+from tests.e2e.test_plan_options import drill, drs_bot, starts, thread_texts
+
+
+def sid(prefix: str, n: int) -> str:
+    return f"s-{prefix}{n:0{17 - len(prefix)}d}"
+
+
+DB = [sid("hd", 1), sid("hd", 2)]
+APP = [sid("ha", 1)]
+IMPAIRED = [sid("hi", 1), sid("hi", 2)]  # the first's instance status check fails
+QUIET = [sid("hq", 1)]  # its SSM agent never comes Online
+ALARMED = [sid("hm", 1)]
+AFTER = [sid("hz", 1), sid("hz", 2), sid("hz", 3)]  # one per plan's second wave
+OK_ALARM, BAD_ALARM = "db-healthy-hosts", "app-5xx <errors>"
+
+PLANS = f"""
+protection_groups:
+  - {{name: he-db, region: us-east-1, source_servers: [{", ".join(DB)}]}}
+  - {{name: he-app, region: us-east-1, source_servers: [{", ".join(APP)}]}}
+  - {{name: he-impaired, region: us-east-1, source_servers: [{", ".join(IMPAIRED)}]}}
+  - {{name: he-quiet, region: us-east-1, source_servers: [{", ".join(QUIET)}]}}
+  - {{name: he-alarmed, region: us-east-1, source_servers: [{", ".join(ALARMED)}]}}
+  - {{name: he-after-1, region: us-east-1, source_servers: [{AFTER[0]}]}}
+  - {{name: he-after-2, region: us-east-1, source_servers: [{AFTER[1]}]}}
+  - {{name: he-after-3, region: us-east-1, source_servers: [{AFTER[2]}]}}
+plans:
+  - name: plan-healthy
+    waves:
+      - name: Databases
+        protection_group: he-db
+        health_check:
+          ec2_status: true
+          ssm_online: true
+          alarms: [{OK_ALARM}]
+          timeout: 30m
+      - name: Apps
+        protection_group: he-app
+  - name: plan-impaired
+    waves:
+      - name: Databases
+        protection_group: he-impaired
+        on_failure: stop
+        health_check: {{ec2_status: true, timeout: 10m}}
+      - name: Apps
+        protection_group: he-after-1
+  - name: plan-quiet
+    waves:
+      - name: Databases
+        protection_group: he-quiet
+        health_check: {{ssm_online: true, timeout: 5m}}
+      - name: Apps
+        protection_group: he-after-2
+  - name: plan-alarmed
+    waves:
+      - name: Web
+        protection_group: he-alarmed
+        on_failure: stop
+        health_check: {{alarms: ["{BAD_ALARM}"], timeout: 5m}}
+      - name: Apps
+        protection_group: he-after-3
+"""
+
+
+@pytest.fixture(scope="module")
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """These plans applied with `drs-bot plans apply`, the faults set in the emulator and on moto's
+    CloudWatch; the package's catalog comes back afterwards."""
+    stack = sandbox.stack
+    drs = stack.drs
+    drs.add_source_servers("us-east-1", ids=[*DB, *APP, *IMPAIRED, *QUIET, *ALARMED, *AFTER])
+    drs.set_instance_health(IMPAIRED[0], status_check_fails=True)
+    drs.set_instance_health(QUIET[0], agent_offline=True)
+    stack.set_alarm(OK_ALARM, "OK", "Threshold crossed: OK")
+    stack.set_alarm(BAD_ALARM, "ALARM", "Threshold crossed: ALARM")
+    plans = Path(tmp_path_factory.mktemp("health")) / "plans.yml"
+    plans.write_text(PLANS)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
+        "DRS_BOT_REGION": REGION,
+        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+    }
+    applied = drs_bot("plans", "apply", str(plans), env=env)
+    assert applied.returncode == 0, applied.stderr
+    yield sandbox
+    catalog = DynamoCatalogStore(
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
+    )
+    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+
+
+def health_calls(box: Sandbox, operation: str, instance_ids: set[str]) -> list[Any]:
+    """The calls of `operation` that asked about these instances."""
+    found = []
+    for call in box.stack.drs.calls:
+        if call.operation != operation:
+            continue
+        asked = set(call.params.get("InstanceId", []))
+        for item in call.params.get("Filters", []):
+            asked |= set(item.get("Values", []))
+        if asked & instance_ids:
+            found.append(call)
+    return found
+
+
+def test_a_healthy_wave_passes_every_check_before_the_next_wave_starts(box: Sandbox) -> None:
+    execution = drill(box, "plan-healthy")
+    assert execution.status is ExecutionStatus.COMPLETED
+    databases = execution.waves[0]
+    servers = list(databases.servers())
+    instances = {s.instance_id for s in servers if s.instance_id}
+    assert len(instances) == 2
+    healthy_at = [s.healthy_at for s in servers]
+    assert all(t is not None for t in healthy_at)
+    assert all({c.check for c in s.checks} == {"ec2_status", "ssm_online", "alarms"} for s in servers)
+    assert all(c.passed for s in servers for c in s.checks)
+    # What EC2 and SSM were asked, and the next wave's StartRecovery only after the last server was healthy.
+    status_calls = health_calls(box, "DescribeInstanceStatus", instances)
+    ping_calls = health_calls(box, "DescribeInstanceInformation", instances)
+    assert status_calls and ping_calls
+    assert all(len(call.params["InstanceId"]) == 2 for call in status_calls)  # one call for the wave
+    _, second_start = starts(box, execution.execution_id)
+    last_healthy = max(t for t in healthy_at if t is not None)
+    assert second_start.time >= last_healthy
+    # What EC2 and SSM last answered before it: every instance ok and Online (a tick that lost the race
+    # to save may still ask after it; its answer changes nothing).
+    (status,) = [c for c in status_calls if c.time <= second_start.time][-1:]
+    assert {s["InstanceId"]: s["InstanceStatus"]["Status"] for s in status.response["InstanceStatuses"]} == (
+        dict.fromkeys(instances, "ok")
+    )
+    (ping,) = [c for c in ping_calls if c.time <= second_start.time][-1:]
+    assert {i["InstanceId"]: i["PingStatus"] for i in ping.response["InstanceInformationList"]} == (
+        dict.fromkeys(instances, "Online")
+    )
+    launched = max(s.launch_time for s in servers if s.launch_time)
+    assert min(call.time for call in status_calls) >= launched
+    texts = thread_texts(box, execution)
+    assert any(
+        "Wave 1/2 Databases CHECKING: 0/2 healthy (ec2_status, ssm_online, alarms" in t for t in texts
+    ), texts
+    assert any(
+        "Databases COMPLETED: 2/2 launched in" in t and "HEALTHY: 2/2 healthy in" in t for t in texts
+    ), texts
+    assert any(
+        "COMPLETED: 3/3 servers launched" in t and "RTO: to launch" in t and "to healthy" in t for t in texts
+    )
+    history = to_history(execution)["Waves"][0]
+    assert history["Options"]["HealthCheck"]["Alarms"] == [OK_ALARM]
+    assert all(server["HealthyTime"] for server in history["Servers"])
+    assert {c["Check"] for c in history["Servers"][0]["Checks"]} == {"ec2_status", "ssm_online", "alarms"}
+
+
+def test_a_failing_status_check_fails_its_server_at_the_timeout_and_on_failure_stop_holds_the_rest(
+    box: Sandbox,
+) -> None:
+    execution = drill(box, "plan-impaired")
+    assert execution.status is ExecutionStatus.FAILED
+    assert [w.status for w in execution.waves] == [WaveStatus.PARTIAL, WaveStatus.SKIPPED]
+    servers = {s.source_server_id: s for s in execution.waves[0].servers()}
+    bad, good = servers[IMPAIRED[0]], servers[IMPAIRED[1]]
+    assert bad.status is ServerStatus.FAILED and bad.launch_time is not None
+    assert bad.error is not None and bad.error.startswith("health check ec2_status failed: not healthy 10m")
+    assert "instance status impaired" in bad.error
+    assert good.status is ServerStatus.LAUNCHED and good.healthy_at is not None
+    assert len(starts(box, execution.execution_id)) == 1  # Apps never reached DRS
+    texts = thread_texts(box, execution)
+    assert any(IMPAIRED[0] in t and "instance status impaired" in t for t in texts), texts
+    assert any("PARTIAL: 2/2 launched in" in t and "UNHEALTHY: 1/2 healthy" in t for t in texts), texts
+
+
+def test_an_agent_that_never_comes_online_fails_and_on_failure_continue_runs_the_next_wave(
+    box: Sandbox,
+) -> None:
+    execution = drill(box, "plan-quiet")
+    assert execution.status is ExecutionStatus.PARTIAL
+    assert [w.status for w in execution.waves] == [WaveStatus.FAILED, WaveStatus.COMPLETED]
+    (quiet,) = execution.waves[0].servers()
+    assert quiet.error is not None and "health check ssm_online failed" in quiet.error
+    assert "no SSM agent registered for it yet" in quiet.error
+    assert len(starts(box, execution.execution_id)) == 2
+
+
+def test_an_alarm_in_alarm_fails_the_wave_with_cloudwatchs_reason_escaped_in_the_thread(box: Sandbox) -> None:
+    execution = drill(box, "plan-alarmed")
+    assert execution.status is ExecutionStatus.FAILED
+    (server,) = execution.waves[0].servers()
+    assert server.error is not None and "health check alarms failed" in server.error
+    assert f"alarm {BAD_ALARM} is ALARM: Threshold crossed: ALARM" in server.error
+    texts = thread_texts(box, execution)
+    assert any("app-5xx &lt;errors&gt;" in t for t in texts), texts
+    assert not any("<errors>" in t for t in texts)
+
+
+def stored(box: Sandbox, execution: Execution) -> Execution:
+    return box.stored(execution.execution_id)

@@ -1,0 +1,174 @@
+"""Health gates (a wave's health_check): the option as plans.yml writes it, and the engine's CHECKING
+decisions from plain data. The end-to-end proof is tests/e2e/test_health_checks.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import engine, health
+from bot.domain.events import ExecutionFinished, WaveChecking, WaveFinished, WavesSkipped
+from bot.domain.execution import CheckResult, ChunkRef, ExecutionStatus, ServerStatus, WaveStatus
+from bot.domain.plans import HealthCheck, InvalidCatalog, OnFailure, WaveOptions, parse_catalog
+from tests.unit.builders import at, execution, job, observe
+from tests.unit.test_engine_options import LIMITS, complete_wave, started, with_wave
+
+PLANS = """
+protection_groups:
+  - name: db
+    region: us-east-1
+    source_servers: [s-00000000000000001]
+plans:
+  - name: plan-x
+    waves:
+      - name: Databases
+        protection_group: db
+        health_check:
+{health}
+"""
+
+
+def problems(health_yaml: str) -> list[str]:
+    with pytest.raises(InvalidCatalog) as caught:
+        parse_catalog(PLANS.format(health=health_yaml), "plans.yml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_health_check_reads_each_check_and_its_timeout() -> None:
+    text = "          ec2_status: true\n          ssm_online: true\n          alarms: [db-up]\n          timeout: 20m"
+    catalog = parse_catalog(PLANS.format(health=text), "plans.yml")
+    plan = catalog.plan("plan-x")
+    assert plan is not None
+    check = plan.waves[0].options.health_check
+    assert check == HealthCheck(ec2_status=True, ssm_online=True, alarms=("db-up",), timeout=1200)
+    assert check.checks() == ("ec2_status", "ssm_online", "alarms")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("          ec2_status: false", "health_check: names no check"),
+        ("          ec2_status: yes please", "ec2_status: expected true or false"),
+        ("          ec2_status: 1", "ec2_status: expected true or false"),
+        ("          ec2_status: true\n          http: true", "http: unknown key"),
+        ("          ec2_status: true\n          timeout: 30s", "health_check.timeout: 30s is shorter than"),
+        ("          ec2_status: true\n          timeout: 13h", "health_check.timeout: 13h is longer than"),
+        ("          alarms: [a, a]", "health_check.alarms[1]: 'a' is listed twice"),
+        ("          alarms: ['']", "alarms[0]"),
+        ("          alarms: ['" + "x" * 256 + "']", "alarms[0]"),
+        ("          alarms: db-up", "alarms: expected a list"),
+        ("          ec2_status: true\n          ec2_status: true", "written twice"),
+    ],
+)
+def test_bad_health_checks_are_refused_with_the_path_and_why(text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(expected in problem for problem in found), found
+    assert all(problem.startswith("plans[0].waves[0]") or "line" in problem for problem in found), found
+
+
+def checked(ex_waves: tuple[int, ...] = (2, 1), **options: object) -> engine.Decision:
+    """Wave 1 (of `ex_waves`) launched with a health check, at 540 s."""
+    check = HealthCheck(**{"ec2_status": True, "timeout": 600, **options})
+    ex = with_wave(execution(*ex_waves), 0, options=WaveOptions(health_check=check))
+    return complete_wave(started(ex, 0), 0, 540)
+
+
+def ok(
+    instance_id: str, now_s: float, passed: bool = True, detail: str = ""
+) -> dict[str, tuple[CheckResult, ...]]:
+    return {instance_id: (CheckResult(check="ec2_status", passed=passed, detail=detail, at=at(now_s)),)}
+
+
+def test_a_launched_wave_with_a_health_check_is_checking_and_the_next_wave_waits() -> None:
+    d = checked()
+    wave = d.execution.waves[0]
+    assert wave.status is WaveStatus.CHECKING and wave.checks_started_at == at(540)
+    assert d.starts == ()  # the next wave does not start
+    assert [e.healthy for e in d.events if isinstance(e, WaveChecking)] == [0]
+    first, second = (s.instance_id or "" for s in wave.servers())
+    assert [t.instance_ids for t in health.targets(d.execution)] == [(first, second)]
+    # One healthy: still checking, and nothing starts.
+    d = engine.advance(d.execution, observe().model_copy(update={"health": ok(first, 600)}), at(600), LIMITS)
+    assert d.execution.waves[0].status is WaveStatus.CHECKING and d.starts == ()
+    assert [t.instance_ids for t in health.targets(d.execution)] == [(second,)]
+    # Both: the wave completes and the next one starts in the same step.
+    d = engine.advance(d.execution, observe().model_copy(update={"health": ok(second, 630)}), at(630), LIMITS)
+    wave = d.execution.waves[0]
+    assert wave.status is WaveStatus.COMPLETED
+    assert [s.healthy_at for s in wave.servers()] == [at(600), at(630)]
+    assert d.starts == (ChunkRef(wave=1, chunk=0),)
+    finished = next(e for e in d.events if isinstance(e, WaveFinished))
+    assert finished.checked and finished.healthy == 2
+    assert finished.launch_seconds == 540 and finished.healthy_seconds == 630
+
+
+def test_a_server_still_unhealthy_at_the_timeout_fails_with_its_check_and_counts_for_on_failure() -> None:
+    d = checked()
+    ex = with_wave(
+        d.execution, 0, options=d.execution.waves[0].options.model_copy(update={"on_failure": OnFailure.STOP})
+    )
+    first, second = (s.instance_id or "" for s in ex.waves[0].servers())
+    facts = {**ok(first, 600), **ok(second, 600, passed=False, detail="instance status impaired")}
+    d = engine.advance(ex, observe().model_copy(update={"health": facts}), at(1139), LIMITS)
+    assert d.execution.waves[0].status is WaveStatus.CHECKING
+    d = engine.advance(d.execution, observe(), at(1140), LIMITS)
+    servers = list(d.execution.waves[0].servers())
+    assert servers[0].status is ServerStatus.LAUNCHED
+    assert servers[1].status is ServerStatus.FAILED
+    assert servers[1].error == (
+        "health check ec2_status failed: not healthy 10m after the checks began: instance status impaired"
+    )
+    assert d.execution.waves[0].status is WaveStatus.PARTIAL
+    assert any(isinstance(e, WavesSkipped) for e in d.events)
+    assert d.execution.status is ExecutionStatus.FAILED
+    end = next(e for e in d.events if isinstance(e, ExecutionFinished))
+    assert end.launch_seconds == 540 and end.healthy_seconds == 1139  # healthy when observed
+
+
+def test_a_server_that_failed_to_launch_is_not_checked() -> None:
+    check = HealthCheck(ec2_status=True, timeout=600)
+    ex = with_wave(execution(2), 0, options=WaveOptions(health_check=check))
+    ex = started(ex, 0)
+    first, second = (s.source_server_id for s in ex.waves[0].servers())
+    d = engine.advance(
+        ex, observe(job("drsjob-w0c0", "COMPLETED", **{first: "LAUNCHED", second: "FAILED"})), at(540), LIMITS
+    )
+    assert [t.instance_ids for t in health.targets(d.execution)] == [(f"i-{first[2:]}",)]
+    d = engine.advance(
+        d.execution, observe().model_copy(update={"health": ok(f"i-{first[2:]}", 560)}), at(560), LIMITS
+    )
+    assert d.execution.waves[0].status is WaveStatus.PARTIAL
+    assert d.execution.status is ExecutionStatus.PARTIAL
+
+
+def test_a_wave_whose_servers_all_failed_to_launch_skips_the_checks() -> None:
+    check = HealthCheck(ec2_status=True, timeout=600)
+    ex = with_wave(execution(1), 0, options=WaveOptions(health_check=check))
+    d = complete_wave(started(ex, 0), 0, 540, state="FAILED")
+    assert d.execution.waves[0].status is WaveStatus.FAILED
+    assert not any(isinstance(e, WaveChecking) for e in d.events)
+
+
+def test_progress_is_reported_when_a_quarter_more_turned_healthy_not_every_tick() -> None:
+    check = HealthCheck(ec2_status=True, timeout=3600)
+    ex = with_wave(execution(8), 0, options=WaveOptions(health_check=check))
+    d = complete_wave(started(ex, 0), 0, 540)
+    ids = [s.instance_id or "" for s in d.execution.waves[0].servers()]
+    reported = []
+    for n, instance in enumerate(ids[:-1]):
+        d = engine.advance(
+            d.execution, observe().model_copy(update={"health": ok(instance, 600 + n)}), at(600 + n), LIMITS
+        )
+        reported += [e.healthy for e in d.events if isinstance(e, WaveChecking)]
+    assert reported == [2, 4, 6]
+    d = engine.advance(
+        d.execution, observe().model_copy(update={"health": ok(ids[-1], 700)}), at(700), LIMITS
+    )
+    assert d.execution.waves[0].status is WaveStatus.COMPLETED
+
+
+def test_cancelling_ends_the_checks_without_failing_the_unconfirmed() -> None:
+    d = checked()
+    cancelled = engine.request_cancel(d.execution, "U1", at(560)).execution
+    d = engine.advance(cancelled, observe(), at(570), LIMITS)
+    assert d.execution.status is ExecutionStatus.CANCELLED
+    assert {s.status for s in d.execution.waves[0].servers()} == {ServerStatus.LAUNCHED}
