@@ -21,7 +21,7 @@ from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.slack.ids import APPROVE_ACTION
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import APPROVER, Sandbox
-from tests.e2e.test_approvals import request_recovery
+from tests.e2e.test_approvals import REQUESTER, request_recovery
 from tests.e2e.test_home import open_home, texts
 from tests.e2e.test_observability import Metrics, metrics, values
 
@@ -266,3 +266,20 @@ def test_a_recovery_shows_awaiting_approval_then_running_once_approved_then_leav
         if execution.execution_id in ln
     ]
     assert lines and all("IN_PROGRESS" in ln for ln in lines), lines
+
+
+def test_a_recovery_cancelled_while_awaiting_approval_leaves_the_tab(box: Sandbox) -> None:
+    open_home(box, VIEWER)
+    channel = box.new_channel()
+    execution, _ = request_recovery(box, channel, plan="home-live")
+
+    def listed() -> bool:
+        view = tab(box)
+        return view is not None and execution.execution_id in texts(view)
+
+    assert eventually(listed)
+    # Ended at once (CANCELLED), with no other event than the cancel: the cancel's delivery republishes.
+    reply = box.command(f"cancel {execution.execution_id}", channel=channel, user=REQUESTER)
+    assert reply.status == 200, reply.body
+    assert eventually(lambda: not listed()), texts(tab(box) or {"blocks": []})
+    assert box.stored(execution.execution_id).status.value == "CANCELLED"

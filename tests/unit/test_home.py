@@ -183,5 +183,5 @@ def test_starts_and_ends_change_the_tab_progress_does_not() -> None:
     )
     assert shown([started])
     assert not shown([]) and not shown([CleanupScheduled(seq=2, at=NOW, execution_id="e", due_at=NOW)])
-    # A cancel asked for leaves the execution IN_PROGRESS until it ends: the end republishes.
-    assert not shown([CancelRequested(seq=3, at=NOW, execution_id="e", requested_by="U0", jobs_running=1)])
+    # A cancel ends a recovery still awaiting approval at once, with no other event.
+    assert shown([CancelRequested(seq=3, at=NOW, execution_id="e", requested_by="U0", jobs_running=0)])
