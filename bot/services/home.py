@@ -2,7 +2,7 @@
 and keeping the tab current for everyone who has it.
 
 The tab is republished when something it shows changes, by whoever notices the change: the outbox when
-it delivers a start, an approval, a cancel or an end (`SHOWN`); the watch round when a plan's verdict
+it delivers a request, a start, an approval's outcome, a cancel or an end (`SHOWN`); the watch round when a plan's verdict
 changes or a plan comes or goes. A tick that changes nothing republishes nothing. Republishing never
 fails its caller: a Slack error is logged (and counted by the adapter); the tab keeps its last view.
 """
@@ -36,7 +36,8 @@ from bot.services.watch import PlanWatch, WatchView
 
 logger = logging.getLogger(__name__)
 
-# The events after which the tab's "Running now" or a plan's last drill reads differently.
+# The events after which the tab's "Running now" or a plan's last drill reads differently. A cancel
+# ends a request awaiting approval at once, with no other event.
 SHOWN: tuple[type[StatusEvent], ...] = (
     ExecutionStarted,
     ApprovalRequested,

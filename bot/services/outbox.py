@@ -95,8 +95,8 @@ class Outbox:
             return self._deliver_pending(execution_id, known, told)
         finally:
             if self._home is not None and shown(told):
-                # Once per delivery that told a thread of a start, an approval or an end, even if a later
-                # message of it failed: the Home tab shows those too. refresh() never raises.
+                # Once per delivery that told a thread of what the Home tab shows (home.SHOWN), even if
+                # a later message of it failed. refresh() never raises.
                 self._home.refresh()
 
     def _deliver_pending(

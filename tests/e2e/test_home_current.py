@@ -21,7 +21,7 @@ from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.slack.ids import APPROVE_ACTION
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import APPROVER, Sandbox
-from tests.e2e.test_approvals import request_recovery
+from tests.e2e.test_approvals import REQUESTER, request_recovery
 from tests.e2e.test_home import open_home, texts
 from tests.e2e.test_observability import Metrics, metrics, values
 
@@ -153,34 +153,39 @@ def test_a_drill_appears_on_the_tab_with_a_link_while_it_runs_and_leaves_it_when
     calls = len(box.stack.drs.calls)
     reply = box.command("execute home-live drill", channel=CHANNEL, user="U0HOMELIV2")
     assert reply.status == 200, reply.body
-    box.settle()
-    execution = box.stack.bot.store.latest_in_channel(CHANNEL)
-    assert execution is not None
-
-    def listed() -> str | None:
-        view = tab(box)
-        shown = texts(view) if view else ""
-        return next((line for line in shown.splitlines() if execution.execution_id in line), None)
-
-    line = eventually(listed)
-    assert line, texts(tab(box) or {"blocks": []})
-    assert "*Drill* of `home-live`" in line and "started by <@U0HOMELIV2>" in line
-    assert f"<https://slack.com/app_redirect?channel={CHANNEL}|open its channel>" in line
-
     ended = box.finished_execution(CHANNEL)
-    assert eventually(lambda: listed() is None), texts(tab(box) or {"blocks": []})
-    assert f"Last drill: {ended.status.value} " in plan_line(tab(box))
     box.settle()
-    # Many ticks ran the drill (launches, progress, the picture); the tab was published for what it
-    # shows: the start and the end, not per tick.
+
+    def listing(view: dict[str, Any] | None) -> str | None:
+        shown = texts(view) if view else ""
+        return next((line for line in shown.splitlines() if ended.execution_id in line), None)
+
+    # What Slack received for the viewer, in order (read from its records: the drill may end before
+    # anyone looks): the start listed it running with a link to its channel, the end took it off.
+    # The end's republish follows the delivery of its last message: wait for it, then for any more.
+    eventually(lambda: len(publishes(box, VIEWER)) >= before + 2)
+    box.settle()
     during = publishes(box, VIEWER)[before:]
+    assert len(during) == 2, [listing(published(call)) for call in during]
+    started, finished = (published(call) for call in during)
+    line = listing(started)
+    assert line and "*Drill* of `home-live`" in line and "IN_PROGRESS" in line, texts(started)
+    assert "started by <@U0HOMELIV2>" in line
+    assert f"<https://slack.com/app_redirect?channel={CHANNEL}|open its channel>" in line
+    assert listing(finished) is None and listing(tab(box)) is None
+    assert f"Last drill: {ended.status.value} " in plan_line(finished)
+    # Many ticks ran the drill (launches, progress, the picture); the tab was published for what it
+    # shows, the start and the end, not per tick.
     ticks = [c for c in box.stack.drs.calls[calls:] if c.operation == "DescribeJobs"]
-    assert len(during) == 2, [c["time"] for c in during]
     assert len(ticks) > len(during)
 
 
 def test_a_slack_refusal_of_the_tab_is_counted_and_fails_nothing(box: Sandbox, metrics: Metrics) -> None:
     open_home(box, VIEWER)
+
+    def refused() -> list[dict[str, Any]]:
+        return [c for c in publishes(box, VIEWER) if c["outcome"] == "fault:refused"]
+
     box.stack.slack.inject_fault("views.publish", "refused", count=50, error="invalid_arguments")
     try:
         reply = box.command("execute home-live drill", channel=CHANNEL, user="U0HOMELIV2")
@@ -190,10 +195,11 @@ def test_a_slack_refusal_of_the_tab_is_counted_and_fails_nothing(box: Sandbox, m
         assert ended.status.is_terminal
         anchor = [m for m in box.public(CHANNEL) if m["ts"] == ended.anchor_ts]
         assert anchor
+        eventually(lambda: len(refused()) >= 2)  # the end's republish follows its last message
+        box.settle()
     finally:
         box.stack.slack.clear_faults()
-    refused = [c for c in publishes(box, VIEWER) if c["outcome"] == "fault:refused"]
-    assert len(refused) == 2  # the start and the end, each tried once and let go
+    assert len(refused()) == 2  # the start and the end, each tried once and let go
     # Counted once per refusal Slack answered (other tests' users have the tab too).
     every = [
         c for c in box.stack.slack.calls if c["method"] == "views.publish" and c["outcome"] == "fault:refused"
@@ -266,3 +272,20 @@ def test_a_recovery_shows_awaiting_approval_then_running_once_approved_then_leav
         if execution.execution_id in ln
     ]
     assert lines and all("IN_PROGRESS" in ln for ln in lines), lines
+
+
+def test_a_recovery_cancelled_while_awaiting_approval_leaves_the_tab(box: Sandbox) -> None:
+    open_home(box, VIEWER)
+    channel = box.new_channel()
+    execution, _ = request_recovery(box, channel, plan="home-live")
+
+    def listed() -> bool:
+        view = tab(box)
+        return view is not None and execution.execution_id in texts(view)
+
+    assert eventually(listed)
+    # Ended at once (CANCELLED), with no other event than the cancel: the cancel's delivery republishes.
+    reply = box.command(f"cancel {execution.execution_id}", channel=channel, user=REQUESTER)
+    assert reply.status == 200, reply.body
+    assert eventually(lambda: not listed()), texts(tab(box) or {"blocks": []})
+    assert box.stored(execution.execution_id).status.value == "CANCELLED"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.events import CleanupScheduled, ExecutionStarted
+from bot.domain.events import CancelRequested, CleanupScheduled, ExecutionStarted
 from bot.domain.execution import ExecutionType
 from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
@@ -183,3 +183,5 @@ def test_starts_and_ends_change_the_tab_progress_does_not() -> None:
     )
     assert shown([started])
     assert not shown([]) and not shown([CleanupScheduled(seq=2, at=NOW, execution_id="e", due_at=NOW)])
+    # A cancel ends a recovery still awaiting approval at once, with no other event.
+    assert shown([CancelRequested(seq=3, at=NOW, execution_id="e", requested_by="U0", jobs_running=0)])

@@ -11,7 +11,7 @@ from bot.domain.execution import Execution, ExecutionType, Limits
 from bot.domain.plans import Catalog
 from bot.domain.policy import AccessPolicy
 from bot.services.outbox import Outbox
-from bot.services.ports import ExecutionIds, LogKeys
+from bot.services.ports import ExecutionIds, HomeTab, LogKeys
 from bot.services.report import Reports
 from bot.services.requesting import ExecutionRequest, execution_id_for
 from bot.services.use_cases import UseCases
@@ -67,6 +67,7 @@ class World:
     log_keys: LogKeys | None = None
     reports: Reports | None = None
     health: FakeHealthChecks | None = None  # health checks (a wave's health_check)
+    home: HomeTab | None = None
 
     def __post_init__(self) -> None:
         self.catalog = InMemoryCatalogStore(plans())
@@ -85,6 +86,7 @@ class World:
                 self.clock,
                 pictures=self.pictures,
                 reports=self.reports,
+                home=self.home,
             ),
             trigger=self.trigger,
             clock=self.clock,
