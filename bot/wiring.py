@@ -15,6 +15,7 @@ from bot.adapters.drs import DrsGateway
 from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.history_upgrade import HistoryUpgrade
+from bot.adapters.hooks import AwsHooks
 from bot.adapters.reports import S3ReportStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackNotifier, web_client
@@ -37,6 +38,7 @@ from bot.services.ports import (
     ExecutionIds,
     ExecutionStore,
     ExecutorTrigger,
+    Hooks,
     LogKeys,
     Pictures,
 )
@@ -116,6 +118,7 @@ def build_use_cases(
     log_keys: LogKeys | None = None,
     execution_ids: ExecutionIds = execution_id_for,
     reports: Reports | None = None,
+    hook_runner: Hooks | None = None,
 ) -> UseCases:
     """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
     access = Access(policy or AccessPolicy(), directory)
@@ -132,6 +135,7 @@ def build_use_cases(
         failbacker=Failbacker(store, drs, clock, limits),
         log_keys=log_keys,
         reports=reports,
+        hook_runner=hook_runner,
     )
     return UseCases(
         requesting=Requesting(
@@ -269,6 +273,7 @@ class Container:
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
             reports=self.reports,
+            hook_runner=AwsHooks(aws.ssm_client, aws.hook_lambda_client),
         )
 
     @cached_property

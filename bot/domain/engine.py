@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from bot.domain import hooks
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -54,6 +55,7 @@ from bot.domain.execution import (
     tally,
 )
 from bot.domain.frozen import Frozen
+from bot.domain.hooks import HookRef, HookResult
 from bot.domain.plans import OnFailure
 from bot.domain.transitions import move_chunk, move_execution, move_failback, move_server, move_wave
 
@@ -90,6 +92,8 @@ class Observation(Frozen):
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
     # DRS-wide load per region (every active job, ours and others'), when it was looked up.
     load: Mapping[str, RegionLoad] = Field(default_factory=dict)
+    # hooks (#15): what SSM said of the running automations, by automation execution id.
+    hooks: Mapping[str, HookResult] = Field(default_factory=dict)
 
 
 class Decision(Frozen):
@@ -98,6 +102,7 @@ class Decision(Frozen):
     reconcile: tuple[ChunkRef, ...] = ()  # chunks only to look up by tags: never to start (cancelled)
     events: tuple[Event, ...] = ()
     wake_at: datetime | None = None  # when a waiting wave becomes due
+    hook_starts: tuple[HookRef, ...] = ()  # hooks (#15): claimed hooks to call
 
 
 class EventLog:
@@ -235,23 +240,50 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
     stopped_by: str | None = None
+    hook_starts: list[HookRef] = []
     while (wave := execution.current_wave()) is not None:
+        hook_stop: str | None = None
         if wave.status is WaveStatus.PENDING:
             if execution.cancelling:
                 execution = _skip_remaining(execution, events, now, "the execution was cancelled")
                 break
             if wave.not_before is not None and now < wave.not_before:
                 break  # waiting out the wave's wait_before
-            wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
-        wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits, load.get(wave.region))
-        starts += wave_starts
-        reconcile += wave_reconcile
-        execution = execution.replace_wave(wave)
-        if not _wave_done(wave):
-            break
+            # hooks (#15): a wave with before-hooks is PREPARING until they ran.
+            wave = hooks.begin(execution, wave, hooks.BEFORE, now, events) or move_wave(
+                wave, WaveStatus.IN_PROGRESS, now
+            )
+            execution = execution.replace_wave(wave)
+        if wave.status in (WaveStatus.PREPARING, WaveStatus.FINISHING):
+            # hooks (#15): follow the wave's hooks of its phase; launch or end once they are done.
+            hook_step = hooks.step(execution, wave, observation.hooks, now, limits, events)
+            wave, hook_stop = hook_step.wave, hook_step.stopped_by
+            hook_starts += hook_step.starts
+            execution = execution.replace_wave(wave)
+            if not hook_step.done:
+                break
+            if wave.status is WaveStatus.PREPARING and hook_stop is None and not execution.cancelling:
+                wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
+        if wave.status is WaveStatus.IN_PROGRESS:
+            wave, wave_starts, wave_reconcile = _claim_chunks(
+                execution, wave, now, limits, load.get(wave.region)
+            )
+            starts += wave_starts
+            reconcile += wave_reconcile
+            execution = execution.replace_wave(wave)
+            if not _wave_done(wave):
+                break
+            # hooks (#15): the after-hooks' trigger (with health checks: once the wave is healthy).
+            if (finishing := hooks.after_launch(execution, wave, now, events)) is not None:
+                execution = execution.replace_wave(finishing)
+                continue  # the same wave, now FINISHING: its first hook is claimed at once
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
+        if hook_stop is not None:
+            stopped_by = wave.name
+            execution = _skip_remaining(execution, events, now, hook_stop)
+            break
         if wave.options.on_failure is OnFailure.STOP and wave.status is not WaveStatus.COMPLETED:
             stopped_by = wave.name
             reason = f"wave {wave.name} ended {wave.status.value} and its on_failure is stop"
@@ -266,6 +298,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         reconcile=tuple(reconcile),
         events=tuple(events.items),
         wake_at=_next_wake(execution),
+        hook_starts=tuple(hook_starts),
     )
 
 
@@ -548,7 +581,13 @@ def _wave_done(wave: WaveRun) -> bool:
 
 def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
     counts = tally(wave.servers())
-    if not wave.job_ids and counts.failed == 0:
+    if hooks.stopped(wave):
+        # hooks (#15): a stop hook failed: before the launch nothing launched; after it, what the wave
+        # had to do once launched did not happen, so the next waves cannot rely on it.
+        status = WaveStatus.FAILED
+    elif wave.status is WaveStatus.PREPARING:
+        status = WaveStatus.SKIPPED  # cancelled while its before-hooks ran: nothing launched
+    elif not wave.job_ids and counts.failed == 0:
         status = WaveStatus.SKIPPED  # nothing was started (cancelled before its first job)
     elif counts.launched == counts.total:
         status = WaveStatus.COMPLETED

@@ -38,7 +38,9 @@ class ExecutionStatus(StrEnum):
 
 class WaveStatus(StrEnum):
     PENDING = "PENDING"
+    PREPARING = "PREPARING"  # hooks (#15): its before-hooks run, nothing launched yet
     IN_PROGRESS = "IN_PROGRESS"
+    FINISHING = "FINISHING"  # hooks (#15): launched; its after-hooks run
     COMPLETED = "COMPLETED"
     PARTIAL = "PARTIAL"
     FAILED = "FAILED"
@@ -46,7 +48,12 @@ class WaveStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (WaveStatus.PENDING, WaveStatus.IN_PROGRESS)
+        return self not in (
+            WaveStatus.PENDING,
+            WaveStatus.PREPARING,
+            WaveStatus.IN_PROGRESS,
+            WaveStatus.FINISHING,
+        )
 
 
 class ServerStatus(StrEnum):
@@ -98,6 +105,44 @@ class Chunk(_Model):
         return [server.source_server_id for server in self.servers]
 
 
+class HookStatus(StrEnum):
+    """One before- or after-hook of a wave: claimed (saved) before it is called, as a chunk is."""
+
+    PENDING = "PENDING"
+    STARTING = "STARTING"  # claimed; the automation or invocation may or may not exist yet
+    RUNNING = "RUNNING"  # an automation execution known; followed each tick
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    SKIPPED = "SKIPPED"  # drill: false in a drill, or the execution was cancelled
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (HookStatus.SUCCEEDED, HookStatus.FAILED, HookStatus.TIMED_OUT, HookStatus.SKIPPED)
+
+    @property
+    def failed(self) -> bool:
+        return self in (HookStatus.FAILED, HookStatus.TIMED_OUT)
+
+
+class HookRun(_Model):
+    """What became of one hook: its call's id (automation execution id, Lambda request id), its times,
+    its output (truncated) or why it failed or was skipped."""
+
+    phase: str  # before | after
+    index: int  # in its list
+    kind: str  # automation | lambda
+    target: str  # the document or function
+    status: HookStatus = HookStatus.PENDING
+    claimed_at: datetime | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    run_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+
+
 _FLAT_WAVE_OPTIONS = {
     "wait_before_seconds": "wait_before",
     "timeout_seconds": "timeout",
@@ -127,6 +172,7 @@ class WaveRun(_Model):
     options: WaveOptions = WaveOptions()  # the plan's wave options, whole
     not_before: datetime | None = None  # set when the previous wave ends, if this one waits
     chunks: tuple[Chunk, ...]
+    hooks: tuple[HookRun, ...] = ()  # hooks (#15): laid out when their phase begins
 
     @model_validator(mode="before")
     @classmethod

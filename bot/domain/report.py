@@ -104,6 +104,21 @@ class ServerReport(_Part):
     rpo: Rpo
 
 
+class HookReport(_Part):
+    """hooks (#15): one before- or after-hook of a wave, as it ended."""
+
+    phase: str  # before | after
+    index: int
+    kind: str  # automation | lambda
+    target: str  # the SSM document or Lambda function
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | SKIPPED (or PENDING / RUNNING if it never ended)
+    run_id: str | None  # the automation execution id, or the Lambda request id
+    start_time: datetime | None
+    end_time: datetime | None
+    output: str | None  # truncated
+    error: str | None  # why it failed, timed out or was skipped
+
+
 class WaveReport(_Part):
     index: int
     wave_name: str
@@ -121,6 +136,7 @@ class WaveReport(_Part):
     launched: int
     failed: int
     servers: tuple[ServerReport, ...]
+    hooks: tuple[HookReport, ...] = ()  # hooks (#15), in the order they ran
 
 
 class TerminatedInstance(_Part):
@@ -285,6 +301,21 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
                 rpo=_rpo(s, execution),
             )
             for s in servers
+        ),
+        hooks=tuple(
+            HookReport(
+                phase=h.phase,
+                index=h.index,
+                kind=h.kind,
+                target=h.target,
+                status=h.status.value,
+                run_id=h.run_id,
+                start_time=h.started_at or h.claimed_at,
+                end_time=h.ended_at,
+                output=h.output,
+                error=h.error,
+            )
+            for h in wave.hooks
         ),
     )
 

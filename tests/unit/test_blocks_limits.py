@@ -34,6 +34,7 @@ from bot.domain.events import (
     FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
+    HookFinished,
     ProgressUpdated,
     ReadinessReported,
     ServerFailure,
@@ -55,6 +56,7 @@ from bot.domain.execution import (
     WaveStatus,
     new_execution,
 )
+from bot.domain.hooks import OUTPUT_LIMIT
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
 from bot.slack import ack, ids, replies, thread_messages
@@ -308,6 +310,24 @@ def every_event() -> list[Event]:
             **common,
             wave_names=[f"{NAME[:60]}{n:04d}" for n in range(59)],
             reason=f"wave {NAME} ended FAILED and its on_failure is stop",
+        ),
+        HookFinished(
+            **common,
+            wave_index=1,
+            wave_count=60,
+            wave_name=NAME,
+            phase="after",
+            hook_index=9,
+            hook_count=10,
+            hook_kind="automation",
+            target="D" * 128,
+            region="ap-southeast-2",
+            status="FAILED",
+            run_id="a" * 36,
+            output="<&>" * (OUTPUT_LIMIT // 3),
+            error="<&>" * (ERROR_TEXT_LIMIT // 3),
+            stops=True,
+            duration_seconds=11 * 3600,
         ),
         CancelRequested(**common, requested_by=USERS[0], jobs_running=20),
         ApprovalRequested(

@@ -18,6 +18,7 @@ from bot.services.use_cases import UseCases
 from bot.wiring import BlockKitRenderer, build_use_cases
 from tests.fakes.clock import FakeClock
 from tests.fakes.drs import FakeDrs
+from tests.fakes.hooks import FakeHooks
 from tests.fakes.slack import FakeDirectory, FakeNotifier, FakePictures, FakeTrigger
 from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 
@@ -70,6 +71,7 @@ class World:
         self.catalog = InMemoryCatalogStore(plans())
         self.drs = FakeDrs(self.clock, failback_to={REGION: ORIGIN})
         self.drs.add_servers(REGION, [*DB, *WEB])
+        self.hooks = FakeHooks(self.clock)
 
     def use_cases(self) -> UseCases:
         return build_use_cases(
@@ -93,6 +95,7 @@ class World:
             execution_ids=self.execution_ids,
             log_keys=self.log_keys,
             reports=self.reports,
+            hook_runner=self.hooks,
         )
 
     def request(
