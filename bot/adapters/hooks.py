@@ -58,10 +58,12 @@ class AwsHooks:
         self, region: str, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
     ) -> str:
         try:
+            # Parameters is a map of at least one entry: left out when the runbook takes none.
+            extra: dict[str, Any] = (
+                {"Parameters": {k: list(v) for k, v in parameters.items()}} if parameters else {}
+            )
             response = self._ssm_client(region).start_automation_execution(
-                DocumentName=document,
-                Parameters={key: list(values) for key, values in parameters.items()},
-                ClientToken=client_token,
+                DocumentName=document, ClientToken=client_token, **extra
             )
         except (ClientError, BotoCoreError) as error:
             raise _translated(error) from error

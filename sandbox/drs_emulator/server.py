@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -14,8 +15,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.domain.strict_json import DocumentError, load_json
 from sandbox.local_http import LocalHTTPServer
 
-from . import admin, model
+from . import admin, model, ssm_automation
 from .emulator import DrsEmulator
+
+# SSM (JSON 1.1, `X-Amz-Target: AmazonSSM.<Op>`) served beside DRS: operation -> handler. The hooks'
+# automations now; the health checks' SSM_HANDLERS (ssm.py) are merged into this one dict.
+SSM_OPERATIONS: dict[str, Any] = {
+    name: functools.partial(ssm_automation.handle, operation=name) for name in ssm_automation.HANDLERS
+}
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
@@ -88,6 +95,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, payload, {})
             return
         region, service = region_from_authorization(self.headers.get("Authorization"))
+        if region is not None and service == "ssm":
+            operation = (self.headers.get("X-Amz-Target") or "").removeprefix(ssm_automation.TARGET_PREFIX)
+            serve = SSM_OPERATIONS.get(operation)
+            if serve is None:
+                self._send(400, {"__type": "UnknownOperationException", "message": f"{operation!r}"}, {})
+                return
+            status, payload = serve(emulator, region=region, params=body if isinstance(body, dict) else None)
+            self._send(status, payload, {})
+            return
         if region is None or service != "drs":
             code = "MissingAuthenticationTokenException" if region is None else "InvalidSignatureException"
             message = (
