@@ -4,7 +4,7 @@ every raw response checked against botocore's SSM model, automations on the emul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -102,7 +102,7 @@ def test_a_client_token_used_again_returns_the_same_execution_and_never_a_second
 
 def test_ssms_errors_in_its_own_shape(ssm: Any, emulator: DrsEmulator, server: EmulatorServer) -> None:
     client, _ = ssm
-    for call, code in [
+    calls: list[tuple[Callable[[], Any], str]] = [
         (
             lambda: client.start_automation_execution(DocumentName="No-Such-Doc"),
             "AutomationDefinitionNotFoundException",
@@ -111,7 +111,8 @@ def test_ssms_errors_in_its_own_shape(ssm: Any, emulator: DrsEmulator, server: E
             lambda: client.get_automation_execution(AutomationExecutionId="0" * 36),
             "AutomationExecutionNotFoundException",
         ),
-    ]:
+    ]
+    for call, code in calls:
         with pytest.raises(ClientError) as refused:
             call()
         assert refused.value.response["Error"]["Code"] == code
