@@ -273,7 +273,7 @@ class Container:
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
             reports=self.reports,
-            hook_runner=AwsHooks(aws.ssm_client, aws.hook_lambda_client),
+            hook_runner=AwsHooks(),
         )
 
     @cached_property

@@ -7,7 +7,7 @@ Slack function's cold start uses it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -48,21 +48,3 @@ _SELF_INVOKE = Config(retries={"mode": "standard", "max_attempts": 2}, connect_t
 def lambda_client(region: str | None = None) -> LambdaClient:
     """For Bolt's lazy listeners, which invoke the Slack function itself (its own region by default)."""
     return boto3.client("lambda", region_name=region, config=_SELF_INVOKE)
-
-
-def ssm_client(region: str) -> Any:  # no mypy_boto3_ssm stubs in the lock
-    """hooks (#15): automations; throttles and 5xx retried by botocore (the client token makes a
-    retried StartAutomationExecution return the same execution)."""
-    return boto3.client("ssm", region_name=region, config=DRS_CONFIG)
-
-
-def hook_lambda_client(region: str, timeout_seconds: int) -> LambdaClient:
-    """hooks (#15): one attempt only (a retried RequestResponse would run the hook twice), and the
-    hook's timeout as the read timeout."""
-    return boto3.client(
-        "lambda",
-        region_name=region,
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=timeout_seconds
-        ),
-    )

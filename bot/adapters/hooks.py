@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -46,8 +48,28 @@ SsmFactory = Callable[[str], Any]  # no mypy_boto3_ssm stubs in the lock
 LambdaFactory = Callable[[str, int], "LambdaClient"]
 
 
+# Throttles and 5xx retried by botocore: the client token makes a retried StartAutomationExecution
+# return the same execution.
+_SSM = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
+
+
+def ssm_client(region: str) -> Any:  # no mypy_boto3_ssm stubs in the lock
+    return boto3.client("ssm", region_name=region, config=_SSM)
+
+
+def lambda_client(region: str, timeout_seconds: int) -> LambdaClient:
+    """One attempt only (a retried RequestResponse would run the hook twice), and the hook's timeout as
+    the read timeout."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=timeout_seconds
+    )
+    return boto3.client("lambda", region_name=region, config=config)
+
+
 class AwsHooks:
-    def __init__(self, ssm_for_region: SsmFactory, lambda_for_region: LambdaFactory) -> None:
+    def __init__(
+        self, ssm_for_region: SsmFactory = ssm_client, lambda_for_region: LambdaFactory = lambda_client
+    ) -> None:
         self._ssm_factory = ssm_for_region
         self._lambda_factory = lambda_for_region
         self._ssm: dict[str, Any] = {}
