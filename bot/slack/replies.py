@@ -18,7 +18,7 @@ from bot.domain.commands import Execute
 from bot.domain.engine import READINESS_LINES, progress_fields
 from bot.domain.events import ProgressUpdated
 from bot.domain.execution import Execution, ExecutionSummary, ExecutionType, ServerStatus, SlackBlock, tally
-from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
+from bot.domain.plans import Catalog, Hook, OnFailure, PlanOptions, WaveOptions
 from bot.domain.readiness import Verdict
 from bot.domain.report import Judgement
 from bot.domain.snapshot_ages import SnapshotAges, minutes
@@ -101,7 +101,19 @@ def wave_options_text(options: WaveOptions) -> list[str]:
         shown.insert(0, f"waits {duration(options.wait_before)} after the previous wave")
     if options.on_failure is OnFailure.STOP:
         shown.append("stops the plan if any server fails")
+    for phase, hooks in (("before", options.before), ("after", options.after)):
+        if hooks:
+            shown.append(f"{phase}: " + ", ".join(_hook_text(hook) for hook in hooks))
     return shown
+
+
+def _hook_text(hook: Hook) -> str:
+    """hooks (#15): `automation Promote-Db (30m, stop, not in drills)`."""
+    notes = [duration(hook.timeout_seconds), hook.on_failure.value]
+    if not hook.drill:
+        notes.append("not in drills")
+    kind = "automation" if hook.kind == "automation" else "Lambda"
+    return f"{kind} {hook.target} ({', '.join(notes)})"
 
 
 def plan_options_text(options: PlanOptions) -> list[str]:
