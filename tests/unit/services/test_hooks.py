@@ -12,7 +12,7 @@ from bot.domain.execution import ExecutionStatus, ExecutionType, HookStatus, Wav
 from bot.domain.plans import Catalog
 from tests.fakes.hooks import Runbook
 from tests.fakes.store import InMemoryCatalogStore
-from tests.unit.services.conftest import BOSS, CHANNEL, DB, REGION, WEB, World
+from tests.unit.services.conftest import BOSS, CHANNEL, DB, ORIGIN, REGION, WEB, World
 
 ROLE = "arn:aws:iam::123456789012:role/dr-automation"
 
@@ -182,3 +182,28 @@ def test_ssm_unavailable_defers_the_hook_without_losing_it(world: World) -> None
     final = world.run(drill(world))
 
     assert len(world.hooks.runs) == 1 and final.status is ExecutionStatus.COMPLETED
+
+
+def test_a_failback_runs_the_hooks_in_the_origin_region(world: World) -> None:
+    with_hooks(
+        world,
+        {
+            "before": [{"automation": {"document": "Promote-Db"}}],
+            "after": [{"lambda": {"function": "dns-flip"}}],
+        },
+    )
+    world.hooks.runbooks["Promote-Db"] = Runbook(seconds=30)
+    world.hooks.functions["dns-flip"] = lambda payload: {"region": payload["region"]}
+    recovery = drill(world, ExecutionType.RECOVERY, key="trigger-recovery")
+    world.use_cases().controlling.vote(recovery, Vote.APPROVE, BOSS)
+    assert world.run(recovery).status is ExecutionStatus.COMPLETED
+    world.hooks.calls.clear()
+
+    failback = drill(world, ExecutionType.FAILBACK, key="trigger-failback")
+    world.use_cases().controlling.vote(failback, Vote.APPROVE, BOSS)
+    final = world.run(failback)
+
+    assert final.status is ExecutionStatus.COMPLETED
+    started = [(c.operation, c.region) for c in world.hooks.calls if c.operation != "GetAutomationExecution"]
+    assert started == [("StartAutomationExecution", ORIGIN), ("Invoke", ORIGIN)]
+    assert [r.status for r in final.waves[0].hooks] == [HookStatus.SUCCEEDED, HookStatus.SUCCEEDED]
