@@ -4,6 +4,7 @@ no thread, no sleep. Time moves only when the test (or `run`) moves the fake clo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,8 @@ WEB = [f"s-{n:017x}" for n in range(1, 4)]
 DB = [f"s-{n:017x}" for n in range(0x10, 0x12)]
 
 
-def plans() -> Catalog:
+def plans(databases: dict[str, Any] | None = None, web: dict[str, Any] | None = None) -> Catalog:
+    """plan-x: Databases then Web, each wave with these options (as plans.yml writes them), if any."""
     return Catalog.model_validate(
         {
             "protection_groups": [
@@ -43,8 +45,8 @@ def plans() -> Catalog:
                 {
                     "name": "plan-x",
                     "waves": [
-                        {"name": "Databases", "protection_group": "db"},
-                        {"name": "Web", "protection_group": "web"},
+                        {"name": "Databases", "protection_group": "db", **(databases or {})},
+                        {"name": "Web", "protection_group": "web", **(web or {})},
                     ],
                 }
             ],

@@ -9,34 +9,15 @@ import pytest
 
 from bot.domain.approval import Vote
 from bot.domain.execution import ExecutionStatus, ExecutionType, HookStatus, WaveStatus
-from bot.domain.plans import Catalog
 from tests.fakes.hooks import Runbook
 from tests.fakes.store import InMemoryCatalogStore
-from tests.unit.services.conftest import BOSS, CHANNEL, DB, ORIGIN, REGION, WEB, World
+from tests.unit.services.conftest import BOSS, CHANNEL, DB, ORIGIN, World, plans
 
 ROLE = "arn:aws:iam::123456789012:role/dr-automation"
 
 
 def with_hooks(world: World, db: dict[str, Any], web: dict[str, Any] | None = None) -> None:
-    world.catalog = InMemoryCatalogStore(
-        Catalog.model_validate(
-            {
-                "protection_groups": [
-                    {"name": "db", "region": REGION, "source_servers": DB},
-                    {"name": "web", "region": REGION, "source_servers": WEB},
-                ],
-                "plans": [
-                    {
-                        "name": "plan-x",
-                        "waves": [
-                            {"name": "Databases", "protection_group": "db", **db},
-                            {"name": "Web", "protection_group": "web", **(web or {})},
-                        ],
-                    }
-                ],
-            }
-        )
-    )
+    world.catalog = InMemoryCatalogStore(plans(db, web))
 
 
 def drill(world: World, kind: ExecutionType = ExecutionType.DRILL, key: str = "trigger-1") -> str:
