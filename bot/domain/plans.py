@@ -122,9 +122,10 @@ FUNCTION_NAME = re.compile(
     r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
 ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-# A Lambda hook is invoked synchronously inside the tick (RequestResponse): it must answer quickly.
-MAX_LAMBDA_HOOK_TIMEOUT = 60
-DEFAULT_LAMBDA_HOOK_TIMEOUT = 30
+# A Lambda hook is invoked synchronously inside the tick (RequestResponse): it must answer quickly. The
+# tick after an approval runs in the Slack function, whose Lambda timeout is 60 s (cfn/template.yaml).
+MAX_LAMBDA_HOOK_TIMEOUT = 30
+DEFAULT_LAMBDA_HOOK_TIMEOUT = 15
 DEFAULT_AUTOMATION_HOOK_TIMEOUT = 30 * 60
 # StartAutomationExecution's AutomationParameterMap: keys 1-50 characters, values 1-512, 50 a key.
 _PARAMETER_KEY_MAX, _PARAMETER_VALUE_MAX, _PARAMETER_VALUES_MAX = 50, 512, 50
@@ -231,7 +232,7 @@ class Hook(_Strict):
         if self.lambda_ is not None and (self.timeout or 0) > MAX_LAMBDA_HOOK_TIMEOUT:
             raise ValueError(
                 f"timeout: {duration_text(self.timeout or 0)} is longer than a Lambda hook may take "
-                f"({duration_text(MAX_LAMBDA_HOOK_TIMEOUT)}: it runs inside the executor's tick); "
+                f"({duration_text(MAX_LAMBDA_HOOK_TIMEOUT)}: it runs inside a tick); "
                 "use an automation for longer work"
             )
         return self

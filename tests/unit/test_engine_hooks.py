@@ -171,3 +171,18 @@ def test_the_client_token_is_the_same_for_every_attempt_and_differs_by_hook() ->
     assert hooks.client_token("ex-1", ref) == hooks.client_token("ex-1", ref)
     assert hooks.client_token("ex-1", ref) != hooks.client_token("ex-1", ref.model_copy(update={"index": 1}))
     assert hooks.client_token("ex-1", ref) != hooks.client_token("ex-2", ref)
+
+
+def test_a_cancel_lets_a_running_hook_end_starts_no_other_and_launches_nothing() -> None:
+    ex = with_hooks(execution(1, 1), before=(hook(AUTOMATION), hook(LAMBDA)))
+    d = engine.advance(ex, observe(), at(0), LIMITS)
+    ex = hooks.record_started(d.execution, d.hook_starts[0], "auto-1", at(1))
+    ex = engine.request_cancel(ex, "U1", at(2)).execution
+    running = observe().model_copy(update={"hooks": {"auto-1": HookResult(status=HookStatus.RUNNING)}})
+    assert engine.advance(ex, running, at(30), LIMITS).execution.status is ExecutionStatus.IN_PROGRESS
+    done = observe().model_copy(update={"hooks": {"auto-1": HookResult(status=HookStatus.SUCCEEDED)}})
+    d = engine.advance(ex, done, at(60), LIMITS)
+    assert d.hook_starts == () and d.starts == ()
+    assert [r.status for r in d.execution.waves[0].hooks] == [HookStatus.SUCCEEDED, HookStatus.SKIPPED]
+    assert [w.status for w in d.execution.waves] == [WaveStatus.SKIPPED, WaveStatus.SKIPPED]
+    assert d.execution.status is ExecutionStatus.CANCELLED

@@ -53,7 +53,7 @@ def test_hooks_are_read_with_their_defaults_and_kept_whole() -> None:
         "Replicas": ("r1", "r2"),
     }
     assert (automation.timeout_seconds, automation.on_failure.value, automation.drill) == (1200, "stop", True)
-    assert function.lambda_ is not None and function.timeout_seconds == 30  # a Lambda's default
+    assert function.lambda_ is not None and function.timeout_seconds == 15  # a Lambda's default
     assert (options.after[0].on_failure.value, options.after[0].drill) == ("continue", False)
     # The catalog as stored reads back to the same plans; an execution carries them whole.
     assert Catalog.model_validate_json(catalog.model_dump_json()) == catalog
@@ -101,7 +101,7 @@ def test_a_plan_without_hooks_keeps_the_stored_shape() -> None:
         ),
         (
             "        before:\n          - lambda: {function: f}\n            timeout: 5m\n",
-            "plans[0].waves[0].before[0].timeout: 5m is longer than a Lambda hook may take (1m",
+            "plans[0].waves[0].before[0].timeout: 5m is longer than a Lambda hook may take (30s",
         ),
         (
             "        before:\n          - automation: {document: DrsHook-X, parameters: {a: 1}}\n",
@@ -132,4 +132,4 @@ def test_drs_plan_shows_the_hooks() -> None:
     catalog = parse_catalog(PLANS.format(hooks=GOOD), "plans.yml")
     text = plan_text(catalog, "plan-x")
     assert "before: automation DrsHook-Promote (20m 00s, stop), Lambda" in text
-    assert "after: Lambda drs-hook-dns (30s, continue, not in drills)" in text
+    assert "after: Lambda drs-hook-dns (15s, continue, not in drills)" in text
