@@ -59,9 +59,10 @@ def ssm_client(region: str) -> Any:  # no mypy_boto3_ssm stubs in the lock
 
 def lambda_client(region: str, timeout_seconds: int) -> LambdaClient:
     """One attempt only (a retried RequestResponse would run the hook twice), and the hook's timeout as
-    the read timeout."""
+    the read timeout. botocore's `max_attempts` counts retries (1 would send it twice after a read
+    timeout); `total_max_attempts` counts the first call too."""
     config = Config(
-        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=timeout_seconds
+        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=timeout_seconds
     )
     return boto3.client("lambda", region_name=region, config=config)
 
