@@ -160,10 +160,12 @@ class Ticking:
                 execution = self._store.save(decision.execution, execution, decision.events)
                 if decision.events:
                     logger.info("tick saved %s", ", ".join(event.kind for event in decision.events))
-            if decision.starts or decision.reconcile:
-                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+            # Claimed hooks first: a DRS error below must not leave a Lambda hook's claim uncalled (a
+            # stale one is reported "outcome unknown", never invoked again).
             if decision.hook_starts:
                 execution = self._run_hooks(execution, decision.hook_starts)
+            if decision.starts or decision.reconcile:
+                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
         except DrsError as error:
             logger.warning("DRS unavailable during the tick of %s: %s", execution_id, error)
         except StaleExecution:
