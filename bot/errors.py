@@ -64,6 +64,23 @@ class DrsRefused(DrsError):
     """DRS said no for good (validation, access denied, uninitialized region, quota)."""
 
 
+class HookError(BotError):
+    """hooks (#15): SSM or Lambda answered a hook call with an error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+class HookUnavailable(HookError):
+    """Throttled or failing after retries, or a limit full for now: nothing ran; try again later."""
+
+
+class HookRefused(HookError):
+    """SSM or Lambda said no for good (no such document or function, access denied, bad parameters)."""
+
+
 class SlackError(BotError):
     def __init__(self, error: str, *, retry_after: float | None = None) -> None:
         self.error = error

@@ -17,6 +17,7 @@ from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
 from bot.adapters.health import HealthGateway
 from bot.adapters.history_upgrade import HistoryUpgrade
 from bot.adapters.home_store import DynamoHomeViewers
+from bot.adapters.hooks import AwsHooks
 from bot.adapters.reports import S3ReportStore
 from bot.adapters.secrets import SlackCredentials, load_slack_credentials
 from bot.adapters.slack_notifier import SlackDirectory, SlackHomePublisher, SlackNotifier, web_client
@@ -41,6 +42,7 @@ from bot.services.ports import (
     ExecutionStore,
     ExecutorTrigger,
     HealthChecks,
+    Hooks,
     LogKeys,
     Pictures,
 )
@@ -122,6 +124,7 @@ def build_use_cases(
     execution_ids: ExecutionIds = execution_id_for,
     reports: Reports | None = None,
     health_checks: HealthChecks | None = None,
+    hook_runner: Hooks | None = None,
 ) -> UseCases:
     """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
     access = Access(policy or AccessPolicy(), directory)
@@ -139,6 +142,7 @@ def build_use_cases(
         log_keys=log_keys,
         reports=reports,
         health=HealthObserver(health_checks) if health_checks is not None else None,
+        hook_runner=hook_runner,
     )
     return UseCases(
         requesting=Requesting(
@@ -296,6 +300,7 @@ class Container:
             log_keys=PowertoolsLogKeys(),
             reports=self.reports,
             health_checks=HealthGateway(),
+            hook_runner=AwsHooks(),
         )
 
     @cached_property

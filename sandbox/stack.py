@@ -29,6 +29,7 @@ from bot.domain.plans import Catalog
 from bot.services.plans import read_catalog
 from bot.settings import Settings
 from bot.wiring import Container, moved_time
+from sandbox import hook_functions
 from sandbox.config import SandboxConfig, SlackSetup
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
 from sandbox.event_queue import EventQueue
@@ -92,6 +93,7 @@ class SandboxStack:
         self._next_watch: datetime | None = None
         self._watch_minutes = self.config.watch_minutes
         self.drs_events: EventQueue | None = None
+        self.hook_functions: hook_functions.HookFunctions | None = None
 
     @property
     def bot(self) -> Container:
@@ -206,7 +208,8 @@ class SandboxStack:
             "AWS_ENDPOINT_URL_SFN": self.moto.url,
             "AWS_ENDPOINT_URL_S3": self.moto.url,
             "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
-            # Health checks: the recovery instances exist only in the emulator; alarms are moto's.
+            # Health checks and hooks: the recovery instances (and SSM Automation) exist only in the emulator;
+            # alarms are moto's.
             "AWS_ENDPOINT_URL_EC2": self.drs_server.url,
             "AWS_ENDPOINT_URL_SSM": self.drs_server.url,
             "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto.url,
@@ -318,6 +321,8 @@ class SandboxStack:
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
         self.lambdas.register(EXECUTOR_FUNCTION, executor.handler, timeout_seconds=300)
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
+        # hooks (#15): functions and runbooks a plan's before:/after: may name, with their faults.
+        self.hook_functions = hook_functions.deploy(self.lambdas, self.drs)
 
     def _route_drs_events(self) -> None:
         """What the stack's EventBridge rule, queue and event source mapping do on AWS: DRS launch

@@ -39,6 +39,8 @@ _STATUS_COLOURS = {
     WaveStatus.PARTIAL: (236, 178, 46),
     WaveStatus.FAILED: (224, 30, 90),
     WaveStatus.IN_PROGRESS: (54, 197, 240),
+    WaveStatus.PREPARING: (54, 197, 240),  # hooks (#15)
+    WaveStatus.FINISHING: (54, 197, 240),  # hooks (#15)
     WaveStatus.PENDING: (221, 221, 221),
     WaveStatus.SKIPPED: (221, 221, 221),
 }

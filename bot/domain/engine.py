@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.domain import health, importance, steering
+from bot.domain import health, hooks, importance, steering
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -58,6 +58,7 @@ from bot.domain.execution import (
     tally,
 )
 from bot.domain.frozen import Frozen
+from bot.domain.hooks import HookRef, HookResult
 from bot.domain.plans import OnFailure
 from bot.domain.transitions import move_chunk, move_execution, move_failback, move_server, move_wave
 
@@ -96,6 +97,8 @@ class Observation(Frozen):
     load: Mapping[str, RegionLoad] = Field(default_factory=dict)
     # health (#15): the CHECKING waves' health check results, by recovery instance id.
     health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
+    # hooks (#15): what SSM said of the running automations, by automation execution id.
+    hooks: Mapping[str, HookResult] = Field(default_factory=dict)
 
 
 class Decision(Frozen):
@@ -104,6 +107,7 @@ class Decision(Frozen):
     reconcile: tuple[ChunkRef, ...] = ()  # chunks only to look up by tags: never to start (cancelled)
     events: tuple[Event, ...] = ()
     wake_at: datetime | None = None  # when a waiting wave becomes due
+    hook_starts: tuple[HookRef, ...] = ()  # hooks (#15): claimed hooks to call
 
 
 class EventLog:
@@ -245,7 +249,9 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
     stopped_by: str | None = None
+    hook_starts: list[HookRef] = []
     while (wave := execution.current_wave()) is not None:
+        hook_stop: str | None = None
         if wave.status is WaveStatus.GATED:  # [gates] held until Continue or Stop here
             if execution.cancelling:
                 execution = _skip_remaining(execution, events, now, "the execution was cancelled")
@@ -263,14 +269,32 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
             if steering.gate_reason(execution, wave):  # [gates] pause_before, --step
                 execution = steering.gate(execution, wave, events, now)
                 break
-            wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
-        wave, wave_starts, wave_reconcile = _claim_chunks(execution, wave, now, limits, load.get(wave.region))
-        starts += wave_starts
-        reconcile += wave_reconcile
-        execution = execution.replace_wave(wave)
-        if not _wave_done(wave):
-            break
-        if health.needs_checks(wave):  # health (#15): launched; CHECKING until healthy or timed out
+            # hooks (#15): a wave with before-hooks is PREPARING until they ran.
+            wave = hooks.begin(execution, wave, hooks.BEFORE, now, events) or move_wave(
+                wave, WaveStatus.IN_PROGRESS, now
+            )
+            execution = execution.replace_wave(wave)
+        if wave.status in (WaveStatus.PREPARING, WaveStatus.FINISHING):
+            # hooks (#15): follow the wave's hooks of its phase; launch or end once they are done.
+            hook_step = hooks.step(execution, wave, observation.hooks, now, limits, events)
+            wave, hook_stop = hook_step.wave, hook_step.stopped_by
+            hook_starts += hook_step.starts
+            execution = execution.replace_wave(wave)
+            if not hook_step.done:
+                break
+            if wave.status is WaveStatus.PREPARING and hook_stop is None and not execution.cancelling:
+                wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
+        if wave.status is WaveStatus.IN_PROGRESS:
+            wave, wave_starts, wave_reconcile = _claim_chunks(
+                execution, wave, now, limits, load.get(wave.region)
+            )
+            starts += wave_starts
+            reconcile += wave_reconcile
+            execution = execution.replace_wave(wave)
+            if not _wave_done(wave):
+                break
+        if wave.status in (WaveStatus.IN_PROGRESS, WaveStatus.CHECKING) and health.needs_checks(wave):
+            # health (#15): launched; CHECKING until healthy or timed out
             checked = health.check_wave(wave, observation.health, now, cancelling=execution.cancelling)
             wave = checked.wave
             execution = execution.replace_wave(wave)
@@ -278,9 +302,21 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
                 events.add(WaveChecking, **_wave_checking_fields(execution, wave, now))
             if not checked.done:
                 break
+        # hooks (#15): the after-hooks, once the wave launched and passed its health checks.
+        if (
+            wave.status in (WaveStatus.IN_PROGRESS, WaveStatus.CHECKING)
+            and not execution.cancelling
+            and (finishing := hooks.after_launch(execution, wave, now, events)) is not None
+        ):
+            execution = execution.replace_wave(finishing)
+            continue  # the same wave, now FINISHING: its first hook is claimed at once
         wave = _finish_wave(wave, now)
         execution = execution.replace_wave(wave)
         events.add(WaveFinished, **_wave_finished_fields(execution, wave, now))
+        if hook_stop is not None:
+            stopped_by = wave.name
+            execution = _skip_remaining(execution, events, now, hook_stop)
+            break
         # importance: an optional server's failure never stops the plan.
         if wave.options.on_failure is OnFailure.STOP and importance.required_failed(wave):
             stopped_by = wave.name
@@ -296,6 +332,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
         reconcile=tuple(reconcile),
         events=tuple(events.items),
         wake_at=steering.wake_at(execution, now, limits) or _next_wake(execution),
+        hook_starts=tuple(hook_starts),
     )
 
 
@@ -585,10 +622,15 @@ def _wave_done(wave: WaveRun) -> bool:
 
 
 def _finish_wave(wave: WaveRun, now: datetime) -> WaveRun:
+    if hooks.stopped(wave):
+        # hooks (#15): a stop hook failed: before the launch nothing launched; after it, what the wave
+        # had to do once launched did not happen, so the next waves cannot rely on it.
+        return move_wave(wave, WaveStatus.FAILED, now)
+    if wave.status is WaveStatus.PREPARING:
+        return move_wave(wave, WaveStatus.SKIPPED, now)  # cancelled while its before-hooks ran
     if not wave.job_ids and tally(wave.servers()).failed == 0:
-        return move_wave(
-            wave, WaveStatus.SKIPPED, now
-        )  # nothing was started (cancelled before its first job)
+        # nothing was started (cancelled before its first job)
+        return move_wave(wave, WaveStatus.SKIPPED, now)
     return move_wave(wave, importance.judge(wave), now)  # optional servers never fail the wave on their own
 
 

@@ -147,6 +147,27 @@ class WaveChecking(StatusEvent):
     more_failing: int = 0
 
 
+class HookFinished(StatusEvent):
+    """hooks (#15): one before- or after-hook of a wave ended (or was skipped), with what it said."""
+
+    kind: Literal["hook_finished"] = "hook_finished"
+    wave_index: int
+    wave_count: int
+    wave_name: str
+    phase: str  # before | after
+    hook_index: int
+    hook_count: int
+    hook_kind: str  # automation | lambda
+    target: str  # the document or function
+    region: str
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | SKIPPED
+    run_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+    stops: bool = False  # failed with on_failure: stop
+    duration_seconds: float | None = None
+
+
 class ApprovalRequested(StatusEvent):
     kind: Literal["approval_requested"] = "approval_requested"
     plan_name: str
@@ -387,6 +408,7 @@ Event = Annotated[
     | WaveFinished
     | WaveChecking
     | WavesSkipped
+    | HookFinished
     | CancelRequested
     | WaveGated
     | ControlRecorded

@@ -39,8 +39,10 @@ class ExecutionStatus(StrEnum):
 class WaveStatus(StrEnum):
     PENDING = "PENDING"
     GATED = "GATED"  # stopped before it starts (pause_before, --step): a person continues or stops
+    PREPARING = "PREPARING"  # hooks (#15): its before-hooks run, nothing launched yet
     IN_PROGRESS = "IN_PROGRESS"
     CHECKING = "CHECKING"  # launched; waiting for the health checks (bot/domain/health.py)
+    FINISHING = "FINISHING"  # hooks (#15): launched (and healthy); its after-hooks run
     COMPLETED = "COMPLETED"
     PARTIAL = "PARTIAL"
     FAILED = "FAILED"
@@ -48,7 +50,14 @@ class WaveStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (WaveStatus.PENDING, WaveStatus.GATED, WaveStatus.IN_PROGRESS, WaveStatus.CHECKING)
+        return self not in (
+            WaveStatus.PENDING,
+            WaveStatus.GATED,
+            WaveStatus.PREPARING,
+            WaveStatus.IN_PROGRESS,
+            WaveStatus.CHECKING,
+            WaveStatus.FINISHING,
+        )
 
 
 class ServerStatus(StrEnum):
@@ -123,6 +132,44 @@ class Chunk(_Model):
         return [server.source_server_id for server in self.servers]
 
 
+class HookStatus(StrEnum):
+    """One before- or after-hook of a wave: claimed (saved) before it is called, as a chunk is."""
+
+    PENDING = "PENDING"
+    STARTING = "STARTING"  # claimed; the automation or invocation may or may not exist yet
+    RUNNING = "RUNNING"  # an automation execution known; followed each tick
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    SKIPPED = "SKIPPED"  # drill: false in a drill, or the execution was cancelled
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (HookStatus.SUCCEEDED, HookStatus.FAILED, HookStatus.TIMED_OUT, HookStatus.SKIPPED)
+
+    @property
+    def failed(self) -> bool:
+        return self in (HookStatus.FAILED, HookStatus.TIMED_OUT)
+
+
+class HookRun(_Model):
+    """What became of one hook: its call's id (automation execution id, Lambda request id), its times,
+    its output (truncated) or why it failed or was skipped."""
+
+    phase: str  # before | after
+    index: int  # in its list
+    kind: str  # automation | lambda
+    target: str  # the document or function
+    status: HookStatus = HookStatus.PENDING
+    claimed_at: datetime | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    run_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+
+
 _FLAT_WAVE_OPTIONS = {
     "wait_before_seconds": "wait_before",
     "timeout_seconds": "timeout",
@@ -159,6 +206,7 @@ class WaveRun(_Model):
     checks_started_at: datetime | None = None  # CHECKING: when the health checks began
     healthy_reported: int = 0  # healthy servers the thread last heard of
     chunks: tuple[Chunk, ...]
+    hooks: tuple[HookRun, ...] = ()  # hooks (#15): laid out when their phase begins
 
     @model_validator(mode="before")
     @classmethod

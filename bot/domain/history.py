@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain.execution import Execution, ServerRun, WaveRun
+from bot.domain.execution import Execution, HookRun, ServerRun, WaveRun
 
 
 def epoch(moment: datetime | None) -> int | None:
@@ -123,6 +123,23 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         # {WaitBefore, Timeout (seconds), OnFailure}: what the engine applied to this wave.
         "Options": wave.options.model_dump(mode="json", by_alias=True),
         "Servers": [_server(server, wave.optional) for server in wave.servers()],
+        # hooks (#15): only where the wave has hooks, so the history of other waves keeps its shape.
+        **({"Hooks": [_hook(hook) for hook in wave.hooks]} if wave.hooks else {}),
+    }
+
+
+def _hook(hook: HookRun) -> dict[str, Any]:
+    return {
+        "Phase": hook.phase,
+        "Index": hook.index,
+        "Kind": hook.kind,
+        "Target": hook.target,
+        "Status": hook.status.value,
+        "RunId": hook.run_id,
+        "StartTime": epoch(hook.started_at or hook.claimed_at),
+        "EndTime": epoch(hook.ended_at),
+        "Output": hook.output,
+        "Error": hook.error,
     }
 
 

@@ -138,6 +138,149 @@ class HealthCheck(_Options):
         return tuple(name for name in HEALTH_CHECKS if getattr(self, name))
 
 
+# Patterns from botocore's service models, so that what validates is what AWS accepts: SSM's
+# DocumentARN (StartAutomationExecution's DocumentName), Lambda's NamespacedFunctionName (Invoke's
+# FunctionName), IAM's role name inside a role ARN.
+DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_\-.:/]{3,128}$")
+FUNCTION_NAME = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+# A Lambda hook is invoked synchronously inside the tick (RequestResponse): it must answer quickly. The
+# tick after an approval runs in the Slack function, whose Lambda timeout is 60 s (cfn/template.yaml).
+MAX_LAMBDA_HOOK_TIMEOUT = 30
+DEFAULT_LAMBDA_HOOK_TIMEOUT = 15
+DEFAULT_AUTOMATION_HOOK_TIMEOUT = 30 * 60
+# StartAutomationExecution's AutomationParameterMap: keys 1-50 characters, values 1-512, 50 a key.
+_PARAMETER_KEY_MAX, _PARAMETER_VALUE_MAX, _PARAMETER_VALUES_MAX = 50, 512, 50
+
+
+def _document(value: object) -> object:
+    if not isinstance(value, str) or not DOCUMENT_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not an SSM document name or ARN (3 to 128 letters, digits, _ - . : /)"
+        )
+    return value
+
+
+def _function(value: object) -> object:
+    if not isinstance(value, str) or not 1 <= len(value) <= 256 or not FUNCTION_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Lambda function name or ARN (like my-function, my-function:alias or "
+            "arn:aws:lambda:us-east-1:123456789012:function:my-function)"
+        )
+    if not value.startswith("arn:") and ":function:" not in value and len(value.split(":")[0]) > 64:
+        raise ValueError(f"{value!r}: a Lambda function name is at most 64 characters")
+    return value
+
+
+def _role(value: object) -> object:
+    if not isinstance(value, str) or not ROLE_ARN.match(value):
+        raise ValueError(
+            f"{value!r} is not an IAM role ARN (like arn:aws:iam::123456789012:role/dr-automation)"
+        )
+    return value
+
+
+def _parameters(value: object) -> object:
+    # Automation parameters are lists of text; a single text is the one-item list.
+    if not isinstance(value, dict):
+        return value
+    shaped: dict[object, object] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= _PARAMETER_KEY_MAX:
+            raise ValueError(f"{key!r}: a parameter name is 1 to {_PARAMETER_KEY_MAX} characters")
+        items = item if isinstance(item, list) else [item]
+        if len(items) > _PARAMETER_VALUES_MAX:
+            raise ValueError(f"{key}: at most {_PARAMETER_VALUES_MAX} values")
+        for one in items:
+            if not isinstance(one, str) or not 1 <= len(one) <= _PARAMETER_VALUE_MAX:
+                raise ValueError(
+                    f"{key}: {one!r} is not a text of 1 to {_PARAMETER_VALUE_MAX} characters (quote numbers)"
+                )
+        shaped[key] = tuple(items)
+    return shaped
+
+
+DocumentName = Annotated[str, BeforeValidator(_document)]
+FunctionName = Annotated[str, BeforeValidator(_function)]
+RoleArn = Annotated[str, BeforeValidator(_role)]
+
+
+class Automation(_Strict):
+    """An SSM Automation runbook: StartAutomationExecution, followed with GetAutomationExecution."""
+
+    document: DocumentName
+    parameters: Annotated[dict[str, tuple[str, ...]], BeforeValidator(_parameters)] = Field(
+        default_factory=dict
+    )
+    # The role the automation assumes (its AutomationAssumeRole parameter; the bot passes it).
+    role: RoleArn | None = None
+
+    @model_validator(mode="after")
+    def _role_once(self) -> Automation:
+        if self.role is not None and "AutomationAssumeRole" in self.parameters:
+            raise ValueError("parameters: AutomationAssumeRole is given by role; write it once")
+        return self
+
+
+class LambdaHook(_Strict):
+    """A Lambda function, invoked with the execution's context and `payload` (under "payload")."""
+
+    function: FunctionName
+    payload: dict[str, object] = Field(default_factory=dict)
+
+
+class Hook(_Strict):
+    """One step run before a wave's launch or after it: exactly one of automation or lambda."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_alias=True, validate_by_name=False, serialize_by_alias=True
+    )
+
+    automation: Automation | None = None
+    lambda_: LambdaHook | None = Field(default=None, alias="lambda")
+    # How long it may run: automations are followed across ticks; a Lambda answers within the tick.
+    timeout: Seconds | None = None
+    # stop (the default for hooks): a failed or timed-out hook fails its wave and stops the plan.
+    on_failure: OnFailure = OnFailure.STOP
+    # false: skipped in a drill (a DNS change that would touch production), run in a recovery.
+    drill: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Hook:
+        if (self.automation is None) == (self.lambda_ is None):
+            raise ValueError("give either automation: or lambda: (exactly one) for each hook")
+        if self.timeout is not None and self.timeout < 1:
+            raise ValueError("timeout: a hook needs at least 1s")
+        if self.lambda_ is not None and (self.timeout or 0) > MAX_LAMBDA_HOOK_TIMEOUT:
+            raise ValueError(
+                f"timeout: {duration_text(self.timeout or 0)} is longer than a Lambda hook may take "
+                f"({duration_text(MAX_LAMBDA_HOOK_TIMEOUT)}: it runs inside a tick); "
+                "use an automation for longer work"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "automation" if self.automation is not None else "lambda"
+
+    @property
+    def target(self) -> str:
+        """The document or function, as the thread names it."""
+        if self.automation is not None:
+            return self.automation.document
+        assert self.lambda_ is not None
+        return self.lambda_.function
+
+    @property
+    def timeout_seconds(self) -> int:
+        if self.timeout is not None:
+            return self.timeout
+        return DEFAULT_AUTOMATION_HOOK_TIMEOUT if self.automation is not None else DEFAULT_LAMBDA_HOOK_TIMEOUT
+
+
 class WaveOptions(_Options):
     """How the engine runs one wave. A new option is declared here, used by the engine, and shown by
     the renderers: plans, executions, failbacks and the history carry this value whole. What the
@@ -154,6 +297,10 @@ class WaveOptions(_Options):
     pause_before: StrictBool = False  # "yes" or 1 is a typo here, not a yes
     # After the launch, each server's health is checked (status CHECKING) before the next wave starts.
     health_check: HealthCheck | None = None
+    # Hooks run in order before the wave's first StartRecovery, and after its servers launched (and
+    # passed their health checks).
+    before: tuple[Hook, ...] = ()
+    after: tuple[Hook, ...] = ()
 
     @model_serializer(mode="wrap")
     def _unused_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -166,7 +313,14 @@ class WaveOptions(_Options):
         if self.health_check is None:
             dumped.pop("health_check", None)
             dumped.pop("HealthCheck", None)
+        for name in ("before", "after"):
+            if not getattr(self, name):
+                dumped.pop(name, None)
+                dumped.pop(to_pascal(name), None)
         return dumped
+
+    def hooks(self, phase: str) -> tuple[Hook, ...]:
+        return self.before if phase == "before" else self.after
 
 
 class Schedule(_Strict):

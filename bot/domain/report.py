@@ -119,6 +119,21 @@ class ServerReport(_Part):
     checks: tuple[CheckReport, ...] = ()
 
 
+class HookReport(_Part):
+    """hooks (#15): one before- or after-hook of a wave, as it ended."""
+
+    phase: str  # before | after
+    index: int
+    kind: str  # automation | lambda
+    target: str  # the SSM document or Lambda function
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | SKIPPED (or PENDING / RUNNING if it never ended)
+    run_id: str | None  # the automation execution id, or the Lambda request id
+    start_time: datetime | None
+    end_time: datetime | None
+    output: str | None  # truncated
+    error: str | None  # why it failed, timed out or was skipped
+
+
 class WaveReport(_Part):
     index: int
     wave_name: str
@@ -139,6 +154,7 @@ class WaveReport(_Part):
     health_checks: tuple[str, ...] = ()  # the wave's health_check, by name
     healthy: int | None = None  # servers that passed them
     healthy_seconds: float | None = None  # start to last server healthy (RTO to healthy)
+    hooks: tuple[HookReport, ...] = ()  # hooks (#15), in the order they ran
 
 
 class TerminatedInstance(_Part):
@@ -313,6 +329,21 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
         health_checks=wave.options.health_check.checks() if wave.options.health_check else (),
         healthy=health.counts(wave)[0] if wave.options.health_check else None,
         healthy_seconds=health.healthy_seconds(wave),
+        hooks=tuple(
+            HookReport(
+                phase=h.phase,
+                index=h.index,
+                kind=h.kind,
+                target=h.target,
+                status=h.status.value,
+                run_id=h.run_id,
+                start_time=h.started_at or h.claimed_at,
+                end_time=h.ended_at,
+                output=h.output,
+                error=h.error,
+            )
+            for h in wave.hooks
+        ),
     )
 
 

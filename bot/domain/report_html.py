@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import LiteralString
 
-from bot.domain.report import Report, ServerReport, Verdict
+from bot.domain.report import Report, ServerReport, Verdict, WaveReport
 from bot.domain.timeline import ServerMark, Timeline, WaveBar
 
 # Beyond this many servers a wave's launch marks would blur into one line; the table lists them all.
@@ -399,12 +399,38 @@ def _servers(report: Report) -> Html:
                 join(rows),
             )
         )
+        if wave.hooks:
+            sections.append(_hooks(wave))
     note = h(
         '<p class="legend">{}</p>',
         'RPO: the age of the data at the request. "latest data": DRS launched from the latest replicated '
         "data, whose lag readiness checked against the rpo_target before the launch.",
     )
     return h('<section class="page"><h2>Servers</h2>{}{}</section>', note, join(sections))
+
+
+def _hooks(wave: WaveReport) -> Html:
+    """hooks (#15): the wave's before- and after-hooks, in the order they ran."""
+    rows = [
+        h(
+            "<tr><td>{}</td><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>"
+            "<td>{}</td></tr>",
+            hook.phase,
+            hook.kind,
+            hook.target,
+            hook.status,
+            _time(hook.start_time),
+            _time(hook.end_time),
+            hook.run_id or "—",
+            hook.error or hook.output or "",
+        )
+        for hook in wave.hooks
+    ]
+    return h(
+        "<table><tr><th>Hook</th><th>What</th><th>Outcome</th><th>Started</th><th>Ended</th><th>Id</th>"
+        "<th>Output or error</th></tr>{}</table>",
+        join(rows),
+    )
 
 
 def _rpo_text(server: ServerReport) -> Html:

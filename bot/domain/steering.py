@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
-from bot.domain import engine
+from bot.domain import engine, hooks
 from bot.domain.events import (
     GATE_SERVERS_LISTED,
     GATE_WAVES_LISTED,
@@ -206,7 +206,11 @@ def _continue(execution: Execution, gated: WaveRun, user_id: str, now: datetime)
     """The wave starts: the tick that follows claims its chunks."""
     events = engine.EventLog(execution)
     action = Action(user_id=user_id, kind=ActionKind.CONTINUE, at=now, wave=gated.index)
-    after = execution.replace_wave(move_wave(gated, WaveStatus.IN_PROGRESS, now)).acted(action)
+    # Its before-hooks (if any) run first, as for a wave that was never gated.
+    started = hooks.begin(execution, gated, hooks.BEFORE, now, events) or move_wave(
+        gated, WaveStatus.IN_PROGRESS, now
+    )
+    after = execution.replace_wave(started).acted(action)
     _recorded(events, execution, ActionKind.CONTINUE, user_id, now, gated)
     return _decided(events, execution, after, now)
 

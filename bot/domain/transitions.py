@@ -24,6 +24,8 @@ from bot.domain.execution import (
     ExecutionStatus,
     FailbackPhase,
     FailbackRun,
+    HookRun,
+    HookStatus,
     ServerAttempt,
     ServerRun,
     ServerStatus,
@@ -85,14 +87,20 @@ WAVE = Table[WaveStatus](
     field="status",
     initial=frozenset({W.PENDING}),
     moves={
-        # PENDING → GATED: pause_before or --step; GATED → IN_PROGRESS: Continue; → SKIPPED: Stop here,
-        # or a cancel at the gate.
-        W.PENDING: frozenset({W.IN_PROGRESS, W.GATED, W.SKIPPED}),
-        W.GATED: frozenset({W.IN_PROGRESS, W.SKIPPED}),
+        # PENDING → GATED: pause_before or --step; GATED → IN_PROGRESS (or PREPARING): Continue;
+        # → SKIPPED: Stop here, /drs skip, or a cancel at the gate.
+        W.PENDING: frozenset({W.IN_PROGRESS, W.GATED, W.PREPARING, W.SKIPPED}),
+        W.GATED: frozenset({W.IN_PROGRESS, W.PREPARING, W.SKIPPED}),
+        # hooks (#15): before-hooks, then the launch; FAILED: a hook with on_failure stop failed;
+        # SKIPPED: cancelled before anything launched.
+        W.PREPARING: frozenset({W.IN_PROGRESS, W.FAILED, W.SKIPPED}),
         # SKIPPED from IN_PROGRESS: cancelled before its first job started.
-        W.IN_PROGRESS: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.SKIPPED, W.CHECKING}),
-        # health: launched; the checks decide (bot/domain/health.py).
-        W.CHECKING: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED}),
+        W.IN_PROGRESS: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.SKIPPED, W.CHECKING, W.FINISHING}),
+        # health: launched; the checks decide (bot/domain/health.py), then the after-hooks if any.
+        W.CHECKING: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED, W.FINISHING}),
+        # hooks (#15): after-hooks once launched and healthy, ending as the servers did (FAILED: a stop
+        # hook failed).
+        W.FINISHING: frozenset({W.COMPLETED, W.PARTIAL, W.FAILED}),
         W.COMPLETED: frozenset(),
         W.PARTIAL: frozenset(),
         W.FAILED: frozenset(),
@@ -164,7 +172,25 @@ FAILBACK = Table[FailbackPhase](
     },
 )
 
-TABLES: tuple[Table[Any], ...] = (EXECUTION, WAVE, SERVER, CHUNK, CLEANUP, FAILBACK)
+HK = HookStatus
+HOOK = Table[HookStatus](
+    kind="hook",
+    field="status",
+    initial=frozenset({HK.PENDING, HK.SKIPPED}),  # SKIPPED: drill: false in a drill
+    moves={
+        HK.PENDING: frozenset({HK.STARTING, HK.SKIPPED}),
+        # STARTING → STARTING: a claim of a crashed tick taken again; → PENDING: AWS was unavailable;
+        # → SUCCEEDED/FAILED/TIMED_OUT: a Lambda's answer within the call; FAILED: refused, or unknown.
+        HK.STARTING: frozenset({HK.STARTING, HK.PENDING, HK.RUNNING, HK.SUCCEEDED, HK.FAILED, HK.TIMED_OUT}),
+        HK.RUNNING: frozenset({HK.SUCCEEDED, HK.FAILED, HK.TIMED_OUT}),
+        HK.SUCCEEDED: frozenset(),
+        HK.FAILED: frozenset(),
+        HK.TIMED_OUT: frozenset(),
+        HK.SKIPPED: frozenset(),
+    },
+)
+
+TABLES: tuple[Table[Any], ...] = (EXECUTION, WAVE, SERVER, CHUNK, CLEANUP, FAILBACK, HOOK)
 
 
 def _move[T: StrEnum, Model: BaseModel](
@@ -223,7 +249,7 @@ def move_wave(wave: WaveRun, to: WaveStatus, now: datetime) -> WaveRun:
         stamps["start_time"] = now
     elif to is W.CHECKING:
         stamps["checks_started_at"] = now
-    elif wave.status in (W.IN_PROGRESS, W.CHECKING):
+    elif wave.status in (W.IN_PROGRESS, W.PREPARING, W.CHECKING, W.FINISHING) and to.is_terminal:
         stamps["end_time"] = now
     return _move(WAVE, wave, to, stamps)
 
@@ -281,6 +307,22 @@ def move_cleanup(run: CleanupRun, to: CleanupStatus, now: datetime, **fields: An
     """DONE sets the end time."""
     stamps: dict[str, Any] = {"ended_at": now} if to is CleanupStatus.DONE else {}
     return _move(CLEANUP, run, to, {**stamps, **fields})
+
+
+def move_hook(hook: HookRun, to: HookStatus, now: datetime, **fields: Any) -> HookRun:
+    """STARTING is a claim (when, how many times); RUNNING names the call; an end sets its time."""
+    stamps: dict[str, Any] = {}
+    if to is HK.STARTING:
+        stamps = {"claimed_at": now, "attempts": hook.attempts + 1}
+    elif to is HK.RUNNING:
+        if not fields.get("run_id"):
+            raise IllegalTransition(HOOK.kind, hook.status, to, "no automation execution id")
+        stamps = {"started_at": now}
+    elif to.is_terminal:
+        stamps = {"ended_at": now}
+        if to.failed and not fields.get("error"):
+            raise IllegalTransition(HOOK.kind, hook.status, to, "no error text")
+    return _move(HOOK, hook, to, {**stamps, **fields})
 
 
 def move_failback(run: FailbackRun, to: FailbackPhase, **fields: Any) -> FailbackRun:

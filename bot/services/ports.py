@@ -14,6 +14,7 @@ from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad
 from bot.domain.events import Event, ProgressUpdated
 from bot.domain.execution import Execution, ExecutionSummary
+from bot.domain.hooks import HookResult
 from bot.domain.plans import Catalog
 from bot.domain.report import Report
 from bot.domain.timeline import Timeline
@@ -122,6 +123,29 @@ class ExecutionStore(Protocol):
     def unblock_slack(self, execution_id: str) -> None: ...
 
     def mark_delivered(self, execution_id: str, seq: int, message_ts: str | None) -> None: ...
+
+
+class Hooks(Protocol):
+    """hooks (#15): SSM Automation and Lambda, as a wave's before- and after-hooks call them."""
+
+    def start_automation(
+        self, region: str, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
+    ) -> str:
+        """StartAutomationExecution: the automation execution's id (the same one again for a token
+        used before). HookRefused / HookUnavailable."""
+        ...
+
+    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, HookResult]:
+        """GetAutomationExecution of each: its status, outputs or failure message. Ids SSM does not
+        answer for now are left out."""
+        ...
+
+    def invoke(
+        self, region: str, function: str, payload: Mapping[str, object], timeout_seconds: int
+    ) -> HookResult:
+        """Invoke (RequestResponse) once, never retried (a retry would run the hook twice): the
+        function's answer, its error, or TIMED_OUT. HookUnavailable when Lambda throttled (nothing ran)."""
+        ...
 
 
 class Drs(Protocol):

@@ -12,16 +12,25 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import approval, engine
+from bot.domain import approval, engine, hooks
 from bot.domain import readiness as readiness_domain
 from bot.domain.engine import JobSnapshot, Observation
 from bot.domain.execution import ChunkRef, ChunkStatus, CleanupStatus, Execution, ExecutionStatus, Limits
-from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable, StaleExecution
+from bot.errors import (
+    DrsConflict,
+    DrsError,
+    DrsQuotaExceeded,
+    DrsRefused,
+    DrsUnavailable,
+    HookRefused,
+    HookUnavailable,
+    StaleExecution,
+)
 from bot.services.cleanup import Cleaner
 from bot.services.failback import Failbacker
 from bot.services.health import HealthObserver
 from bot.services.outbox import DeliveryReport, Outbox
-from bot.services.ports import Clock, Drs, ExecutionStore, LogKeys, NoLogKeys
+from bot.services.ports import Clock, Drs, ExecutionStore, Hooks, LogKeys, NoLogKeys
 from bot.services.readiness import SNAPSHOT_AGES_PER_TICK, Readiness
 from bot.services.report import Reports
 from bot.services.unit_of_work import Outcome, UnitOfWork
@@ -66,6 +75,19 @@ def job_tags(execution: Execution, ref: ChunkRef) -> dict[str, str]:
     }
 
 
+class NoHooks:
+    """A deployment without hook clients: a plan's hooks fail, saying so, rather than being skipped."""
+
+    def start_automation(self, region: str, document: str, parameters: object, client_token: str) -> str:
+        raise HookRefused("NotConfigured", "hooks are not wired in this deployment")
+
+    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, hooks.HookResult]:
+        return {}
+
+    def invoke(self, region: str, function: str, payload: object, timeout_seconds: int) -> hooks.HookResult:
+        raise HookRefused("NotConfigured", "hooks are not wired in this deployment")
+
+
 class Ticking:
     def __init__(
         self,
@@ -82,9 +104,11 @@ class Ticking:
         log_keys: LogKeys | None = None,
         reports: Reports | None = None,
         health: HealthObserver | None = None,
+        hook_runner: Hooks | None = None,
     ) -> None:
         self._store = store
         self._health = health
+        self._hooks = hook_runner or NoHooks()
         self._reports = reports
         self._work = UnitOfWork(store)
         self._drs = drs
@@ -144,6 +168,10 @@ class Ticking:
                 execution = self._store.save(decision.execution, execution, decision.events)
                 if decision.events:
                     logger.info("tick saved %s", ", ".join(event.kind for event in decision.events))
+            # Claimed hooks first: a DRS error below must not leave a Lambda hook's claim uncalled (a
+            # stale one is reported "outcome unknown", never invoked again).
+            if decision.hook_starts:
+                execution = self._run_hooks(execution, decision.hook_starts)
             if decision.starts or decision.reconcile:
                 execution = self._start_chunks(execution, decision.starts, decision.reconcile)
         except DrsError as error:
@@ -295,7 +323,64 @@ class Ticking:
             failed_by_job[job_id].append(server_id)
         for job_id, server_ids in failed_by_job.items():
             reasons.update(self._drs.failure_reasons(job_region[job_id], job_id, server_ids))
-        return Observation(jobs=jobs, failure_reasons=reasons)
+        return Observation(jobs=jobs, failure_reasons=reasons, hooks=self._observe_hooks(execution))
+
+    def _observe_hooks(self, execution: Execution) -> dict[str, hooks.HookResult]:
+        """hooks (#15): the running automations, as SSM reports them."""
+        by_region: dict[str, list[str]] = defaultdict(list)
+        for region, run_id in hooks.running(execution):
+            by_region[region].append(run_id)
+        results: dict[str, hooks.HookResult] = {}
+        for region, run_ids in by_region.items():
+            results.update(self._hooks.automations(region, run_ids))
+        return results
+
+    def _run_hooks(self, execution: Execution, refs: Sequence[hooks.HookRef]) -> Execution:
+        """hooks (#15): call the claimed hooks (saved as STARTING), then record what happened."""
+        started: list[tuple[hooks.HookRef, str]] = []
+        answered: list[tuple[hooks.HookRef, hooks.HookResult]] = []
+        released: list[hooks.HookRef] = []
+        for ref in refs:
+            hook = hooks.hook_of(execution, ref)
+            region = execution.waves[ref.wave].region
+            try:
+                if hook.automation is not None:
+                    run_id = self._hooks.start_automation(
+                        region,
+                        hook.automation.document,
+                        hooks.parameters(hook),
+                        hooks.client_token(execution.execution_id, ref),
+                    )
+                    started.append((ref, run_id))
+                else:
+                    assert hook.lambda_ is not None
+                    answer = self._hooks.invoke(
+                        region, hook.lambda_.function, hooks.context(execution, ref), hook.timeout_seconds
+                    )
+                    answered.append((ref, answer))
+            except HookRefused as error:
+                answered.append((ref, hooks.HookResult(status=hooks.HookStatus.FAILED, error=str(error))))
+            except HookUnavailable as error:
+                logger.warning("hook %s of %s deferred: %s", ref, execution.execution_id, error)
+                released.append(ref)
+
+        def decide(latest: Execution) -> Outcome[None]:
+            now = self._clock()
+            log = engine.EventLog(latest)
+            updated = latest
+            for ref, run_id in started:
+                updated = hooks.record_started(updated, ref, run_id, now)
+            for ref, answer in answered:
+                updated = hooks.record_answer(updated, ref, answer, now, log)
+            for ref in released:
+                updated = hooks.release(updated, ref, now)
+            updated = log.stamp(updated, latest, now)
+            return Outcome(None, updated, tuple(log.items))
+
+        # Another tick may save meanwhile; what was called must still be recorded, on its version.
+        done = self._work.run_from(execution, decide)
+        assert done.execution is not None
+        return done.execution
 
     def _start_chunks(
         self, execution: Execution, refs: Sequence[ChunkRef], reconcile: Sequence[ChunkRef] = ()

@@ -32,8 +32,10 @@ STATUS_ICON = {
 WAVE_ICON = {
     WaveStatus.PENDING: ":white_circle:",
     WaveStatus.GATED: ":raised_hand:",
+    WaveStatus.PREPARING: ":gear:",  # hooks (#15): before-hooks running
     WaveStatus.IN_PROGRESS: ":arrows_counterclockwise:",
     WaveStatus.CHECKING: ":stethoscope:",
+    WaveStatus.FINISHING: ":gear:",  # hooks (#15): after-hooks running
     WaveStatus.COMPLETED: ":white_check_mark:",
     WaveStatus.PARTIAL: ":warning:",
     WaveStatus.FAILED: ":x:",

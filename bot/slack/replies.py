@@ -28,7 +28,7 @@ from bot.domain.execution import (
     WaveStatus,
     tally,
 )
-from bot.domain.plans import Catalog, OnFailure, PlanOptions, WaveOptions
+from bot.domain.plans import Catalog, Hook, OnFailure, PlanOptions, WaveOptions
 from bot.domain.policy import Role, permission
 from bot.domain.readiness import Verdict
 from bot.domain.report import Judgement
@@ -121,7 +121,19 @@ def wave_options_text(options: WaveOptions) -> list[str]:
         if check.alarms:
             names.append("alarms " + ", ".join(check.alarms) + " OK")
         shown.append(f"health check: {', '.join(names)} within {duration(check.timeout)}")
+    for phase, hooks in (("before", options.before), ("after", options.after)):
+        if hooks:
+            shown.append(f"{phase}: " + ", ".join(_hook_text(hook) for hook in hooks))
     return shown
+
+
+def _hook_text(hook: Hook) -> str:
+    """hooks (#15): `automation Promote-Db (30m, stop, not in drills)`."""
+    notes = [duration(hook.timeout_seconds), hook.on_failure.value]
+    if not hook.drill:
+        notes.append("not in drills")
+    kind = "automation" if hook.kind == "automation" else "Lambda"
+    return f"{kind} {hook.target} ({', '.join(notes)})"
 
 
 def plan_options_text(options: PlanOptions) -> list[str]:

@@ -31,6 +31,7 @@ from bot.domain.events import (
     FailbackReverseWaiting,
     FailbackSyncFinished,
     FailbackSyncProgress,
+    HookFinished,
     ProgressUpdated,
     ReadinessReported,
     RetryRequested,
@@ -450,6 +451,56 @@ def _wave_skipped_by_user(event: WaveSkippedByUser) -> Mrkdwn:
     )
 
 
+_HOOK_OUTCOME = {
+    "SUCCEEDED": (":white_check_mark:", "succeeded"),
+    "FAILED": (":x:", "failed"),
+    "TIMED_OUT": (":alarm_clock:", "timed out"),
+    "SKIPPED": (":fast_forward:", "skipped"),
+}
+
+
+def automation_console_url(region: str, execution_id: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/systems-manager/automation/execution/"
+        f"{execution_id}?region={region}"
+    )
+
+
+def _hook_finished(event: HookFinished) -> Mrkdwn:
+    icon, word = _HOOK_OUTCOME.get(event.status, (":grey_question:", event.status.lower()))
+    text = md(
+        "{} {}-hook {}/{} of wave {}/{} *{}*: {} `{}` {}",
+        Mrkdwn(icon),
+        event.phase.capitalize(),
+        event.hook_index + 1,
+        event.hook_count,
+        event.wave_index + 1,
+        event.wave_count,
+        event.wave_name,
+        "automation" if event.hook_kind == "automation" else "Lambda",
+        event.target,
+        word,
+    )
+    if event.duration_seconds is not None and event.status != "SKIPPED":
+        text += md(" in {}", duration(event.duration_seconds))
+    if event.error:
+        text += md(": {}", event.error)
+    if event.stops:
+        text += Mrkdwn(" — its on_failure is stop: the plan stops here.")
+    elif event.status in ("FAILED", "TIMED_OUT"):
+        text += Mrkdwn(" — its on_failure is continue: the plan goes on.")
+    if event.run_id and event.hook_kind == "automation":
+        # The region and id are AWS's; link() shows anything that is not one plain URL as text.
+        text += md(
+            " {} (`{}`)", link(automation_console_url(event.region, event.run_id), "Automation"), event.run_id
+        )
+    elif event.run_id:
+        text += md(" (request `{}`)", event.run_id)
+    if event.output:
+        text += md("\n```{}```", event.output)
+    return text
+
+
 def _cleanup_scheduled(event: CleanupScheduled) -> Mrkdwn:
     return md(
         ":broom: Drill instances will be terminated automatically at {:%Y-%m-%d %H:%M} UTC "
@@ -811,6 +862,7 @@ _ROWS = (
     _row(WaveFinished, _wave_finished),
     _row(WaveChecking, _wave_checking),
     _row(WavesSkipped, _waves_skipped),
+    _row(HookFinished, _hook_finished),
     _row(CancelRequested, _cancel_requested),
     _row(WaveGated, _wave_gated),
     _row(ControlRecorded, _control_recorded),

@@ -121,10 +121,11 @@ class FieldIssue:
     type_error: bool = False
 
 
-def validate(shape_name: str, value: Any) -> list[FieldIssue]:
-    """Check a request against the model as the service does (required, types, lengths, patterns)."""
+def validate(shape_name: str, value: Any, table: dict[str, Any] | None = None) -> list[FieldIssue]:
+    """Check a request against the model as the service does (required, types, lengths, patterns).
+    `table`: another service's shapes (SSM's, for the hooks' automations); DRS's by default."""
     issues: list[FieldIssue] = []
-    _check(shape_name, value, "", issues)
+    _check(shape_name, value, "", issues, table if table is not None else shapes())
     return issues
 
 
@@ -132,8 +133,8 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _check(shape_name: str, value: Any, path: str, issues: list[FieldIssue]) -> None:
-    shape = shapes()[shape_name]
+def _check(shape_name: str, value: Any, path: str, issues: list[FieldIssue], table: dict[str, Any]) -> None:
+    shape = table[shape_name]
     kind = shape["type"]
     if kind == "structure":
         if not isinstance(value, dict):
@@ -146,22 +147,22 @@ def _check(shape_name: str, value: Any, path: str, issues: list[FieldIssue]) -> 
             member = shape["members"].get(key)
             if member is None or item is None:
                 continue  # unknown members are ignored, as the service does
-            _check(member["shape"], item, _join(path, key), issues)
+            _check(member["shape"], item, _join(path, key), issues, table)
     elif kind == "list":
         if not isinstance(value, list):
             issues.append(FieldIssue(path, "Member must be a list", None, True))
             return
         _check_size(shape, len(value), path, issues)
         for i, item in enumerate(value):
-            _check(shape["member"]["shape"], item, f"{path}.{i + 1}.member", issues)
+            _check(shape["member"]["shape"], item, f"{path}.{i + 1}.member", issues, table)
     elif kind == "map":
         if not isinstance(value, dict):
             issues.append(FieldIssue(path, "Member must be a map", None, True))
             return
         _check_size(shape, len(value), path, issues)
         for key, item in value.items():
-            _check(shape["key"]["shape"], key, f"{path}.key", issues)
-            _check(shape["value"]["shape"], item, f"{path}.{key}", issues)
+            _check(shape["key"]["shape"], key, f"{path}.key", issues, table)
+            _check(shape["value"]["shape"], item, f"{path}.{key}", issues, table)
     elif kind == "string":
         _check_string(shape_name, shape, value, path, issues)
     elif kind in ("integer", "long"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -14,9 +15,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.domain.strict_json import DocumentError, load_json
 from sandbox.local_http import LocalHTTPServer
 
-from . import admin, ec2, model, ssm
+from . import admin, ec2, model, ssm, ssm_automation
 from .emulator import DrsEmulator
 from .instance_health import ApiError
+
+# SSM (JSON 1.1, `X-Amz-Target: AmazonSSM.<Op>`) served beside DRS: the hooks' automations here; the
+# health checks' SSM operations (ssm.SSM_HANDLERS) through the emulator's handle_service.
+SSM_OPERATIONS: dict[str, Any] = {
+    name: functools.partial(ssm_automation.handle, operation=name) for name in ssm_automation.HANDLERS
+}
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
@@ -89,6 +96,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, payload, {})
             return
         region, service = region_from_authorization(self.headers.get("Authorization"))
+        target = (self.headers.get("X-Amz-Target") or "").removeprefix(ssm_automation.TARGET_PREFIX)
+        if region is not None and service == "ssm" and target in SSM_OPERATIONS:
+            # The hooks' automations (ssm_automation.py); the health checks' SSM calls go below.
+            serve = SSM_OPERATIONS[target]
+            status, payload = serve(emulator, region=region, params=body if isinstance(body, dict) else None)
+            self._send(status, payload, {})
+            return
         if region is not None and service in ("ec2", "ssm"):
             self._other_service(service, region, raw)
             return

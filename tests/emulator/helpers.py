@@ -73,10 +73,14 @@ def error_of(excinfo: pytest.ExceptionInfo[Any]) -> dict[str, Any]:
 
 
 # ----- model walker ----------------------------------------------------------------------------------
-def shape_problems(shape_name: str, value: Any, path: str = "$") -> list[str]:
+def shape_problems(
+    shape_name: str, value: Any, path: str = "$", model: dict[str, Any] | None = None
+) -> list[str]:
     """Where `value` breaks the model's shape: types, required members, unknown members, enums, sizes,
-    patterns. Enum values beyond the model are allowed only if listed in EXTRA_ENUM_VALUES."""
-    shape = MODEL["shapes"][shape_name]
+    patterns. Enum values beyond the model are allowed only if listed in EXTRA_ENUM_VALUES. `model`:
+    another service's (SSM's, for the hooks' automations); DRS's by default."""
+    model = MODEL if model is None else model
+    shape = model["shapes"][shape_name]
     kind = shape["type"]
     problems: list[str] = []
     if kind == "structure":
@@ -92,20 +96,20 @@ def shape_problems(shape_name: str, value: Any, path: str = "$") -> list[str]:
                 problems.append(f"{path}.{req}: required by {shape_name} but missing")
         for key, item in value.items():
             if key in body_members:
-                problems += shape_problems(members[key]["shape"], item, f"{path}.{key}")
+                problems += shape_problems(members[key]["shape"], item, f"{path}.{key}", model)
     elif kind == "list":
         if not isinstance(value, list):
             return [f"{path}: expected a list"]
         problems += _size_problems(shape, len(value), path)
         for i, item in enumerate(value):
-            problems += shape_problems(shape["member"]["shape"], item, f"{path}[{i}]")
+            problems += shape_problems(shape["member"]["shape"], item, f"{path}[{i}]", model)
     elif kind == "map":
         if not isinstance(value, dict):
             return [f"{path}: expected a map"]
         problems += _size_problems(shape, len(value), path)
         for key, item in value.items():
-            problems += shape_problems(shape["key"]["shape"], key, f"{path}<key>")
-            problems += shape_problems(shape["value"]["shape"], item, f"{path}[{key!r}]")
+            problems += shape_problems(shape["key"]["shape"], key, f"{path}<key>", model)
+            problems += shape_problems(shape["value"]["shape"], item, f"{path}[{key!r}]", model)
     elif kind == "string":
         if not isinstance(value, str):
             return [f"{path}: expected a string, got {value!r}"]
@@ -126,6 +130,9 @@ def shape_problems(shape_name: str, value: Any, path: str = "$") -> list[str]:
     elif kind == "boolean":
         if not isinstance(value, bool):
             problems.append(f"{path}: expected a boolean, got {value!r}")
+    elif kind == "timestamp":  # JSON 1.1 (SSM) sends epoch seconds
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(f"{path}: expected epoch seconds, got {value!r}")
     else:
         problems.append(f"{path}: unexpected shape type {kind}")
     return problems

@@ -30,6 +30,8 @@ _TRANSACTION_ITEM_ACTIONS = {
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
+# API operations whose IAM action has another name.
+_ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
 # Calls to AWS made through a library rather than on a boto3 client.
 _LIBRARY_CALLS = {"get_secret": "secretsmanager:GetSecretValue"}
 
@@ -182,7 +184,8 @@ class AdapterCalls:
                 elif service == "dynamodb" and operation == "TransactGetItems":
                     actions.add("dynamodb:GetItem")
                 else:
-                    actions.add(f"{prefix}:{operation}")
+                    action = f"{prefix}:{operation}"
+                    actions.add(_ACTION_NAMES.get(action, action))
         return actions
 
 

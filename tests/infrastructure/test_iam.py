@@ -23,7 +23,8 @@ FUNCTION_ADAPTERS = {
     # `/drs report` links to a report (written first if it is not current).
     # app_home_opened remembers who has the Home tab (home_store); every function whose outbox tells a
     # start or an end, and the watch, republish it to them.
-    # Ticking, it asks a CHECKING wave's health checks (EC2, SSM, CloudWatch: the health adapter).
+    # Ticking, it asks a CHECKING wave's health checks (EC2, SSM, CloudWatch: the health adapter) and may
+    # call a wave's hooks (SSM Automation, Lambda), as the other functions that tick.
     "SlackFunction": {
         "dynamodb",
         "trigger",
@@ -34,9 +35,10 @@ FUNCTION_ADAPTERS = {
         "watch_store",
         "home_store",
         "health",
+        "hooks",
     },
     # One tick: DRS, executions and their outbox, Slack, health checks; the report of an execution it
-    # finds ended.
+    # finds ended; the waves' hooks.
     "ExecutorFunction": {
         "dynamodb",
         "drs",
@@ -46,6 +48,7 @@ FUNCTION_ADAPTERS = {
         "watch_store",
         "home_store",
         "health",
+        "hooks",
     },
     # A DRS event: finds the execution by the job's tags, ticks it; may (re)start its loop.
     "DrsEventsFunction": {
@@ -58,6 +61,7 @@ FUNCTION_ADAPTERS = {
         "watch_store",
         "home_store",
         "health",
+        "hooks",
     },
     # A scheduled drill: a drill request as `scheduler`, like the Slack function's.
     "ScheduledDrillFunction": {
@@ -235,24 +239,46 @@ def test_ec2_is_allowed_only_through_drs() -> None:
             ), f"{statement.source} {statement.sid}: EC2 without aws:CalledVia=drs.amazonaws.com"
 
 
-def test_pass_role_only_passes_drs_instance_roles_to_ec2() -> None:
+def test_pass_role_only_passes_drs_instance_roles_to_ec2_and_hook_roles_to_ssm() -> None:
     for statement in model.all_statements():
         if not statement.allows("iam:PassRole"):
             continue
         assert statement.actions == ("iam:PassRole",), statement.sid
+        if statement.sid == "PassHookAutomationRoles":
+            # A hook's automation role (its role:), named by the stack's HookAutomationRoles, to SSM only.
+            assert statement.condition == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
+            assert [str(r["Fn::Sub"]) for r in statement.resources] == [
+                "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${HookAutomationRoles}"
+            ]
+            continue
         assert statement.condition == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
         names = {str(r["Fn::Sub"]).rsplit("/", 1)[-1] for r in statement.resources}
         assert names <= DRS_SERVICE_ROLES, names
         assert all(":role/service-role/" in str(r["Fn::Sub"]) for r in statement.resources)
 
 
-def test_the_slack_function_may_invoke_only_itself() -> None:
+def test_hooks_are_scoped_to_the_documents_and_functions_the_stack_names() -> None:
+    statements = {s.sid: s for s in model.role_statements(model.function_role("ExecutorFunction"))}
+    start = statements["HookAutomationsStart"]
+    assert [str(r["Fn::Sub"]) for r in start.resources] == [
+        "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-definition/${HookAutomationDocuments}:*"
+    ]
+    invoke = statements["HookFunctions"]
+    assert all("function:${HookFunctions}" in str(r["Fn::Sub"]) for r in invoke.resources)
+    for role in model.resources("AWS::IAM::Role"):
+        for statement in model.allowed(model.role_statements(role), "ssm:StartAutomationExecution"):
+            assert statement.sid == "HookAutomationsStart", f"{role}: {statement.sid}"
+
+
+def test_the_slack_function_may_invoke_only_itself_and_the_hook_functions() -> None:
     statements = model.allowed(
         model.role_statements(model.function_role("SlackFunction")), "lambda:InvokeFunction"
     )
     assert statements, "Bolt's lazy listeners re-invoke the Slack function: it needs lambda:InvokeFunction"
     for statement in statements:
         assert statement.actions == ("lambda:InvokeFunction",)
+        if statement.sid == "HookFunctions":
+            continue  # a tick after an approval may run a wave's Lambda hook
         assert [model.target(r) for r in statement.resources] == ["SlackFunction"]
 
 
@@ -274,6 +300,8 @@ def test_only_the_events_function_reads_the_events_queue_and_only_as_its_mapping
 def test_only_the_loop_invokes_the_executor_and_nothing_else() -> None:
     for role in model.resources("AWS::IAM::Role"):
         for statement in model.allowed(model.role_statements(role), "lambda:InvokeFunction"):
+            if statement.sid == "HookFunctions":
+                continue  # the waves' hook functions (test_hooks_are_scoped_to_the_documents_and_functions…)
             targets = [model.target(r) for r in statement.resources]
             expected = {
                 "SlackRole": ["SlackFunction"],

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.drs import DrsGateway
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.adapters.hooks import AwsHooks
 from bot.adapters.slack_notifier import SlackNotifier
 from bot.adapters.trigger import PollingTrigger
 from bot.domain.execution import Execution, ExecutionType, Limits
@@ -99,8 +100,26 @@ class World:
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(WebClient(token=self.slack.bot_token, base_url=self.slack.api_url))
 
+    def hooks(self) -> AwsHooks:
+        """hooks (#15): SSM Automation on the emulator (Lambda hooks are proven in tests/e2e)."""
+        return AwsHooks(
+            lambda region: boto3.client(
+                "ssm",
+                region_name=region,
+                endpoint_url=self.emulator_url,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+        )
+
     def use_cases(
-        self, *, drs: Any = None, store: Any = None, notifier: Any = None, reports: Any = None
+        self,
+        *,
+        drs: Any = None,
+        store: Any = None,
+        notifier: Any = None,
+        reports: Any = None,
+        hooks: Any = None,
     ) -> UseCases:
         store = store or self.store()
         catalogs = DynamoCatalogStore(self.dynamodb, self.tables["CatalogTable"])
@@ -116,6 +135,7 @@ class World:
             policy=self.policy,
             poll_seconds=30,
             reports=reports,
+            hook_runner=hooks or self.hooks(),
         )
 
     def start_drill(self, use_cases: UseCases, plan: str = "plan-x") -> str:

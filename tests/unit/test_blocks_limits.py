@@ -36,6 +36,7 @@ from bot.domain.events import (
     FailbackSyncFinished,
     FailbackSyncProgress,
     HealthFailing,
+    HookFinished,
     ProgressUpdated,
     ReadinessReported,
     RetryRequested,
@@ -64,6 +65,7 @@ from bot.domain.execution import (
     new_execution,
 )
 from bot.domain.health import FAILING_LISTED
+from bot.domain.hooks import OUTPUT_LIMIT
 from bot.domain.plans import Catalog
 from bot.services.ports import Message
 from bot.slack import ack, ids, replies, thread_messages
@@ -332,6 +334,24 @@ def every_event() -> list[Event]:
             **common,
             wave_names=[f"{NAME[:60]}{n:04d}" for n in range(59)],
             reason=f"wave {NAME} ended FAILED and its on_failure is stop",
+        ),
+        HookFinished(
+            **common,
+            wave_index=1,
+            wave_count=60,
+            wave_name=NAME,
+            phase="after",
+            hook_index=9,
+            hook_count=10,
+            hook_kind="automation",
+            target="D" * 128,
+            region="ap-southeast-2",
+            status="FAILED",
+            run_id="a" * 36,
+            output="<&>" * (OUTPUT_LIMIT // 3),
+            error="<&>" * (ERROR_TEXT_LIMIT // 3),
+            stops=True,
+            duration_seconds=11 * 3600,
         ),
         CancelRequested(**common, requested_by=USERS[0], jobs_running=20),
         WaveGated(

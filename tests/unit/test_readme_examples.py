@@ -22,6 +22,17 @@ def test_the_plans_example_is_a_valid_plans_file() -> None:
     assert catalog.group("web-tier").by_tags
 
 
+def test_the_hooks_example_is_a_valid_plans_file() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Hooks before and after a wave") :]
+    example = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    (plan,) = parse_catalog(example.group(1), "README.md").plans
+    options = plan.waves[0].options
+    assert [hook.kind for hook in (*options.before, *options.after)] == ["automation", "lambda"]
+    assert options.before[0].timeout_seconds == 20 * 60 and options.after[0].drill is False
+
+
 def test_every_drs_bot_command_the_readme_shows_exists() -> None:
     from drs_cli.main import _parser
 

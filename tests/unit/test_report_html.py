@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 
 from bot.domain import report, report_html
-from bot.domain.execution import ExecutionStatus, Rejection
+from bot.domain.execution import ExecutionStatus, HookRun, HookStatus, Rejection
 from bot.domain.timeline import timeline
 from tests.unit.builders import at, execution
 from tests.unit.test_report import launched
@@ -71,3 +71,24 @@ def test_the_verdict_and_its_reasons_come_first() -> None:
     assert verdict < text.index("<h2>")
     assert "FAILED" in text[verdict : verdict + 200]
     assert "1 of 6 server(s) did not launch (PARTIAL)" in text
+
+
+def test_a_waves_hooks_are_listed_with_their_outcome_and_escaped_output() -> None:
+    ex = launched(execution(2), status=ExecutionStatus.COMPLETED)
+    hook = HookRun(
+        phase="after",
+        index=0,
+        kind="lambda",
+        target="drs-hook-dns",
+        status=HookStatus.FAILED,
+        claimed_at=at(600),
+        ended_at=at(605),
+        run_id="req-1",
+        error=HOSTILE,
+    )
+    ex = ex.replace_wave(ex.waves[0].model_copy(update={"hooks": (hook,)}))
+    built = report.build(ex, now=at(7200))
+    assert [(h.phase, h.status, h.error) for h in built.waves[0].hooks] == [("after", "FAILED", HOSTILE)]
+    text = report_html.render(built, timeline(ex, at(7200)))
+    assert "<td>after</td><td>lambda <code>drs-hook-dns</code></td><td>FAILED</td>" in text
+    assert "<script" not in text and "&lt;script&gt;" in text

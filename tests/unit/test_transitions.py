@@ -22,6 +22,7 @@ from bot.domain.execution import (
     ExecutionStatus,
     ExecutionType,
     FailbackPhase,
+    HookStatus,
     Limits,
     ServerStatus,
     WaveStatus,
@@ -53,9 +54,18 @@ ENUMS: dict[str, type[StrEnum]] = {
     "chunk": ChunkStatus,
     "cleanup": CleanupStatus,
     "failback": FailbackPhase,
+    "hook": HookStatus,
 }
 STATE_FIELDS = {table.field for table in TABLES}
-MOVES = {"move_execution", "move_wave", "move_server", "move_chunk", "move_cleanup", "move_failback"}
+MOVES = {
+    "move_execution",
+    "move_wave",
+    "move_server",
+    "move_chunk",
+    "move_cleanup",
+    "move_failback",
+    "move_hook",
+}
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.kind)

@@ -4,6 +4,7 @@ no thread, no sleep. Time moves only when the test (or `run`) moves the fake clo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from bot.wiring import BlockKitRenderer, build_use_cases
 from tests.fakes.clock import FakeClock
 from tests.fakes.drs import FakeDrs
 from tests.fakes.health import FakeHealthChecks
+from tests.fakes.hooks import FakeHooks
 from tests.fakes.slack import FakeDirectory, FakeNotifier, FakePictures, FakeTrigger
 from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 
@@ -32,7 +34,8 @@ WEB = [f"s-{n:017x}" for n in range(1, 4)]
 DB = [f"s-{n:017x}" for n in range(0x10, 0x12)]
 
 
-def plans() -> Catalog:
+def plans(databases: dict[str, Any] | None = None, web: dict[str, Any] | None = None) -> Catalog:
+    """plan-x: Databases then Web, each wave with these options (as plans.yml writes them), if any."""
     return Catalog.model_validate(
         {
             "protection_groups": [
@@ -43,8 +46,8 @@ def plans() -> Catalog:
                 {
                     "name": "plan-x",
                     "waves": [
-                        {"name": "Databases", "protection_group": "db"},
-                        {"name": "Web", "protection_group": "web"},
+                        {"name": "Databases", "protection_group": "db", **(databases or {})},
+                        {"name": "Web", "protection_group": "web", **(web or {})},
                     ],
                 }
             ],
@@ -73,6 +76,7 @@ class World:
         self.catalog = InMemoryCatalogStore(plans())
         self.drs = FakeDrs(self.clock, failback_to={REGION: ORIGIN})
         self.drs.add_servers(REGION, [*DB, *WEB])
+        self.hooks = FakeHooks(self.clock)
 
     def use_cases(self) -> UseCases:
         return build_use_cases(
@@ -98,6 +102,7 @@ class World:
             log_keys=self.log_keys,
             reports=self.reports,
             health_checks=self.health,
+            hook_runner=self.hooks,
         )
 
     def request(
