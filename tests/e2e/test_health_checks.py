@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from bot.adapters.dynamodb import DynamoCatalogStore
-from bot.domain.execution import Execution, ExecutionStatus, ServerStatus, WaveStatus
+from bot.domain.execution import ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import Sandbox
@@ -214,7 +214,3 @@ def test_an_alarm_in_alarm_fails_the_wave_with_cloudwatchs_reason_escaped_in_the
     texts = thread_texts(box, execution)
     assert any("app-5xx &lt;errors&gt;" in t for t in texts), texts
     assert not any("<errors>" in t for t in texts)
-
-
-def stored(box: Sandbox, execution: Execution) -> Execution:
-    return box.stored(execution.execution_id)

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bot.adapters.health import HealthGateway
+from bot.errors import HealthCheckRefused
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 
 from .helpers import DRILL_SECONDS, REGION, start_drill
@@ -110,3 +111,10 @@ def test_the_gateway_batches_and_pages_many_instances(
     calls = [call.operation for call in emulator.calls]
     assert calls.count("DescribeInstanceStatus") == 2  # 100 ids a call
     assert calls.count("DescribeInstanceInformation") == 3  # 50 a page
+
+
+def test_the_gateway_turns_ec2s_refusal_into_ours(server: EmulatorServer) -> None:
+    gateway = HealthGateway(lambda region: client("ec2", server), lambda region: None, lambda region: None)
+    with pytest.raises(HealthCheckRefused) as refused:
+        gateway.instance_status(REGION, ["i-0123456789abcdef0"])
+    assert (refused.value.service, refused.value.code) == ("EC2", "InvalidInstanceID.NotFound")

@@ -172,3 +172,13 @@ def test_cancelling_ends_the_checks_without_failing_the_unconfirmed() -> None:
     d = engine.advance(cancelled, observe(), at(570), LIMITS)
     assert d.execution.status is ExecutionStatus.CANCELLED
     assert {s.status for s in d.execution.waves[0].servers()} == {ServerStatus.LAUNCHED}
+
+
+def test_drs_plan_shows_the_health_check_with_alarm_names_escaped() -> None:
+    from bot.slack import replies
+
+    text = "          ec2_status: true\n          alarms: ['db <up> & ok']\n          timeout: 20m"
+    catalog = parse_catalog(PLANS.format(health=text), "plans.yml")
+    shown = replies.plan_text(catalog, "plan-x")
+    assert "health check: ec2_status, alarms db &lt;up&gt; &amp; ok OK within 20m" in shown
+    assert "<up>" not in shown

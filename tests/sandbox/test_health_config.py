@@ -1,0 +1,75 @@
+"""The sandbox config's health faults — `servers: {status_check: failing, ssm_agent: offline}` and
+`alarms: {name: ALARM}` — reach a drill's health checks, as the README's health gates section says."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sandbox.config import SandboxConfig
+from sandbox.stack import SandboxStack, signed_command
+
+SERVER = "s-hc000000000000001"
+ALARM = "sandbox-app-up"
+PLANS = f"""
+protection_groups:
+  - {{name: tier, region: us-east-1, source_servers: [{SERVER}]}}
+plans:
+  - name: plan-h
+    waves:
+      - name: Only
+        protection_group: tier
+        health_check: {{ec2_status: true, ssm_online: true, alarms: [{ALARM}], timeout: 5m}}
+"""
+CONFIG = f"""
+time_scale: 600
+poll_seconds: 0.2
+servers:
+  {SERVER}: {{status_check: failing, ssm_agent: offline}}
+alarms:
+  {ALARM}: ALARM
+"""
+
+
+def test_the_configs_faults_fail_each_check(tmp_path: Path) -> None:
+    # A stack of its own, in a process of its own: moto keeps its tables per process.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        status, error, checks = child.submit(_drill, str(tmp_path)).result(timeout=120)
+    assert status == "FAILED"
+    assert error.startswith("health check ec2_status failed: not healthy 5m after the checks began")
+    assert checks == {
+        "ec2_status": (False, "instance status impaired, system status ok"),
+        "ssm_online": (False, "no SSM agent registered for it yet"),
+        "alarms": (False, f"alarm {ALARM} is ALARM: set in the sandbox"),
+    }
+
+
+def _drill(directory: str) -> tuple[str, str, dict[str, tuple[bool, str]]]:
+    plans, config_file = Path(directory) / "plans.yml", Path(directory) / "sandbox.yml"
+    plans.write_text(PLANS)
+    config_file.write_text(CONFIG)
+    config = SandboxConfig.load(config_file)
+    with SandboxStack(plans, config) as stack:
+        channel = config.channel_id
+        body, headers = signed_command(
+            "execute plan-h drill",
+            signing_secret=config.signing_secret,
+            response_url=stack.slack.new_response_url(channel, "U0HEALTH"),
+            user_id="U0HEALTH",
+            channel_id=channel,
+            timestamp=int(time.time()),
+        )
+        request = urllib.request.Request(stack.slack_request_url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        execution = stack.wait_for_end(channel, 60)
+        assert execution is not None
+        (server,) = execution.waves[0].servers()
+        return (
+            execution.status.value,
+            server.error or "",
+            {c.check: (c.passed, c.detail) for c in server.checks},
+        )
