@@ -322,6 +322,14 @@ def test_step_gates_the_first_wave_and_stop_here_ends_the_execution_launching_no
     card = gate_card(box, execution, "Databases")
     assert "Gate before wave 1/2 Databases (--step)" in card["text"]
     assert "Ran: nothing yet" in card["text"]
+    (stop,) = [
+        e
+        for b in card["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == STOP_ACTION
+    ]
+    assert stop["confirm"]["title"]["text"] == "Stop here?"  # Slack asks before it sends the click
 
     click(box, execution, card, STOP_ACTION, user="U0ALICE")
     final = box.finished_execution(channel)

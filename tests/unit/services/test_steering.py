@@ -157,3 +157,21 @@ def test_pause_follows_running_jobs_starts_nothing_new_and_resume_goes_on(world:
     thread = "\n".join(world.notifier.thread(CHANNEL))
     assert f"Paused by <@{OPS}>" in thread and "1 running job(s) are followed to their end" in thread
     assert f"Resumed by <@{PASSERBY}>" in thread
+
+
+def test_continue_while_paused_asks_to_resume_first_and_changes_nothing(world: World) -> None:
+    world.catalog = InMemoryCatalogStore(pause_before_web())
+    outcome = world.request()
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    tick_until(world, execution_id, gated(1))
+    steer = world.use_cases().controlling.steer
+    assert steer(execution_id, OPS, ActionKind.PAUSE).result is SteerResult.DONE
+    held = steer(execution_id, OPS, ActionKind.CONTINUE, 1)
+    assert (held.result, held.stale) == (SteerResult.STALE, Stale.PAUSED)
+    assert world.stored(execution_id).waves[1].status is WaveStatus.GATED
+    assert steer(execution_id, OPS, ActionKind.RESUME).result is SteerResult.DONE
+    assert world.stored(execution_id).waves[1].status is WaveStatus.GATED  # resuming passes no gate
+    assert steer(execution_id, OPS, ActionKind.CONTINUE, 1).result is SteerResult.DONE
+    final = tick_until(world, execution_id, lambda e: e.status.is_terminal)
+    assert final.status is ExecutionStatus.COMPLETED and started(world) == [set(DB), set(WEB)]
