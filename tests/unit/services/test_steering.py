@@ -79,6 +79,7 @@ def test_step_gates_every_wave_anyone_entitled_continues_and_stop_here_ends_it(w
     assert f"<@{PASSERBY}> continued past the gate" in thread
     assert f"<@{OPS}> stopped the execution at the gate before wave 2/2 Web" in thread
     assert "Skipped Web: the execution was stopped at the gate before wave Web." in thread
+    assert f"• stopped at the gate before wave Web by {OPS}" in thread  # the report's verdict says so
 
 
 def test_a_recovery_gate_needs_an_approver_other_than_the_requester(world: World) -> None:
