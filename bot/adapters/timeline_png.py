@@ -40,6 +40,7 @@ _STATUS_COLOURS = {
     WaveStatus.FAILED: (224, 30, 90),
     WaveStatus.IN_PROGRESS: (54, 197, 240),
     WaveStatus.PENDING: (221, 221, 221),
+    WaveStatus.GATED: (221, 221, 221),  # held at its gate: nothing launched yet
     WaveStatus.SKIPPED: (221, 221, 221),
 }
 _DECISION_WORDS = {
