@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import engine, steering
-from bot.domain.events import ControlRecorded, WaveGated, WaveScheduled, WavesSkipped
-from bot.domain.execution import ActionKind, ExecutionStatus, Limits, WaveStatus
+from bot.domain.events import ControlRecorded, ProgressUpdated, WaveGated, WaveScheduled, WavesSkipped
+from bot.domain.execution import ActionKind, Execution, ExecutionStatus, Limits, WaveStatus
 from bot.domain.plans import WaveOptions
 from bot.domain.steering import Stale
+from bot.slack import thread_messages
+from bot.slack.ids import PAUSE_ACTION, RESUME_ACTION
 from tests.unit.builders import at, execution
 from tests.unit.test_engine_options import complete_wave, started, with_wave
 
@@ -88,3 +90,20 @@ def test_stop_here_skips_the_rest_and_the_next_advance_ends_it_cancelled() -> No
     final = engine.advance(stopped.decision.execution, engine.Observation(), at(11), LIMITS).execution
     assert final.status is ExecutionStatus.CANCELLED
     assert steering.steer(final, ActionKind.CONTINUE, "U0OPS", at(12), wave=0).stale is Stale.ENDED
+
+
+def anchor_buttons(ex: Execution) -> list[str]:
+    view = ProgressUpdated(seq=1, **engine.progress_fields(ex, at(0)))
+    blocks = thread_messages.anchor(view, at(0)).blocks
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_the_anchor_shows_only_the_steering_button_possible_now() -> None:
+    running = started(execution(1, 1), 0)
+    assert anchor_buttons(running) == [PAUSE_ACTION]
+    paused = steering.steer(running, ActionKind.PAUSE, "U0OPS", at(1)).decision
+    assert paused is not None and anchor_buttons(paused.execution) == [RESUME_ACTION]
+    cancelling = engine.request_cancel(running, "U0OPS", at(1)).execution
+    assert anchor_buttons(cancelling) == []
+    ended = complete_wave(started(execution(1), 0), 0, 540).execution
+    assert ended.status is ExecutionStatus.COMPLETED and anchor_buttons(ended) == []
