@@ -42,6 +42,7 @@ _STATUS_COLOURS = {
     WaveStatus.PREPARING: (54, 197, 240),  # hooks (#15)
     WaveStatus.FINISHING: (54, 197, 240),  # hooks (#15)
     WaveStatus.PENDING: (221, 221, 221),
+    WaveStatus.GATED: (221, 221, 221),  # held at its gate: nothing launched yet
     WaveStatus.SKIPPED: (221, 221, 221),
 }
 _DECISION_WORDS = {

@@ -232,6 +232,7 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "paused_by": execution.paused_by if not execution.status.is_terminal else None,
         "paused_at": execution.paused_at,
         "gated_wave": gated.name if (gated := execution.gated_wave()) else None,
+        "cancelling": execution.cancelling,
     }
 
 

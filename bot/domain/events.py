@@ -272,6 +272,7 @@ class ProgressUpdated(StatusEvent):
     paused_by: str | None = None  # the anchor offers Resume then, Pause otherwise
     paused_at: datetime | None = None
     gated_wave: str | None = None  # the wave waiting at its gate
+    cancelling: bool = False  # nothing to steer any more: no Pause button
 
 
 WAVES_LISTED = 40

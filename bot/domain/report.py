@@ -387,6 +387,14 @@ def _decisions(execution: Execution) -> tuple[Decision, ...]:
     return tuple(sorted(made, key=lambda d: (d.at is None, d.at)))
 
 
+def _stopped_at_gate(execution: Execution) -> str | None:
+    """Stop here at a gate ends the execution as a cancel does: the verdict says which it was."""
+    stop = next((a for a in execution.actions if a.kind.value == "STOP"), None)
+    if stop is None or stop.wave is None:
+        return None
+    return f"stopped at the gate before wave {execution.waves[stop.wave].name} by {stop.user_id}"
+
+
 def _readiness(execution: Execution) -> Readiness | None:
     note = execution.readiness
     if note is None:
@@ -462,6 +470,8 @@ def _judge(
         failures.append(f"rejected by {execution.rejection.user_id}: {execution.rejection.reason}")
     elif status is ExecutionStatus.EXPIRED:
         failures.append("the approval expired before enough approvers decided")
+    elif status is ExecutionStatus.CANCELLED and (stop := _stopped_at_gate(execution)) is not None:
+        failures.append(stop)
     elif status is ExecutionStatus.CANCELLED:
         failures.append(f"cancelled by {execution.cancel_requested_by or 'a user'}")
     if failed and status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):

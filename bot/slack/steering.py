@@ -13,9 +13,14 @@ from slack_bolt import Respond
 from bot.domain.execution import ActionKind
 from bot.services.controlling import SteerResult
 from bot.slack import replies
-from bot.slack.ack import DECISION_REFUSAL, clicked_channel, clicked_execution
+from bot.slack.ack import clicked_channel, clicked_execution
 from bot.slack.deps import SlackDeps
 from bot.slack.mrkdwn import Mrkdwn
+
+CHANNEL_REFUSAL = (
+    "Nothing changed: executions cannot be steered from this channel; the bot's access policy does not "
+    "allow it."
+)
 
 
 def button_target(value: str) -> tuple[str, int | None]:
@@ -29,7 +34,7 @@ def click(deps: SlackDeps, body: dict[str, Any], respond: Respond, kind: ActionK
         respond(response_type="ephemeral", replace_original=False, text=text)
 
     if not deps.policy.channel_allowed(clicked_channel(body)):
-        tell(DECISION_REFUSAL)
+        tell(CHANNEL_REFUSAL)
         return
     execution_id, wave = button_target(clicked_execution(body))
     outcome = deps.controlling.steer(execution_id, body["user"]["id"], kind, wave)

@@ -118,7 +118,7 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
         blocks.append(context(_decision_line(view)))
     if view.status not in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
         blocks.append(context(progress))
-    if view.status is ExecutionStatus.IN_PROGRESS:
+    if view.status is ExecutionStatus.IN_PROGRESS and not view.cancelling:
         blocks += _steering(view)
     blocks.append(context(meta))
     return message(text, blocks)

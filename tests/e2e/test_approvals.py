@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionType
 from bot.domain.history import to_history
-from bot.slack.ids import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
+from bot.slack.ids import APPROVE_ACTION, PAUSE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION
 from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, Sandbox
 
 REQUESTER = "U0REQUESTER"
@@ -125,7 +125,9 @@ def test_fifty_approvers_clicking_at_once_start_exactly_one_execution(sandbox: S
     assert sum("Approved by" in text for text in thread) == 1
     late = [text for text in sandbox.ephemeral(channel) if "already decided" in text]
     assert len(late) == 49
-    # The card changed once for the decision: no re-render for the 49 clicks that lost.
+    # The card changed once for the decision: no re-render for the 49 clicks that lost. Decided, it has
+    # no Approve or Reject any more (while the recovery runs, the anchor offers Pause: steering).
     versions = next(m for m in sandbox.public(channel) if m["ts"] == card["ts"])["updates"]
-    assert all(buttons(version) == [] for version in versions)
+    assert all(buttons(version) in ([], [PAUSE_ACTION]) for version in versions)
+    assert buttons(versions[-1]) == []  # ended
     assert f"Approved by <@{final.approvals[0].user_id}>" in str(versions[0]["blocks"])

@@ -246,6 +246,17 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     box.settle()
     assert "*Gated* before wave 2/2 Apps" in told(box, channel, "U0ALICE")[-1]
 
+    # The anchor's Pause holds it (at a gate too); /drs resume lets it go on, still at its gate.
+    click(box, execution, anchor, PAUSE_ACTION, user="U0ALICE")
+    assert box.stored(execution.execution_id).paused_by == "U0ALICE"
+    box.command(f"resume {execution.execution_id[:8]}", channel=channel, user="U0ALICE")
+    box.settle()
+    assert (
+        "Resumed" in told(box, channel, "U0ALICE")[-1]
+        and "at wave 2/2 Apps (GATED)" in told(box, channel, "U0ALICE")[-1]
+    )
+    assert box.stored(execution.execution_id).waves[1].status is WaveStatus.GATED
+
     # A gate never launches by itself: an hour later it has reminded the thread, and still waits.
     box.stack.advance(3600)
     held = wait_for(box, channel, lambda e: any("Still waiting" in m["text"] for m in thread(box, e)))
@@ -266,7 +277,11 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     final = box.finished_execution(channel)
     assert final.status is ExecutionStatus.COMPLETED
     assert [servers_of(call) for call in starts(box, execution.execution_id)] == [set(FIRST), set(GATED)]
-    (continued,) = final.actions
+    paused, resumed, continued = final.actions
+    assert [(paused.kind, paused.user_id), (resumed.kind, resumed.user_id)] == [
+        (ActionKind.PAUSE, "U0ALICE"),
+        (ActionKind.RESUME, "U0ALICE"),
+    ]
     assert (continued.kind, continued.wave) == (ActionKind.CONTINUE, 1) and continued.user_id in BOTH
     (loser,) = set(BOTH) - {continued.user_id}
     assert told(box, channel, continued.user_id) == []  # the thread says it, to everyone
@@ -276,13 +291,17 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     )
     assert f"<@{continued.user_id}> continued past the gate" in texts(box, final)
     history = to_history(final)["Actions"]
-    assert [(a["What"], a["Wave"]) for a in history] == [("CONTINUE", "Apps")]
+    assert [(a["What"], a["Wave"]) for a in history] == [
+        ("PAUSE", None),
+        ("RESUME", None),
+        ("CONTINUE", "Apps"),
+    ]
 
     # The reminder's button, now that the execution has ended: calm, and nothing changes.
     click(box, execution, reminders[0], STOP_ACTION, user="U0CAROL")
     assert "already ended (COMPLETED); nothing to do. Nothing changed." in told(box, channel, "U0CAROL")[-1]
     assert len(starts(box, execution.execution_id)) == 2
-    assert len(box.stored(execution.execution_id).actions) == 1
+    assert len(box.stored(execution.execution_id).actions) == 3  # pause, resume, continue: no more
 
 
 def test_a_recovery_gate_needs_an_approver_other_than_the_requester(box: Sandbox) -> None:
@@ -329,6 +348,14 @@ def test_step_gates_the_first_wave_and_stop_here_ends_the_execution_launching_no
     card = gate_card(box, execution, "Databases")
     assert "Gate before wave 1/2 Databases (--step)" in card["text"]
     assert "Ran: nothing yet" in card["text"]
+    (stop,) = [
+        e
+        for b in card["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == STOP_ACTION
+    ]
+    assert stop["confirm"]["title"]["text"] == "Stop here?"  # Slack asks before it sends the click
 
     click(box, execution, card, STOP_ACTION, user="U0ALICE")
     final = box.finished_execution(channel)

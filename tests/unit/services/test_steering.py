@@ -3,14 +3,17 @@ a stale click or a click racing a tick changes nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from bot.domain import steering
 from bot.domain.approval import Vote
+from bot.domain.engine import Decision
+from bot.domain.events import Event
 from bot.domain.execution import ActionKind, Execution, ExecutionStatus, ExecutionType, WaveStatus
 from bot.domain.plans import Catalog
 from bot.domain.steering import HELD_WAKE_SECONDS, Stale
 from bot.services.controlling import SteerResult
-from tests.fakes.store import InMemoryCatalogStore
+from tests.fakes.store import InMemoryCatalogStore, InMemoryExecutionStore
 from tests.unit.services.conftest import BOSS, CHANNEL, DB, OPS, WEB, World, plans
 
 PASSERBY = "U0PASSERBY"
@@ -79,6 +82,7 @@ def test_step_gates_every_wave_anyone_entitled_continues_and_stop_here_ends_it(w
     assert f"<@{PASSERBY}> continued past the gate" in thread
     assert f"<@{OPS}> stopped the execution at the gate before wave 2/2 Web" in thread
     assert "Skipped Web: the execution was stopped at the gate before wave Web." in thread
+    assert f"• stopped at the gate before wave Web by {OPS}" in thread  # the report's verdict says so
 
 
 def test_a_recovery_gate_needs_an_approver_other_than_the_requester(world: World) -> None:
@@ -157,3 +161,54 @@ def test_pause_follows_running_jobs_starts_nothing_new_and_resume_goes_on(world:
     thread = "\n".join(world.notifier.thread(CHANNEL))
     assert f"Paused by <@{OPS}>" in thread and "1 running job(s) are followed to their end" in thread
     assert f"Resumed by <@{PASSERBY}>" in thread
+
+
+def test_continue_while_paused_asks_to_resume_first_and_changes_nothing(world: World) -> None:
+    world.catalog = InMemoryCatalogStore(pause_before_web())
+    outcome = world.request()
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    tick_until(world, execution_id, gated(1))
+    steer = world.use_cases().controlling.steer
+    assert steer(execution_id, OPS, ActionKind.PAUSE).result is SteerResult.DONE
+    held = steer(execution_id, OPS, ActionKind.CONTINUE, 1)
+    assert (held.result, held.stale) == (SteerResult.STALE, Stale.PAUSED)
+    assert world.stored(execution_id).waves[1].status is WaveStatus.GATED
+    assert steer(execution_id, OPS, ActionKind.RESUME).result is SteerResult.DONE
+    assert world.stored(execution_id).waves[1].status is WaveStatus.GATED  # resuming passes no gate
+    assert steer(execution_id, OPS, ActionKind.CONTINUE, 1).result is SteerResult.DONE
+    final = tick_until(world, execution_id, lambda e: e.status.is_terminal)
+    assert final.status is ExecutionStatus.COMPLETED and started(world) == [set(DB), set(WEB)]
+
+
+class RacingClickStore(InMemoryExecutionStore):
+    """Another person's decision is saved just before the next save: two clicks at the same moment."""
+
+    racer: Callable[[Execution], Decision | None] | None = None
+
+    def save(self, execution: Execution, previous: Execution, events: Sequence[Event]) -> Execution:
+        if self.racer is not None:
+            racer, self.racer = self.racer, None
+            current = self.get(execution.execution_id)
+            assert current is not None
+            won = racer(current)
+            assert won is not None
+            super().save(won.execution, current, won.events)
+        return super().save(execution, previous, events)
+
+
+def test_a_continue_racing_another_is_decided_again_and_changes_nothing_twice() -> None:
+    store = RacingClickStore()
+    world = World(store=store)
+    world.catalog = InMemoryCatalogStore(pause_before_web())
+    outcome = world.request()
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    tick_until(world, execution_id, gated(1))
+
+    store.racer = lambda current: steering.steer(current, ActionKind.CONTINUE, OPS, world.clock(), 1).decision
+    lost = world.use_cases().controlling.steer(execution_id, PASSERBY, ActionKind.CONTINUE, 1)
+    assert (lost.result, lost.stale) == (SteerResult.STALE, Stale.NO_GATE)
+    final = tick_until(world, execution_id, lambda e: e.status.is_terminal)
+    assert [(a.kind, a.user_id) for a in final.actions] == [(ActionKind.CONTINUE, OPS)]
+    assert started(world) == [set(DB), set(WEB)]  # the gated wave launched once
