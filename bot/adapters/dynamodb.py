@@ -46,8 +46,8 @@ LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
 # Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
 # upgrade from the previous version.
-HEADER_SCHEMA = 2  # 2: the seed's fields became plain attributes and left the body
-PAGE_SCHEMA = 1
+HEADER_SCHEMA = 3  # 2: the seed's fields became plain attributes and left the body; 3: retry's wave fields
+PAGE_SCHEMA = 2  # 2: a server's earlier attempts (/drs retry); a version 1 page has none
 EVENT_SCHEMA = 1
 CATALOG_SCHEMA = 1
 # The execution's fields stored as plain attributes of the header (v2) rather than in its body.
@@ -201,10 +201,24 @@ class DynamoExecutionStore:
                     }
                 }
             )
+        lock = None
+        if previous.status.is_terminal and not saved.status.is_terminal:
+            # /drs retry re-opened it: it holds its plan again, unless another execution of it runs now.
+            lock = len(writes)
+            writes.append(
+                self._put(
+                    {**self._key(_plan_key(saved.plan_name), LOCK), "Holder": _s(saved.execution_id)},
+                    condition="attribute_not_exists(Holder) OR Holder = :me",
+                    values={":me": _s(saved.execution_id)},
+                )
+            )
         try:
             self._transact(writes)
         except ClientError as error:
-            if _failed_conditions(error) or _conflicted(error):
+            failed = _failed_conditions(error)
+            if lock is not None and lock in failed and 0 not in failed:
+                raise PlanBusy(saved.plan_name, self.plan_holder(saved.plan_name)) from None
+            if failed or _conflicted(error):
                 raise StaleExecution(execution.execution_id) from None
             raise
         if self._metrics:
@@ -476,10 +490,14 @@ class DynamoExecutionStore:
     def _key(self, execution_id: str, item: str) -> dict[str, Any]:
         return {"ExecutionId": _s(execution_id), "Item": _s(item)}
 
-    def _put(self, item: dict[str, Any], *, condition: str | None = None) -> dict[str, Any]:
+    def _put(
+        self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._table, "Item": item}
         if condition:
             put["ConditionExpression"] = condition
+        if values:
+            put["ExpressionAttributeValues"] = values
         return {"Put": put}
 
     def _update(self, execution_id: str, item: str, **kwargs: Any) -> None:
@@ -551,7 +569,13 @@ def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **plain, "Body": _compress(body), "SchemaVersion": _n(2)}
 
 
-_HEADER_UPGRADES = {1: _header_v1_to_v2}
+def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
+    """A wave's optional servers and last retry time (/drs retry) have defaults: nothing to move. The
+    version alone keeps a release before them from loading an item and saving it back without them."""
+    return {**item, "SchemaVersion": _n(3)}
+
+
+_HEADER_UPGRADES = {1: _header_v1_to_v2, 2: _header_v2_to_v3}
 
 
 def upgrade_header(item: dict[str, Any]) -> dict[str, Any]:

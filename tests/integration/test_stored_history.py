@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
+from bot.adapters.dynamodb import HEADER_SCHEMA, PAGE_SCHEMA, DynamoCatalogStore, DynamoExecutionStore
 from bot.domain.execution import Execution, ExecutionStatus, ExecutionType
 from bot.domain.history import to_history
 from bot.domain.plans import Catalog
@@ -165,7 +165,7 @@ def test_the_header_shows_the_seed_fields_in_step_with_every_save(world: World) 
         assert execution is not None
         header = raw_header(world.dynamodb, table, execution_id)
         assert shown(header) == plain(execution)
-        assert header["SchemaVersion"] == {"N": "2"}
+        assert header["SchemaVersion"] == {"N": str(HEADER_SCHEMA)}
         seen_statuses.add(execution.status)
         if result.finished:
             break
@@ -182,8 +182,8 @@ def test_the_header_shows_the_seed_fields_in_step_with_every_save(world: World) 
         ExpressionAttributeValues={":id": {"S": execution_id}},
     )["Items"]
     assert {i["Item"]["S"].split("#")[0]: i["SchemaVersion"]["N"] for i in items} == {
-        "EXECUTION": "2",
-        "PAGE": "1",
+        "EXECUTION": str(HEADER_SCHEMA),
+        "PAGE": str(PAGE_SCHEMA),
         "EVENT": "1",
     }
 
@@ -231,7 +231,7 @@ def test_an_execution_in_flight_at_the_upgrade_finishes_and_is_stored_anew(world
     replies = [m.get("text", "") for m in world.slack.thread(CHANNEL, anchor)]
     assert any("Drill of plan-batch COMPLETED" in text for text in replies), replies
     header = raw_header(world.dynamodb, table, RUNNING)
-    assert header["SchemaVersion"] == {"N": "2"} and shown(header) == plain(final)
+    assert header["SchemaVersion"] == {"N": str(HEADER_SCHEMA)} and shown(header) == plain(final)
     before = FIXTURE["executions"][RUNNING]["history"]
     keeps(before["Waves"], to_history(final)["Waves"], "Waves")
 
@@ -301,7 +301,7 @@ def test_history_upgrade_rewrites_what_the_release_stored_and_nothing_changes_me
     store = DynamoExecutionStore(dynamodb, table)
     for execution_id, expected in FIXTURE["executions"].items():
         header = raw_header(dynamodb, table, execution_id)
-        assert header["SchemaVersion"] == {"N": "2"}
+        assert header["SchemaVersion"] == {"N": str(HEADER_SCHEMA)}
         loaded = store.get(execution_id)
         assert loaded is not None
         assert loaded.model_dump(mode="json") == as_this_release_reads(expected["execution"])
