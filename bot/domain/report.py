@@ -94,6 +94,15 @@ class Rpo(_Part):
     met: bool | None = None
 
 
+class AttemptReport(_Part):
+    """An earlier launch of the server, failed, then retried (/drs retry)."""
+
+    recovery_job_id: str | None
+    started_at: datetime | None
+    retried_at: datetime
+    error: str | None
+
+
 class ServerReport(_Part):
     source_server_id: str
     status: ServerStatus
@@ -102,6 +111,8 @@ class ServerReport(_Part):
     launch_time: datetime | None
     error: str | None  # DRS's own text for a failed launch
     rpo: Rpo
+    optional: bool = False  # the group marks it optional: its failure never failed the wave
+    attempts: tuple[AttemptReport, ...] = ()  # earlier launches, oldest first; the fields above: the last
 
 
 class WaveReport(_Part):
@@ -283,6 +294,16 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
                 launch_time=s.launch_time,
                 error=s.error,
                 rpo=_rpo(s, execution),
+                optional=s.source_server_id in wave.optional,
+                attempts=tuple(
+                    AttemptReport(
+                        recovery_job_id=a.recovery_job_id,
+                        started_at=a.started_at,
+                        retried_at=a.retried_at,
+                        error=a.error,
+                    )
+                    for a in s.attempts
+                ),
             )
             for s in servers
         ),

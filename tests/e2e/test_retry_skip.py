@@ -22,6 +22,7 @@ from bot.slack.ids import APPROVE_ACTION, RETRY_ACTION
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import APPROVER, Sandbox
 from tests.e2e.test_plan_options import drs_bot, servers_of, sid, starts, thread_texts
+from tests.e2e.test_reports import stored_report, valid
 
 FIVE = [sid("rt", n) for n in range(1, 6)]
 FAILS_ONCE = FIVE[1], FIVE[3]  # 2 of 5 fail their first launch
@@ -221,6 +222,15 @@ def test_retry_failed_launches_exactly_the_failed_servers_from_the_same_snapshot
     assert any("The execution runs again" in t for t in texts)
     assert any("Drill of plan-retry COMPLETED" in t for t in texts), texts
     assert any("Retrying 2 failed server(s) of wave *Five*" in t for t in box.ephemeral(channel))
+    # The report (JSON in the bucket, valid against its schema) keeps both attempts, and its RTO runs
+    # from the request to the last launch, the retried ones included.
+    report = valid(stored_report(box, final, until=lambda r: r["Status"] == "COMPLETED"))
+    shown = {s["SourceServerId"]: s for s in report["Waves"][0]["Servers"]}
+    assert [a["RecoveryJobId"] for a in shown[FAILS_ONCE[0]]["Attempts"]] == [first.waves[0].job_ids[0]]
+    last_launch = max(s.launch_time for s in final.servers() if s.launch_time)
+    assert report["Rto"]["LastLaunchAt"] == last_launch.isoformat().replace("+00:00", "Z")
+    assert last_launch == max(servers[s].launch_time for s in FAILS_ONCE if servers[s].launch_time)
+    assert [d["Action"] for d in report["Decisions"]] == ["retried Five"]
 
 
 def test_retry_after_on_failure_stop_reopens_the_execution_and_runs_the_skipped_wave(box: Sandbox) -> None:
