@@ -313,6 +313,7 @@ def test_skip_a_pending_wave_with_a_reason_and_not_a_running_one(box: Sandbox) -
     final = box.finished_execution(channel, timeout=60)
     assert [servers_of(call) for call in starts(box, final.execution_id)] == [{SLOW_A}, {LAST_C}]
     assert [w.status for w in final.waves] == [WaveStatus.COMPLETED, WaveStatus.SKIPPED, WaveStatus.COMPLETED]
+    assert final.status is ExecutionStatus.PARTIAL  # not all of the plan ran
     (action,) = final.actions
     assert (action.kind, action.user_id, action.wave, action.reason) == (
         ActionKind.SKIP,
