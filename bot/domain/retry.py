@@ -33,6 +33,9 @@ from bot.domain.plans import OnFailure
 from bot.domain.transitions import move_wave, reopen_execution, reopen_wave, retry_server
 
 RETRYABLE_WAVES = (WaveStatus.PARTIAL, WaveStatus.FAILED)
+# Waves not started yet. Integration note: a wave at a gate (GATED, branch gates) is skippable too, with
+# its GATED → SKIPPED row in the WAVE table.
+SKIPPABLE_WAVES = (WaveStatus.PENDING,)
 RETRYABLE_EXECUTIONS = (ExecutionStatus.IN_PROGRESS, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED)
 
 
@@ -269,7 +272,7 @@ def skip(execution: Execution, wave_ref: str, user_id: str, reason: str, now: da
             "(`/drs cancel` starts nothing new)",
             wave=wave,
         )
-    if wave.status is not WaveStatus.PENDING:
+    if wave.status not in SKIPPABLE_WAVES:
         return Ruling(refusal=f"wave {wave.name} has already ended {wave.status.value}", wave=wave)
     reason = (reason.strip() or "no reason given")[:REASON_LIMIT]
     events = EventLog(execution)

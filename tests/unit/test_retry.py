@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.domain import cleanup, engine, retry
-from bot.domain.execution import CleanupStatus, Execution, ExecutionStatus, Limits, WaveStatus
+from bot.domain.execution import (
+    CleanupStatus,
+    Execution,
+    ExecutionStatus,
+    FailbackPhase,
+    FailbackRun,
+    Limits,
+    WaveStatus,
+)
 from bot.domain.plans import WaveOptions
 from tests.unit.builders import at, execution, job, observe, server_ids
 
@@ -110,3 +118,31 @@ def test_a_cancelled_execution_is_neither_retried_nor_skipped() -> None:
     assert retry.skip(cancelling, "2", "U1", "", at(602)).refusal == (
         "it is being cancelled: no further wave will run anyway"
     )
+
+
+def test_a_completed_wave_or_an_ended_failback_is_not_retried() -> None:
+    first = ended(execution(2))
+    ruling = retry.retry(first, "1", "U1", at(700), 100, {})
+    assert ruling.decision is not None
+    again = engine.advance(ruling.decision.execution, observe(), at(701), LIMITS)
+    ex = engine.record_jobs_started(again.execution, [(again.starts[0], "j1")], at(702)).execution
+    completed = engine.advance(
+        ex, observe(job("j1", "COMPLETED", **{S1: "LAUNCHED"})), at(1300), LIMITS
+    ).execution
+    assert completed.waves[0].status is WaveStatus.COMPLETED
+    assert retry.retry(completed, "1", "U1", at(1400), 100, {}).refusal == (
+        "it is COMPLETED: only a running execution, or one that ended PARTIAL or FAILED, can be retried"
+    )
+
+    failback = first.model_copy(
+        update={
+            "failback": FailbackRun(
+                phase=FailbackPhase.REPROTECTING,
+                recovery_execution_id="r1",
+                sync_timeout_seconds=60,
+                servers=(),
+            )
+        }
+    )
+    refusal = retry.retry(failback, "1", "U1", at(700), 100, {}).refusal
+    assert refusal and "this failback has ended and re-protects what it launched" in refusal
