@@ -12,6 +12,7 @@ from bot.domain.commands import Invalid, Retry, Skip, parse
 from bot.domain.execution import ExecutionType, ServerStatus, WaveRun, WaveStatus, new_execution
 from bot.domain.plans import InvalidCatalog, parse_catalog
 from bot.domain.transitions import move_server
+from bot.slack import replies
 
 A, B, C = (f"s-{n:017x}" for n in range(3))
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -37,11 +38,11 @@ def problems(group: str) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
-def test_optional_servers_are_carried_to_the_wave_and_stored_with_it() -> None:
-    catalog = parse_catalog(plans(f"    source_servers: [{A}, {B}]\n    optional: [{B}]"), "plans.yml")
+def first_wave(group: str) -> WaveRun:
+    catalog = parse_catalog(plans(group), "plans.yml")
     plan = catalog.plan("plan-x")
     assert plan is not None
-    execution = new_execution(
+    return new_execution(
         execution_id="ex-1",
         plan=plan,
         catalog=catalog,
@@ -50,12 +51,18 @@ def test_optional_servers_are_carried_to_the_wave_and_stored_with_it() -> None:
         channel_id="C1",
         now=NOW,
         servers_per_job=100,
-    )
-    assert execution.waves[0].optional == (B,)
-    # Without optional servers the stored catalog keeps its shape (no empty key).
-    assert (
-        "optional" not in catalog.model_dump()["protection_groups"][0] or catalog.group("app-tier").optional
-    )
+    ).waves[0]
+
+
+def test_optional_servers_are_carried_to_the_wave_and_stored_with_it() -> None:
+    group = f"    source_servers: [{A}, {B}]\n    optional: [{B}]"
+    assert first_wave(group).optional == (B,)
+    catalog = parse_catalog(plans(group), "plans.yml")
+    assert catalog.model_dump()["protection_groups"][0]["optional"] == [B]
+    assert "`app-tier`: 2 servers, 1 optional in us-east-1" in replies.plan_text(catalog, "plan-x")
+    # Without optional servers the stored catalog keeps its shape: no empty key.
+    plain = parse_catalog(plans(f"    source_servers: [{A}]"), "plans.yml")
+    assert "optional" not in plain.model_dump()["protection_groups"][0]
 
 
 @pytest.mark.parametrize(
@@ -79,19 +86,7 @@ def test_optional_is_read_strictly(group: str, expected: str) -> None:
 
 
 def test_an_optional_failure_makes_a_wave_partial_never_failed_and_never_stops_it() -> None:
-    catalog = parse_catalog(plans(f"    source_servers: [{A}, {B}]\n    optional: [{B}]"), "plans.yml")
-    plan = catalog.plan("plan-x")
-    assert plan is not None
-    wave = new_execution(
-        execution_id="ex-1",
-        plan=plan,
-        catalog=catalog,
-        execution_type=ExecutionType.DRILL,
-        initiated_by="U1",
-        channel_id="C1",
-        now=NOW,
-        servers_per_job=100,
-    ).waves[0]
+    wave = first_wave(f"    source_servers: [{A}, {B}]\n    optional: [{B}]")
 
     def ended(a: ServerStatus, b: ServerStatus) -> WaveRun:
         runs = [
