@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pydantic import TypeAdapter
+
+from bot.adapters.dynamodb import SERVERS_PER_PAGE
 from bot.domain import cleanup, engine, retry
 from bot.domain.execution import (
+    ERROR_TEXT_LIMIT,
     CleanupStatus,
     Execution,
     ExecutionStatus,
     FailbackPhase,
     FailbackRun,
     Limits,
+    ServerAttempt,
+    ServerRun,
+    ServerStatus,
     WaveStatus,
 )
 from bot.domain.plans import WaveOptions
@@ -146,3 +153,44 @@ def test_a_completed_wave_or_an_ended_failback_is_not_retried() -> None:
     )
     refusal = retry.retry(failback, "1", "U1", at(700), 100, {}).refusal
     assert refusal and "this failback has ended and re-protects what it launched" in refusal
+
+
+def test_a_server_is_retried_twice_at_most_so_its_page_stays_under_dynamodbs_item_limit() -> None:
+    ex = ended(execution(2))
+    for attempt in range(1, retry.RETRIES_PER_SERVER + 1):
+        ruling = retry.retry(ex, "1", "U1", at(1000 * attempt), 100, {})
+        assert ruling.decision is not None, ruling.refusal
+        decision = engine.advance(ruling.decision.execution, observe(), at(1000 * attempt + 1), LIMITS)
+        ex = engine.record_jobs_started(
+            decision.execution, [(decision.starts[0], f"j{attempt}")], at(1000 * attempt + 2)
+        ).execution
+        ex = engine.advance(
+            ex, observe(job(f"j{attempt}", "COMPLETED", **{S1: "FAILED"})), at(1000 * attempt + 600), LIMITS
+        ).execution
+    (server,) = [s for s in ex.servers() if s.source_server_id == S1]
+    assert [a.recovery_job_id for a in server.attempts] == ["j0", "j1"] and server.recovery_job_id == "j2"
+    refusal = retry.retry(ex, "1", "U1", at(9000), 100, {}).refusal
+    assert (
+        refusal
+        == "wave Wave 1's failed servers were retried 2 times already (the most an execution keeps); start a new execution for them"
+    )
+
+    # A full page: 200 servers, each failed with DRS's longest text after the most attempts.
+    now, longest = at(0), "x" * ERROR_TEXT_LIMIT
+    earlier = ServerAttempt(
+        recovery_job_id="drsjob-" + "a" * 17,
+        started_at=now,
+        retried_at=now,
+        error=longest[: retry.ATTEMPT_ERROR_LIMIT],
+    )
+    worst = ServerRun(
+        source_server_id="s-" + "a" * 17,
+        status=ServerStatus.FAILED,
+        recovery_job_id="drsjob-" + "a" * 17,
+        error=longest,
+        snapshot_id="pit-" + "a" * 17,
+        snapshot_time=now,
+        attempts=(earlier,) * retry.RETRIES_PER_SERVER,
+    )
+    page = TypeAdapter(list[ServerRun]).dump_json([worst] * SERVERS_PER_PAGE, exclude_none=True)
+    assert len(page) < 350_000  # DynamoDB's 400 KB, with room for the item's keys
