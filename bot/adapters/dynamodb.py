@@ -46,7 +46,7 @@ LOCK = "LOCK"
 SERVERS_PER_PAGE = 200
 # Stored schema versions, one per kind of item; raise one when its stored shape changes, and add the
 # upgrade from the previous version.
-# 2: the seed's fields became plain attributes and left the body; 3: gates and pause, health checks (a
+# 2: the seed's fields became plain attributes and left the body; 3: gates and pause, retry, health checks (a
 # paused execution saved back by a release without them would silently resume).
 HEADER_SCHEMA = 3
 PAGE_SCHEMA = 2  # 2: servers' retried attempts and health check results (a release before would drop them)
@@ -203,10 +203,24 @@ class DynamoExecutionStore:
                     }
                 }
             )
+        lock = None
+        if previous.status.is_terminal and not saved.status.is_terminal:
+            # /drs retry re-opened it: it holds its plan again, unless another execution of it runs now.
+            lock = len(writes)
+            writes.append(
+                self._put(
+                    {**self._key(_plan_key(saved.plan_name), LOCK), "Holder": _s(saved.execution_id)},
+                    condition="attribute_not_exists(Holder) OR Holder = :me",
+                    values={":me": _s(saved.execution_id)},
+                )
+            )
         try:
             self._transact(writes)
         except ClientError as error:
-            if _failed_conditions(error) or _conflicted(error):
+            failed = _failed_conditions(error)
+            if lock is not None and lock in failed and 0 not in failed:
+                raise PlanBusy(saved.plan_name, self.plan_holder(saved.plan_name)) from None
+            if failed or _conflicted(error):
                 raise StaleExecution(execution.execution_id) from None
             raise
         if self._metrics:
@@ -478,10 +492,14 @@ class DynamoExecutionStore:
     def _key(self, execution_id: str, item: str) -> dict[str, Any]:
         return {"ExecutionId": _s(execution_id), "Item": _s(item)}
 
-    def _put(self, item: dict[str, Any], *, condition: str | None = None) -> dict[str, Any]:
+    def _put(
+        self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._table, "Item": item}
         if condition:
             put["ConditionExpression"] = condition
+        if values:
+            put["ExpressionAttributeValues"] = values
         return {"Put": put}
 
     def _update(self, execution_id: str, item: str, **kwargs: Any) -> None:
@@ -554,8 +572,9 @@ def _header_v1_to_v2(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
-    """Steering (--step, paused, a wave's gate) and health checks added fields whose defaults fit every
-    older item: nothing to move."""
+    """Steering (--step, paused, a wave's gate), retry (optional servers, the last retry time) and health
+    checks added fields whose defaults fit every older item: nothing to move. The version alone keeps a
+    release before them from loading an item and saving it back without them."""
     return {**item, "SchemaVersion": _n(3)}
 
 

@@ -402,7 +402,7 @@ class ProtectionGroup(_Strict):
     source_servers: list[SourceServerId] = Field(default_factory=list)
     source_server_tags: dict[str, str] = Field(default_factory=dict)
     # Servers whose failure is reported but never fails the wave or stops the plan (impact level).
-    optional: list[SourceServerId] = Field(default_factory=list)
+    optional: list[SourceServerId] = Field(default_factory=list, exclude_if=lambda marked: not marked)
 
     @property
     def by_tags(self) -> bool:

@@ -107,6 +107,15 @@ class CheckReport(_Part):
     at: datetime
 
 
+class AttemptReport(_Part):
+    """An earlier launch of the server, failed, then retried (/drs retry)."""
+
+    recovery_job_id: str | None
+    started_at: datetime | None
+    retried_at: datetime
+    error: str | None
+
+
 class ServerReport(_Part):
     source_server_id: str
     status: ServerStatus
@@ -117,6 +126,8 @@ class ServerReport(_Part):
     rpo: Rpo
     healthy_at: datetime | None = None  # passed every health check of its wave
     checks: tuple[CheckReport, ...] = ()
+    optional: bool = False  # the group marks it optional: its failure never failed the wave
+    attempts: tuple[AttemptReport, ...] = ()  # earlier launches, oldest first; the fields above: the last
 
 
 class HookReport(_Part):
@@ -322,6 +333,16 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
                 healthy_at=s.healthy_at,
                 checks=tuple(
                     CheckReport(check=c.check, passed=c.passed, detail=c.detail, at=c.at) for c in s.checks
+                ),
+                optional=s.source_server_id in wave.optional,
+                attempts=tuple(
+                    AttemptReport(
+                        recovery_job_id=a.recovery_job_id,
+                        started_at=a.started_at,
+                        retried_at=a.retried_at,
+                        error=a.error,
+                    )
+                    for a in s.attempts
                 ),
             )
             for s in servers

@@ -367,6 +367,24 @@ def _mark(mark: ServerMark, y: int, row: int, x: Callable[[datetime], float]) ->
     )
 
 
+def _error_and_attempts(server: ServerReport) -> Html:
+    """DRS's error, then each earlier attempt a retry followed (its job and error), and optional."""
+    parts = [h("{}", server.error or "")]
+    if server.optional:
+        parts.append(h(" <small>(optional)</small>"))
+    for number, attempt in enumerate(server.attempts, start=1):
+        parts.append(
+            h(
+                "<br><small>attempt {}: job <code>{}</code>, retried {}: {}</small>",
+                number,
+                attempt.recovery_job_id or "none",
+                _time(attempt.retried_at),
+                attempt.error or "",
+            )
+        )
+    return join(parts)
+
+
 def _servers(report: Report) -> Html:
     sections: list[Html] = []
     for wave in report.waves:
@@ -380,7 +398,7 @@ def _servers(report: Report) -> Html:
                 _time(s.launch_time),
                 s.instance_id or "—",
                 _rpo_text(s),
-                s.error or "",
+                _error_and_attempts(s),
             )
             for s in wave.servers
         ]

@@ -33,6 +33,11 @@ from bot.domain.plans import OnFailure
 from bot.domain.transitions import move_wave, reopen_execution, reopen_wave, retry_server
 
 RETRYABLE_WAVES = (WaveStatus.PARTIAL, WaveStatus.FAILED)
+# Each attempt is kept with its server, in pages of 200 servers under DynamoDB's 400 KB item limit: a
+# server is retried at most twice, and an attempt keeps DRS's text to 300 characters.
+RETRIES_PER_SERVER = 2
+ATTEMPT_ERROR_LIMIT = 300
+SKIPPABLE_WAVES = (WaveStatus.PENDING, WaveStatus.GATED)  # waiting its wait_before, or at its gate
 RETRYABLE_EXECUTIONS = (ExecutionStatus.IN_PROGRESS, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED)
 
 
@@ -137,6 +142,13 @@ def retry(
     failed = retryable_servers(execution, wave)
     if not failed:
         return Ruling(refusal=f"wave {wave.name} has no failed server that can be launched again", wave=wave)
+    failed = [s for s in failed if len(s.attempts) < RETRIES_PER_SERVER]
+    if not failed:
+        return Ruling(
+            refusal=f"wave {wave.name}'s failed servers were retried {RETRIES_PER_SERVER} times already (the "
+            "most an execution keeps); start a new execution for them",
+            wave=wave,
+        )
     # A server timed out here may still be launching in its DRS job, or have launched there since.
     held = sorted(
         {job.job_id for s in failed if (job := jobs.get(s.recovery_job_id or "")) and job.status != JOB_DONE}
@@ -175,6 +187,12 @@ def retry(
     return Ruling(decision=_retried(execution, wave, failed, user_id, now, servers_per_job), wave=wave)
 
 
+def _clip(error: str | None) -> str | None:
+    if error is None or len(error) <= ATTEMPT_ERROR_LIMIT:
+        return error
+    return error[: ATTEMPT_ERROR_LIMIT - 1] + "…"
+
+
 def _launched_in(job: JobSnapshot | None, server_id: str) -> bool:
     return job is not None and any(
         launch.source_server_id == server_id and launch.launch_status == "LAUNCHED" for launch in job.servers
@@ -201,7 +219,7 @@ def _retried(
                     recovery_job_id=server.recovery_job_id,
                     started_at=chunk.claimed_at,
                     retried_at=now,
-                    error=server.error,
+                    error=_clip(server.error),
                 )
                 retried.append(retry_server(server, attempt))
         # The failed launch stays with its old chunk's job only as an attempt: each server is in one chunk.
@@ -271,7 +289,7 @@ def skip(execution: Execution, wave_ref: str, user_id: str, reason: str, now: da
             "(`/drs cancel` starts nothing new)",
             wave=wave,
         )
-    if wave.status not in (WaveStatus.PENDING, WaveStatus.GATED):
+    if wave.status not in SKIPPABLE_WAVES:
         return Ruling(refusal=f"wave {wave.name} has already ended {wave.status.value}", wave=wave)
     reason = (reason.strip() or "no reason given")[:REASON_LIMIT]
     events = EventLog(execution)

@@ -17,6 +17,7 @@ from bot.domain.cleanup import CleanupRefusal
 from bot.domain.engine import JobSnapshot
 from bot.domain.execution import ActionKind, Execution, Limits, WaveRun
 from bot.domain.steering import Stale
+from bot.errors import PlanBusy
 from bot.services.access import Access
 from bot.services.outbox import Outbox
 from bot.services.ports import Clock, Drs, ExecutionStore, ExecutorTrigger, LogKeys, NoLogKeys
@@ -280,9 +281,16 @@ class Controlling:
                 )
                 return self._ruled(execution, ruling)
 
-            done = self._work.run(
-                execution_id, decide, missing=lambda: ControlOutcome(result=ControlResult.NOT_FOUND)
-            )
+            try:
+                done = self._work.run(
+                    execution_id, decide, missing=lambda: ControlOutcome(result=ControlResult.NOT_FOUND)
+                )
+            except PlanBusy as busy:
+                # Ended, it had freed its plan, and another execution of the plan runs now.
+                refusal = f"plan {busy.plan_name} is running again as {busy.execution_id}; retry once that one has ended"
+                return ControlOutcome(
+                    result=ControlResult.REFUSED, refusal=refusal, execution=self._store.get(execution_id)
+                )
             if not done.saved:
                 return done.result
             saved = done.execution

@@ -88,6 +88,8 @@ def plan_text(catalog: Catalog, plan_name: str) -> Mrkdwn:
             if group.by_tags
             else f"{len(group.source_servers)} servers"
         )
+        if group.optional:  # their failure never fails the wave or stops the plan
+            members += f", {len(group.optional)} optional"
         lines.append(
             md(
                 "{}. *{}* — `{}`: {} in {} ({})",

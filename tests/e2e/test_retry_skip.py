@@ -18,10 +18,11 @@ import pytest
 from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import ActionKind, Execution, ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
-from bot.slack.ids import APPROVE_ACTION, RETRY_ACTION
+from bot.slack.ids import APPROVE_ACTION, RETRY_ACTION, SKIP_ACTION
 from sandbox.stack import REGION, TABLES
 from tests.e2e.conftest import APPROVER, Sandbox
 from tests.e2e.test_plan_options import drs_bot, servers_of, sid, starts, thread_texts
+from tests.e2e.test_reports import stored_report, valid
 
 FIVE = [sid("rt", n) for n in range(1, 6)]
 FAILS_ONCE = FIVE[1], FIVE[3]  # 2 of 5 fail their first launch
@@ -30,6 +31,7 @@ RECOVERED = [sid("rr", 1), sid("rr", 2)]
 REQUIRED, OPTIONAL, NEXT = sid("ro", 1), sid("ro", 2), sid("ro", 3)
 SLOW_A, SKIPPED_B, LAST_C = sid("rk", 1), sid("rk", 2), sid("rk", 3)
 TWICE = [sid("rd", 1), sid("rd", 2)]
+FIRST, WAITING, THIRD = sid("rb", 1), sid("rb", 2), sid("rb", 3)
 ERROR = "InsufficientInstanceCapacity: no m5.large capacity in us-east-1a"
 REQUESTER = "U0RETRYREQ"
 
@@ -66,6 +68,15 @@ protection_groups:
   - name: twice-tier
     region: us-east-1
     source_servers: [{", ".join(TWICE)}]
+  - name: first-tier
+    region: us-east-1
+    source_servers: [{FIRST}]
+  - name: waiting-tier
+    region: us-east-1
+    source_servers: [{WAITING}]
+  - name: third-tier
+    region: us-east-1
+    source_servers: [{THIRD}]
 plans:
   - name: plan-retry
     waves:
@@ -101,6 +112,15 @@ plans:
     waves:
       - name: Twice
         protection_group: twice-tier
+  - name: plan-skip-button
+    waves:
+      - name: First
+        protection_group: first-tier
+      - name: Waiting
+        protection_group: waiting-tier
+        wait_before: 2h
+      - name: Third
+        protection_group: third-tier
 """
 
 
@@ -121,6 +141,9 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         SKIPPED_B,
         LAST_C,
         *TWICE,
+        FIRST,
+        WAITING,
+        THIRD,
     ]
     stack.drs.add_source_servers("us-east-1", ids=ids)
     stack.drs.slow_conversion(SLOW_A, 3600)  # an emulated hour longer: 6 real seconds to act while A runs
@@ -221,6 +244,16 @@ def test_retry_failed_launches_exactly_the_failed_servers_from_the_same_snapshot
     assert any("The execution runs again" in t for t in texts)
     assert any("Drill of plan-retry COMPLETED" in t for t in texts), texts
     assert any("Retrying 2 failed server(s) of wave *Five*" in t for t in box.ephemeral(channel))
+    # The report (JSON in the bucket, valid against its schema) keeps both attempts, and its RTO runs
+    # from the request to the last launch, the retried ones included.
+    report = valid(stored_report(box, final, until=lambda r: r["Status"] == "COMPLETED"))
+    shown = {s["SourceServerId"]: s for s in report["Waves"][0]["Servers"]}
+    assert [a["RecoveryJobId"] for a in shown[FAILS_ONCE[0]]["Attempts"]] == [first.waves[0].job_ids[0]]
+    launches = {s.source_server_id: s.launch_time for s in final.servers() if s.launch_time}
+    last_launch = max(launches.values())
+    assert report["Rto"]["LastLaunchAt"] == last_launch.isoformat().replace("+00:00", "Z")
+    assert last_launch == max(launches[s] for s in FAILS_ONCE)
+    assert [d["Action"] for d in report["Decisions"]] == ["retried Five"]
 
 
 def test_retry_after_on_failure_stop_reopens_the_execution_and_runs_the_skipped_wave(box: Sandbox) -> None:
@@ -302,6 +335,7 @@ def test_skip_a_pending_wave_with_a_reason_and_not_a_running_one(box: Sandbox) -
     final = box.finished_execution(channel, timeout=60)
     assert [servers_of(call) for call in starts(box, final.execution_id)] == [{SLOW_A}, {LAST_C}]
     assert [w.status for w in final.waves] == [WaveStatus.COMPLETED, WaveStatus.SKIPPED, WaveStatus.COMPLETED]
+    assert final.status is ExecutionStatus.PARTIAL  # not all of the plan ran
     (action,) = final.actions
     assert (action.kind, action.user_id, action.wave, action.reason) == (
         ActionKind.SKIP,
@@ -344,3 +378,39 @@ def test_a_double_click_on_retry_launches_once_and_the_second_is_told(box: Sandb
     answers = box.ephemeral(channel)
     assert sum("Retrying 1 failed server(s)" in t for t in answers) == 1, answers
     assert any("Cannot retry" in t and "asked for a retry of it at" in t for t in answers), answers
+
+
+def test_the_skip_button_on_a_waiting_wave_skips_it_and_a_stale_click_is_told_the_state(box: Sandbox) -> None:
+    channel = box.new_channel()
+    box.command("execute plan-skip-button drill", channel=channel)
+    box.settle()
+    started = box.stack.bot.store.latest_in_channel(channel)
+    assert started is not None
+    # Waiting two emulated hours (12 real seconds) after First: its message carries the Skip button.
+    waiting = wait_for(box, started.execution_id, lambda e: e.waves[1].not_before is not None)
+    message = button(box, waiting, SKIP_ACTION)
+    assert "Wave 2/3 Waiting starts at" in message["text"]
+    value = value_of(message, SKIP_ACTION)
+    box.click(channel, message["ts"], SKIP_ACTION, value, user="U0CAROL")
+    final = box.finished_execution(channel, timeout=60)
+    box.click(channel, message["ts"], SKIP_ACTION, value, user="U0DAVE")  # the same button, later
+    box.settle()
+
+    assert [servers_of(call) for call in starts(box, final.execution_id)] == [{FIRST}, {THIRD}]
+    assert [w.status for w in final.waves] == [WaveStatus.COMPLETED, WaveStatus.SKIPPED, WaveStatus.COMPLETED]
+    (action,) = final.actions
+    assert (action.kind, action.user_id, action.reason) == (
+        ActionKind.SKIP,
+        "U0CAROL",
+        "skipped with the thread's button",
+    )
+    texts = thread_texts(box, final)
+    assert any("Wave 2/3 Waiting skipped by <@U0CAROL>" in t for t in texts), texts
+    answers = box.ephemeral(channel)
+    assert any("Wave *Waiting* of" in t and "will not run" in t for t in answers), answers
+    assert any(
+        "Cannot skip" in t
+        and "it is PARTIAL: only a running execution's waves can be skipped" in t
+        and "<@U0CAROL> asked for a skip of it at" in t
+        for t in answers
+    ), answers

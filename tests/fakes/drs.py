@@ -39,6 +39,9 @@ class _Job:
     is_drill: bool = True
     tags: dict[str, str] = field(default_factory=dict)
     instance_ids: dict[str, str] = field(default_factory=dict)  # source server -> recovery instance
+    failing: frozenset[str] = (
+        frozenset()
+    )  # its servers set to fail when it started (a later change is the next job's)
 
 
 @dataclass
@@ -224,6 +227,7 @@ class FakeDrs:
     ) -> _Job:
         job_id = f"drsjob-{next(self._ids):017x}"
         job = _Job(job_id, region, kind, server_ids, self._clock(), is_drill=is_drill, tags=tags or {})
+        job.failing = frozenset(sid for sid in server_ids if sid in self.failing)
         self.jobs[job.job_id] = job
         return job
 
@@ -260,7 +264,7 @@ class FakeDrs:
                 return "TERMINATED"
             if not done:
                 return "IN_PROGRESS"
-            return "FAILED" if sid in self.failing else "LAUNCHED"
+            return "FAILED" if sid in job.failing or sid in self.failing else "LAUNCHED"
 
         return JobSnapshot(
             job_id=job.job_id,

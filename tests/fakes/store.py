@@ -63,6 +63,11 @@ class InMemoryExecutionStore:
                 self.conflicts += 1
                 raise StaleExecution(execution.execution_id)
             saved = execution.model_copy(update={"version": previous.version + 1})
+            if previous.status.is_terminal and not saved.status.is_terminal:  # re-opened by /drs retry
+                holder = self._locks.get(saved.plan_name, saved.execution_id)
+                if holder != saved.execution_id:
+                    raise PlanBusy(saved.plan_name, holder)
+                self._locks[saved.plan_name] = saved.execution_id
             record.execution = saved
             record.events.update({event.seq: _Stored(event) for event in events})
             ended = saved.status.is_terminal and not previous.status.is_terminal

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
-from bot.domain import engine
-from bot.domain.execution import ExecutionStatus, Limits
+from bot.domain import engine, retry
+from bot.domain.execution import ChunkRef, ExecutionStatus, Limits
 from bot.errors import ExecutionExists, PlanBusy, StaleExecution
 from tests.unit.builders import T0, at, catalog, execution, job, observe
 
@@ -199,3 +199,40 @@ def test_of_two_saves_from_the_same_read_at_the_same_time_exactly_one_wins(
         assert {s.recovery_job_id for s in chunk.servers} == {chunk.job_id}
         # Free the plan for the next attempt.
         store.save(stored.model_copy(update={"status": ExecutionStatus.CANCELLED}), stored, [])
+
+
+def test_a_retried_execution_keeps_its_attempts_and_takes_its_plan_back(store: DynamoExecutionStore) -> None:
+    first, second = (f"s-{n:017x}" for n in range(2))
+    started = engine.start_execution(execution(2), T0)
+    stored = store.create(started.execution, started.events)
+    decision = engine.advance(stored, observe(), at(1), Limits())
+    stored = store.save(decision.execution, stored, decision.events)
+    recorded = engine.record_jobs_started(stored, [(ChunkRef(wave=0, chunk=0), "drsjob-1")], at(2))
+    stored = store.save(recorded.execution, stored, recorded.events)
+    ended = engine.advance(
+        stored,
+        observe(job("drsjob-1", "COMPLETED", **{first: "LAUNCHED", second: "FAILED"})),
+        at(600),
+        Limits(),
+    )
+    stored = store.save(ended.execution, stored, ended.events)
+    assert stored.status is ExecutionStatus.PARTIAL and store.plan_holder("plan-x") is None
+
+    ruling = retry.retry(stored, None, "U1", at(700), 100, {})
+    assert ruling.decision is not None
+    other = store.create(execution(1).model_copy(update={"execution_id": "ex-0002"}), [])
+    with pytest.raises(PlanBusy):  # another execution of the plan runs now: the retry saves nothing
+        store.save(ruling.decision.execution, stored, ruling.decision.events)
+    assert store.get(stored.execution_id) == stored
+    store.save(other.model_copy(update={"status": ExecutionStatus.CANCELLED, "end_time": at(800)}), other, [])
+
+    reopened = store.save(ruling.decision.execution, stored, ruling.decision.events)
+    assert store.plan_holder("plan-x") == stored.execution_id
+    read = store.get(stored.execution_id)
+    assert read == reopened and read.status is ExecutionStatus.IN_PROGRESS
+    (retried,) = [s for s in read.servers() if s.source_server_id == second]
+    assert retried.attempts[0].recovery_job_id == "drsjob-1" and retried.recovery_job_id is None
+    assert read.waves[0].retried_at == at(700) and [c.server_ids for c in read.waves[0].chunks] == [
+        [first],
+        [second],
+    ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -22,8 +21,8 @@ from bot.domain import retry as retry_domain
 from bot.domain.engine import JobSnapshot, Observation, ServerLaunch
 from bot.domain.execution import ChunkRef, ChunkStatus, Execution, ExecutionStatus, Limits, WaveStatus
 from bot.domain.plans import OnFailure, WaveOptions
-from bot.domain.transitions import CHUNK, EXECUTION, SERVER, WAVE, Table
 from tests.unit.builders import at, execution
+from tests.unit.test_transitions import _statuses
 
 LIMITS = Limits(servers_per_job=2, concurrent_jobs=2, servers_in_active_jobs=3, claim_timeout_seconds=120)
 FINAL = ("LAUNCHED", "FAILED")
@@ -88,17 +87,6 @@ class Step(StrEnum):
     RETRY = "retry"
     SKIP = "skip"
     CANCEL = "cancel"
-
-
-def _statuses(ex: Execution) -> dict[tuple[Any, ...], tuple[Table[Any], StrEnum]]:
-    found: dict[tuple[Any, ...], tuple[Table[Any], StrEnum]] = {("x",): (EXECUTION, ex.status)}
-    for wave in ex.waves:
-        found["w", wave.index] = (WAVE, wave.status)
-        for chunk in wave.chunks:
-            found["c", wave.index, chunk.index] = (CHUNK, chunk.status)
-            for server in chunk.servers:
-                found["s", server.source_server_id] = (SERVER, server.status)
-    return found
 
 
 def check_moves(before: Execution, after: Execution, reopening: bool) -> None:
