@@ -479,9 +479,11 @@ def _claim_chunks(
                 wave = _replace_chunk(wave, chunk.model_copy(update={"claimed_at": now}))
                 reconcile.append(ref)
             continue
+        if execution.paused:
+            # [gates] no new job starts: not a planned chunk, nor a crashed tick's stale claim (its call may
+            # never have reached DRS). The claim is looked up by its tags at the first tick after resume.
+            continue
         if chunk.status is ChunkStatus.PLANNED:
-            if execution.paused:  # [gates] no new job starts; a stale claim below was decided before
-                continue
             size = len(chunk.servers)
             if jobs_in_flight + 1 > limits.concurrent_jobs:
                 break

@@ -1,7 +1,8 @@
-"""The engine's promises under people's controls: whatever sequence of ticks, retries, skips, cancels and
-DRS answers (launches that fail, jobs that outlive a timeout, calls refused, lost or made twice by a
+"""The engine's promises under people's controls: whatever sequence of ticks, retries, skips, cancels,
+gates (pause_before: Continue, Stop here), pauses and resumes, and DRS answers (launches that fail, jobs that outlive a timeout, calls refused, lost or made twice by a
 crashed tick), no server is ever in two active DRS jobs, a server that launched is never launched again
-in the same execution, and a wave never starts while an earlier one has yet to end.
+in the same execution, a wave never starts while an earlier one has yet to end (running, gated or not
+started), and nothing starts while the execution is paused.
 
 DRS is simulated here (`Drs`): it keeps every job and lets jobs go on after the engine stopped following
 them (a wave's timeout). Like the real one it refuses a StartRecovery for a server another active job
@@ -16,10 +17,18 @@ from enum import StrEnum
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.domain import engine
+from bot.domain import engine, steering
 from bot.domain import retry as retry_domain
 from bot.domain.engine import JobSnapshot, Observation, ServerLaunch
-from bot.domain.execution import ChunkRef, ChunkStatus, Execution, ExecutionStatus, Limits, WaveStatus
+from bot.domain.execution import (
+    ActionKind,
+    ChunkRef,
+    ChunkStatus,
+    Execution,
+    ExecutionStatus,
+    Limits,
+    WaveStatus,
+)
 from bot.domain.plans import OnFailure, WaveOptions
 from tests.unit.builders import at, execution
 from tests.unit.test_transitions import _statuses
@@ -87,6 +96,18 @@ class Step(StrEnum):
     RETRY = "retry"
     SKIP = "skip"
     CANCEL = "cancel"
+    CONTINUE = "continue"  # at a gate
+    STOP = "stop"  # "Stop here" at a gate
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+STEERING = {
+    Step.CONTINUE: ActionKind.CONTINUE,
+    Step.STOP: ActionKind.STOP,
+    Step.PAUSE: ActionKind.PAUSE,
+    Step.RESUME: ActionKind.RESUME,
+}
 
 
 def check_moves(before: Execution, after: Execution, reopening: bool) -> None:
@@ -142,6 +163,7 @@ def new_execution(draw: st.DrawFn) -> Execution:
             wait_before=draw(st.sampled_from([0, 0, 300])),
             timeout=draw(st.sampled_from([600, 3600])),
             on_failure=draw(st.sampled_from(list(OnFailure))),
+            pause_before=draw(st.sampled_from([False, False, True])),
         )
         ids = [s.source_server_id for s in wave.servers()]
         optional = tuple(draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids) - 1)))
@@ -153,6 +175,14 @@ def tick(ex: Execution, drs: Drs, data: st.DataObject, now: int) -> Execution:
     """What Ticking does, against the simulated DRS."""
     drs.progress(data)
     decision = engine.advance(ex, drs.observe(), at(now), LIMITS)
+    if ex.paused:
+        assert not decision.starts, "a job starts while the execution is paused"
+        assert not any(
+            before.status is WaveStatus.PENDING
+            and after.status is not WaveStatus.PENDING
+            and after.status is not WaveStatus.SKIPPED
+            for before, after in zip(ex.waves, decision.execution.waves, strict=True)
+        ), "a wave starts while the execution is paused"
     check_moves(ex, decision.execution, reopening=False)
     ex = decision.execution
     started: list[tuple[ChunkRef, str]] = []
@@ -206,6 +236,12 @@ def control(ex: Execution, drs: Drs, step: Step, data: st.DataObject, now: int) 
         ruling = retry_domain.retry(ex, ref, "U1", at(now), LIMITS.servers_per_job, drs.observe().jobs)
     elif step is Step.SKIP:
         ruling = retry_domain.skip(ex, data.draw(st.sampled_from(numbers)), "U1", "not needed", at(now))
+    elif step in STEERING:
+        gated = ex.gated_wave()
+        steered = steering.steer(ex, STEERING[step], "U1", at(now), gated.index if gated else None)
+        after = steered.decision.execution if steered.decision else ex
+        check_moves(ex, after, reopening=False)
+        return after
     else:
         if ex.status is not ExecutionStatus.IN_PROGRESS or ex.cancelling:
             return ex  # the service refuses these
@@ -225,7 +261,7 @@ def control(ex: Execution, drs: Drs, step: Step, data: st.DataObject, now: int) 
 @given(start=new_execution(), data=st.data())
 def test_no_control_or_drs_answer_breaks_the_engines_promises(start: Execution, data: st.DataObject) -> None:
     ex, drs, now = start, Drs(), 0
-    weights = [Step.TICK] * 5 + [Step.RETRY] * 2 + [Step.SKIP, Step.CANCEL]
+    weights = [Step.TICK] * 6 + [Step.RETRY] * 2 + [Step.SKIP, Step.CANCEL, *STEERING, Step.CONTINUE]
     for _ in range(data.draw(st.integers(10, 60))):
         now += data.draw(st.sampled_from([1, 30, 400, 1900, 4000]))
         step = data.draw(st.sampled_from(weights))
