@@ -304,6 +304,27 @@ def test_a_drills_gate_holds_its_wave_reminds_the_thread_and_anyone_entitled_con
     assert len(box.stored(execution.execution_id).actions) == 3  # pause, resume, continue: no more
 
 
+def test_skip_on_a_gates_card_skips_that_wave_and_it_never_reaches_drs(box: Sandbox) -> None:
+    channel = box.new_channel()
+    box.command("execute plan-gate drill", channel=channel, user="U0ALICE")
+    execution = wait_for(box, channel, gated(1))
+    delivered(box, execution)
+    card = gate_card(box, execution, "Apps")
+    click(box, execution, card, SKIP_ACTION, user="U0ERIN")
+    final = box.finished_execution(channel)
+    # Not all of its plan ran: PARTIAL at best; the gated wave's servers never reached DRS.
+    assert final.status is ExecutionStatus.PARTIAL
+    assert [w.status for w in final.waves] == [WaveStatus.COMPLETED, WaveStatus.SKIPPED]
+    assert [servers_of(call) for call in starts(box, execution.execution_id)] == [set(FIRST)]
+    assert "Wave 2/2 Apps skipped by <@U0ERIN>" in texts(box, execution)
+    (skip,) = [a for a in final.actions if a.kind is ActionKind.SKIP]
+    assert (skip.user_id, skip.wave, skip.reason) == ("U0ERIN", 1, "skipped with the thread's button")
+    # The card's Continue, clicked after the skip: calm, and nothing launches.
+    click(box, execution, card, CONTINUE_ACTION, user="U0ERIN")
+    assert "Nothing changed." in told(box, channel, "U0ERIN")[-1]
+    assert len(starts(box, execution.execution_id)) == 1
+
+
 def test_a_recovery_gate_needs_an_approver_other_than_the_requester(box: Sandbox) -> None:
     channel = box.new_channel()
     box.command("execute plan-gate-recovery recovery", channel=channel, user=REQUESTER)
