@@ -200,8 +200,12 @@ class Controlling:
         racing another, terminates nothing twice and reports what was already gone."""
         with self._log_keys.scope():
             self._log_keys.add(execution_id=execution_id)
+            loop_closed = False
 
             def decide(execution: Execution) -> Outcome[CleanupOutcome]:
+                nonlocal loop_closed
+                # Nothing left to tick before this request: the execution's loop has ended.
+                loop_closed = not execution.needs_ticks()
                 self._describe(execution)
                 if not self._access.may_control(execution, user_id, ActionKind.CLEANUP):
                     return Outcome(CleanupOutcome(refusal=CleanupRefusal.NOT_ALLOWED, execution=execution))
@@ -217,7 +221,14 @@ class Controlling:
             if not done.saved:
                 return done.result
             self._store.reactivate(execution_id)
-            self._trigger.start(execution_id)
+            # A closed Step Functions execution's name cannot be used again: the cleanup's TERMINATE jobs
+            # are followed by a loop of their own (one per cleanup request), or by the loop still running.
+            requests = (
+                sum(1 for a in done.execution.actions if a.kind is ActionKind.CLEANUP)
+                if done.execution
+                else 0
+            )
+            self._trigger.start(execution_id, run=f"cleanup-{requests}" if loop_closed else "")
             self._ticking.tick(execution_id)
             return CleanupOutcome(refusal=None, execution=self._store.get(execution_id))
 

@@ -55,8 +55,11 @@ def test_cleanup_terminates_exactly_the_drills_instances_once(world: World) -> N
 
     cleanup = world.use_cases().controlling.cleanup(execution_id, OPS)
     assert cleanup.refusal is None
+    # The drill's loop ended with it, and a closed loop's name is not reused: the cleanup gets its own.
+    assert world.trigger.started[-1] == f"{execution_id}-cleanup-1"
     final = world.run(execution_id)
     again = world.use_cases().controlling.cleanup(execution_id, OPS)
+    assert world.trigger.started[-1] == f"{execution_id}-cleanup-2"
 
     terminated = {i.recovery_instance_id for i in world.drs.instances.values() if i.ec2_state == "TERMINATED"}
     assert terminated == launched
