@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain import health
@@ -45,7 +46,85 @@ class HealthObserver:
             return self._checks.instance_status(target.region, target.instance_ids)
         if check == "ssm_online":
             return self._checks.agents_online(target.region, target.instance_ids)
+        if check == "ssm_command":
+            return self._commands(target)
         return self._alarms(target)
+
+    def _commands(self, target: health.Target) -> dict[str, tuple[bool, str]]:
+        """ssm_command: the invocations of the batches holding unhealthy instances (one
+        ListCommandInvocations per 50); an instance in no batch yet waits for its other checks."""
+        waiting = (False, "command not sent yet: it runs once the other checks pass")
+        answers = dict.fromkeys(target.instance_ids, waiting)
+        unhealthy = set(target.instance_ids)
+        for run in target.commands:
+            if not unhealthy.intersection(run.instance_ids):
+                continue
+            if run.error is not None:
+                answers.update(dict.fromkeys(unhealthy.intersection(run.instance_ids), (False, run.error)))
+            elif run.command_id is None:
+                answers.update(
+                    dict.fromkeys(unhealthy.intersection(run.instance_ids), (False, "command sending"))
+                )
+            else:
+                found = self._checks.command_results(target.region, run.command_id)
+                for instance_id in unhealthy.intersection(run.instance_ids):
+                    answers[instance_id] = found.get(instance_id, (False, "command not listed by SSM yet"))
+        return answers
+
+    def send_commands(
+        self,
+        execution: Execution,
+        now: datetime,
+        save: Callable[[Execution, Execution], Execution],
+        record: Callable[[Execution, Callable[[Execution], Execution]], Execution],
+    ) -> Execution:
+        """ssm_command: claim → call → record. Claims left by an earlier tick are looked up (ListCommands,
+        by Comment) before they are sent; new batches are claimed (`save`d, conditional on the version)
+        before SendCommand; their CommandIds (or SSM's refusal) are recorded with `record`."""
+        stale = health.unsent_commands(execution)
+        claimed, fresh = health.claim_commands(execution, now)
+        if not stale and not fresh:
+            return execution
+        if fresh:
+            execution = save(claimed, execution)
+        outcomes: list[tuple[health.CommandRef, str | None, str | None]] = []
+        for ref in [*stale, *fresh]:
+            wave = execution.waves[ref.wave]
+            run = wave.commands[ref.batch]
+            command = wave.options.health_check.ssm_command if wave.options.health_check else None
+            assert command is not None
+            comment = health.command_comment(execution.execution_id, ref)
+            try:
+                command_id = (
+                    self._checks.find_command(wave.region, command.document, comment, run.claimed_at)
+                    if ref in stale
+                    else None
+                )
+                if command_id is None:
+                    command_id = self._checks.send_command(
+                        wave.region,
+                        command.document,
+                        command.parameters,
+                        run.instance_ids,
+                        command.timeout,
+                        comment,
+                    )
+                outcomes.append((ref, command_id, None))
+            except HealthCheckUnavailable as error:
+                logger.warning("ssm_command %s deferred (looked up next tick): %s", ref, error)
+            except HealthCheckRefused as error:
+                outcomes.append(
+                    (ref, None, f"{error.service} refused the command: {error.code}: {error.message}")
+                )
+        if not outcomes:
+            return execution
+
+        def apply(latest: Execution) -> Execution:
+            for ref, command_id, refusal in outcomes:
+                latest = health.record_command(latest, ref, command_id, refusal)
+            return latest
+
+        return record(execution, apply)
 
     def _alarms(self, target: health.Target) -> dict[str, tuple[bool, str]]:
         """The wave's alarms, one answer for all its instances: all OK, or the first that is not."""
