@@ -29,6 +29,7 @@ DETAIL_LIMIT = 300
 REPORT_STEP = 4  # a quarter
 FAILING_LISTED = 10
 INSTANCES_PER_COMMAND = 50  # SendCommand's InstanceIds: at most 50
+INSTANCE_CHECKS = ("ec2_status", "ssm_online")  # what a server passes before its command is sent
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def targets(execution: Execution) -> list[Target]:
 
 
 def claim_commands(execution: Execution, now: datetime) -> tuple[Execution, list[CommandRef]]:
-    """ssm_command: batches of up to 50 of each CHECKING wave's unhealthy instances that passed every
-    other check (their SSM agent Online among them) and are in no batch yet, claimed at `now`. Save
+    """ssm_command: batches of up to 50 of each CHECKING wave's unhealthy instances that passed the
+    instance's own checks (its SSM agent Online; EC2's status checks if asked for: not the wave's
+    alarms, which the command's application may be what turns green) and are in no batch yet, claimed
+    at `now`. Save
     the execution before sending them: the claim is what stops a second tick sending them again."""
     waves = list(execution.waves)
     claimed: list[CommandRef] = []
@@ -89,7 +92,7 @@ def claim_commands(execution: Execution, now: datetime) -> tuple[Execution, list
         health = wave.options.health_check
         if wave.status is not WaveStatus.CHECKING or health is None or health.ssm_command is None:
             continue
-        others = [name for name in health.checks() if name != "ssm_command"]
+        others = [name for name in health.checks() if name in INSTANCE_CHECKS]
         batched = {instance_id for run in wave.commands for instance_id in run.instance_ids}
         ready = []
         for server in _unconfirmed(wave.servers()):

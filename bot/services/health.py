@@ -53,7 +53,7 @@ class HealthObserver:
     def _commands(self, target: health.Target) -> dict[str, tuple[bool, str]]:
         """ssm_command: the invocations of the batches holding unhealthy instances (one
         ListCommandInvocations per 50); an instance in no batch yet waits for its other checks."""
-        waiting = (False, "command not sent yet: it runs once the other checks pass")
+        waiting = (False, "command not sent yet: it waits for the instance's checks")
         answers = dict.fromkeys(target.instance_ids, waiting)
         unhealthy = set(target.instance_ids)
         for run in target.commands:
