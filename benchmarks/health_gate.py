@@ -112,7 +112,7 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
         sent = Counter(call.operation for call in emulator.calls)
         emulator.clear_calls()
         started = time.perf_counter()
-        results: dict[str, tuple[bool, str]] = {}
+        results: dict[str, tuple[bool, str, bool]] = {}
         for command_id in command_ids:
             results.update(gateway.command_results(REGION, command_id))
         read_seconds = time.perf_counter() - started

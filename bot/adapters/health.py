@@ -181,9 +181,9 @@ class HealthGateway:
                         return str(command["CommandId"])
         return None
 
-    def command_results(self, region: str, command_id: str) -> Answers:
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
         """Each invocation of the command: Success passes; pending says so; a failure carries its output."""
-        answers: Answers = {}
+        answers: dict[str, tuple[bool, str, bool]] = {}
         paginator = self._ssm(region).get_paginator("list_command_invocations")
         with _translated("SSM"):
             pages = paginator.paginate(
@@ -195,12 +195,12 @@ class HealthGateway:
         return answers
 
 
-def _invocation_answer(invocation: dict[str, Any]) -> tuple[bool, str]:
+def _invocation_answer(invocation: dict[str, Any]) -> tuple[bool, str, bool]:
     status = str(invocation.get("Status", "unknown"))
     if status == "Success":
-        return True, "command Success"
-    if status in _PENDING:
-        return False, f"command {status}"
+        return True, "command Success", True
+    if status in _PENDING or status == "Cancelling":
+        return False, f"command {status}", False
     output = "\n".join(
         str(plugin.get("Output", "")).strip() for plugin in invocation.get("CommandPlugins", [])
     ).strip()
@@ -209,7 +209,7 @@ def _invocation_answer(invocation: dict[str, Any]) -> tuple[bool, str]:
     detail = f"command {invocation.get('StatusDetails') or status}{code}"
     if output:
         detail += ": " + (output if len(output) <= OUTPUT_SHOWN else output[: OUTPUT_SHOWN - 1] + "…")
-    return False, detail
+    return False, detail, True
 
 
 def _status_answer(status: dict[str, Any]) -> tuple[bool, str]:

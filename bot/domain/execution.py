@@ -100,6 +100,8 @@ class CheckResult(_Model):
     passed: bool
     detail: str = ""  # what AWS answered, clipped (shown when the check fails)
     at: datetime
+    # It cannot pass any more (a command that ended Failed, or SSM refused): the server fails now.
+    final: bool = False
 
 
 class CommandRun(_Model):

@@ -242,6 +242,9 @@ def _apply(
                 kept = tuple(latest[name] for name in wanted if name in latest)
                 healthy = all(name in latest and latest[name].passed for name in wanted)
                 server = server.model_copy(update={"checks": kept, "healthy_at": now if healthy else None})
+                if ended := [r for r in kept if r.final and not r.passed]:
+                    error = clip_error(f"health check {ended[0].check} failed: {ended[0].detail}")
+                    server = move_server(server, ServerStatus.FAILED, error=error)
             servers.append(server)
         chunks.append(chunk.model_copy(update={"servers": tuple(servers)}))
     return wave.model_copy(update={"chunks": tuple(chunks)})

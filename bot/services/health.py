@@ -16,6 +16,8 @@ from bot.services.ports import HealthChecks
 logger = logging.getLogger(__name__)
 
 Results = dict[str, tuple[CheckResult, ...]]
+# (passed, what AWS said, final: it cannot pass any more) by instance id.
+Answers = dict[str, tuple[bool, str, bool]]
 
 
 class HealthObserver:
@@ -34,41 +36,48 @@ class HealthObserver:
                     logger.warning("health check %s deferred: %s", check, error)
                     continue
                 except HealthCheckRefused as error:
-                    refusal = (False, f"{error.service} refused: {error.code}: {error.message}")
+                    refusal = (False, f"{error.service} refused: {error.code}: {error.message}", False)
                     answers = dict.fromkeys(target.instance_ids, refusal)
                 for instance_id in target.instance_ids:
-                    passed, detail = answers.get(instance_id, (False, "no answer"))
-                    found[instance_id].append(CheckResult(check=check, passed=passed, detail=detail, at=now))
+                    passed, detail, final = answers.get(instance_id, (False, "no answer", False))
+                    found[instance_id].append(
+                        CheckResult(check=check, passed=passed, detail=detail, at=now, final=final)
+                    )
         return {instance_id: tuple(results) for instance_id, results in found.items()}
 
-    def _ask(self, check: str, target: health.Target) -> dict[str, tuple[bool, str]]:
-        if check == "ec2_status":
-            return self._checks.instance_status(target.region, target.instance_ids)
-        if check == "ssm_online":
-            return self._checks.agents_online(target.region, target.instance_ids)
+    def _ask(self, check: str, target: health.Target) -> Answers:
         if check == "ssm_command":
             return self._commands(target)
-        return self._alarms(target)
+        if check == "ec2_status":
+            answers = self._checks.instance_status(target.region, target.instance_ids)
+        elif check == "ssm_online":
+            answers = self._checks.agents_online(target.region, target.instance_ids)
+        else:
+            answers = self._alarms(target)
+        return {key: (passed, detail, False) for key, (passed, detail) in answers.items()}
 
-    def _commands(self, target: health.Target) -> dict[str, tuple[bool, str]]:
+    def _commands(self, target: health.Target) -> Answers:
         """ssm_command: the invocations of the batches holding unhealthy instances (one
-        ListCommandInvocations per 50); an instance in no batch yet waits for its other checks."""
-        waiting = (False, "command not sent yet: it waits for the instance's checks")
-        answers = dict.fromkeys(target.instance_ids, waiting)
+        ListCommandInvocations per 50); an instance in no batch yet waits for its instance checks. A
+        command that ended other than Success, or that SSM refused, is final: it is never sent again."""
+        answers: Answers = dict.fromkeys(
+            target.instance_ids, (False, "command not sent yet: it waits for the instance's checks", False)
+        )
         unhealthy = set(target.instance_ids)
         for run in target.commands:
-            if not unhealthy.intersection(run.instance_ids):
+            mine = unhealthy.intersection(run.instance_ids)
+            if not mine:
                 continue
             if run.error is not None:
-                answers.update(dict.fromkeys(unhealthy.intersection(run.instance_ids), (False, run.error)))
+                answers.update(dict.fromkeys(mine, (False, run.error, True)))
             elif run.command_id is None:
-                answers.update(
-                    dict.fromkeys(unhealthy.intersection(run.instance_ids), (False, "command sending"))
-                )
+                answers.update(dict.fromkeys(mine, (False, "command sending", False)))
             else:
                 found = self._checks.command_results(target.region, run.command_id)
-                for instance_id in unhealthy.intersection(run.instance_ids):
-                    answers[instance_id] = found.get(instance_id, (False, "command not listed by SSM yet"))
+                for instance_id in mine:
+                    answers[instance_id] = found.get(
+                        instance_id, (False, "command not listed by SSM yet", False)
+                    )
         return answers
 
     def send_commands(

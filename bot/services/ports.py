@@ -241,9 +241,9 @@ class HealthChecks(Protocol):
         """ListCommands of this document since then: the CommandId of the one with this Comment."""
         ...
 
-    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str]]:
-        """ListCommandInvocations: by instance id, Success, or what is pending, or the failure and its
-        output."""
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+        """ListCommandInvocations: by instance id (passed, what SSM said, ended): Success, or what is
+        pending, or how it ended (Failed, TimedOut, Cancelled) with its output."""
         ...
 
 

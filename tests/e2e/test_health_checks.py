@@ -8,7 +8,7 @@ The package's sandbox runs at 600x: an emulated minute is 0.1 real second."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +326,11 @@ def test_a_command_that_exits_1_fails_its_server_with_stderr_escaped_and_on_fail
     assert bad.status is ServerStatus.FAILED
     assert bad.error is not None and "health check ssm_command failed" in bad.error
     assert "command Failed (exit 1)" in bad.error and "returned error: 503 <Service Unavailable>" in bad.error
+    # Failed is final: the server fails when SSM says so, not at the 10m health timeout.
+    assert bad.error.startswith("health check ssm_command failed: command Failed (exit 1)")
+    web = execution.waves[0]
+    assert web.end_time and web.checks_started_at
+    assert web.end_time - web.checks_started_at < timedelta(minutes=10)
     assert good.status is ServerStatus.LAUNCHED and good.healthy_at is not None
     assert len(starts(box, execution.execution_id)) == 1  # Apps never reached DRS
     texts = thread_texts(box, execution)

@@ -146,7 +146,7 @@ def test_run_commands_follow_the_clock_with_a_failing_and_a_hanging_one_through_
     second = gateway.send_command(
         REGION, "AWS-RunShellScript", {"commands": ["true"]}, ids[50:], 600, "run 2"
     )
-    assert gateway.command_results(REGION, first)[ids[0]] == (False, "command InProgress")
+    assert gateway.command_results(REGION, first)[ids[0]] == (False, "command InProgress", False)
     # Found again by its Comment, among the document's commands since the claim; not another's.
     assert gateway.find_command(REGION, "AWS-RunShellScript", "run 2", sent_at) == second
     assert gateway.find_command(REGION, "AWS-RunPowerShellScript", "run 2", sent_at) is None
@@ -158,10 +158,11 @@ def test_run_commands_follow_the_clock_with_a_failing_and_a_hanging_one_through_
         False,
         "command Failed (exit 1): ----------ERROR-------\n"
         "curl: (22) The requested URL returned error: 503 <Service Unavailable>",
+        True,  # ended: the server fails now
     )
-    assert results[instances[hanging]] == (False, "command InProgress")
+    assert results[instances[hanging]] == (False, "command InProgress", False)
     assert {results[i] for i in ids if i not in (instances[failing], instances[hanging])} == {
-        (True, "command Success")
+        (True, "command Success", True)
     }
     # 50 invocations a page: the first command's 50 take one call each time.
     pages = [

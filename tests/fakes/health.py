@@ -51,10 +51,13 @@ class FakeHealthChecks:
                 return command_id
         return None
 
-    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str]]:
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
         self._call("command_results", region, (command_id,))
         _, ids, _, _ = self.commands[command_id]
-        return {i: (False, self.failing[i]) if i in self.failing else (True, "command Success") for i in ids}
+        return {
+            i: (False, self.failing[i], True) if i in self.failing else (True, "command Success", True)
+            for i in ids
+        }
 
     def instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
         return self._answer("ec2_status", region, instance_ids, "instance status ok, system status ok")

@@ -260,3 +260,29 @@ def test_commands_are_claimed_in_batches_of_50_for_instances_that_passed_the_oth
     assert health.unsent_commands(recorded) == refs[1:]
     comment = health.command_comment(claimed.execution_id, refs[1])
     assert claimed.execution_id in comment and comment.endswith("wave 0 batch 1") and len(comment) <= 100
+
+
+def test_a_final_failure_fails_its_server_at_once_not_at_the_timeout() -> None:
+    check = HealthCheck(ssm_command={"document": "AWS-RunShellScript"}, timeout=600)
+    ex = with_wave(execution(2, 1), 0, options=WaveOptions(health_check=check, on_failure=OnFailure.STOP))
+    d = complete_wave(started(ex, 0), 0, 540)
+    d = engine.advance(d.execution, observe(), at(550), LIMITS)  # CHECKING
+    first, second = (s.instance_id or "" for s in d.execution.waves[0].servers())
+
+    def said(instance_id: str, passed: bool, detail: str, final: bool) -> tuple[CheckResult, ...]:
+        return (
+            CheckResult(check="ssm_online", passed=True, at=at(600)),
+            CheckResult(check="ssm_command", passed=passed, detail=detail, at=at(600), final=final),
+        )
+
+    facts = {
+        first: said(first, True, "command Success", True),
+        second: said(second, False, "command Failed (exit 1): 503", True),
+    }
+    d = engine.advance(d.execution, observe().model_copy(update={"health": facts}), at(600), LIMITS)
+    servers = list(d.execution.waves[0].servers())
+    assert servers[0].healthy_at == at(600)
+    assert servers[1].status is ServerStatus.FAILED
+    assert servers[1].error == "health check ssm_command failed: command Failed (exit 1): 503"
+    assert d.execution.waves[0].status is WaveStatus.PARTIAL  # at 600 s: the 10m timeout is far off
+    assert d.execution.status is ExecutionStatus.FAILED  # on_failure: stop
