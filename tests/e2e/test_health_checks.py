@@ -292,6 +292,11 @@ def test_a_command_that_succeeds_everywhere_is_sent_once_per_50_instances_and_th
         assert call.params["Parameters"] == {"commands": ["curl -f localhost:8080/health"]}
         assert call.params["TimeoutSeconds"] == 300
         assert execution.execution_id in call.params["Comment"]
+    history = to_history(execution)["Waves"][0]["Commands"]
+    assert [(c["Batch"], tuple(c["InstanceIds"])) for c in history] == [
+        (run.batch, run.instance_ids) for run in web.commands
+    ]
+    assert {c["CommandId"] for c in history} == {run.command_id for run in web.commands}
     assert {run.command_id for run in web.commands} == {
         call.response["Command"]["CommandId"] for call in sent
     }
