@@ -86,6 +86,8 @@ def claim_commands(execution: Execution, now: datetime) -> tuple[Execution, list
     alarms, which the command's application may be what turns green) and are in no batch yet, claimed
     at `now`. Save
     the execution before sending them: the claim is what stops a second tick sending them again."""
+    if execution.cancelling:
+        return execution, []  # nobody waits for the checks any more: send nothing new
     waves = list(execution.waves)
     claimed: list[CommandRef] = []
     for wave in execution.waves:

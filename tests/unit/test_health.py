@@ -253,6 +253,8 @@ def test_commands_are_claimed_in_batches_of_50_for_instances_that_passed_the_oth
     assert ids[0] not in {i for r in runs for i in r.instance_ids}
     assert refs == [health.CommandRef(0, 0), health.CommandRef(0, 1)]
     assert health.unsent_commands(claimed) == refs
+    cancelled = engine.request_cancel(d.execution, "U1", at(560)).execution
+    assert health.claim_commands(cancelled, at(560)) == (cancelled, [])  # a cancel sends nothing new
     # Claimed once: a second look claims nothing more until the last agent is Online.
     assert health.claim_commands(claimed, at(570)) == (claimed, [])
     recorded = health.record_command(claimed, refs[0], "cmd-1")
