@@ -87,6 +87,7 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
             lambda region: _client("ec2", server.url),
             lambda region: _client("ssm", server.url),
             lambda region: _client("cloudwatch", moto.url),
+            lambda region: _client("ssm", server.url),
         )
         gateway.instance_status(REGION, instances[:1])  # clients made, models loaded: not timed
         gateway.agents_online(REGION, instances[:1])
@@ -98,7 +99,30 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
         states = gateway.alarm_states(REGION, names)
         seconds = time.perf_counter() - started
         counted = Counter(call.operation for call in emulator.calls)
+        # ssm_command: the tick that claims sends one SendCommand per 50 instances (their agents are
+        # Online by now); each tick after reads one ListCommandInvocations page per 50 until all end.
+        clock.advance(1800)  # every agent Online (the last jobs' instances run later)
+        emulator.clear_calls()
+        started = time.perf_counter()
+        command_ids = [
+            gateway.send_command(REGION, "AWS-RunShellScript", {"commands": ["true"]}, batch, 600, f"b{n}")
+            for n, batch in enumerate(instances[start : start + 50] for start in range(0, len(instances), 50))
+        ]
+        send_seconds = time.perf_counter() - started
+        sent = Counter(call.operation for call in emulator.calls)
+        emulator.clear_calls()
+        started = time.perf_counter()
+        results: dict[str, tuple[bool, str, bool]] = {}
+        for command_id in command_ids:
+            results.update(gateway.command_results(REGION, command_id))
+        read_seconds = time.perf_counter() - started
+        read = Counter(call.operation for call in emulator.calls)
     return {
+        "SendCommand": sent["SendCommand"],
+        "ListCommandInvocations": read["ListCommandInvocations"],
+        "invocations": len(results),
+        "send_seconds": send_seconds,
+        "read_seconds": read_seconds,
         "instances": len(instances),
         "alarms": len(states),
         "DescribeInstanceStatus": counted["DescribeInstanceStatus"],
@@ -207,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         f"DescribeInstanceInformation {calls['DescribeInstanceInformation']}, DescribeAlarms {calls['DescribeAlarms']} "
         f"({calls['seconds']:.2f} s against the local emulator; {calls['unhealthy']} initializing, "
         f"{calls['agents_online']} agents Online)"
+    )
+    print(
+        f"ssm_command at {calls['instances']} instances: the claiming tick {calls['SendCommand']} SendCommand "
+        f"({calls['send_seconds']:.2f} s), each tick after {calls['ListCommandInvocations']} "
+        f"ListCommandInvocations for {calls['invocations']} invocations ({calls['read_seconds']:.2f} s)"
     )
     with tempfile.TemporaryDirectory() as directory:
         plans, first, second = write_plans(Path(directory))

@@ -35,6 +35,8 @@ class ServerBehaviour(BaseModel):
     # Health checks: its recovery instances' EC2 instance status check, and their SSM agent.
     status_check: Literal["passing", "failing"] = "passing"
     ssm_agent: Literal["online", "offline"] = "online"
+    # What a Run Command (health_check.ssm_command) does there: exits 0, exits 1, or never ends.
+    ssm_command: Literal["success", "failing", "hanging"] = "success"
 
     @field_validator("event")
     @classmethod

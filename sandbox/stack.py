@@ -282,11 +282,16 @@ class SandboxStack:
             hold = behaviour.reverse_not_ready_seconds
             if hold:
                 self.drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
-            if behaviour.status_check == "failing" or behaviour.ssm_agent == "offline":
+            if (
+                behaviour.status_check == "failing"
+                or behaviour.ssm_agent == "offline"
+                or behaviour.ssm_command != "success"
+            ):
                 self.drs.set_instance_health(
                     server_id,
                     status_check_fails=behaviour.status_check == "failing",
                     agent_offline=behaviour.ssm_agent == "offline",
+                    command=behaviour.ssm_command,
                 )
         for name, state in self.config.alarms.items():
             self.set_alarm(name, state)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.aws import HEALTH_CONFIG
@@ -21,6 +23,12 @@ from bot.errors import HealthCheckRefused, HealthCheckUnavailable
 INSTANCE_IDS_PER_STATUS_CALL = 100  # DescribeInstanceStatus: at most 100 explicit instance ids
 INSTANCE_IDS_PER_PING_CALL = 50  # DescribeInstanceInformation: MaxResults is at most 50
 ALARMS_PER_CALL = 100  # DescribeAlarms: AlarmNames holds at most 100
+INVOCATIONS_PER_CALL = 50  # ListCommandInvocations / ListCommands: MaxResults is at most 50
+OUTPUT_SHOWN = 500  # of an invocation's output, in the check's detail (clipped further when kept)
+# SendCommand is not idempotent: sent once, never retried by botocore. A claim left without its
+# CommandId is looked up by its Comment (ListCommands) on the next tick before it is sent again.
+SEND_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=15)
+_PENDING = {"Pending", "InProgress", "Delayed"}
 _UNAVAILABLE = {
     "Throttling",
     "ThrottlingException",
@@ -65,6 +73,10 @@ def ssm_client(region: str) -> Any:
     return boto3.client("ssm", region_name=region, config=HEALTH_CONFIG)
 
 
+def ssm_send_client(region: str) -> Any:
+    return boto3.client("ssm", region_name=region, config=SEND_CONFIG)
+
+
 def cloudwatch_client(region: str) -> Any:
     return boto3.client("cloudwatch", region_name=region, config=HEALTH_CONFIG)
 
@@ -75,9 +87,11 @@ class HealthGateway:
         ec2: ClientFactory = ec2_client,
         ssm: ClientFactory = ssm_client,
         cloudwatch: ClientFactory = cloudwatch_client,
+        ssm_send: ClientFactory = ssm_send_client,
     ) -> None:
         self._ec2 = _Clients(ec2)
         self._ssm = _Clients(ssm)
+        self._ssm_send = _Clients(ssm_send)
         self._cloudwatch = _Clients(cloudwatch)
 
     def instance_status(self, region: str, instance_ids: Sequence[str]) -> Answers:
@@ -131,6 +145,71 @@ class HealthGateway:
         for name in names:
             answers.setdefault(name, (False, f"alarm {name} does not exist in {region}"))
         return answers
+
+    def send_command(
+        self,
+        region: str,
+        document: str,
+        parameters: Mapping[str, Sequence[str]],
+        instance_ids: Sequence[str],
+        timeout_seconds: int,
+        comment: str,
+    ) -> str:
+        """SendCommand once to up to 50 instances: its CommandId."""
+        with _translated("SSM"):
+            response = self._ssm_send(region).send_command(
+                DocumentName=document,
+                Parameters={key: list(values) for key, values in parameters.items()},
+                InstanceIds=list(instance_ids),
+                TimeoutSeconds=timeout_seconds,
+                Comment=comment,
+            )
+        return str(response["Command"]["CommandId"])
+
+    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+        """The command of this document with this Comment, sent since then (a minute's leeway for clocks)."""
+        after = (since - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        paginator = self._ssm(region).get_paginator("list_commands")
+        with _translated("SSM"):
+            pages = paginator.paginate(
+                Filters=[{"key": "DocumentName", "value": document}, {"key": "InvokedAfter", "value": after}],
+                PaginationConfig={"PageSize": INVOCATIONS_PER_CALL},
+            )
+            for page in pages:
+                for command in page.get("Commands", []):
+                    if command.get("Comment") == comment:
+                        return str(command["CommandId"])
+        return None
+
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+        """Each invocation of the command: Success passes; pending says so; a failure carries its output."""
+        answers: dict[str, tuple[bool, str, bool]] = {}
+        paginator = self._ssm(region).get_paginator("list_command_invocations")
+        with _translated("SSM"):
+            pages = paginator.paginate(
+                CommandId=command_id, Details=True, PaginationConfig={"PageSize": INVOCATIONS_PER_CALL}
+            )
+            for page in pages:
+                for invocation in page.get("CommandInvocations", []):
+                    answers[invocation["InstanceId"]] = _invocation_answer(invocation)
+        return answers
+
+
+def _invocation_answer(invocation: dict[str, Any]) -> tuple[bool, str, bool]:
+    status = str(invocation.get("Status", "unknown"))
+    if status == "Success":
+        return True, "command Success", True
+    if status in _PENDING or status == "Cancelling":
+        return False, f"command {status}", False
+    output = "\n".join(
+        str(plugin.get("Output", "")).strip() for plugin in invocation.get("CommandPlugins", [])
+    ).strip()
+    codes = {plugin.get("ResponseCode") for plugin in invocation.get("CommandPlugins", [])} - {None, 0}
+    code = f" (exit {', '.join(str(c) for c in sorted(codes))})" if codes else ""
+    detail = f"command {invocation.get('StatusDetails') or status}{code}"
+    if output:
+        detail += ": " + (output if len(output) <= OUTPUT_SHOWN else output[: OUTPUT_SHOWN - 1] + "…")
+    return False, detail, True
 
 
 def _status_answer(status: dict[str, Any]) -> tuple[bool, str]:

@@ -100,6 +100,20 @@ class CheckResult(_Model):
     passed: bool
     detail: str = ""  # what AWS answered, clipped (shown when the check fails)
     at: datetime
+    # It cannot pass any more (a command that ended Failed, or SSM refused): the server fails now.
+    final: bool = False
+
+
+class CommandRun(_Model):
+    """health_check.ssm_command (#15): one SendCommand to a batch of up to 50 of a wave's instances,
+    claimed (saved) before the call, its CommandId recorded after; a claim without it is looked up
+    (ListCommands, by `comment`) before it is ever sent again."""
+
+    batch: int
+    instance_ids: tuple[str, ...]
+    claimed_at: datetime
+    command_id: str | None = None
+    error: str | None = None  # SSM refused it for good: its instances fail the check with this
 
 
 class ServerRun(_Model):
@@ -207,6 +221,7 @@ class WaveRun(_Model):
     healthy_reported: int = 0  # healthy servers the thread last heard of
     chunks: tuple[Chunk, ...]
     hooks: tuple[HookRun, ...] = ()  # hooks (#15): laid out when their phase begins
+    commands: tuple[CommandRun, ...] = ()  # health_check.ssm_command: its batches, as claimed
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.execution import (
     CheckResult,
+    CommandRun,
     Execution,
     ServerRun,
     ServerStatus,
@@ -27,6 +28,8 @@ DETAIL_LIMIT = 300
 # The thread hears of progress when this share of the wave's servers more turned healthy.
 REPORT_STEP = 4  # a quarter
 FAILING_LISTED = 10
+INSTANCES_PER_COMMAND = 50  # SendCommand's InstanceIds: at most 50
+INSTANCE_CHECKS = ("ec2_status", "ssm_online")  # what a server passes before its command is sent
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,15 @@ class Target:
     region: str
     health: HealthCheck
     instance_ids: tuple[str, ...]
+    commands: tuple[CommandRun, ...] = ()  # ssm_command: the batches sent or claimed so far
+
+
+@dataclass(frozen=True)
+class CommandRef:
+    """One ssm_command batch of a wave."""
+
+    wave: int
+    batch: int
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,74 @@ def targets(execution: Execution) -> list[Target]:
             continue
         ids = tuple(s.instance_id for s in _unconfirmed(wave.servers()) if s.instance_id)
         if ids:
-            found.append(Target(wave.index, wave.region, wave.options.health_check, ids))
+            found.append(Target(wave.index, wave.region, wave.options.health_check, ids, wave.commands))
     return found
+
+
+def claim_commands(execution: Execution, now: datetime) -> tuple[Execution, list[CommandRef]]:
+    """ssm_command: batches of up to 50 of each CHECKING wave's unhealthy instances that passed the
+    instance's own checks (its SSM agent Online; EC2's status checks if asked for: not the wave's
+    alarms, which the command's application may be what turns green) and are in no batch yet, claimed
+    at `now`. Save
+    the execution before sending them: the claim is what stops a second tick sending them again."""
+    if execution.cancelling:
+        return execution, []  # nobody waits for the checks any more: send nothing new
+    waves = list(execution.waves)
+    claimed: list[CommandRef] = []
+    for wave in execution.waves:
+        health = wave.options.health_check
+        if wave.status is not WaveStatus.CHECKING or health is None or health.ssm_command is None:
+            continue
+        others = [name for name in health.checks() if name in INSTANCE_CHECKS]
+        batched = {instance_id for run in wave.commands for instance_id in run.instance_ids}
+        ready = []
+        for server in _unconfirmed(wave.servers()):
+            latest = {r.check: r for r in server.checks}
+            passed = all(name in latest and latest[name].passed for name in others)
+            if server.instance_id and server.instance_id not in batched and passed:
+                ready.append(server.instance_id)
+        runs = list(wave.commands)
+        for start in range(0, len(ready), INSTANCES_PER_COMMAND):
+            batch = tuple(ready[start : start + INSTANCES_PER_COMMAND])
+            runs.append(CommandRun(batch=len(runs), instance_ids=batch, claimed_at=now))
+            claimed.append(CommandRef(wave.index, len(runs) - 1))
+        waves[wave.index] = wave.model_copy(update={"commands": tuple(runs)})
+    if not claimed:
+        return execution, []
+    return execution.model_copy(update={"waves": tuple(waves)}), claimed
+
+
+def unsent_commands(execution: Execution) -> list[CommandRef]:
+    """Claimed batches without a CommandId or a refusal: a tick claimed them and may have crashed."""
+    return [
+        CommandRef(wave.index, run.batch)
+        for wave in execution.waves
+        if wave.status is WaveStatus.CHECKING
+        for run in wave.commands
+        if run.command_id is None and run.error is None
+    ]
+
+
+def command_comment(execution_id: str, ref: CommandRef) -> str:
+    """SendCommand's Comment (at most 100 characters), how a claim is found again after a crash."""
+    return f"drs-chatops {execution_id} wave {ref.wave} batch {ref.batch}"[:100]
+
+
+def record_command(
+    execution: Execution, ref: CommandRef, command_id: str | None = None, error: str | None = None
+) -> Execution:
+    """The CommandId SSM gave a claimed batch, or its refusal (never sent again either way)."""
+    wave = execution.waves[ref.wave]
+    runs = list(wave.commands)
+    run = runs[ref.batch]
+    if run.command_id is not None or run.error is not None:
+        return execution  # recorded by another tick meanwhile
+    runs[ref.batch] = run.model_copy(
+        update={"command_id": command_id, "error": clip_error(error) if error else None}
+    )
+    waves = list(execution.waves)
+    waves[ref.wave] = wave.model_copy(update={"commands": tuple(runs)})
+    return execution.model_copy(update={"waves": tuple(waves)})
 
 
 def needs_checks(wave: WaveRun) -> bool:
@@ -166,6 +244,9 @@ def _apply(
                 kept = tuple(latest[name] for name in wanted if name in latest)
                 healthy = all(name in latest and latest[name].passed for name in wanted)
                 server = server.model_copy(update={"checks": kept, "healthy_at": now if healthy else None})
+                if ended := [r for r in kept if r.final and not r.passed]:
+                    error = clip_error(f"health check {ended[0].check} failed: {ended[0].detail}")
+                    server = move_server(server, ServerStatus.FAILED, error=error)
             servers.append(server)
         chunks.append(chunk.model_copy(update={"servers": tuple(servers)}))
     return wave.model_copy(update={"chunks": tuple(chunks)})

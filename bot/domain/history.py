@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain.execution import Execution, HookRun, ServerRun, WaveRun
+from bot.domain.execution import CommandRun, Execution, HookRun, ServerRun, WaveRun
 
 
 def epoch(moment: datetime | None) -> int | None:
@@ -125,6 +125,18 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "Servers": [_server(server, wave.optional) for server in wave.servers()],
         # hooks (#15): only where the wave has hooks, so the history of other waves keeps its shape.
         **({"Hooks": [_hook(hook) for hook in wave.hooks]} if wave.hooks else {}),
+        # health_check.ssm_command: each batch's SendCommand, so an auditor finds it in SSM.
+        **({"Commands": [_command(run) for run in wave.commands]} if wave.commands else {}),
+    }
+
+
+def _command(run: CommandRun) -> dict[str, Any]:
+    return {
+        "Batch": run.batch,
+        "CommandId": run.command_id,
+        "InstanceIds": list(run.instance_ids),
+        "ClaimTime": epoch(run.claimed_at),
+        "Error": run.error,
     }
 
 

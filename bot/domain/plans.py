@@ -119,7 +119,10 @@ AlarmName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 MAX_ALARMS = 100
 DEFAULT_HEALTH_TIMEOUT = 15 * 60
 MIN_HEALTH_TIMEOUT = 60  # status checks take a minute or two to first report after boot
-HEALTH_CHECKS = ("ec2_status", "ssm_online", "alarms")  # in the order they are shown
+HEALTH_CHECKS = ("ec2_status", "ssm_online", "ssm_command", "alarms")  # in the order they are shown
+# SendCommand's TimeoutSeconds (botocore's model): how long SSM tries to deliver it before it gives up.
+MIN_COMMAND_TIMEOUT, MAX_COMMAND_TIMEOUT = 30, 2592000
+DEFAULT_COMMAND_TIMEOUT = 10 * 60
 
 
 class HealthCheck(_Options):
@@ -129,13 +132,20 @@ class HealthCheck(_Options):
     ec2_status: StrictBool = False
     # The SSM agent reports Online (DescribeInstanceInformation).
     ssm_online: StrictBool = False
+    # ssm_command (#15): a Run Command document on the servers (SendCommand); each invocation Success.
+    ssm_command: HealthCommand | None = None
     # These CloudWatch alarms are OK (DescribeAlarms): the wave's application is up.
     alarms: tuple[AlarmName, ...] = ()
     # Servers not healthy this long after the wave's checks began are FAILED with the failing check.
     timeout: Seconds = DEFAULT_HEALTH_TIMEOUT
 
     def checks(self) -> tuple[str, ...]:
-        return tuple(name for name in HEALTH_CHECKS if getattr(self, name))
+        # A command goes only to instances whose SSM agent is Online (SendCommand refuses the others).
+        return tuple(
+            name
+            for name in HEALTH_CHECKS
+            if getattr(self, name) or (name == "ssm_online" and self.ssm_command is not None)
+        )
 
 
 # Patterns from botocore's service models, so that what validates is what AWS accepts: SSM's
@@ -223,6 +233,29 @@ class Automation(_Strict):
         if self.role is not None and "AutomationAssumeRole" in self.parameters:
             raise ValueError("parameters: AutomationAssumeRole is given by role; write it once")
         return self
+
+
+class HealthCommand(_Options):
+    """health_check.ssm_command: a Run Command document (SendCommand) run on each launched server."""
+
+    document: DocumentName
+    parameters: Annotated[dict[str, tuple[str, ...]], BeforeValidator(_parameters)] = Field(
+        default_factory=dict
+    )
+    # SendCommand's TimeoutSeconds: a command not delivered by then is not run (TimedOut).
+    timeout: Seconds = DEFAULT_COMMAND_TIMEOUT
+
+    @model_validator(mode="after")
+    def _timeout_within_ssm(self) -> HealthCommand:
+        if not MIN_COMMAND_TIMEOUT <= self.timeout <= MAX_COMMAND_TIMEOUT:
+            raise ValueError(
+                f"timeout: SSM takes {duration_text(MIN_COMMAND_TIMEOUT)} to {duration_text(MAX_COMMAND_TIMEOUT)} "
+                f"for a command (SendCommand's TimeoutSeconds), not {duration_text(self.timeout)}"
+            )
+        return self
+
+
+HealthCheck.model_rebuild()
 
 
 class LambdaHook(_Strict):

@@ -224,6 +224,28 @@ class HealthChecks(Protocol):
 
     def alarm_states(self, region: str, names: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
 
+    def send_command(
+        self,
+        region: str,
+        document: str,
+        parameters: Mapping[str, Sequence[str]],
+        instance_ids: Sequence[str],
+        timeout_seconds: int,
+        comment: str,
+    ) -> str:
+        """SendCommand (ssm_command), at most 50 instances, sent once (never retried: not idempotent):
+        its CommandId."""
+        ...
+
+    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+        """ListCommands of this document since then: the CommandId of the one with this Comment."""
+        ...
+
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+        """ListCommandInvocations: by instance id (passed, what SSM said, ended): Success, or what is
+        pending, or how it ended (Failed, TimedOut, Cancelled) with its output."""
+        ...
+
 
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,6 +174,8 @@ class Ticking:
                 execution = self._run_hooks(execution, decision.hook_starts)
             if decision.starts or decision.reconcile:
                 execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+            if self._health is not None:  # health_check.ssm_command: claim, send, record
+                execution = self._health.send_commands(execution, now, self._claim, self._record)
         except DrsError as error:
             logger.warning("DRS unavailable during the tick of %s: %s", execution_id, error)
         except StaleExecution:
@@ -334,6 +336,16 @@ class Ticking:
         for region, run_ids in by_region.items():
             results.update(self._hooks.automations(region, run_ids))
         return results
+
+    def _claim(self, claimed: Execution, read: Execution) -> Execution:
+        """Saved only on the version read: another tick that saved meanwhile claims in its stead."""
+        return self._store.save(claimed, read, ())
+
+    def _record(self, execution: Execution, apply: Callable[[Execution], Execution]) -> Execution:
+        """What was called is recorded even if another tick saved meanwhile, on its version."""
+        done = self._work.run_from(execution, lambda latest: Outcome(None, apply(latest), ()))
+        assert done.execution is not None
+        return done.execution
 
     def _run_hooks(self, execution: Execution, refs: Sequence[hooks.HookRef]) -> Execution:
         """hooks (#15): call the claimed hooks (saved as STARTING), then record what happened."""

@@ -120,6 +120,12 @@ def wave_options_text(options: WaveOptions) -> list[str]:
     if options.health_check is not None:
         check = options.health_check
         names = list(check.checks()[:-1] if check.alarms else check.checks())
+        if check.ssm_command is not None:
+            command = check.ssm_command
+            given = "; ".join(f"{key}: {' '.join(values)}" for key, values in command.parameters.items())
+            names[names.index("ssm_command")] = (
+                f"ssm_command {command.document}" + (f" ({given})" if given else "") + " Success"
+            )
         if check.alarms:
             names.append("alarms " + ", ".join(check.alarms) + " OK")
         shown.append(f"health check: {', '.join(names)} within {duration(check.timeout)}")

@@ -155,16 +155,26 @@ def reset(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -
 
 
 def instance_health(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
-    """{"sourceServerID", "statusCheck": "failing"|"passing", "agent": "offline"|"online"}: the health
-    EC2 and SSM report for the recovery instances this server launches."""
-    check, agent = body.get("statusCheck"), body.get("agent")
-    if check not in (None, "failing", "passing") or agent not in (None, "offline", "online"):
-        raise AdminError(400, "statusCheck is failing or passing; agent is offline or online")
+    """{"sourceServerID", "statusCheck": "failing"|"passing", "agent": "offline"|"online", "command":
+    "success"|"failing"|"hanging"}: the health EC2 and SSM report for the recovery instances this
+    server launches, and what a Run Command does on them."""
+    check, agent, command = body.get("statusCheck"), body.get("agent"), body.get("command")
+    if (
+        check not in (None, "failing", "passing")
+        or agent not in (None, "offline", "online")
+        or command not in (None, "success", "failing", "hanging")
+    ):
+        raise AdminError(
+            400,
+            "statusCheck is failing or passing; agent is offline or online; command is success, "
+            "failing or hanging",
+        )
     try:
         emu.set_instance_health(
             _require(body, "sourceServerID"),
             status_check_fails=None if check is None else check == "failing",
             agent_offline=None if agent is None else agent == "offline",
+            command=command,
         )
     except KeyError as error:
         raise AdminError(404, str(error)) from None

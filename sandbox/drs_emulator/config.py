@@ -57,6 +57,8 @@ class Timings:
     # both EC2 status checks pass (initializing before), and the SSM agent registers Online.
     status_checks_pass: float = 120.0
     ssm_agent_online: float = 60.0
+    # A Run Command (health_check.ssm_command) ends this long after SendCommand (InProgress before).
+    command_runs: float = 20.0
 
     def with_changes(self, **changes: float) -> Timings:
         return replace(self, **changes)

@@ -625,9 +625,13 @@ class DrsEmulator:
         *,
         status_check_fails: bool | None = None,
         agent_offline: bool | None = None,
+        command: str | None = None,
     ) -> None:
         """Faults of the recovery instances this server launches (now or later): an instance status
-        check that fails, an SSM agent that never comes Online. clear_faults() and reset() end them."""
+        check that fails, an SSM agent that never comes Online, a Run Command that is "failing" (exits
+        1) or "hanging" (never ends). clear_faults() and reset() end them."""
+        if command not in (None, "success", "failing", "hanging"):
+            raise ValueError(f"command is success, failing or hanging, not {command!r}")
         with self._lock:
             self._find_server(source_server_id)
             faults = self._instance_faults.setdefault(source_server_id, instance_health.InstanceFaults())
@@ -635,6 +639,8 @@ class DrsEmulator:
                 faults.status_check_fails = status_check_fails
             if agent_offline is not None:
                 faults.agent_offline = agent_offline
+            if command is not None:
+                faults.command = command
 
     def handle_service(
         self, service: str, operation: str, region: str, params: dict[str, Any] | None

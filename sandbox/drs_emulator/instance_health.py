@@ -17,6 +17,11 @@ from .state import RecoveryInstance, RegionState
 class InstanceFaults:
     status_check_fails: bool = False  # the instance status check fails (reachability failed)
     agent_offline: bool = False  # the SSM agent never comes Online
+    # What a Run Command does there: "success", "failing" (exits 1 with COMMAND_STDERR), "hanging".
+    command: str = "success"
+
+
+COMMAND_STDERR = "curl: (22) The requested URL returned error: 503 <Service Unavailable>"
 
 
 class ApiError(Exception):

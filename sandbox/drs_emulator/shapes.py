@@ -48,6 +48,13 @@ def problems(service: str, shape_name: str, value: Any, path: str = "$") -> list
         found += _size(shape, len(value), path)
         for index, item in enumerate(value):
             found += problems(service, shape["member"]["shape"], item, f"{path}[{index}]")
+    elif kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object"]
+        found += _size(shape, len(value), path)
+        for key, item in value.items():
+            found += problems(service, shape["key"]["shape"], key, f"{path}.<key {key!r}>")
+            found += problems(service, shape["value"]["shape"], item, f"{path}.{key}")
     elif kind == "string":
         if not isinstance(value, str):
             return [f"{path}: expected a string, got {value!r}"]

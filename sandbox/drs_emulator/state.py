@@ -383,6 +383,19 @@ class Job:
 
 
 @dataclass
+class SentCommand:
+    """A Run Command (SSM SendCommand) to recovery instances: its invocations follow the clock."""
+
+    id: str
+    document: str
+    parameters: dict[str, list[str]]
+    instance_ids: list[str]
+    comment: str
+    requested_at: datetime
+    timeout_seconds: int
+
+
+@dataclass
 class RegionState:
     name: str
     account: str
@@ -394,6 +407,7 @@ class RegionState:
     server_seq: int = 0
     job_seq: int = 0
     instance_seq: int = 0
+    commands: dict[str, SentCommand] = field(default_factory=dict)  # SSM Run Command, by CommandId
 
     def busy_servers(self) -> dict[str, str]:
         """Source server id -> id of the active job it is in."""

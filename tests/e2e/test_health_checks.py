@@ -8,7 +8,7 @@ The package's sandbox runs at 600x: an emulated minute is 0.1 real second."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,10 @@ APP = [sid("ha", 1)]
 IMPAIRED = [sid("hi", 1), sid("hi", 2)]  # the first's instance status check fails
 QUIET = [sid("hq", 1)]  # its SSM agent never comes Online
 ALARMED = [sid("hm", 1)]
-AFTER = [sid("hz", 1), sid("hz", 2), sid("hz", 3)]  # one per plan's second wave
+AFTER = [sid("hz", n) for n in range(1, 7)]  # one per plan's second wave
+COMMANDED = [sid("hc", n) for n in range(1, 52)]  # 51: two SendCommand batches (50 + 1)
+COMMAND_FAILS = [sid("hf", 1), sid("hf", 2)]  # the first's command exits 1
+COMMAND_HANGS = [sid("hh", 1)]  # its command never ends
 OK_ALARM, BAD_ALARM = "db-healthy-hosts", "app-5xx <errors>"
 
 PLANS = f"""
@@ -45,6 +48,12 @@ protection_groups:
   - {{name: he-after-1, region: us-east-1, source_servers: [{AFTER[0]}]}}
   - {{name: he-after-2, region: us-east-1, source_servers: [{AFTER[1]}]}}
   - {{name: he-after-3, region: us-east-1, source_servers: [{AFTER[2]}]}}
+  - {{name: he-after-4, region: us-east-1, source_servers: [{AFTER[3]}]}}
+  - {{name: he-after-5, region: us-east-1, source_servers: [{AFTER[4]}]}}
+  - {{name: he-after-6, region: us-east-1, source_servers: [{AFTER[5]}]}}
+  - {{name: he-commanded, region: us-east-1, source_servers: [{", ".join(COMMANDED)}]}}
+  - {{name: he-command-fails, region: us-east-1, source_servers: [{", ".join(COMMAND_FAILS)}]}}
+  - {{name: he-command-hangs, region: us-east-1, source_servers: [{", ".join(COMMAND_HANGS)}]}}
 plans:
   - name: plan-healthy
     waves:
@@ -80,6 +89,37 @@ plans:
         health_check: {{alarms: ["{BAD_ALARM}"], timeout: 5m}}
       - name: Apps
         protection_group: he-after-3
+  - name: plan-command
+    waves:
+      - name: Web
+        protection_group: he-commanded
+        health_check:
+          ssm_command:
+            document: AWS-RunShellScript
+            parameters: {{commands: ["curl -f localhost:8080/health"]}}
+            timeout: 5m
+          timeout: 30m
+      - name: Apps
+        protection_group: he-after-4
+  - name: plan-command-fails
+    waves:
+      - name: Web
+        protection_group: he-command-fails
+        on_failure: stop
+        health_check:
+          ssm_command: {{document: AWS-RunShellScript, parameters: {{commands: ["curl -f localhost:8080/health"]}}}}
+          timeout: 10m
+      - name: Apps
+        protection_group: he-after-5
+  - name: plan-command-hangs
+    waves:
+      - name: Web
+        protection_group: he-command-hangs
+        health_check:
+          ssm_command: {{document: AWS-RunShellScript, parameters: {{commands: ["sleep infinity"]}}}}
+          timeout: 10m
+      - name: Apps
+        protection_group: he-after-6
 """
 
 
@@ -89,8 +129,13 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     CloudWatch; the package's catalog comes back afterwards."""
     stack = sandbox.stack
     drs = stack.drs
-    drs.add_source_servers("us-east-1", ids=[*DB, *APP, *IMPAIRED, *QUIET, *ALARMED, *AFTER])
+    drs.add_source_servers(
+        "us-east-1",
+        ids=[*DB, *APP, *IMPAIRED, *QUIET, *ALARMED, *AFTER, *COMMANDED, *COMMAND_FAILS, *COMMAND_HANGS],
+    )
     drs.set_instance_health(IMPAIRED[0], status_check_fails=True)
+    drs.set_instance_health(COMMAND_FAILS[0], command="failing")
+    drs.set_instance_health(COMMAND_HANGS[0], command="hanging")
     drs.set_instance_health(QUIET[0], agent_offline=True)
     stack.set_alarm(OK_ALARM, "OK", "Threshold crossed: OK")
     stack.set_alarm(BAD_ALARM, "ALARM", "Threshold crossed: ALARM")
@@ -214,3 +259,98 @@ def test_an_alarm_in_alarm_fails_the_wave_with_cloudwatchs_reason_escaped_in_the
     texts = thread_texts(box, execution)
     assert any("app-5xx &lt;errors&gt;" in t for t in texts), texts
     assert not any("<errors>" in t for t in texts)
+
+
+def commands_sent(box: Sandbox, instance_ids: set[str]) -> list[Any]:
+    """The SendCommand calls DRS's emulator (serving SSM) received for these instances, answered."""
+    return [
+        call
+        for call in box.stack.drs.calls
+        if call.operation == "SendCommand"
+        and set(call.params["InstanceIds"]) & instance_ids
+        and call.status == 200
+    ]
+
+
+def test_a_command_that_succeeds_everywhere_is_sent_once_per_50_instances_and_the_wave_turns_healthy(
+    box: Sandbox,
+) -> None:
+    execution = drill(box, "plan-command")
+    assert execution.status is ExecutionStatus.COMPLETED
+    web = execution.waves[0]
+    assert web.status is WaveStatus.COMPLETED
+    servers = list(web.servers())
+    instances = {s.instance_id for s in servers if s.instance_id}
+    assert len(instances) == len(COMMANDED) == 51
+    assert all(s.healthy_at is not None for s in servers)
+    assert all({c.check for c in s.checks} == {"ssm_online", "ssm_command"} for s in servers)
+    sent = commands_sent(box, instances)
+    assert sorted(len(call.params["InstanceIds"]) for call in sent) == [1, 50]  # one per 50, none twice
+    assert {i for call in sent for i in call.params["InstanceIds"]} == instances
+    for call in sent:
+        assert call.params["DocumentName"] == "AWS-RunShellScript"
+        assert call.params["Parameters"] == {"commands": ["curl -f localhost:8080/health"]}
+        assert call.params["TimeoutSeconds"] == 300
+        assert execution.execution_id in call.params["Comment"]
+    history = to_history(execution)["Waves"][0]["Commands"]
+    assert [(c["Batch"], tuple(c["InstanceIds"])) for c in history] == [
+        (run.batch, run.instance_ids) for run in web.commands
+    ]
+    assert {c["CommandId"] for c in history} == {run.command_id for run in web.commands}
+    assert {run.command_id for run in web.commands} == {
+        call.response["Command"]["CommandId"] for call in sent
+    }
+    # Each server healthy only after its batch was sent, and the next wave only once SSM said Success
+    # for every invocation (the last ListCommandInvocations of each command before it).
+    _, second_start = starts(box, execution.execution_id)
+    sent_at = {i: call.time for call in sent for i in call.params["InstanceIds"]}
+    assert all(s.healthy_at and s.instance_id and s.healthy_at > sent_at[s.instance_id] for s in servers)
+    assert second_start.time >= max(s.healthy_at for s in servers if s.healthy_at)
+    for run in web.commands:
+        reads = [
+            c
+            for c in box.stack.drs.calls
+            if c.operation == "ListCommandInvocations"
+            and c.params["CommandId"] == run.command_id
+            and c.time <= second_start.time
+        ]
+        answer = reads[-1].response
+        assert answer is not None
+        statuses = {i["InstanceId"]: i["Status"] for i in answer["CommandInvocations"]}
+        assert statuses == dict.fromkeys(run.instance_ids, "Success")
+
+
+def test_a_command_that_exits_1_fails_its_server_with_stderr_escaped_and_on_failure_stop_holds(
+    box: Sandbox,
+) -> None:
+    execution = drill(box, "plan-command-fails")
+    assert execution.status is ExecutionStatus.FAILED
+    assert [w.status for w in execution.waves] == [WaveStatus.PARTIAL, WaveStatus.SKIPPED]
+    servers = {s.source_server_id: s for s in execution.waves[0].servers()}
+    bad, good = servers[COMMAND_FAILS[0]], servers[COMMAND_FAILS[1]]
+    assert bad.status is ServerStatus.FAILED
+    assert bad.error is not None and "health check ssm_command failed" in bad.error
+    assert "command Failed (exit 1)" in bad.error and "returned error: 503 <Service Unavailable>" in bad.error
+    # Failed is final: the server fails when SSM says so, not at the 10m health timeout.
+    assert bad.error.startswith("health check ssm_command failed: command Failed (exit 1)")
+    web = execution.waves[0]
+    assert web.end_time and web.checks_started_at
+    assert web.end_time - web.checks_started_at < timedelta(minutes=10)
+    assert good.status is ServerStatus.LAUNCHED and good.healthy_at is not None
+    assert len(starts(box, execution.execution_id)) == 1  # Apps never reached DRS
+    texts = thread_texts(box, execution)
+    assert any(COMMAND_FAILS[0] in t and "503 &lt;Service Unavailable&gt;" in t for t in texts), texts
+    assert not any("<Service Unavailable>" in t for t in texts)
+
+
+def test_a_command_that_never_ends_fails_at_the_health_timeout_and_on_failure_continue_runs_on(
+    box: Sandbox,
+) -> None:
+    execution = drill(box, "plan-command-hangs")
+    assert execution.status is ExecutionStatus.PARTIAL
+    assert [w.status for w in execution.waves] == [WaveStatus.FAILED, WaveStatus.COMPLETED]
+    (hung,) = execution.waves[0].servers()
+    assert hung.error is not None
+    assert hung.error.startswith("health check ssm_command failed: not healthy 10m after the checks began")
+    assert "command InProgress" in hung.error  # SSM's last word on it, read each tick
+    assert len(commands_sent(box, {hung.instance_id or ""})) == 1

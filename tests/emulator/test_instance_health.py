@@ -16,6 +16,7 @@ from bot.errors import HealthCheckRefused
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 
 from .helpers import DRILL_SECONDS, REGION, start_drill
+from .test_admin_cli import admin
 
 _SESSION = boto3.session.Session(
     aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
@@ -118,3 +119,55 @@ def test_the_gateway_turns_ec2s_refusal_into_ours(server: EmulatorServer) -> Non
     with pytest.raises(HealthCheckRefused) as refused:
         gateway.instance_status(REGION, ["i-0123456789abcdef0"])
     assert (refused.value.service, refused.value.code) == ("EC2", "InvalidInstanceID.NotFound")
+
+
+def test_run_commands_follow_the_clock_with_a_failing_and_a_hanging_one_through_the_gateway(
+    emulator: DrsEmulator, server: EmulatorServer, clock: ManualClock
+) -> None:
+    instances = launched(emulator, server, clock, 53)
+    sources = sorted(instances)
+    failing, hanging, offline = sources[:3]
+    status, _ = admin(server, "POST", "instance-health", {"sourceServerID": failing, "command": "failing"})
+    assert status == 200
+    emulator.set_instance_health(hanging, command="hanging")
+    emulator.set_instance_health(offline, agent_offline=True)
+    bad, _ = admin(server, "POST", "instance-health", {"sourceServerID": failing, "command": "exit 2"})
+    assert bad == 400
+    clock.advance(emulator.timings.ssm_agent_online)
+    ssm = client("ssm", server)
+    gateway = HealthGateway(lambda region: None, lambda region: ssm, lambda region: None, lambda region: ssm)
+    # As SSM: one instance without an Online agent refuses the whole call.
+    with pytest.raises(HealthCheckRefused) as refused:
+        gateway.send_command(REGION, "AWS-RunShellScript", {}, [instances[offline]], 600, "c")
+    assert refused.value.code == "InvalidInstanceId"
+    ids = [instances[s] for s in sources if s != offline]
+    sent_at = clock.now()
+    first = gateway.send_command(REGION, "AWS-RunShellScript", {"commands": ["true"]}, ids[:50], 600, "run 1")
+    second = gateway.send_command(
+        REGION, "AWS-RunShellScript", {"commands": ["true"]}, ids[50:], 600, "run 2"
+    )
+    assert gateway.command_results(REGION, first)[ids[0]] == (False, "command InProgress", False)
+    # Found again by its Comment, among the document's commands since the claim; not another's.
+    assert gateway.find_command(REGION, "AWS-RunShellScript", "run 2", sent_at) == second
+    assert gateway.find_command(REGION, "AWS-RunPowerShellScript", "run 2", sent_at) is None
+    assert gateway.find_command(REGION, "AWS-RunShellScript", "run 3", sent_at) is None
+    clock.advance(emulator.timings.command_runs)
+    results = {**gateway.command_results(REGION, first), **gateway.command_results(REGION, second)}
+    assert len(results) == 52
+    assert results[instances[failing]] == (
+        False,
+        "command Failed (exit 1): ----------ERROR-------\n"
+        "curl: (22) The requested URL returned error: 503 <Service Unavailable>",
+        True,  # ended: the server fails now
+    )
+    assert results[instances[hanging]] == (False, "command InProgress", False)
+    assert {results[i] for i in ids if i not in (instances[failing], instances[hanging])} == {
+        (True, "command Success", True)
+    }
+    # 50 invocations a page: the first command's 50 take one call each time.
+    pages = [
+        c
+        for c in emulator.calls
+        if c.operation == "ListCommandInvocations" and c.params["CommandId"] == first
+    ]
+    assert all(c.params["MaxResults"] == 50 for c in pages) and len(pages) == 2

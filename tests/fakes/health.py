@@ -5,9 +5,9 @@ Every call is recorded in `calls` (check, region, ids)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.errors import HealthCheckRefused, HealthCheckUnavailable
 from tests.fakes.clock import FakeClock
@@ -22,6 +22,42 @@ class FakeHealthChecks:
     unavailable: dict[str, int] = field(default_factory=dict)  # check -> calls left that are throttled
     calls: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     _first_seen: dict[str, datetime] = field(default_factory=dict)
+    # ssm_command: what was sent, by CommandId (document, ids, comment, when); `lose_answer` makes the
+    # next SendCommand send and then raise, as a tick that crashed before recording it would see.
+    commands: dict[str, tuple[str, tuple[str, ...], str, datetime]] = field(default_factory=dict)
+    lose_answer: bool = False
+
+    def send_command(
+        self,
+        region: str,
+        document: str,
+        parameters: Mapping[str, Sequence[str]],
+        instance_ids: Sequence[str],
+        timeout_seconds: int,
+        comment: str,
+    ) -> str:
+        self._call("ssm_command", region, instance_ids)
+        command_id = f"cmd-{len(self.commands) + 1:04d}"
+        self.commands[command_id] = (document, tuple(instance_ids), comment, self.clock())
+        if self.lose_answer:
+            self.lose_answer = False
+            raise RuntimeError("the tick died after SendCommand")
+        return command_id
+
+    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+        self._call("find_command", region, ())
+        for command_id, (doc, _, said, at) in self.commands.items():
+            if doc == document and said == comment and at >= since - timedelta(minutes=1):
+                return command_id
+        return None
+
+    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+        self._call("command_results", region, (command_id,))
+        _, ids, _, _ = self.commands[command_id]
+        return {
+            i: (False, self.failing[i], True) if i in self.failing else (True, "command Success", True)
+            for i in ids
+        }
 
     def instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
         return self._answer("ec2_status", region, instance_ids, "instance status ok, system status ok")

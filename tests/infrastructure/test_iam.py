@@ -99,6 +99,8 @@ NO_RESOURCE_LEVEL = {
     "drs:DescribeRecoveryInstances",
     "drs:ListTagsForResource",
     "ssm:DescribeInstanceInformation",
+    "ssm:ListCommands",
+    "ssm:ListCommandInvocations",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "logs:CreateLogDelivery",
@@ -268,6 +270,22 @@ def test_hooks_are_scoped_to_the_documents_and_functions_the_stack_names() -> No
     for role in model.resources("AWS::IAM::Role"):
         for statement in model.allowed(model.role_statements(role), "ssm:StartAutomationExecution"):
             assert statement.sid == "HookAutomationsStart", f"{role}: {statement.sid}"
+
+
+def test_health_commands_are_scoped_to_the_stacks_documents_and_to_drs_recovery_instances() -> None:
+    for role in model.resources("AWS::IAM::Role"):
+        for statement in model.allowed(model.role_statements(role), "ssm:SendCommand"):
+            assert statement.actions == ("ssm:SendCommand",), statement.sid
+            resources = [str(r["Fn::Sub"]) for r in statement.resources]
+            if statement.sid == "HealthCommandDocuments":
+                assert all(r.endswith(":document/${HealthCommandDocuments}") for r in resources)
+                assert statement.condition == {}
+            else:
+                assert statement.sid == "HealthCommandInstances", f"{role}: {statement.sid}"
+                assert resources == ["arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"]
+                assert statement.condition == {
+                    "Null": {"aws:ResourceTag/AWSElasticDisasterRecoveryManaged": "false"}
+                }
 
 
 def test_the_slack_function_may_invoke_only_itself_and_the_hook_functions() -> None:

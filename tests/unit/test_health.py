@@ -182,3 +182,109 @@ def test_drs_plan_shows_the_health_check_with_alarm_names_escaped() -> None:
     shown = replies.plan_text(catalog, "plan-x")
     assert "health check: ec2_status, alarms db &lt;up&gt; &amp; ok OK within 20m" in shown
     assert "<up>" not in shown
+
+
+COMMAND_YAML = (
+    "          ssm_command:\n            document: AWS-RunShellScript\n"
+    "            parameters: {commands: ['curl -f localhost:8080/health <ok>']}\n            timeout: 5m"
+)
+
+
+def test_ssm_command_reads_its_document_parameters_and_timeout_and_waits_for_the_agent() -> None:
+    catalog = parse_catalog(PLANS.format(health=COMMAND_YAML), "plans.yml")
+    plan = catalog.plan("plan-x")
+    assert plan is not None
+    check = plan.waves[0].options.health_check
+    assert check is not None and check.ssm_command is not None
+    assert check.ssm_command.document == "AWS-RunShellScript"
+    assert check.ssm_command.parameters == {"commands": ("curl -f localhost:8080/health <ok>",)}
+    assert check.ssm_command.timeout == 300
+    # SendCommand refuses an instance whose agent is not Online: that check comes first, implied.
+    assert check.checks() == ("ssm_online", "ssm_command")
+    from bot.slack import replies
+
+    shown = replies.plan_text(catalog, "plan-x")
+    assert (
+        "health check: ssm_online, ssm_command AWS-RunShellScript (commands: curl -f localhost:8080/health "
+        "&lt;ok&gt;) Success within 15m" in shown
+    ), shown
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("          ssm_command: {document: x}", "'x' is not an SSM document name"),
+        ("          ssm_command: {document: 'AWS RunShellScript'}", "is not an SSM document name"),
+        (
+            "          ssm_command: {document: AWS-RunShellScript, timeout: 10s}",
+            "SendCommand's TimeoutSeconds",
+        ),
+        (
+            "          ssm_command: {document: AWS-RunShellScript, timeout: 800h}",
+            "SendCommand's TimeoutSeconds",
+        ),
+        (
+            "          ssm_command: {document: AWS-RunShellScript, parameters: {commands: [1]}}",
+            "quote numbers",
+        ),
+        ("          ssm_command: {document: AWS-RunShellScript, parameters: [a]}", "parameters"),
+        ("          ssm_command: {document: AWS-RunShellScript, role: r}", "role: unknown key"),
+        ("          ssm_command: {parameters: {}}", "document"),
+        ("          ssm_command: AWS-RunShellScript", "ssm_command"),
+    ],
+)
+def test_bad_ssm_commands_are_refused_with_the_path_and_why(text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(expected in problem for problem in found), found
+
+
+def test_commands_are_claimed_in_batches_of_50_for_instances_that_passed_the_other_checks() -> None:
+    check = HealthCheck(ssm_command={"document": "AWS-RunShellScript"}, timeout=600)
+    ex = with_wave(execution(99, 1), 0, options=WaveOptions(health_check=check))
+    d = complete_wave(started(ex, 0), 0, 540)
+    d = engine.advance(d.execution, observe(), at(550), LIMITS)  # CHECKING
+    ids = [s.instance_id for s in d.execution.waves[0].servers() if s.instance_id]
+    assert len(ids) == 99
+    online = {i: (CheckResult(check="ssm_online", passed=i != ids[0], at=at(560)),) for i in ids}
+    d = engine.advance(d.execution, observe().model_copy(update={"health": online}), at(560), LIMITS)
+    claimed, refs = health.claim_commands(d.execution, at(560))
+    runs = claimed.waves[0].commands
+    assert [len(r.instance_ids) for r in runs] == [50, 48]  # the one still offline waits
+    assert ids[0] not in {i for r in runs for i in r.instance_ids}
+    assert refs == [health.CommandRef(0, 0), health.CommandRef(0, 1)]
+    assert health.unsent_commands(claimed) == refs
+    cancelled = engine.request_cancel(d.execution, "U1", at(560)).execution
+    assert health.claim_commands(cancelled, at(560)) == (cancelled, [])  # a cancel sends nothing new
+    # Claimed once: a second look claims nothing more until the last agent is Online.
+    assert health.claim_commands(claimed, at(570)) == (claimed, [])
+    recorded = health.record_command(claimed, refs[0], "cmd-1")
+    assert health.record_command(recorded, refs[0], "cmd-2") == recorded  # another tick's record stands
+    assert health.unsent_commands(recorded) == refs[1:]
+    comment = health.command_comment(claimed.execution_id, refs[1])
+    assert claimed.execution_id in comment and comment.endswith("wave 0 batch 1") and len(comment) <= 100
+
+
+def test_a_final_failure_fails_its_server_at_once_not_at_the_timeout() -> None:
+    check = HealthCheck(ssm_command={"document": "AWS-RunShellScript"}, timeout=600)
+    ex = with_wave(execution(2, 1), 0, options=WaveOptions(health_check=check, on_failure=OnFailure.STOP))
+    d = complete_wave(started(ex, 0), 0, 540)
+    d = engine.advance(d.execution, observe(), at(550), LIMITS)  # CHECKING
+    first, second = (s.instance_id or "" for s in d.execution.waves[0].servers())
+
+    def said(instance_id: str, passed: bool, detail: str, final: bool) -> tuple[CheckResult, ...]:
+        return (
+            CheckResult(check="ssm_online", passed=True, at=at(600)),
+            CheckResult(check="ssm_command", passed=passed, detail=detail, at=at(600), final=final),
+        )
+
+    facts = {
+        first: said(first, True, "command Success", True),
+        second: said(second, False, "command Failed (exit 1): 503", True),
+    }
+    d = engine.advance(d.execution, observe().model_copy(update={"health": facts}), at(600), LIMITS)
+    servers = list(d.execution.waves[0].servers())
+    assert servers[0].healthy_at == at(600)
+    assert servers[1].status is ServerStatus.FAILED
+    assert servers[1].error == "health check ssm_command failed: command Failed (exit 1): 503"
+    assert d.execution.waves[0].status is WaveStatus.PARTIAL  # at 600 s: the 10m timeout is far off
+    assert d.execution.status is ExecutionStatus.FAILED  # on_failure: stop

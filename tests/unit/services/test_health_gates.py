@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.domain import report
 from bot.domain.engine import progress_fields
 from bot.domain.events import ProgressUpdated
@@ -122,3 +124,51 @@ def test_a_throttled_check_only_waits_for_the_next_tick() -> None:
     execution = world.run(started(world))
     assert execution.status is ExecutionStatus.COMPLETED
     assert sum(1 for c in world.health.calls if c[0] == "ssm_online") > 3
+
+
+COMMAND = {"document": "AWS-RunShellScript", "parameters": {"commands": ["curl -f localhost:8080/health"]}}
+
+
+def test_a_tick_that_dies_after_sendcommand_leaves_a_claim_found_again_never_sent_twice() -> None:
+    world = checked_world(ssm_command=COMMAND, timeout="15m")
+    health = world.health
+    assert health is not None
+    execution_id = started(world)
+    tick_until(world, execution_id, WaveStatus.CHECKING)
+    ticking = world.use_cases().ticking
+    health.lose_answer = True  # SSM takes the command; the tick dies before recording its id
+    with pytest.raises(RuntimeError, match="died after SendCommand"):
+        for _ in range(20):
+            world.clock.advance(ticking.tick(execution_id).wait_seconds)
+    (claimed,) = world.stored(execution_id).waves[0].commands
+    assert claimed.command_id is None and set(claimed.instance_ids) == {
+        s.instance_id for s in world.stored(execution_id).waves[0].servers()
+    }
+    ticking.tick(execution_id)  # finds it by its Comment (ListCommands) and records it
+    (found,) = world.stored(execution_id).waves[0].commands
+    assert found.command_id == "cmd-0001"
+    execution = world.run(execution_id)
+    assert execution.status is ExecutionStatus.COMPLETED
+    sent = [call for call in health.calls if call[0] == "ssm_command"]
+    assert len(sent) == 1 and len(health.commands) == 1  # one SendCommand for the batch, ever
+    assert any(call[0] == "find_command" for call in health.calls)
+    assert all(
+        {c.check for c in s.checks} == {"ssm_online", "ssm_command"} and s.healthy_at
+        for s in execution.waves[0].servers()
+    )
+
+
+def test_a_command_ssm_refuses_fails_its_servers_with_the_refusal_and_is_not_sent_again() -> None:
+    world = checked_world(ssm_command=COMMAND, timeout="5m")
+    health = world.health
+    assert health is not None
+    health.refused["ssm_command"] = HealthCheckRefused("SSM", "InvalidDocument", "no <such> document")
+    execution_id = started(world)
+    execution = world.run(execution_id)
+    assert execution.waves[0].status is WaveStatus.FAILED
+    (run,) = execution.waves[0].commands
+    assert (
+        run.command_id is None and run.error == "SSM refused the command: InvalidDocument: no <such> document"
+    )
+    assert all(s.error and "no <such> document" in s.error for s in execution.waves[0].servers())
+    assert len([call for call in health.calls if call[0] == "ssm_command"]) == 1
