@@ -341,11 +341,37 @@ def test_the_loop_is_tick_choice_wait_tick() -> None:
     assert model.target(substitutions["ExecutorFunctionArn"]) == "ExecutorFunction"
     choice = states[tick["Next"]]
     assert choice["Type"] == "Choice" and "finished" in json.dumps(choice["Choices"])
-    finished = [states[c["Next"]] for c in choice["Choices"]]
-    assert [s["Type"] for s in finished] == ["Succeed"]
+    done, hand_over = (states[c["Next"]] for c in choice["Choices"])
+    assert done["Type"] == "Succeed" and states[hand_over["Next"]]["Type"] == "Succeed"
     wait = states[choice["Default"]]
     assert wait["Type"] == "Wait" and "wait_seconds" in json.dumps(wait) and wait["Next"] == "Tick"
     assert tick["TimeoutSeconds"] > model.properties("ExecutorFunction")["Timeout"]
+
+
+def test_a_loop_hands_over_to_a_successor_before_its_twelve_hours_are_up() -> None:
+    """A gate or a pause may hold longer than one Step Functions execution lives (12 hours): after 11
+    the loop starts a new execution of itself for the same bot execution, under a name of its own, and
+    ends; the loop's role may start this state machine and nothing else."""
+    machine = definition()
+    states = machine["States"]
+    assert machine["TimeoutSeconds"] == 12 * 3600
+    (_, late) = states["Finished"]["Choices"]
+    assert "$states.context.Execution.StartTime" in late["Condition"]
+    assert str(11 * 3600 * 1000) in late["Condition"]
+    hand_over = states[late["Next"]]
+    assert hand_over["Type"] == "Task" and hand_over["Resource"].endswith(":states:::states:startExecution")
+    arguments = hand_over["Arguments"]
+    assert arguments["StateMachineArn"] == "{% $states.context.StateMachine.Id %}"
+    assert arguments["Input"] == {"execution_id": "{% $states.input.execution_id %}"}
+    # Not the execution id alone (the trigger's name, refused once closed) and unique per hand-over.
+    assert "'-loop-'" in arguments["Name"] and "EnteredTime" in arguments["Name"]
+    assert hand_over["Retry"] and states[hand_over["Next"]]["Type"] == "Succeed"
+    statements = model.properties("TickLoopRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    (start,) = [s for s in statements if s["Action"] == "states:StartExecution"]
+    state_machine_name = model.properties("TickLoop")["StateMachineName"]
+    assert json.dumps(start["Resource"]).endswith(
+        json.dumps(state_machine_name).split("${AWS::StackName}")[1]
+    )
 
 
 def test_lambda_service_errors_are_retried_with_backoff() -> None:
