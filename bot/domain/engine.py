@@ -517,8 +517,8 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     wave = execution.current_wave()
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
-    # A retried wave's timeout counts from the retry.
-    elapsed = (now - (wave.retried_at or wave.start_time)).total_seconds()
+    # A retried wave's timeout counts from the retry; time paused does not count.
+    elapsed = (now - (wave.retried_at or wave.start_time)).total_seconds() - wave.paused_seconds
     timeout = wave.options.timeout
     if elapsed < timeout:
         return execution

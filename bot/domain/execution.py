@@ -217,6 +217,8 @@ class WaveRun(_Model):
     # The group's optional servers (impact level): their failure never fails or stops the wave.
     optional: tuple[str, ...] = ()
     retried_at: datetime | None = None  # the last /drs retry: its timeout counts from then
+    # Time it spent running while the execution was paused: its timeout does not count it.
+    paused_seconds: float = 0
     checks_started_at: datetime | None = None  # CHECKING: when the health checks began
     healthy_reported: int = 0  # healthy servers the thread last heard of
     chunks: tuple[Chunk, ...]

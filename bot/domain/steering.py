@@ -263,6 +263,11 @@ def _resume(execution: Execution, user_id: str, now: datetime) -> Decision:
     after = execution.model_copy(update={"paused_by": None, "paused_at": None}).acted(action)
     _recorded(events, execution, ActionKind.RESUME, user_id, now)
     wave = after.current_wave()
+    if wave is not None and wave.status is WaveStatus.IN_PROGRESS and execution.paused_at is not None:
+        # Its chunks queued behind the pause were held by a person, not by DRS: the timeout resumes too.
+        held = (now - execution.paused_at).total_seconds()
+        wave = wave.model_copy(update={"paused_seconds": wave.paused_seconds + held})
+        after = after.replace_wave(wave)
     if wave is not None and wave.status is WaveStatus.PENDING and wave.index > 0 and wave.options.wait_before:
         starts_at = now + timedelta(seconds=wave.options.wait_before)
         after = after.replace_wave(wave.model_copy(update={"not_before": starts_at}))

@@ -224,7 +224,7 @@ def reopen_wave(wave: WaveRun, now: datetime) -> WaveRun:
     its on_failure: stop skipped waits again."""
     if wave.status is W.SKIPPED:
         return _reopen(WAVE, wave, W.PENDING, {"start_time": None, "end_time": None, "not_before": None})
-    return _reopen(WAVE, wave, W.IN_PROGRESS, {"end_time": None, "retried_at": now})
+    return _reopen(WAVE, wave, W.IN_PROGRESS, {"end_time": None, "retried_at": now, "paused_seconds": 0})
 
 
 def retry_server(server: ServerRun, attempt: ServerAttempt) -> ServerRun:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.domain import engine, steering
 from bot.domain.events import ControlRecorded, ProgressUpdated, WaveGated, WaveScheduled, WavesSkipped
-from bot.domain.execution import ActionKind, Execution, ExecutionStatus, Limits, WaveStatus
+from bot.domain.execution import ActionKind, Execution, ExecutionStatus, Limits, ServerStatus, WaveStatus
 from bot.domain.plans import WaveOptions
 from bot.domain.steering import Stale
 from bot.slack import thread_messages
@@ -75,6 +75,30 @@ def test_paused_starts_no_wave_and_resume_waits_the_whole_wait_before_again() ->
         (ActionKind.PAUSE, "U0OPS"),
         (ActionKind.RESUME, "U0BOB"),
     ]
+
+
+def test_time_paused_does_not_count_toward_a_waves_timeout() -> None:
+    """Chunks queued behind a pause were held by a person, not by DRS: after the resume they still have
+    the wave's whole timeout, less only the time the wave ran unpaused."""
+    one_job = Limits(servers_per_job=1, concurrent_jobs=1)
+    ex = with_wave(execution(2, servers_per_job=1), 0, options=WaveOptions(timeout=600))
+    first = engine.advance(ex, engine.Observation(), at(0), one_job)
+    assert len(first.starts) == 1  # the second chunk waits for the first job (quota)
+    ex = engine.record_jobs_started(first.execution, [(first.starts[0], "drsjob-w0c0")], at(0)).execution
+    paused = steering.steer(ex, ActionKind.PAUSE, "U0OPS", at(100))
+    assert paused.decision is not None
+    resumed = steering.steer(paused.decision.execution, ActionKind.RESUME, "U0OPS", at(5100))
+    assert resumed.decision is not None
+    ex = resumed.decision.execution
+    assert ex.waves[0].paused_seconds == 5000
+    # 5,499 s after the start, 499 s of them unpaused: the queued chunk has not timed out.
+    kept = engine.advance(ex, engine.Observation(), at(5599), one_job).execution
+    queued = kept.waves[0].chunks[1]
+    assert all(s.status is ServerStatus.PENDING for s in queued.servers)
+    # At 600 s unpaused it has: DRS capacity, not a person, kept it waiting that long.
+    late = engine.advance(kept, engine.Observation(), at(5700), one_job).execution
+    (server,) = late.waves[0].chunks[1].servers
+    assert server.status is ServerStatus.FAILED and "waiting 10 min for DRS capacity" in (server.error or "")
 
 
 def test_stop_here_skips_the_rest_and_the_next_advance_ends_it_cancelled() -> None:
