@@ -141,6 +141,8 @@ def step(
         if run.status is HookStatus.STARTING and run.claimed_at is not None and run.claimed_at < stale_before:
             if hook.lambda_ is not None:
                 run = move_hook(run, HookStatus.FAILED, now, error=UNKNOWN)
+            elif execution.paused:
+                return Step(wave=wave)  # started again after the resume, with the same token
             elif not execution.cancelling:
                 run = move_hook(run, HookStatus.STARTING, now)  # started again with the same token
                 wave = _replace(wave, run)
@@ -148,6 +150,8 @@ def step(
         if run.status is HookStatus.PENDING:
             if execution.cancelling:
                 run = move_hook(run, HookStatus.SKIPPED, now, error="the execution was cancelled")
+            elif execution.paused:
+                return Step(wave=wave)  # paused: the hook running is followed; the next waits for the resume
             else:
                 run = move_hook(run, HookStatus.STARTING, now)
                 return Step(wave=_replace(wave, run), starts=(ref,))

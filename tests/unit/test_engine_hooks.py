@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from bot.domain import engine, hooks
+from bot.domain import engine, hooks, steering
 from bot.domain.events import HookFinished, WaveFinished, WavesSkipped
 from bot.domain.execution import (
+    ActionKind,
     Execution,
     ExecutionStatus,
     ExecutionType,
@@ -50,6 +51,22 @@ def launched(ex: Execution, now_s: float) -> engine.Decision:
 class Log(list[Any]):
     def add(self, kind: type[Any], **fields: Any) -> None:
         self.append(kind(seq=len(self) + 1, **fields))
+
+
+def test_a_pause_lets_the_running_hook_end_and_starts_the_next_only_after_the_resume() -> None:
+    ex = with_hooks(execution(2, 1), before=(hook(AUTOMATION), hook(AUTOMATION)))
+    d = engine.advance(ex, observe(), at(0), LIMITS)
+    ex = hooks.record_started(d.execution, d.hook_starts[0], "auto-1", at(1))
+    paused = steering.steer(ex, ActionKind.PAUSE, "U0OPS", at(30))
+    assert paused.decision is not None
+    done = observe().model_copy(update={"hooks": {"auto-1": HookResult(status=HookStatus.SUCCEEDED)}})
+    held = engine.advance(paused.decision.execution, done, at(120), LIMITS)
+    assert held.execution.waves[0].hooks[0].status is HookStatus.SUCCEEDED  # followed to its end
+    assert held.hook_starts == () and held.starts == ()  # the next hook waits for the resume
+    resumed = steering.steer(held.execution, ActionKind.RESUME, "U0OPS", at(600))
+    assert resumed.decision is not None
+    d = engine.advance(resumed.decision.execution, observe(), at(601), LIMITS)
+    assert d.hook_starts == (HookRef(wave=0, phase="before", index=1),)
 
 
 def test_before_hooks_run_in_order_and_the_launch_waits_for_them() -> None:
