@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
+from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import Execution
 from bot.domain.policy import AccessPolicy
 from sandbox.config import SandboxConfig, ServerBehaviour, SlackChannelSetup, SlackSetup
-from sandbox.stack import SandboxStack, signed_command, slack_signature
+from sandbox.stack import REGION, TABLES, SandboxStack, signed_command, slack_signature
 
 PLANS = """
 protection_groups:
@@ -340,3 +346,36 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     )
     with SandboxStack(plans, config) as stack:
         yield Sandbox(stack)
+
+
+def apply_plans(sandbox: Sandbox, text: str, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`drs-bot plans apply` of these plans, as an operator runs it against the deployment's catalog
+    table (DynamoDB only, no Slack); `env` adds to or, empty, removes from its environment."""
+    plans = folder / "plans.yml"
+    plans.write_text(text)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_ENDPOINT_URL_DYNAMODB": sandbox.stack.moto.url,
+        "DRS_BOT_REGION": REGION,
+        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
+        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
+        capture_output=True,
+        text=True,
+        env={name: value for name, value in environment.items() if value},
+        timeout=60,
+    )
+
+
+def restore_catalog(sandbox: Sandbox) -> None:
+    """The package's own catalog back, for the modules that follow one that applied its plans."""
+    stack = sandbox.stack
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url)
+    DynamoCatalogStore(client, TABLES["CatalogTable"]).replace(
+        stack.catalog, applied_by="sandbox", now=datetime.now(UTC)
+    )

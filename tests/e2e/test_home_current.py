@@ -5,22 +5,15 @@ the user opening it again; what changes nothing publishes nothing; a Slack refus
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.slack.ids import APPROVE_ACTION
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import APPROVER, Sandbox
+from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
 from tests.e2e.test_approvals import REQUESTER, request_recovery
 from tests.e2e.test_home import open_home, texts
 from tests.e2e.test_observability import Metrics, metrics, values
@@ -52,24 +45,7 @@ plans:
 
 def apply(box: Sandbox, directory: Path, text: str) -> None:
     """`drs-bot plans apply` as an operator runs it: DynamoDB only, no Slack."""
-    plans = directory / "plans.yml"
-    plans.write_text(text)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": box.stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = subprocess.run(
-        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    applied = apply_plans(box, text, directory)
     assert applied.returncode == 0, applied.stderr
 
 
@@ -83,10 +59,7 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # Executions other modules left running would republish every viewer's tab as they end.
     eventually(lambda: not stack.bot.store.active_ids(), timeout=60)
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:

@@ -6,25 +6,20 @@ and runbooks (sandbox/hook_functions.py): drs-hook-ok / -fail / -hang, DrsHook-O
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import Execution, ExecutionStatus, HookStatus, WaveStatus
 from bot.domain.history import to_history
 from bot.slack.ids import APPROVE_ACTION
 from sandbox.hook_functions import HookFunctions
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import APPROVER, Sandbox
+from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
 
 
 def sid(n: int) -> str:
@@ -111,24 +106,10 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     the other modules' catalog comes back afterwards."""
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=[*DB, *APPS, *EDGE])
-    plans = Path(tmp_path_factory.mktemp("hooks")) / "plans.yml"
-    plans.write_text(PLANS)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = drs_bot("plans", "apply", str(plans), env=env)
+    applied = apply_plans(sandbox, PLANS, tmp_path_factory.mktemp("hooks"))
     assert applied.returncode == 0, applied.stderr
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 def functions(box: Sandbox) -> HookFunctions:

@@ -4,24 +4,19 @@ The package's sandbox runs at 600x: an emulated minute is 0.1 real second, a lau
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import Execution, ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
 from bot.slack.ids import APPROVE_ACTION
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import APPROVER, Sandbox
+from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
 
 
 def sid(prefix: str, n: int) -> str:
@@ -133,24 +128,10 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     drs.fail_launch(FAILING, error=LAUNCH_ERROR)
     # Converts an emulated hour longer than the others: launched only ~70 minutes in.
     drs.slow_conversion(SLOW, 3600)
-    plans = Path(tmp_path_factory.mktemp("options")) / "plans.yml"
-    plans.write_text(PLANS)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = drs_bot("plans", "apply", str(plans), env=env)
+    applied = apply_plans(sandbox, PLANS, tmp_path_factory.mktemp("options"))
     assert applied.returncode == 0, applied.stderr
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 def starts(box: Sandbox, execution_id: str) -> list[Any]:

@@ -8,20 +8,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import ActionKind, Execution, ExecutionStatus, ServerStatus, WaveStatus
 from bot.domain.history import to_history
 from bot.slack.ids import APPROVE_ACTION, RETRY_ACTION, SKIP_ACTION
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import APPROVER, Sandbox
-from tests.e2e.test_plan_options import drs_bot, servers_of, sid, starts, thread_texts
+from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
+from tests.e2e.test_plan_options import servers_of, sid, starts, thread_texts
 from tests.e2e.test_reports import stored_report, valid
 
 FIVE = [sid("rt", n) for n in range(1, 6)]
@@ -148,24 +144,10 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     stack.drs.add_source_servers("us-east-1", ids=ids)
     stack.drs.slow_conversion(SLOW_A, 3600)  # an emulated hour longer: 6 real seconds to act while A runs
     stack.drs.fail_launch(OPTIONAL, error=ERROR)  # every time
-    plans = Path(tmp_path_factory.mktemp("retry")) / "plans.yml"
-    plans.write_text(PLANS)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = drs_bot("plans", "apply", str(plans), env=env)
+    applied = apply_plans(sandbox, PLANS, tmp_path_factory.mktemp("retry"))
     assert applied.returncode == 0, applied.stderr
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 def wait_for(

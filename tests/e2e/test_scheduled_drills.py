@@ -10,17 +10,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import CleanupStatus, ExecutionStatus
 from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import Sandbox
+from tests.e2e.conftest import Sandbox, restore_catalog
 from tests.e2e.test_home import open_home, texts
 
 
@@ -67,10 +66,7 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert applied.returncode == 0, applied.stderr
     assert "schedules: created monthly, stuck; updated none; deleted none" in applied.stdout
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
     # The sandbox fires stored schedules at their time: these plans are gone, so are their schedules.
     scheduler = boto3.client("scheduler", region_name=REGION, endpoint_url=stack.moto.url)
     for schedule in scheduler.list_schedules(GroupName="drs-chatops")["Schedules"]:

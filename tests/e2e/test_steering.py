@@ -6,20 +6,14 @@ The package's sandbox runs at 600x: an emulated minute is 0.1 real second, a lau
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
 from bot.domain.execution import ActionKind, Execution, ExecutionStatus, WaveStatus
 from bot.domain.history import to_history
 from bot.slack.ids import (
@@ -30,8 +24,7 @@ from bot.slack.ids import (
     SKIP_ACTION,
     STOP_ACTION,
 )
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, Sandbox
+from tests.e2e.conftest import APPROVER, LEAD_MEMBERS, Sandbox, apply_plans, restore_catalog
 
 
 def sid(prefix: str, n: int) -> str:
@@ -102,30 +95,10 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=[*FIRST, *GATED, SLOW, AFTER_WAIT, *STEP])
     stack.drs.slow_conversion(SLOW, 1800)
-    plans = Path(tmp_path_factory.mktemp("steering")) / "plans.yml"
-    plans.write_text(PLANS)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = subprocess.run(
-        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    applied = apply_plans(sandbox, PLANS, tmp_path_factory.mktemp("steering"))
     assert applied.returncode == 0, applied.stderr
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 # --- what a person sees and does ------------------------------------------------------------------

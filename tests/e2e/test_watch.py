@@ -4,23 +4,18 @@ replication-stalled event, and what the plans' channels and `/drs plans` say."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bot.adapters.dynamodb import DynamoCatalogStore
-from sandbox.stack import REGION, TABLES
-from tests.e2e.conftest import Sandbox
+from tests.e2e.conftest import Sandbox, apply_plans, restore_catalog
 
 
 def sid(n: int) -> str:
@@ -84,32 +79,12 @@ def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """These plans, applied as a user applies them; the package's catalog comes back afterwards."""
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=[*DB, *WEB, *QUIET, *CADENCED])
-    plans = Path(tmp_path_factory.mktemp("watch")) / "plans.yml"
-    plans.write_text(PLANS)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "sandbox",
-        "AWS_SECRET_ACCESS_KEY": "sandbox",
-        "AWS_ENDPOINT_URL_DYNAMODB": stack.moto.url,
-        "DRS_BOT_REGION": REGION,
-        "DRS_BOT_CATALOG_TABLE": TABLES["CatalogTable"],
-        "DRS_BOT_EXECUTIONS_TABLE": TABLES["ExecutionsTable"],
-    }
-    applied = subprocess.run(
-        [sys.executable, "-m", "drs_cli.main", "plans", "apply", str(plans)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    applied = apply_plans(sandbox, PLANS, tmp_path_factory.mktemp("watch"))
     assert applied.returncode == 0, applied.stderr
     # The first round: every plan's verdict stored, and `cadenced` (never drilled) reminded.
     stack.run_watch()
     yield sandbox
-    catalog = DynamoCatalogStore(
-        boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto.url), TABLES["CatalogTable"]
-    )
-    catalog.replace(stack.catalog, applied_by="sandbox", now=datetime.now(UTC))
+    restore_catalog(sandbox)
 
 
 def news(box: Sandbox, channel: str = CHANNEL) -> list[str]:
