@@ -553,7 +553,12 @@ def schedule_next(execution: Execution, finished: WaveRun, events: EventLog, now
     )
     if upcoming is None:
         return execution
-    wait = upcoming.options.wait_before
+    return wait_before(execution, upcoming, events, now)
+
+
+def wait_before(execution: Execution, wave: WaveRun, events: EventLog, now: datetime) -> Execution:
+    """The wave waits its whole wait_before from now (if it has one), and the thread says until when."""
+    wait = wave.options.wait_before
     if wait <= 0:
         return execution
     starts_at = now + timedelta(seconds=wait)
@@ -561,13 +566,13 @@ def schedule_next(execution: Execution, finished: WaveRun, events: EventLog, now
         WaveScheduled,
         at=now,
         execution_id=execution.execution_id,
-        wave_index=upcoming.index,
+        wave_index=wave.index,
         wave_count=len(execution.waves),
-        wave_name=upcoming.name,
+        wave_name=wave.name,
         starts_at=starts_at,
         wait_seconds=wait,
     )
-    return execution.replace_wave(upcoming.model_copy(update={"not_before": starts_at}))
+    return execution.replace_wave(wave.model_copy(update={"not_before": starts_at}))
 
 
 def _skip_remaining(execution: Execution, events: EventLog, now: datetime, reason: str) -> Execution:

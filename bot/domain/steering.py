@@ -18,7 +18,6 @@ from bot.domain.events import (
     ControlRecorded,
     WaveGated,
     WaveLine,
-    WaveScheduled,
     WavesSkipped,
 )
 from bot.domain.execution import (
@@ -268,17 +267,6 @@ def _resume(execution: Execution, user_id: str, now: datetime) -> Decision:
         held = (now - execution.paused_at).total_seconds()
         wave = wave.model_copy(update={"paused_seconds": wave.paused_seconds + held})
         after = after.replace_wave(wave)
-    if wave is not None and wave.status is WaveStatus.PENDING and wave.index > 0 and wave.options.wait_before:
-        starts_at = now + timedelta(seconds=wave.options.wait_before)
-        after = after.replace_wave(wave.model_copy(update={"not_before": starts_at}))
-        events.add(
-            WaveScheduled,
-            at=now,
-            execution_id=execution.execution_id,
-            wave_index=wave.index,
-            wave_count=len(execution.waves),
-            wave_name=wave.name,
-            starts_at=starts_at,
-            wait_seconds=wave.options.wait_before,
-        )
+    if wave is not None and wave.status is WaveStatus.PENDING and wave.index > 0:
+        after = engine.wait_before(after, wave, events, now)
     return _decided(events, execution, after, now)
