@@ -21,6 +21,8 @@ from sandbox.tables import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "cfn" / "template.yaml"
+# The role a target account gives the bot (README "Several accounts"); the same helpers read it.
+TARGET_TEMPLATE_PATH = ROOT / "cfn" / "target-account.yaml"
 ADAPTERS = ROOT / "bot" / "adapters"
 
 # DynamoDB authorizes each item of a transaction as the single-item action.
@@ -37,17 +39,17 @@ _LIBRARY_CALLS = {"get_secret": "secretsmanager:GetSecretValue"}
 
 
 @cache
-def template() -> dict[str, Any]:
-    return load_template(TEMPLATE_PATH)
+def template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    return load_template(path)
 
 
-def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
-    everything: dict[str, dict[str, Any]] = template()["Resources"]
+def resources(kind: str | None = None, path: Path = TEMPLATE_PATH) -> dict[str, dict[str, Any]]:
+    everything: dict[str, dict[str, Any]] = template(path)["Resources"]
     return {name: r for name, r in everything.items() if kind is None or r["Type"] == kind}
 
 
-def properties(logical_id: str) -> dict[str, Any]:
-    props: dict[str, Any] = template()["Resources"][logical_id].get("Properties", {})
+def properties(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    props: dict[str, Any] = template(path)["Resources"][logical_id].get("Properties", {})
     return props
 
 
@@ -108,12 +110,12 @@ def _statements(source: str, document: dict[str, Any]) -> list[Statement]:
     return found
 
 
-def role_statements(role_id: str) -> list[Statement]:
+def role_statements(role_id: str, path: Path = TEMPLATE_PATH) -> list[Statement]:
     """Every statement that applies to a role: inline, AWS::IAM::RolePolicy, attached managed policies."""
     found: list[Statement] = []
-    for policy in properties(role_id).get("Policies", []):
+    for policy in properties(role_id, path).get("Policies", []):
         found += _statements(f"{role_id}/{policy['PolicyName']}", policy["PolicyDocument"])
-    for logical_id, resource in resources().items():
+    for logical_id, resource in resources(path=path).items():
         props = resource.get("Properties", {})
         if resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
             if role_id in {target(role) for role in props.get("Roles", [])}:
@@ -123,8 +125,8 @@ def role_statements(role_id: str) -> list[Statement]:
     return found
 
 
-def all_statements() -> list[Statement]:
-    return [s for role in resources("AWS::IAM::Role") for s in role_statements(role)]
+def all_statements(path: Path = TEMPLATE_PATH) -> list[Statement]:
+    return [s for role in resources("AWS::IAM::Role", path) for s in role_statements(role, path)]
 
 
 def function_role(function_id: str) -> str:

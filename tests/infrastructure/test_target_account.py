@@ -1,0 +1,331 @@
+"""Several accounts (#18): cfn/target-account.yaml's role against the code, and the bot stack's side of it.
+
+The target role is what the bot's functions call in a target account (the adapters that act there, read
+with `ast` as in test_iam.py) plus what DRS needs from the caller, and nothing from the bot's own
+resources. The bot stack may assume that role in the listed accounts only, and takes their forwarded DRS
+launch results on its default bus.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+import pytest
+
+from tests.infrastructure import model
+from tests.infrastructure.test_iam import DRS_DEPENDENT_ACTIONS, FUNCTION_ADAPTERS, NO_RESOURCE_LEVEL
+
+TARGET = model.TARGET_TEMPLATE_PATH
+ROLE = "TargetRole"
+# The adapters whose calls go to the account a wave recovers in (AccountSessions gives them their
+# clients); every other adapter works on the bot's own resources (tables, secret, loop, reports, Slack).
+IN_TARGET_ACCOUNTS = {"drs", "drs_inventory", "health", "hooks"}
+# The main stack's policies that hold the same calls in the bot's own account.
+MAIN_POLICIES = {"RecoveryPolicy", "HealthCheckPolicy", "HookPolicy"}
+CALLED_VIA_DRS = {"ForAnyValue:StringEquals": {"aws:CalledVia": "drs.amazonaws.com"}}
+# Stack parameters with the same meaning in both templates: a user passes the same values to both.
+SHARED_PARAMETERS = (
+    "EbsKmsKeyArns",
+    "EnableLaunchActions",
+    "HookAutomationDocuments",
+    "HookAutomationRoles",
+    "HookFunctions",
+    "HealthCommandDocuments",
+)
+
+
+def target_statements() -> list[model.Statement]:
+    return model.role_statements(ROLE, TARGET)
+
+
+def required_in_target() -> set[str]:
+    return {a for adapter in IN_TARGET_ACCOUNTS for a in model.adapter_calls()[adapter].iam_actions()}
+
+
+def callers() -> list[str]:
+    """The bot's functions (their roles) whose code acts in target accounts."""
+    return sorted(
+        model.function_role(f) for f, adapters in FUNCTION_ADAPTERS.items() if adapters & IN_TARGET_ACCOUNTS
+    )
+
+
+def parameter(name: str, path: Any = model.TEMPLATE_PATH) -> dict[str, Any]:
+    found: dict[str, Any] = model.template(path)["Parameters"][name]
+    return found
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+# --- the target role against the code ------------------------------------------------------------------
+
+
+def test_the_adapters_that_act_in_target_accounts_exist_and_call_aws() -> None:
+    for adapter in IN_TARGET_ACCOUNTS:
+        assert model.adapter_calls()[adapter].iam_actions(), adapter
+    assert "drs:StartRecovery" in required_in_target()
+
+
+@pytest.mark.parametrize("action", sorted(required_in_target()))
+def test_every_call_the_code_makes_in_a_target_account_is_granted_there(action: str) -> None:
+    assert model.allowed(target_statements(), action), f"the code calls {action}; the target role lacks it"
+
+
+def test_the_target_role_allows_nothing_else() -> None:
+    """Each action is a call of the code, one StartRecovery needs, or one DRS makes on the caller's behalf
+    (EC2 through aws:CalledVia, a DRS role passed to EC2, a hook's role passed to SSM, a KMS key via EC2)."""
+    needed = set(required_in_target())
+    for action in set(needed):
+        needed |= DRS_DEPENDENT_ACTIONS.get(action, set())
+    for statement in target_statements():
+        for action in statement.actions:
+            assert "*" not in action and "?" not in action, f"{statement.sid}: {action} names no one action"
+            if action in needed:
+                continue
+            if (
+                statement.condition.get("ForAnyValue:StringEquals")
+                == CALLED_VIA_DRS["ForAnyValue:StringEquals"]
+            ):
+                assert action.startswith("ec2:"), f"{statement.sid}: {action}"
+            elif action == "iam:PassRole":
+                assert set(statement.condition["StringEquals"]) == {"iam:PassedToService"}, statement.sid
+            elif action.startswith("kms:"):
+                assert statement.condition == {"StringLike": {"kms:ViaService": "ec2.*.amazonaws.com"}}
+            else:
+                pytest.fail(f"{statement.sid}: {action} is not called by the code in a target account")
+
+
+def test_the_target_role_has_nothing_of_the_bots_own_resources() -> None:
+    services = {a.split(":")[0] for s in target_statements() for a in s.actions}
+    assert not services & {
+        "dynamodb",
+        "s3",
+        "secretsmanager",
+        "states",
+        "sqs",
+        "logs",
+        "xray",
+        "sts",
+        "events",
+    }
+    assert {"drs", "ec2", "iam", "ssm", "cloudwatch", "lambda"} >= services - {"kms"}
+
+
+def test_the_target_role_grants_what_the_bot_stack_grants_in_its_own_account() -> None:
+    """Same Sids, actions, resources (both name ${AWS::AccountId}: their own account) and conditions as
+    the main stack's recovery, health-check and hook policies: a change to one that misses the other fails."""
+    main = {
+        s.sid: s
+        for s in model.role_statements(model.function_role("ExecutorFunction"))
+        if s.source in MAIN_POLICIES
+    }
+    target = {s.sid: s for s in target_statements()}
+    assert set(target) == set(main)
+    for sid, statement in main.items():
+        other = target[sid]
+        assert (other.actions, other.resources, other.condition) == (
+            statement.actions,
+            statement.resources,
+            statement.condition,
+        ), sid
+
+
+def test_resource_star_only_where_the_service_requires_it_and_said_why() -> None:
+    text = TARGET.read_text(encoding="utf-8").splitlines()
+    for statement in target_statements():
+        if "*" not in statement.resources:
+            continue
+        assert statement.resources == ("*",), statement.sid
+        assert all(a in NO_RESOURCE_LEVEL or a.startswith("ec2:Describe") for a in statement.actions)
+        line = next(i for i, t in enumerate(text) if re.search(rf"- Sid: {statement.sid}\b", t))
+        assert re.search(r'#.*Resource "\*"', "\n".join(text[max(0, line - 3) : line])), statement.sid
+
+
+def test_the_parameters_both_stacks_share_mean_the_same() -> None:
+    for name in SHARED_PARAMETERS:
+        main, target = parameter(name), parameter(name, TARGET)
+        for key in ("Type", "Default", "AllowedPattern", "AllowedValues"):
+            assert main.get(key) == target.get(key), f"{name}.{key}"
+    assert parameter("RoleName", TARGET)["Default"] == parameter("TargetAccountRoleName")["Default"]
+    assert (
+        parameter("RoleName", TARGET)["AllowedPattern"]
+        == parameter("TargetAccountRoleName")["AllowedPattern"]
+    )
+
+
+# --- who may assume it ---------------------------------------------------------------------------------
+
+
+def test_only_the_bots_function_roles_may_assume_it_and_only_with_the_external_id() -> None:
+    (trust,) = model.properties(ROLE, TARGET)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
+    # The roles named one by one, never the account's root (anyone the bot's account lets assume roles).
+    assert trust["Principal"] == {"AWS": {"Ref": "BotRoleArns"}}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+    external_id = parameter("ExternalId", TARGET)
+    assert "Default" not in external_id and external_id["MinLength"] >= 2
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("arn:aws:iam::111122223333:role/drs-chatops-ExecutorRole-1A2B3C4D5E6F", True),
+        ("arn:aws-us-gov:iam::111122223333:role/drs-chatops-SlackRole-1A2B3C", True),
+        ("arn:aws:iam::111122223333:root", False),
+        ("111122223333", False),
+        ("*", False),
+        ("arn:aws:iam::111122223333:user/alice", False),
+        ("arn:aws:iam::*:role/drs-chatops-ExecutorRole", False),
+    ],
+)
+def test_the_trusted_principals_can_only_be_roles(value: str, accepted: bool) -> None:
+    assert _matches(parameter("BotRoleArns", TARGET)["AllowedPattern"], value) is accepted
+
+
+def test_the_bot_stack_names_the_roles_to_trust_and_lets_exactly_them_assume_target_roles() -> None:
+    value = model.template()["Outputs"]["TargetAccountCallerRoles"]["Value"]["Fn::Join"]
+    assert value[0] == ","
+    assert sorted(str(model.target(r)) for r in value[1]) == callers()
+    policy = model.resources()["TargetAccountsPolicy"]
+    assert policy["Condition"] == "HasTargetAccounts"
+    assert sorted(str(model.target(r)) for r in policy["Properties"]["Roles"]) == callers()
+
+
+def test_the_functions_may_assume_only_the_target_role_of_the_listed_accounts() -> None:
+    statements = [s for s in model.all_statements() if s.allows("sts:AssumeRole")]
+    assert [s.sid for s in statements] == ["AssumeTargetAccountRoles"] * len(callers())
+    statement = statements[0]
+    assert statement.actions == ("sts:AssumeRole",)
+    assert statement.resources == ({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${TargetAccountRoleName}"},)
+    assert statement.condition == {"StringEquals": {"aws:ResourceAccount": {"Ref": "TargetAccounts"}}}
+
+
+def _assume_allowed(role_arn: str, accounts: list[str], role_name: str) -> bool:
+    """The AssumeTargetAccountRoles statement, resolved for these parameters, on one role ARN."""
+    (statement,) = {s.sid: s for s in model.all_statements() if s.allows("sts:AssumeRole")}.values()
+    (resource,) = statement.resources
+    arn = (
+        resource["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${TargetAccountRoleName}", role_name)
+    )
+    ((operator, keys),) = statement.condition.items()
+    assert operator == "StringEquals" and list(keys) == ["aws:ResourceAccount"]
+    return fnmatch.fnmatchcase(role_arn, arn) and role_arn.split(":")[4] in accounts
+
+
+def test_an_account_or_role_not_listed_cannot_be_assumed() -> None:
+    listed = ["111122223333", "444455556666"]
+    assert _assume_allowed("arn:aws:iam::111122223333:role/drs-chatops-target", listed, "drs-chatops-target")
+    assert _assume_allowed("arn:aws:iam::444455556666:role/drs-chatops-target", listed, "drs-chatops-target")
+    assert not _assume_allowed(
+        "arn:aws:iam::777788889999:role/drs-chatops-target", listed, "drs-chatops-target"
+    )
+    assert not _assume_allowed("arn:aws:iam::111122223333:role/Admin", listed, "drs-chatops-target")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("111122223333", True), ("", True), ("11112222333", False), ("1111-2222-3333", False), ("*", False)],
+)
+def test_target_accounts_are_twelve_digit_ids(value: str, accepted: bool) -> None:
+    assert _matches(parameter("TargetAccounts")["AllowedPattern"], value) is accepted
+
+
+def test_target_accounts_need_an_external_id() -> None:
+    rule = model.template()["Rules"]["ExternalIdWithTargetAccounts"]
+    assert rule["RuleCondition"] == model.template()["Conditions"]["HasTargetAccounts"]
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TargetAccountExternalId"}, ""]}]}
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTION_ADAPTERS))
+def test_functions_that_act_in_target_accounts_are_told_which_and_how(function_id: str) -> None:
+    env = model.properties(function_id)["Environment"]["Variables"]
+    if not FUNCTION_ADAPTERS[function_id] & IN_TARGET_ACCOUNTS:
+        assert not [name for name in env if name.startswith("DRS_BOT_TARGET_")]
+        return
+    assert env["DRS_BOT_TARGET_ACCOUNTS"] == {"Fn::Join": [",", {"Ref": "TargetAccounts"}]}
+    assert env["DRS_BOT_TARGET_ROLE_NAME"] == {"Ref": "TargetAccountRoleName"}
+    assert env["DRS_BOT_TARGET_EXTERNAL_ID"] == {"Ref": "TargetAccountExternalId"}
+
+
+# --- DRS launch results from target accounts -----------------------------------------------------------
+
+BOT_BUS = "arn:${AWS::Partition}:events:${BotRegion}:${BotAccountId}:event-bus/default"
+
+
+def test_the_target_account_forwards_exactly_the_launch_results_the_bot_listens_to() -> None:
+    rule = model.resources(path=TARGET)["LaunchResultForwardRule"]
+    assert rule["Condition"] == "Forward"
+    props = rule["Properties"]
+    assert props["EventPattern"] == model.properties("DrsLaunchResultRule")["EventPattern"]
+    assert "EventBusName" not in props  # DRS sends its events to the default bus
+    (destination,) = props["Targets"]
+    assert destination["Arn"] == {"Fn::Sub": BOT_BUS}
+    assert model.target(destination["RoleArn"]) == "LaunchResultForwardRole"
+
+
+def test_the_forwarding_role_may_put_events_on_the_bots_bus_and_nothing_else() -> None:
+    role = model.resources(path=TARGET)["LaunchResultForwardRole"]
+    assert role["Condition"] == "Forward"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (statement,) = model.role_statements("LaunchResultForwardRole", TARGET)
+    assert statement.actions == ("events:PutEvents",)
+    assert statement.resources == ({"Fn::Sub": BOT_BUS},)
+
+
+def test_the_bots_bus_takes_those_events_from_the_listed_accounts_only() -> None:
+    policy = model.resources()["TargetAccountsEventBusPolicy"]
+    assert policy["Condition"] == "HasTargetAccounts"
+    props = policy["Properties"]
+    assert props["EventBusName"] == "default"
+    statement = props["Statement"]
+    assert statement["Principal"] == {"AWS": {"Ref": "TargetAccounts"}}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+    }
+    pattern = model.properties("DrsLaunchResultRule")["EventPattern"]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "events:source": pattern["source"][0],
+            "events:detail-type": pattern["detail-type"][0],
+        }
+    }
+
+
+def test_the_bots_rule_matches_forwarded_events_too() -> None:
+    # A forwarded event keeps the account and region it happened in: a pattern naming them would drop it.
+    props = model.properties("DrsLaunchResultRule")
+    assert set(props["EventPattern"]) == {"source", "detail-type"}
+    assert "EventBusName" not in props
+
+
+# --- deployable as a StackSet ----------------------------------------------------------------------------
+
+NAME_PROPERTIES = ("RoleName", "Name", "FunctionName", "PolicyName", "TopicName", "QueueName", "LogGroupName")
+
+
+def test_no_two_stacks_of_a_stackset_create_the_same_name() -> None:
+    """The one fixed name is the role's (IAM is global): only the stack in RoleRegion creates it."""
+    named = {
+        logical_id: {key: props[key] for key in NAME_PROPERTIES if key in props}
+        for logical_id, resource in model.resources(path=TARGET).items()
+        if (props := resource.get("Properties", {}))
+    }
+    assert {k: v for k, v in named.items() if v} == {ROLE: {"RoleName": {"Ref": "RoleName"}}}
+    assert model.resources(path=TARGET)[ROLE]["Condition"] == "CreateRole"
+    assert model.template(TARGET)["Conditions"]["CreateRole"] == {
+        "Fn::Or": [
+            {"Fn::Equals": [{"Ref": "RoleRegion"}, ""]},
+            {"Fn::Equals": [{"Ref": "RoleRegion"}, {"Ref": "AWS::Region"}]},
+        ]
+    }
+    output = model.template(TARGET)["Outputs"]["TargetRoleArn"]
+    assert output["Condition"] == "CreateRole"
+    # Nothing of one account is written in it: every account-specific value is a parameter.
+    assert not re.search(r"\b\d{12}\b", TARGET.read_text(encoding="utf-8"))
