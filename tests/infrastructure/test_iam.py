@@ -16,6 +16,8 @@ import pytest
 from tests.infrastructure import model
 
 # handlers/<module>.handler -> the adapters its code path uses (through bot.wiring.Container).
+# Every function that calls DRS, health checks or hooks gets its clients from AccountSessions
+# ("accounts"), which assumes the target accounts' roles (README "Several accounts").
 FUNCTION_ADAPTERS = {
     # /drs commands and clicks: the catalog, executions and their outbox, starting the loop, Slack.
     # It ticks too (an approval or a cancel takes effect at once) and checks readiness: DRS.
@@ -31,6 +33,7 @@ FUNCTION_ADAPTERS = {
         "secrets",
         "slack_notifier",
         "drs",
+        "accounts",
         "reports",
         "watch_store",
         "home_store",
@@ -42,6 +45,7 @@ FUNCTION_ADAPTERS = {
     "ExecutorFunction": {
         "dynamodb",
         "drs",
+        "accounts",
         "secrets",
         "slack_notifier",
         "reports",
@@ -54,6 +58,7 @@ FUNCTION_ADAPTERS = {
     "DrsEventsFunction": {
         "dynamodb",
         "drs",
+        "accounts",
         "secrets",
         "slack_notifier",
         "trigger",
@@ -67,6 +72,7 @@ FUNCTION_ADAPTERS = {
     "ScheduledDrillFunction": {
         "dynamodb",
         "drs",
+        "accounts",
         "secrets",
         "slack_notifier",
         "trigger",
@@ -77,6 +83,7 @@ FUNCTION_ADAPTERS = {
     "WatchFunction": {
         "dynamodb.DynamoCatalogStore",
         "drs_inventory",
+        "accounts",
         "watch_store",
         "home_store",
         "secrets",

@@ -20,13 +20,7 @@ FUNCTIONS = sorted(model.resources("AWS::Lambda::Function"))
 # Bolt's lazy listeners (DRS launch results come through a queue); the watch, from EventBridge rules.
 ASYNC_FUNCTIONS = {"SlackFunction", "WatchFunction", "ScheduledDrillFunction"}
 # Settings the code will read that bot/settings.py does not declare yet.
-PENDING_SETTINGS = {
-    "DRS_BOT_ACCESS_POLICY",
-    # Several accounts (#18): declared by the foundation (branch acct, bot/settings.py).
-    "DRS_BOT_TARGET_ACCOUNTS",
-    "DRS_BOT_TARGET_ROLE_NAME",
-    "DRS_BOT_TARGET_EXTERNAL_ID",
-}
+PENDING_SETTINGS = {"DRS_BOT_ACCESS_POLICY"}
 # Each function: settings it must be given on AWS (where the defaults in bot/settings.py are local ones).
 REQUIRED_SETTINGS = {
     "SlackFunction": {
