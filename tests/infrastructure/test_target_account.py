@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.adapters import accounts
+from bot.domain.accounts import role_arn
 from bot.settings import Settings
 from tests.infrastructure import model
 from tests.infrastructure.test_iam import DRS_DEPENDENT_ACTIONS, FUNCTION_ADAPTERS, NO_RESOURCE_LEVEL
@@ -225,26 +226,34 @@ def test_the_functions_may_assume_only_the_target_role_of_the_listed_accounts() 
     assert statement.condition == {"StringEquals": {"aws:ResourceAccount": {"Ref": "TargetAccounts"}}}
 
 
-def _assume_allowed(role_arn: str, accounts: list[str], role_name: str) -> bool:
+def _assume_allowed(role: str, accounts: list[str], role_name: str, partition: str = "aws") -> bool:
     """The AssumeTargetAccountRoles statement, resolved for these parameters, on one role ARN."""
     (statement,) = {s.sid: s for s in model.all_statements() if s.allows("sts:AssumeRole")}.values()
     (resource,) = statement.resources
-    arn = (
-        resource["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${TargetAccountRoleName}", role_name)
-    )
+    arn = resource["Fn::Sub"].replace("${AWS::Partition}", partition)
+    arn = arn.replace("${TargetAccountRoleName}", role_name)
     ((operator, keys),) = statement.condition.items()
     assert operator == "StringEquals" and list(keys) == ["aws:ResourceAccount"]
-    return fnmatch.fnmatchcase(role_arn, arn) and role_arn.split(":")[4] in accounts
+    return fnmatch.fnmatchcase(role, arn) and role.split(":")[4] in accounts
 
 
 def test_an_account_or_role_not_listed_cannot_be_assumed() -> None:
     listed = ["111122223333", "444455556666"]
-    assert _assume_allowed("arn:aws:iam::111122223333:role/drs-chatops-target", listed, "drs-chatops-target")
-    assert _assume_allowed("arn:aws:iam::444455556666:role/drs-chatops-target", listed, "drs-chatops-target")
-    assert not _assume_allowed(
-        "arn:aws:iam::777788889999:role/drs-chatops-target", listed, "drs-chatops-target"
-    )
-    assert not _assume_allowed("arn:aws:iam::111122223333:role/Admin", listed, "drs-chatops-target")
+    name = "drs-chatops-target"
+    assert _assume_allowed("arn:aws:iam::111122223333:role/drs-chatops-target", listed, name)
+    assert _assume_allowed("arn:aws:iam::444455556666:role/drs-chatops-target", listed, name)
+    assert not _assume_allowed("arn:aws:iam::777788889999:role/drs-chatops-target", listed, name)
+    assert not _assume_allowed("arn:aws:iam::111122223333:role/Admin", listed, name)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_the_role_the_bot_asks_for_is_the_one_it_may_assume(region: str, partition: str) -> None:
+    # The ARN AccountSessions sends to STS, as the stack deployed in that partition allows it.
+    asked = role_arn("111122223333", "dr-bot", region)
+    assert _assume_allowed(asked, ["111122223333"], "dr-bot", partition)
+    assert not _assume_allowed(asked, ["444455556666"], "dr-bot", partition)
 
 
 @pytest.mark.parametrize(
