@@ -436,10 +436,8 @@ def test_the_bots_bus_takes_those_events_from_the_listed_accounts_only() -> None
     }
     pattern = model.properties("DrsLaunchResultRule")["EventPattern"]
     assert statement["Condition"] == {
-        "StringEquals": {
-            "events:source": pattern["source"][0],
-            "events:detail-type": pattern["detail-type"][0],
-        }
+        "ForAllValues:StringEquals": {"events:source": pattern["source"][0]},
+        "StringEquals": {"events:detail-type": pattern["detail-type"][0]},
     }
 
 
