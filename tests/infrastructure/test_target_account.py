@@ -410,6 +410,8 @@ def test_the_target_account_forwards_exactly_the_launch_results_the_bot_listens_
     (destination,) = props["Targets"]
     assert destination["Arn"] == {"Fn::Sub": BOT_BUS}
     assert model.target(destination["RoleArn"]) == "LaunchResultForwardRole"
+    (bots,) = model.properties("DrsLaunchResultRule")["Targets"]
+    assert destination["RetryPolicy"] == bots["RetryPolicy"]
 
 
 def test_the_forwarding_role_may_put_events_on_the_bots_bus_and_nothing_else() -> None:
@@ -472,3 +474,20 @@ def test_no_two_stacks_of_a_stackset_create_the_same_name() -> None:
     assert output["Condition"] == "CreateRole"
     # Nothing of one account is written in it: every account-specific value is a parameter.
     assert not re.search(r"\b\d{12}\b", TARGET.read_text(encoding="utf-8"))
+
+
+def _readme_section() -> str:
+    text = (model.ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("### Deploy in several accounts")
+    return text[start : text.index("\n### ", start + 1)]
+
+
+def test_the_readme_names_the_parameters_as_the_templates_do() -> None:
+    section = _readme_section()
+    for name in model.template(TARGET)["Parameters"]:
+        assert f"`{name}" in section or f"{name}=" in section or f'"{name}"' in section, name
+    for name in ("TargetAccounts", "TargetAccountRoleName", "TargetAccountExternalId"):
+        assert f"`{name}`" in section and name in model.template()["Parameters"], name
+    for output in re.findall(r"output (\w+)", section):
+        assert output in model.template()["Outputs"], output
+    assert "cfn/target-account.yaml" in section and model.TARGET_TEMPLATE_PATH.exists()
