@@ -18,7 +18,7 @@ from .config import Quotas, Timings
 from .errors import DrsError
 from .faults import Fault, FaultSet
 from .ids import det_hex, det_int
-from .operations import HANDLERS, MUTATING, Ctx, consume_failure
+from .operations import HANDLERS, MUTATING, Ctx, consume_failure, create_extended_source_server
 from .state import HEALTHY_STATE, Hardware, LaunchFailure, RegionState, SourceServer
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,16 @@ class World:
 
     def expired(self, identity: sts.Identity) -> bool:
         return identity.expires is not None and identity.expires <= self.sts.clock.now()
+
+    def server_by_arn(self, arn: str) -> SourceServer | None:
+        """A source server of any account served, by its ARN (one lookup per part, not a search)."""
+        parts = arn.split(":")
+        if len(parts) != 6 or "/" not in parts[5]:
+            return None
+        account = self.accounts.get(parts[4])
+        region = account._regions.get(parts[3]) if account else None
+        server = region.servers.get(parts[5].rsplit("/", 1)[1]) if region else None
+        return server if server is not None and server.arn == arn else None
 
     def server_exists(self, server_id: str) -> bool:
         return any(
@@ -474,6 +484,26 @@ class DrsEmulator:
             server.set_state(state, max(healthy_from, now - timedelta(seconds=lag)))
             server.lag_override = 0.0
 
+    def extend_source_server(
+        self, staging_account: str, source_server_id: str, *, tags: dict[str, str] | None = None
+    ) -> str:
+        """Extend a source server of `staging_account` into this account (what CreateExtendedSourceServer
+        does): a new server here, in the same region, whose stagingArea is EXTENDED and whose
+        replication and snapshots are the staging server's; it launches here like any other. Returns
+        its id."""
+        with self._lock:
+            now = self._now()
+            staging_region, staging = self.account(staging_account)._find_server(source_server_id)
+            if not self._region(staging_region.name).initialized:
+                raise ValueError(f"account {self.account_id} does not serve {staging_region.name}")
+            params = {"sourceServerArn": staging.arn, **({"tags": tags} if tags else {})}
+            try:
+                body = create_extended_source_server(self._ctx(staging_region.name, now), params)
+            except DrsError as error:
+                raise ValueError(f"cannot extend {staging.arn}: {error.message}") from None
+            server_id: str = body["sourceServer"]["sourceServerID"]
+            return server_id
+
     def set_replication_state(
         self, source_server_id: str, state: str, lag: str | float | timedelta | None = None
     ) -> None:
@@ -483,6 +513,11 @@ class DrsEmulator:
             now = self._now()
             self._advance(now)
             region, server = self._find_server(source_server_id)
+            if server.staging is not None:
+                raise ValueError(
+                    f"{source_server_id} is extended from {server.staging.arn}: its replication is that "
+                    "server's, set it there"
+                )
             server.sync(now)
             server.schedule.clear()
             was_stalled = server.state == "STALLED"
@@ -819,9 +854,20 @@ class DrsEmulator:
         state = self._region(region)
         if not state.initialized and "UninitializedAccountException" in model.listed_errors(operation):
             raise errors.uninitialized(region)
-        ctx = Ctx(state, now, self.seed, self.quotas, self.timings, self._region, self._new_server)
-        body = HANDLERS[operation](ctx, params)
+        body = HANDLERS[operation](self._ctx(region, now), params)
         return model.success_code(operation), body
+
+    def _ctx(self, region: str, now: datetime) -> Ctx:
+        return Ctx(
+            self._region(region),
+            now,
+            self.seed,
+            self.quotas,
+            self.timings,
+            self._region,
+            self._new_server,
+            self._world.server_by_arn,
+        )
 
     def set_instance_health(
         self,

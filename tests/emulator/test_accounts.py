@@ -486,3 +486,108 @@ def test_deny_knows_the_operations(emulator: DrsEmulator) -> None:
         emulator.deny("StartRecoveries")
     with pytest.raises(ValueError, match="drs, ec2 or ssm"):
         emulator.deny("AssumeRole", service="sts")
+
+
+# ----- extended source servers (staging accounts) ------------------------------------------------------
+
+STAGING = "555566667777"
+
+
+@pytest.fixture
+def staged(world: dict[str, DrsEmulator]) -> list[str]:
+    """Two servers replicating into a staging account (the 300-server cap is per staging account)."""
+    staging = world[HOME].add_account(STAGING, regions=(REGION,))
+    return staging.add_source_servers(REGION, count=2, hostnames=["erp-db", "erp-app"])
+
+
+def test_a_server_extended_into_the_target_account_shows_its_staging_account(
+    world: dict[str, DrsEmulator], server: EmulatorServer, staged: list[str]
+) -> None:
+    target_drs = drs_as(server, assume(server)["Credentials"])
+    staging_arn = f"arn:aws:drs:{REGION}:{STAGING}:source-server/{staged[0]}"
+
+    created = target_drs.create_extended_source_server(sourceServerArn=staging_arn, tags={"app": "erp"})
+    by_python = world[TARGET].extend_source_server(STAGING, staged[1])
+    (own,) = world[TARGET].add_source_servers(REGION, count=1)
+
+    extended = created["sourceServer"]
+    assert extended["stagingArea"] == {
+        "status": "EXTENDED",
+        "stagingAccountID": STAGING,
+        "stagingSourceServerArn": staging_arn,
+    }
+    assert extended["arn"] == f"arn:aws:drs:{REGION}:{TARGET}:source-server/{extended['sourceServerID']}"
+    assert extended["sourceServerID"] not in staged and extended["tags"] == {"Name": "erp-db", "app": "erp"}
+    assert extended["sourceCloudProperties"]["originAccountID"] == STAGING
+    listed = target_drs.describe_source_servers()["items"]
+    assert {s["sourceServerID"] for s in listed} == {extended["sourceServerID"], by_python, own}
+    from_staging = target_drs.describe_source_servers(filters={"stagingAccountIDs": [STAGING]})["items"]
+    assert {s["sourceServerID"] for s in from_staging} == {extended["sourceServerID"], by_python}
+    assert target_drs.describe_source_servers(filters={"stagingAccountIDs": [OTHER]})["items"] == []
+    (own_item,) = [s for s in listed if s["sourceServerID"] == own]
+    assert own_item["stagingArea"] == {"status": "NOT_EXTENDED"}
+
+
+def test_an_extended_servers_replication_follows_the_staging_server(
+    world: dict[str, DrsEmulator], server: EmulatorServer, staged: list[str], clock: ManualClock
+) -> None:
+    extended = world[TARGET].extend_source_server(STAGING, staged[0])
+    target_drs = drs_as(server, assume(server)["Credentials"])
+
+    def replication() -> dict[str, Any]:
+        (item,) = target_drs.describe_source_servers(filters={"sourceServerIDs": [extended]})["items"]
+        info: dict[str, Any] = item["dataReplicationInfo"]
+        return info
+
+    assert replication()["dataReplicationState"] == "CONTINUOUS"
+    snapshots = target_drs.describe_recovery_snapshots(sourceServerID=extended)["items"]
+    assert snapshots  # the staging server's week of points in time
+    world[HOME].account(STAGING).set_replication_state(staged[0], "STALLED")
+    clock.advance(1800)
+    assert replication()["dataReplicationState"] == "STALLED"
+    assert replication()["lagDuration"] == "PT30M"
+    with pytest.raises(ValueError, match="set it there"):
+        world[TARGET].set_replication_state(extended, "CONTINUOUS")
+
+
+def test_an_extended_server_launches_in_the_target_account(
+    world: dict[str, DrsEmulator], server: EmulatorServer, staged: list[str], clock: ManualClock
+) -> None:
+    extended = world[TARGET].extend_source_server(STAGING, staged[0])
+    target_drs = drs_as(server, assume(server)["Credentials"])
+
+    job = start_drill(target_drs, [extended])
+    clock.advance(DRILL_SECONDS)
+
+    (done,) = target_drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
+    assert done["arn"].split(":")[4] == TARGET
+    assert [(s["sourceServerID"], s["launchStatus"]) for s in done["participatingServers"]] == [
+        (extended, "LAUNCHED")
+    ]
+    (instance,) = target_drs.describe_recovery_instances()["items"]
+    assert instance["sourceServerID"] == extended and instance["arn"].split(":")[4] == TARGET
+    assert [r.source_server_id for r in world[TARGET].launch_results()] == [extended]
+    assert world[HOME].account(STAGING).launch_results() == []  # the staging account launches nothing
+
+
+def test_create_extended_source_server_refuses_what_cannot_be_extended(
+    world: dict[str, DrsEmulator], server: EmulatorServer, staged: list[str]
+) -> None:
+    target_drs = drs_as(server, assume(server)["Credentials"])
+    (own,) = world[TARGET].add_source_servers(REGION, count=1)
+    staging_arn = f"arn:aws:drs:{REGION}:{STAGING}:source-server/{staged[0]}"
+    target_drs.create_extended_source_server(sourceServerArn=staging_arn)
+
+    def refused(arn: str) -> tuple[str, str]:
+        error = error_of(lambda: target_drs.create_extended_source_server(sourceServerArn=arn))
+        return error["Code"], error["Message"]
+
+    missing = f"arn:aws:drs:{REGION}:{STAGING}:source-server/s-0123456789abcdef0"
+    assert refused(missing) == ("ResourceNotFoundException", f"Source server {missing} not found")
+    assert refused(staging_arn)[1].endswith(
+        "is already extended into this account as " + server_ids(target_drs).difference({own}).pop()
+    )
+    assert "is in this account" in refused(f"arn:aws:drs:{REGION}:{TARGET}:source-server/{own}")[1]
+    assert refused(staging_arn.replace(REGION, "us-west-2"))[0] == "ValidationException"
+    with pytest.raises(ValueError, match="already extended"):
+        world[TARGET].extend_source_server(STAGING, staged[0])
