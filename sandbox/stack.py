@@ -32,6 +32,7 @@ from bot.wiring import Container, moved_time
 from sandbox import hook_functions
 from sandbox.config import SandboxConfig, SlackSetup
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, Quotas, ScaledClock
+from sandbox.drs_emulator.ssm_automation import set_runbook
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
 from sandbox.local_http import LocalHTTPServer
@@ -274,6 +275,8 @@ class SandboxStack:
             )
         for region, ids in (servers or {}).items():
             account.add_source_servers(region, ids=list(ids))
+        for document, runbook in hook_functions.RUNBOOKS.items():  # hooks' runbooks exist there too
+            set_runbook(account, document, runbook)
         self.target_accounts.append(account_id)
         if self.container is not None:  # started: the functions read their environment again
             self._export(self.account_env())

@@ -1,6 +1,7 @@
 """SandboxStack.add_account: another account served by the emulator, with the bot's role in it, reached
-through STS at the endpoint the stack gives the bot (AWS_ENDPOINT_URL_STS), listed in the bot's
-environment, and its launch results delivered to the bot's DRS events function like the home account's."""
+through STS at the endpoint the stack gives the bot (AWS_ENDPOINT_URL_STS) with credentials that outlive
+the sandbox's fast DRS clock, listed in the bot's environment, with the hooks' runbooks, and its launch
+results delivered to the bot's DRS events function like the home account's."""
 
 from __future__ import annotations
 
@@ -88,6 +89,14 @@ def _run(directory: str) -> dict[str, Any]:
         stack.advance(900)  # a drill's launch ends after about 9 minutes
         assert stack.drs_events is not None and stack.drs_events.wait_idle(timeout=30)
         stack.lambdas.wait_idle(timeout=30)
+        # DRS time ran an hour past the credentials' Expiration; STS's runs on the wall clock, as
+        # botocore's renewal does: the credentials still work.
+        stack.advance(3600)
+        jobs_after_an_hour = len(target_drs.describe_jobs()["items"])
+        # The hooks' runbooks exist in the added account too.
+        ssm = boto3.client("ssm", region_name="us-west-2", **keys)
+        automation = ssm.start_automation_execution(DocumentName="DrsHook-Ok")["AutomationExecutionId"]
+        automation_account = stack.drs.account(TARGET).calls[-1].caller
         events = [
             json.loads(record["body"])
             for invocation in stack.lambdas.invocations
@@ -101,4 +110,6 @@ def _run(directory: str) -> dict[str, Any]:
             "home servers": [s["sourceServerID"] for s in home],
             "no role": no_role,
             "events": events,
+            "jobs after an hour": jobs_after_an_hour,
+            "automation": (bool(automation), automation_account),
         }
