@@ -131,6 +131,21 @@ class World:
                 return self.accounts[self.home], self.home_identity
             return self.accounts[identity.account], identity
 
+    def serve_sts(self, caller: sts.Identity, form: dict[str, list[str]], region: str) -> tuple[int, bytes]:
+        """One STS request. AssumeRole goes to the call log of the role's account (as CloudTrail logs it
+        there), or the caller's when that account is not served."""
+        with self.lock:
+            data, outcome = sts.handle(self.sts, caller, form)
+            if outcome.action == "AssumeRole":
+                account = self.accounts.get(outcome.role_account or "") or self.accounts[caller.account]
+                now = account._now()
+                record = CallRecord(len(account._calls) + 1, "AssumeRole", region, outcome.params, now)
+                record.status, record.caller = outcome.status, caller.arn
+                if outcome.error is not None:
+                    record.error, record.error_message = outcome.error.code, outcome.error.message
+                account._calls.append(record)
+            return outcome.status, data
+
     def expired(self, identity: sts.Identity) -> bool:
         return identity.expires is not None and identity.expires <= self.sts.clock.now()
 

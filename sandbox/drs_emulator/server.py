@@ -114,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         # The signing credentials select the account: a session STS issued acts in its role's account.
         emulator, caller = emulator.world.caller(access_key_from_authorization(authorization))
         if region is not None and service == "sts":
-            status, data = sts.handle(emulator.world.sts, caller, parse_qs(raw.decode()))
+            status, data = emulator.world.serve_sts(caller, parse_qs(raw.decode()), region)
             self._send_raw(status, data, "text/xml")
             return
         if region is not None and service in _EXPIRED and emulator.world.expired(caller):

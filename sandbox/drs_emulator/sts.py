@@ -215,22 +215,40 @@ HANDLERS: dict[str, Callable[[StsState, Identity, dict[str, Any], datetime], dic
 }
 
 
-def handle(state: StsState, caller: Identity, form: dict[str, list[str]]) -> tuple[int, bytes]:
-    """One STS request: (HTTP status, XML). Responses are checked against the model before they go."""
+@dataclass
+class Outcome:
+    """What one STS request was and what it got, for the call log (no credentials in it)."""
+
+    action: str
+    params: dict[str, Any]
+    status: int
+    error: StsError | None
+    role_account: str | None  # AssumeRole: the account of the role asked for
+
+
+def handle(state: StsState, caller: Identity, form: dict[str, list[str]]) -> tuple[bytes, Outcome]:
+    """One STS request: (XML, outcome). Responses are checked against the model before they go."""
     action = (form.get("Action") or [""])[0]
     now = state.clock.now()
+    params: dict[str, Any] = {}
     try:
         if action not in HANDLERS:
             raise StsError("InvalidAction", f"Could not find operation {action} for version 2011-06-15")
         if caller.expires is not None and caller.expires <= now:
             raise StsError("ExpiredToken", EXPIRED_MESSAGE, 403)
-        result = HANDLERS[action](state, caller, parse_form(action, form), now)
+        params = parse_form(action, form)
+        result = HANDLERS[action](state, caller, params, now)
         output = shapes.output_shape(SERVICE, action)
         if output and (issues := shapes.problems(SERVICE, output, result)):
             raise StsError("InternalFailure", f"emulator bug: {'; '.join(issues)}", 500)
     except StsError as error:
-        return error.status, error_xml(error)
-    return 200, to_xml(action, result)
+        return error_xml(error), Outcome(action, params, error.status, error, _role_account(params))
+    return to_xml(action, result), Outcome(action, params, 200, None, _role_account(params))
+
+
+def _role_account(params: dict[str, Any]) -> str | None:
+    match = _ROLE_ARN.fullmatch(str(params.get("RoleArn", "")))
+    return match.group(2) if match else None
 
 
 def _fmt(value: Any) -> str:

@@ -103,7 +103,8 @@ def test_an_assumed_roles_credentials_see_only_that_accounts_servers(
     assert all(f":{TARGET}:source-server/" in arn for arn in arns)
     # Each account logs its own calls, with who made them.
     assert {(c.operation, c.caller) for c in world[TARGET].calls} == {
-        ("DescribeSourceServers", f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops")
+        ("AssumeRole", f"arn:aws:sts::{HOME}:assumed-role/drs-chatops-executor/drs-chatops"),
+        ("DescribeSourceServers", f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops"),
     }
     assert {c.caller for c in world[HOME].calls} == {
         f"arn:aws:sts::{HOME}:assumed-role/drs-chatops-executor/drs-chatops"
@@ -139,7 +140,10 @@ def test_botocores_own_assume_role_credentials_select_the_account(clock: ManualC
     try:
         assert server_ids(drs) == target_ids
         assert (credentials.get_frozen_credentials().access_key or "").startswith("ASIA")
-        assert {c.caller for c in target.calls} == {f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops"}
+        assumed = [c.params for c in target.calls if c.operation == "AssumeRole"]
+        assert assumed == [{"RoleArn": ROLE_ARN, "RoleSessionName": "drs-chatops", "ExternalId": EXTERNAL_ID}]
+        drs_calls = {c.caller for c in target.calls if c.operation != "AssumeRole"}
+        assert drs_calls == {f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops"}
     finally:
         server.stop()
 
@@ -401,10 +405,11 @@ def test_the_input_contract_of_assume_role(
     error = error_of(lambda: client.assume_role(**args))
 
     assert (error["Code"], error["status"]) == ("ValidationError", 400)
-    assert f"at '{member}' failed to satisfy constraint: Member must have {constraint}" in error[
-        "Message"
-    ] or (f"at '{member}' failed to satisfy constraint: Member must satisfy {constraint}" in error["Message"])
-    assert not [c for c in world[TARGET].calls]  # nothing issued, nothing called
+    message = error["Message"]
+    assert f"at '{member}' failed to satisfy constraint: Member must" in message and constraint in message
+    logged = [(c.operation, c.error) for account in (world[TARGET], world[HOME]) for c in account.calls]
+    assert logged == [("AssumeRole", "ValidationError")]
+    assert world[TARGET].world.sts.sessions == {}  # nothing issued
 
 
 def test_assume_role_refuses_what_is_no_role_arn_and_a_session_longer_than_the_roles(
@@ -591,3 +596,22 @@ def test_create_extended_source_server_refuses_what_cannot_be_extended(
     assert refused(staging_arn.replace(REGION, "us-west-2"))[0] == "ValidationException"
     with pytest.raises(ValueError, match="already extended"):
         world[TARGET].extend_source_server(STAGING, staged[0])
+
+
+def test_assume_role_is_logged_in_the_roles_account(
+    world: dict[str, DrsEmulator], server: EmulatorServer
+) -> None:
+    """What a test counts to hold the bot to one AssumeRole per account per hour, not one per tick."""
+    assume(server, DurationSeconds=900)
+    world[TARGET].refuse_assume_role(ROLE)
+    error_of(lambda: assume(server))
+    error_of(lambda: assume(server, RoleArn=f"arn:aws:iam::999988887777:role/{ROLE}"))
+
+    logged = [(c.operation, c.status, c.error, c.params.get("DurationSeconds")) for c in world[TARGET].calls]
+    assert logged == [("AssumeRole", 200, None, 900), ("AssumeRole", 403, "AccessDenied", None)]
+    assert {c.caller for c in world[TARGET].calls} == {
+        f"arn:aws:sts::{HOME}:assumed-role/drs-chatops-executor/drs-chatops"
+    }
+    assert "Credentials" not in str(world[TARGET].calls[0].to_dict())  # no secret in the log
+    # A role in an account the emulator does not serve: the caller's account logs the refusal.
+    assert [(c.operation, c.error) for c in world[HOME].calls] == [("AssumeRole", "AccessDenied")]
