@@ -266,18 +266,34 @@ class SandboxStack:
         quotas, faults and call log, `servers` by region), with the bot's role in it (the stack's
         `target_role_name`, trusting this account's bot, with the stack's external id) unless `role` is
         False or another `role_name`/`external_id` is given (a role the bot cannot assume). The bot's
-        environment then lists the account (DRS_BOT_TARGET_ACCOUNTS), before or after start."""
-        account = self.drs.add_account(account_id, regions=tuple(regions), quotas=quotas)
-        if role:
-            account.add_role(
-                role_name or self.config.target_role_name,
-                external_id=external_id if external_id is not None else self.config.target_external_id,
-            )
+        environment then lists the account (DRS_BOT_TARGET_ACCOUNTS), before or after start.
+
+        Test modules share a stack: an account served already is served again with these regions and
+        servers added, if what is asked agrees with what it has (else a ValueError)."""
+        name = role_name or self.config.target_role_name
+        wanted_id = external_id if external_id is not None else self.config.target_external_id
+        if account_id in self.drs.accounts:
+            account = self.drs.account(account_id)
+            existing = self.drs.world.sts.roles.get((account_id, name))
+            if quotas is not None and quotas != account.quotas:
+                raise ValueError(f"account {account_id} is served already, with other quotas")
+            if role and existing is not None and existing.external_id != wanted_id:
+                raise ValueError(f"account {account_id} has role {name} already, with another external id")
+            if not role and existing is not None:
+                raise ValueError(f"account {account_id} is served already, with role {name}")
+            for region in regions:
+                account.initialize_region(region)
+        else:
+            account = self.drs.add_account(account_id, regions=tuple(regions), quotas=quotas)
+            existing = None
+        if role and existing is None:
+            account.add_role(name, external_id=wanted_id)
         for region, ids in (servers or {}).items():
             account.add_source_servers(region, ids=list(ids))
         for document, runbook in hook_functions.RUNBOOKS.items():  # hooks' runbooks exist there too
             set_runbook(account, document, runbook)
-        self.target_accounts.append(account_id)
+        if account_id not in self.target_accounts:
+            self.target_accounts.append(account_id)
         if self.container is not None:  # started: the functions read their environment again
             self._export(self.account_env())
             self._fresh_functions()

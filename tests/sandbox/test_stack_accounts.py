@@ -22,6 +22,7 @@ HOME_SERVER = "s-ac000000000000001"
 TARGET = "111122223333"
 NO_ROLE = "444455556666"
 TARGET_SERVER = "s-ac000000000000002"
+SECOND_SERVER = "s-ac000000000000003"
 PLANS = f"""
 protection_groups:
   - {{name: home-tier, region: us-east-1, source_servers: [{HOME_SERVER}]}}
@@ -37,6 +38,8 @@ def test_an_added_account_is_served_listed_and_heard(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
         seen = child.submit(_run, str(tmp_path)).result(timeout=120)
 
+    assert seen["same account"] and seen["second region"] == [SECOND_SERVER]
+    assert seen["conflict"] == f"account {TARGET} is served already, with role drs-chatops-target"
     assert seen["env"] == {
         "DRS_BOT_TARGET_ACCOUNTS": f"{TARGET},{NO_ROLE}",
         "DRS_BOT_TARGET_ROLE_NAME": "drs-chatops-target",
@@ -59,6 +62,13 @@ def _run(directory: str) -> dict[str, Any]:
     with SandboxStack(plans, config) as stack:
         stack.add_account(TARGET, regions=["us-east-1", "us-west-2"], servers={"us-west-2": [TARGET_SERVER]})
         stack.add_account(NO_ROLE, role=False)
+        # Another test module of the package asks for the same account: served again, servers added.
+        again = stack.add_account(TARGET, regions=["eu-west-1"], servers={"eu-west-1": [SECOND_SERVER]})
+        try:
+            stack.add_account(TARGET, role=False)
+            conflict = ""
+        except ValueError as error:
+            conflict = str(error)
         env = {name: os.environ[name] for name in stack.account_env()}
         # What the bot's code does: STS at the endpoint the environment names, the role it names.
         sts = boto3.client("sts", region_name="us-east-1")
@@ -104,6 +114,14 @@ def _run(directory: str) -> dict[str, Any]:
             for record in invocation.payload["Records"]
         ]
         return {
+            "same account": again is stack.drs.account(TARGET),
+            "second region": [
+                s["sourceServerID"]
+                for s in boto3.client("drs", region_name="eu-west-1", **keys).describe_source_servers()[
+                    "items"
+                ]
+            ],
+            "conflict": conflict,
             "env": env,
             "caller": caller,
             "target servers": servers,
