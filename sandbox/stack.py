@@ -336,6 +336,17 @@ class SandboxStack:
         set_up_slack(self.slack, self.config.slack)
 
     def _seed_drs(self) -> None:
+        for account_id, setup in self.config.accounts.items():
+            account = self.add_account(
+                account_id,
+                regions=setup.regions,
+                role=setup.role != "missing",
+                quotas=Quotas(**setup.quotas.model_dump()),
+            )
+            if setup.role == "unassumable":
+                account.refuse_assume_role(self.config.target_role_name)
+            for operation in setup.deny:
+                account.deny(operation)
         lagging = {sid for sid, behaviour in self.config.servers.items() if behaviour.lag_seconds}
         for group in self.catalog.protection_groups:
             # A tag selector names no servers: DRS has whichever carry the tags.

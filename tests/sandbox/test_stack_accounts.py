@@ -23,6 +23,8 @@ TARGET = "111122223333"
 NO_ROLE = "444455556666"
 TARGET_SERVER = "s-ac000000000000002"
 SECOND_SERVER = "s-ac000000000000003"
+REFUSING = "777788889999"  # the config's: the bot's role there, which STS refuses
+DENYING = "888899990000"  # the config's: the bot's role there lacks drs:StartRecovery
 PLANS = f"""
 protection_groups:
   - {{name: home-tier, region: us-east-1, source_servers: [{HOME_SERVER}]}}
@@ -40,8 +42,9 @@ def test_an_added_account_is_served_listed_and_heard(tmp_path: Path) -> None:
 
     assert seen["same account"] and seen["second region"] == [SECOND_SERVER]
     assert seen["conflict"] == f"account {TARGET} is served already, with role drs-chatops-target"
+    assert seen["config accounts"] == ("AccessDenied", "AccessDeniedException", 1)
     assert seen["env"] == {
-        "DRS_BOT_TARGET_ACCOUNTS": f"{TARGET},{NO_ROLE}",
+        "DRS_BOT_TARGET_ACCOUNTS": f"{REFUSING},{DENYING},{TARGET},{NO_ROLE}",
         "DRS_BOT_TARGET_ROLE_NAME": "drs-chatops-target",
         "DRS_BOT_TARGET_EXTERNAL_ID": "drs-chatops-sandbox",
     }
@@ -58,7 +61,20 @@ def test_an_added_account_is_served_listed_and_heard(tmp_path: Path) -> None:
 def _run(directory: str) -> dict[str, Any]:
     plans = Path(directory) / "plans.yml"
     plans.write_text(PLANS)
-    config = SandboxConfig(time_scale=600, poll_seconds=0.2)
+    config = SandboxConfig.model_validate(
+        {
+            "time_scale": 600,
+            "poll_seconds": 0.2,
+            "accounts": {
+                REFUSING: {"role": "unassumable"},
+                DENYING: {
+                    "regions": ["eu-west-1"],
+                    "deny": ["StartRecovery"],
+                    "quotas": {"concurrent_jobs": 1},
+                },
+            },
+        }
+    )
     with SandboxStack(plans, config) as stack:
         stack.add_account(TARGET, regions=["us-east-1", "us-west-2"], servers={"us-west-2": [TARGET_SERVER]})
         stack.add_account(NO_ROLE, role=False)
@@ -95,6 +111,22 @@ def _run(directory: str) -> dict[str, Any]:
             no_role = "assumed"
         except ClientError as error:
             no_role = error.response["Error"]["Code"]
+        refused = _code(
+            lambda: sts.assume_role(
+                RoleArn=_role(REFUSING), RoleSessionName="drs-chatops", ExternalId="drs-chatops-sandbox"
+            )
+        )
+        denying = sts.assume_role(
+            RoleArn=_role(DENYING), RoleSessionName="drs-chatops", ExternalId="drs-chatops-sandbox"
+        )
+        denying_keys = {
+            "aws_access_key_id": denying["Credentials"]["AccessKeyId"],
+            "aws_secret_access_key": denying["Credentials"]["SecretAccessKey"],
+            "aws_session_token": denying["Credentials"]["SessionToken"],
+        }
+        denying_drs = boto3.client("drs", region_name="eu-west-1", **denying_keys)
+        denied = _code(lambda: denying_drs.start_recovery(sourceServers=[{"sourceServerID": TARGET_SERVER}]))
+        denying_quota = stack.drs.account(DENYING).quotas.concurrent_jobs
         target_drs.start_recovery(sourceServers=[{"sourceServerID": TARGET_SERVER}], isDrill=True)
         stack.advance(900)  # a drill's launch ends after about 9 minutes
         assert stack.drs_events is not None and stack.drs_events.wait_idle(timeout=30)
@@ -114,6 +146,7 @@ def _run(directory: str) -> dict[str, Any]:
             for record in invocation.payload["Records"]
         ]
         return {
+            "config accounts": (refused, denied, denying_quota),
             "same account": again is stack.drs.account(TARGET),
             "second region": [
                 s["sourceServerID"]
@@ -131,3 +164,15 @@ def _run(directory: str) -> dict[str, Any]:
             "jobs after an hour": jobs_after_an_hour,
             "automation": (bool(automation), automation_account),
         }
+
+
+def _role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/drs-chatops-target"
+
+
+def _code(call: Any) -> str:
+    try:
+        call()
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "no error"
