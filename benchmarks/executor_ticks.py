@@ -349,9 +349,9 @@ def dynamodb_client(url: str) -> Any:
 def drs_gateway(url: str) -> DrsGateway:
     config = Config(retries={"mode": "standard", "max_attempts": 3})
     return DrsGateway(
-        lambda region: boto3.client(
+        lambda where: boto3.client(
             "drs",
-            region_name=region,
+            region_name=where.region,
             endpoint_url=url,
             aws_access_key_id="bench",
             aws_secret_access_key="bench",

@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.domain.accounts import home
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -89,14 +91,14 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
             lambda region: _client("cloudwatch", moto.url),
             lambda region: _client("ssm", server.url),
         )
-        gateway.instance_status(REGION, instances[:1])  # clients made, models loaded: not timed
-        gateway.agents_online(REGION, instances[:1])
-        gateway.alarm_states(REGION, names[:1])
+        gateway.instance_status(home(REGION), instances[:1])  # clients made, models loaded: not timed
+        gateway.agents_online(home(REGION), instances[:1])
+        gateway.alarm_states(home(REGION), names[:1])
         emulator.clear_calls()
         started = time.perf_counter()
-        status = gateway.instance_status(REGION, instances)
-        online = gateway.agents_online(REGION, instances)
-        states = gateway.alarm_states(REGION, names)
+        status = gateway.instance_status(home(REGION), instances)
+        online = gateway.agents_online(home(REGION), instances)
+        states = gateway.alarm_states(home(REGION), names)
         seconds = time.perf_counter() - started
         counted = Counter(call.operation for call in emulator.calls)
         # ssm_command: the tick that claims sends one SendCommand per 50 instances (their agents are
@@ -105,7 +107,9 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
         emulator.clear_calls()
         started = time.perf_counter()
         command_ids = [
-            gateway.send_command(REGION, "AWS-RunShellScript", {"commands": ["true"]}, batch, 600, f"b{n}")
+            gateway.send_command(
+                home(REGION), "AWS-RunShellScript", {"commands": ["true"]}, batch, 600, f"b{n}"
+            )
             for n, batch in enumerate(instances[start : start + 50] for start in range(0, len(instances), 50))
         ]
         send_seconds = time.perf_counter() - started
@@ -114,7 +118,7 @@ def measure_calls(servers: int, alarms: int) -> dict[str, Any]:
         started = time.perf_counter()
         results: dict[str, tuple[bool, str, bool]] = {}
         for command_id in command_ids:
-            results.update(gateway.command_results(REGION, command_id))
+            results.update(gateway.command_results(home(REGION), command_id))
         read_seconds = time.perf_counter() - started
         read = Counter(call.operation for call in emulator.calls)
     return {

@@ -81,7 +81,7 @@ class StartRecorder:
     def __enter__(self) -> StartRecorder:
         recorder, original = self, self._original
 
-        def start_recovery(gateway: Any, region: str, source_server_ids: Any, **kwargs: Any) -> str:
+        def start_recovery(gateway: Any, region: Any, source_server_ids: Any, **kwargs: Any) -> str:
             job_id: str = original(gateway, region, source_server_ids, **kwargs)
             with recorder._lock:
                 recorder.calls.append(

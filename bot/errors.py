@@ -52,6 +52,17 @@ class DrsUnavailable(DrsError):
     """Throttled or failing after retries: the call had no effect; try again later."""
 
 
+class AccountUnreachable(DrsUnavailable):
+    """The bot could not assume its role in a target account (README "Several accounts"): nothing was
+    called there. Retried like throttling; a refusal that lasts is reported on the servers it holds back."""
+
+    def __init__(self, account: str, role_arn: str, code: str, message: str, *, transient: bool) -> None:
+        self.account = account
+        self.role_arn = role_arn
+        self.transient = transient
+        super().__init__(code, f"cannot assume {role_arn} in account {account}: {message}")
+
+
 class DrsConflict(DrsError):
     """A source server is already in an active job (maybe ours, started before a crash)."""
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.domain.accounts import Account
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
 from bot.domain.strict_json import DocumentError, load_json
@@ -51,6 +52,28 @@ class Settings(BaseModel):
     clock_origin: datetime | None = None
     poll_seconds: float = Field(default=15.0, gt=0)
     limits: Limits = Limits()
+    # Several accounts (README "Several accounts"): the accounts whose protection groups the bot may
+    # recover, each reached through the role `target_role_name` (cfn/target-account.yaml) with the
+    # external id. Comma-separated in the environment; none: the bot works in its own account only.
+    target_accounts: tuple[Account, ...] = ()
+    target_role_name: str = Field(default="drs-chatops-target", pattern=r"^[\w+=,.@-]{1,64}$")
+    target_external_id: str | None = Field(
+        default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$"
+    )
+
+    @field_validator("target_accounts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("target_accounts")
+    @classmethod
+    def _listed_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("an account is listed twice")
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
+from botocore.config import Config
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.adapters import aws
+from bot.adapters.accounts import AccountSessions
 from bot.adapters.drs import DrsGateway
 from bot.adapters.drs_inventory import DrsInventory
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore
@@ -24,6 +28,7 @@ from bot.adapters.slack_notifier import SlackDirectory, SlackHomePublisher, Slac
 from bot.adapters.telemetry import ExecutionMetrics, PowertoolsLogKeys
 from bot.adapters.trigger import PollingTrigger, StepFunctionsTrigger
 from bot.adapters.watch_store import DynamoWatchStore
+from bot.domain.accounts import AccountRegion
 from bot.domain.execution import Limits
 from bot.domain.policy import AccessPolicy
 from bot.services.access import Access
@@ -281,11 +286,23 @@ class Container:
         return Reports(S3ReportStore(lambda: aws.s3_client(region), bucket), self.clock)
 
     @cached_property
+    def accounts(self) -> AccountSessions:
+        """Clients in the bot's own account, or in a target account through its role."""
+        return AccountSessions(
+            self.settings.region,
+            role_name=self.settings.target_role_name,
+            external_id=self.settings.target_external_id,
+        )
+
+    def _client_for(self, service: str, config: Config) -> Callable[[AccountRegion], Any]:
+        return lambda where: self.accounts.client(service, where, config)
+
+    @cached_property
     def use_cases(self) -> UseCases:
         return build_use_cases(
             catalog=self.catalog,
             store=self.store,
-            drs=DrsGateway(aws.drs_client),
+            drs=DrsGateway(self._client_for("drs", aws.DRS_CONFIG)),
             outbox=self.outbox,
             trigger=self.trigger,
             clock=self.clock,
@@ -299,8 +316,8 @@ class Container:
             poll_seconds=self.settings.poll_seconds,
             log_keys=PowertoolsLogKeys(),
             reports=self.reports,
-            health_checks=HealthGateway(),
-            hook_runner=AwsHooks(),
+            health_checks=HealthGateway.through(self.accounts),
+            hook_runner=AwsHooks.through(self.accounts),
         )
 
     @cached_property
@@ -311,7 +328,7 @@ class Container:
     def watch(self) -> Watch:
         return Watch(
             catalog=self.catalog,
-            drs=DrsInventory(aws.drs_client),
+            drs=DrsInventory(self._client_for("drs", aws.DRS_CONFIG)),
             store=self.watch_store,
             notifier=SlackNotifier(self.slack_client),
             renderer=WatchRenderer(),

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
 from bot.adapters import telemetry
 from bot.adapters.drs import launch_result_job
+from bot.domain.accounts import home
 from bot.services.ticking import Ticking
 from bot.settings import Settings
 from bot.wiring import Container
@@ -40,7 +41,7 @@ def _ticking() -> Ticking:
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
     with invocation_keys(logger, context):  # each execution's tick adds its keys to these, and removes them
         jobs = [job for record in event.records if (job := launch_result_job(record.body))]
-        outcome = _ticking().on_launch_results(jobs)
+        outcome = _ticking().on_launch_results([(home(region), job_id) for region, job_id in jobs])
         # An early tick is a tick: the same alarm covers both.
         metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
         if outcome.failed:

@@ -13,7 +13,6 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
-    from mypy_boto3_drs import DrsClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
@@ -26,10 +25,6 @@ DRS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_tim
 
 def dynamodb_client(region: str) -> DynamoDBClient:
     return boto3.client("dynamodb", region_name=region, config=_DEFAULT)
-
-
-def drs_client(region: str) -> DrsClient:
-    return boto3.client("drs", region_name=region, config=DRS_CONFIG)
 
 
 # Health checks (bot/adapters/health.py, which creates its clients so the IAM tests see its services).

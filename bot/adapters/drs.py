@@ -1,4 +1,4 @@
-"""DRS through boto3: one client per region, AWS errors turned into the bot's own."""
+"""DRS through boto3: one client per account and region, AWS errors turned into the bot's own."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters import telemetry
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo, launch_failure_reason
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
@@ -23,25 +24,25 @@ LAUNCH_RESULT_EVENT = "DRS Source Server Launch Result"
 JOB_IDS_PER_DESCRIBE = 1000  # DescribeJobs' filters.jobIDs takes at most 1000
 _UNAVAILABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "RequestTimeout"}
 
-ClientFactory = Callable[[str], "DrsClient"]
+ClientFactory = Callable[[AccountRegion], "DrsClient"]
 MAX_IDS = 200  # DescribeSourceServers / DescribeRecoveryInstances filters, TerminateRecoveryInstances
 
 
 class DrsGateway:
-    def __init__(self, client_for_region: ClientFactory) -> None:
-        self._factory = client_for_region
-        self._clients: dict[str, DrsClient] = {}
+    def __init__(self, client_for: ClientFactory) -> None:
+        self._factory = client_for
+        self._clients: dict[AccountRegion, DrsClient] = {}
         self._lock = threading.Lock()
 
-    def _client(self, region: str) -> DrsClient:
+    def _client(self, where: AccountRegion) -> DrsClient:
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._factory(region)
-            return self._clients[region]
+            if where not in self._clients:
+                self._clients[where] = self._factory(where)
+            return self._clients[where]
 
     def start_recovery(
         self,
-        region: str,
+        where: AccountRegion,
         source_server_ids: Sequence[str],
         *,
         is_drill: bool,
@@ -56,49 +57,51 @@ class DrsGateway:
             for sid in source_server_ids
         ]
         with _translated():
-            response = self._client(region).start_recovery(
+            response = self._client(where).start_recovery(
                 sourceServers=servers,
                 isDrill=is_drill,
                 tags=tags,
             )
         return response["job"]["jobID"]
 
-    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
+    def describe_jobs(self, where: AccountRegion, job_ids: Sequence[str]) -> list[JobSnapshot]:
         with _translated():
-            return [_job(job) for job in self._jobs_by_id(region, job_ids)]
+            return [_job(job) for job in self._jobs_by_id(where, job_ids)]
 
-    def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
+    def find_job(self, where: AccountRegion, tags: dict[str, str], since: datetime) -> str | None:
         with _translated():
-            for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)}):
+            for job in self._pages(where, "describe_jobs", filters={"fromDate": format_time(since)}):
                 job_tags = job.get("tags") or {}
                 if all(job_tags.get(key) == value for key, value in tags.items()):
                     return str(job["jobID"])
         return None
 
-    def load(self, region: str, since: datetime) -> RegionLoad:
-        active = self.active_jobs(region, since)
+    def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
+        active = self.active_jobs(where, since)
         return RegionLoad(jobs=len(active), servers=sum(len(job.servers) for job in active))
 
-    def active_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def active_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
         with _translated():
             return [
                 _job(job)
-                for job in self._pages(region, "describe_jobs", filters={"fromDate": format_time(since)})
+                for job in self._pages(where, "describe_jobs", filters={"fromDate": format_time(since)})
                 if job.get("status") != "COMPLETED"
             ]
 
-    def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def terminate_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
         # The model's timestamp pattern ends in Z (drs-facts.md): send that.
         from_date = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with _translated():
             return [
                 _job(job)
-                for job in self._pages(region, "describe_jobs", filters={"fromDate": from_date})
+                for job in self._pages(where, "describe_jobs", filters={"fromDate": from_date})
                 if job.get("type") == "TERMINATE"
             ]
 
-    def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
-        """The servers named (in calls of at most 200 ids), or every server of the region."""
+    def source_servers(
+        self, where: AccountRegion, ids: Sequence[str] | None = None
+    ) -> list[SourceServerInfo]:
+        """The servers named (in calls of at most 200 ids), or every server of that account and region."""
         batches: list[dict[str, Any]] = (
             [{"sourceServerIDs": list(ids[i : i + MAX_IDS])} for i in range(0, len(ids), MAX_IDS)]
             if ids is not None
@@ -108,18 +111,20 @@ class DrsGateway:
         with _translated():
             for filters in batches:
                 pages = self._pages(
-                    region, "describe_source_servers", filters=filters, PaginationConfig={"PageSize": MAX_IDS}
+                    where, "describe_source_servers", filters=filters, PaginationConfig={"PageSize": MAX_IDS}
                 )
                 found += [_source_server(item) for item in pages]
         return found
 
-    def recovery_instances(self, region: str, source_server_ids: Sequence[str]) -> list[RecoveryInstanceInfo]:
+    def recovery_instances(
+        self, where: AccountRegion, source_server_ids: Sequence[str]
+    ) -> list[RecoveryInstanceInfo]:
         found: list[RecoveryInstanceInfo] = []
         with _translated():
             for i in range(0, len(source_server_ids), MAX_IDS):
                 batch = list(source_server_ids[i : i + MAX_IDS])
                 pages = self._pages(
-                    region,
+                    where,
                     "describe_recovery_instances",
                     filters={"sourceServerIDs": batch},
                     PaginationConfig={"PageSize": MAX_IDS},
@@ -128,10 +133,10 @@ class DrsGateway:
         return found
 
     def snapshot_at_or_before(
-        self, region: str, source_server_id: str, moment: datetime
+        self, where: AccountRegion, source_server_id: str, moment: datetime
     ) -> tuple[str, datetime] | None:
         with _translated():
-            response = self._client(region).describe_recovery_snapshots(
+            response = self._client(where).describe_recovery_snapshots(
                 sourceServerID=source_server_id,
                 filters={"toDateTime": format_time(moment)},
                 order="DESC",
@@ -142,35 +147,37 @@ class DrsGateway:
             return None
         return str(items[0]["snapshotID"]), parse_time(str(items[0]["timestamp"]))
 
-    def newest_snapshot(self, region: str, source_server_id: str) -> datetime | None:
+    def newest_snapshot(self, where: AccountRegion, source_server_id: str) -> datetime | None:
         with _translated():
-            response = self._client(region).describe_recovery_snapshots(
+            response = self._client(where).describe_recovery_snapshots(
                 sourceServerID=source_server_id, order="DESC", maxResults=1
             )
         items = response.get("items") or []
         return parse_time(str(items[0]["timestamp"])) if items else None
 
-    def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
+    def terminate(self, where: AccountRegion, recovery_instance_ids: Sequence[str]) -> str:
         with _translated():
-            response = self._client(region).terminate_recovery_instances(
+            response = self._client(where).terminate_recovery_instances(
                 recoveryInstanceIDs=list(recovery_instance_ids)
             )
         return str(response["job"]["jobID"])
 
-    def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
+    def reverse_replication(self, where: AccountRegion, recovery_instance_id: str) -> str:
         with _translated():
-            response = self._client(region).reverse_replication(recoveryInstanceID=recovery_instance_id)
+            response = self._client(where).reverse_replication(recoveryInstanceID=recovery_instance_id)
         return str(response.get("reversedDirectionSourceServerArn") or "")
 
-    def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    def jobs_tags(self, where: AccountRegion, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         with _translated():
-            return {item["jobID"]: dict(item.get("tags") or {}) for item in self._jobs_by_id(region, job_ids)}
+            return {item["jobID"]: dict(item.get("tags") or {}) for item in self._jobs_by_id(where, job_ids)}
 
-    def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
+    def failure_reasons(
+        self, where: AccountRegion, job_id: str, source_server_ids: Sequence[str]
+    ) -> dict[str, str]:
         wanted = set(source_server_ids)
         reasons: dict[str, str] = {}
         with _translated():
-            for item in self._pages(region, "describe_job_log_items", jobID=job_id):
+            for item in self._pages(where, "describe_job_log_items", jobID=job_id):
                 data = item.get("eventData") or {}
                 server = data.get("sourceServerID")
                 raw = data.get("rawError")
@@ -179,13 +186,13 @@ class DrsGateway:
                     reasons[server] = reason
         return reasons
 
-    def _jobs_by_id(self, region: str, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def _jobs_by_id(self, where: AccountRegion, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(job_ids), JOB_IDS_PER_DESCRIBE):
             wanted = list(job_ids[start : start + JOB_IDS_PER_DESCRIBE])
-            yield from self._pages(region, "describe_jobs", filters={"jobIDs": wanted})
+            yield from self._pages(where, "describe_jobs", filters={"jobIDs": wanted})
 
-    def _pages(self, region: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        paginator = self._client(region).get_paginator(operation)  # type: ignore[call-overload]
+    def _pages(self, where: AccountRegion, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._client(where).get_paginator(operation)  # type: ignore[call-overload]
         for page in paginator.paginate(**kwargs):
             yield from page.get("items", [])
 

@@ -1,4 +1,4 @@
-"""The readiness watch's one DRS call: every source server of a region, a page of 200 at a time.
+"""The readiness watch's one DRS call: every source server of an account and region, a page of 200 at a time.
 
 Apart from DrsGateway so that the watch function's role is granted DescribeSourceServers and nothing
 else (tests/infrastructure/test_iam.py derives each role from the adapter classes its function uses).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.adapters.drs import MAX_IDS, ClientFactory, _source_server, _translated
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import SourceServerInfo
 
 if TYPE_CHECKING:
@@ -16,12 +17,14 @@ if TYPE_CHECKING:
 
 
 class DrsInventory:
-    def __init__(self, client_for_region: ClientFactory) -> None:
-        self._factory = client_for_region
-        self._clients: dict[str, DrsClient] = {}
+    def __init__(self, client_for: ClientFactory) -> None:
+        self._factory = client_for
+        self._clients: dict[AccountRegion, DrsClient] = {}
 
-    def source_servers(self, region: str) -> list[SourceServerInfo]:
-        client = self._clients.setdefault(region, self._factory(region))
+    def source_servers(self, where: AccountRegion) -> list[SourceServerInfo]:
+        if where not in self._clients:
+            self._clients[where] = self._factory(where)
+        client = self._clients[where]
         with _translated():
             paginator = client.get_paginator("describe_source_servers")
             return [

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.adapters.accounts import AccountSessions
 from bot.adapters.aws import HEALTH_CONFIG
+from bot.domain.accounts import AccountRegion
 from bot.errors import HealthCheckRefused, HealthCheckUnavailable
 
 INSTANCE_IDS_PER_STATUS_CALL = 100  # DescribeInstanceStatus: at most 100 explicit instance ids
@@ -41,7 +42,7 @@ _UNAVAILABLE = {
     "RequestTimeout",
 }
 
-ClientFactory = Callable[[str], Any]
+ClientFactory = Callable[[AccountRegion], Any]
 # (passed, what AWS said) by instance id or alarm name.
 Answers = dict[str, tuple[bool, str]]
 
@@ -54,50 +55,57 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 class _Clients:
     def __init__(self, factory: ClientFactory) -> None:
         self._factory = factory
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[AccountRegion, Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, region: str) -> Any:
+    def __call__(self, where: AccountRegion) -> Any:
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._factory(region)
-            return self._clients[region]
+            if where not in self._clients:
+                self._clients[where] = self._factory(where)
+            return self._clients[where]
 
 
 # Typed Any: the project pins boto3 stubs for the services it used before these (pyproject.toml).
-def ec2_client(region: str) -> Any:
-    return boto3.client("ec2", region_name=region, config=HEALTH_CONFIG)
+def ec2_client(sessions: AccountSessions) -> ClientFactory:
+    return lambda where: sessions.client("ec2", where, HEALTH_CONFIG)
 
 
-def ssm_client(region: str) -> Any:
-    return boto3.client("ssm", region_name=region, config=HEALTH_CONFIG)
+def ssm_client(sessions: AccountSessions) -> ClientFactory:
+    return lambda where: sessions.client("ssm", where, HEALTH_CONFIG)
 
 
-def ssm_send_client(region: str) -> Any:
-    return boto3.client("ssm", region_name=region, config=SEND_CONFIG)
+def ssm_send_client(sessions: AccountSessions) -> ClientFactory:
+    return lambda where: sessions.client("ssm", where, SEND_CONFIG)
 
 
-def cloudwatch_client(region: str) -> Any:
-    return boto3.client("cloudwatch", region_name=region, config=HEALTH_CONFIG)
+def cloudwatch_client(sessions: AccountSessions) -> ClientFactory:
+    return lambda where: sessions.client("cloudwatch", where, HEALTH_CONFIG)
 
 
 class HealthGateway:
     def __init__(
         self,
-        ec2: ClientFactory = ec2_client,
-        ssm: ClientFactory = ssm_client,
-        cloudwatch: ClientFactory = cloudwatch_client,
-        ssm_send: ClientFactory = ssm_send_client,
+        ec2: ClientFactory,
+        ssm: ClientFactory,
+        cloudwatch: ClientFactory,
+        ssm_send: ClientFactory,
     ) -> None:
         self._ec2 = _Clients(ec2)
         self._ssm = _Clients(ssm)
         self._ssm_send = _Clients(ssm_send)
         self._cloudwatch = _Clients(cloudwatch)
 
-    def instance_status(self, region: str, instance_ids: Sequence[str]) -> Answers:
+    @classmethod
+    def through(cls, sessions: AccountSessions) -> HealthGateway:
+        """Clients in each wave's account and region."""
+        return cls(
+            ec2_client(sessions), ssm_client(sessions), cloudwatch_client(sessions), ssm_send_client(sessions)
+        )
+
+    def instance_status(self, where: AccountRegion, instance_ids: Sequence[str]) -> Answers:
         """Both EC2 status checks ok (instance and system); an instance EC2 does not list is not yet."""
         answers: Answers = {}
-        paginator = self._ec2(region).get_paginator("describe_instance_status")
+        paginator = self._ec2(where).get_paginator("describe_instance_status")
         with _translated("EC2"):
             for ids in _chunks(instance_ids, INSTANCE_IDS_PER_STATUS_CALL):
                 # IncludeAllInstances: a pending instance is listed too, with its state.
@@ -108,10 +116,10 @@ class HealthGateway:
             answers.setdefault(instance_id, (False, "EC2 does not report its status yet"))
         return answers
 
-    def agents_online(self, region: str, instance_ids: Sequence[str]) -> Answers:
+    def agents_online(self, where: AccountRegion, instance_ids: Sequence[str]) -> Answers:
         """The SSM agent's PingStatus is Online; an instance SSM does not know has no agent registered."""
         answers: Answers = {}
-        paginator = self._ssm(region).get_paginator("describe_instance_information")
+        paginator = self._ssm(where).get_paginator("describe_instance_information")
         with _translated("SSM"):
             for ids in _chunks(instance_ids, INSTANCE_IDS_PER_PING_CALL):
                 pages = paginator.paginate(
@@ -126,10 +134,10 @@ class HealthGateway:
             answers.setdefault(instance_id, (False, "no SSM agent registered for it yet"))
         return answers
 
-    def alarm_states(self, region: str, names: Sequence[str]) -> Answers:
+    def alarm_states(self, where: AccountRegion, names: Sequence[str]) -> Answers:
         """Each alarm OK; one CloudWatch does not have is reported as missing (a typo or another region)."""
         answers: Answers = {}
-        paginator = self._cloudwatch(region).get_paginator("describe_alarms")
+        paginator = self._cloudwatch(where).get_paginator("describe_alarms")
         with _translated("CloudWatch"):
             for chunk in _chunks(names, ALARMS_PER_CALL):
                 for page in paginator.paginate(
@@ -143,12 +151,12 @@ class HealthGateway:
                             f"alarm {alarm['AlarmName']} is {state}: {reason}",
                         )
         for name in names:
-            answers.setdefault(name, (False, f"alarm {name} does not exist in {region}"))
+            answers.setdefault(name, (False, f"alarm {name} does not exist in {where}"))
         return answers
 
     def send_command(
         self,
-        region: str,
+        where: AccountRegion,
         document: str,
         parameters: Mapping[str, Sequence[str]],
         instance_ids: Sequence[str],
@@ -157,7 +165,7 @@ class HealthGateway:
     ) -> str:
         """SendCommand once to up to 50 instances: its CommandId."""
         with _translated("SSM"):
-            response = self._ssm_send(region).send_command(
+            response = self._ssm_send(where).send_command(
                 DocumentName=document,
                 Parameters={key: list(values) for key, values in parameters.items()},
                 InstanceIds=list(instance_ids),
@@ -166,10 +174,10 @@ class HealthGateway:
             )
         return str(response["Command"]["CommandId"])
 
-    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+    def find_command(self, where: AccountRegion, document: str, comment: str, since: datetime) -> str | None:
         """The command of this document with this Comment, sent since then (a minute's leeway for clocks)."""
         after = (since - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        paginator = self._ssm(region).get_paginator("list_commands")
+        paginator = self._ssm(where).get_paginator("list_commands")
         with _translated("SSM"):
             pages = paginator.paginate(
                 Filters=[{"key": "DocumentName", "value": document}, {"key": "InvokedAfter", "value": after}],
@@ -181,10 +189,10 @@ class HealthGateway:
                         return str(command["CommandId"])
         return None
 
-    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+    def command_results(self, where: AccountRegion, command_id: str) -> dict[str, tuple[bool, str, bool]]:
         """Each invocation of the command: Success passes; pending says so; a failure carries its output."""
         answers: dict[str, tuple[bool, str, bool]] = {}
-        paginator = self._ssm(region).get_paginator("list_command_invocations")
+        paginator = self._ssm(where).get_paginator("list_command_invocations")
         with _translated("SSM"):
             pages = paginator.paginate(
                 CommandId=command_id, Details=True, PaginationConfig={"PageSize": INVOCATIONS_PER_CALL}

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -23,6 +22,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from bot.adapters.accounts import AccountSessions
+from bot.domain.accounts import AccountRegion
 from bot.domain.execution import HookStatus
 from bot.domain.hooks import HookResult
 from bot.errors import HookRefused, HookUnavailable
@@ -44,8 +45,8 @@ _SUCCEEDED = {"Success", "CompletedWithSuccess"}
 _FAILED = {"Failed", "Cancelled", "Cancelling", "CompletedWithFailure", "Rejected", "Exited"}
 OUTPUT_CHARS = 4000  # read from AWS; the domain keeps less
 
-SsmFactory = Callable[[str], Any]  # no mypy_boto3_ssm stubs in the lock
-LambdaFactory = Callable[[str, int], "LambdaClient"]
+SsmFactory = Callable[[AccountRegion], Any]  # no mypy_boto3_ssm stubs in the lock
+LambdaFactory = Callable[[AccountRegion, int], "LambdaClient"]
 
 
 # Throttles and 5xx retried by botocore: the client token makes a retried StartAutomationExecution
@@ -53,50 +54,59 @@ LambdaFactory = Callable[[str, int], "LambdaClient"]
 _SSM = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
 
 
-def ssm_client(region: str) -> Any:  # no mypy_boto3_ssm stubs in the lock
-    return boto3.client("ssm", region_name=region, config=_SSM)
+def ssm_client(sessions: AccountSessions) -> SsmFactory:
+    return lambda where: sessions.client("ssm", where, _SSM)
 
 
-def lambda_client(region: str, timeout_seconds: int) -> LambdaClient:
+def lambda_client(sessions: AccountSessions) -> LambdaFactory:
     """One attempt only (a retried RequestResponse would run the hook twice), and the hook's timeout as
     the read timeout. botocore's `max_attempts` counts retries (1 would send it twice after a read
     timeout); `total_max_attempts` counts the first call too."""
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=timeout_seconds
-    )
-    return boto3.client("lambda", region_name=region, config=config)
+
+    def client(where: AccountRegion, timeout_seconds: int) -> LambdaClient:
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=5,
+            read_timeout=timeout_seconds,
+        )
+        return sessions.client("lambda", where, config)  # type: ignore[no-any-return]
+
+    return client
 
 
 class AwsHooks:
-    def __init__(
-        self, ssm_for_region: SsmFactory = ssm_client, lambda_for_region: LambdaFactory = lambda_client
-    ) -> None:
-        self._ssm_factory = ssm_for_region
-        self._lambda_factory = lambda_for_region
-        self._ssm: dict[str, Any] = {}
-        self._lambda: dict[tuple[str, int], LambdaClient] = {}
+    def __init__(self, ssm: SsmFactory, lambda_: LambdaFactory) -> None:
+        self._ssm_factory = ssm
+        self._lambda_factory = lambda_
+        self._ssm: dict[AccountRegion, Any] = {}
+        self._lambda: dict[tuple[AccountRegion, int], LambdaClient] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def through(cls, sessions: AccountSessions) -> AwsHooks:
+        """Clients in each wave's account and region."""
+        return cls(ssm_client(sessions), lambda_client(sessions))
+
     def start_automation(
-        self, region: str, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
+        self, where: AccountRegion, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
     ) -> str:
         try:
             # Parameters is a map of at least one entry: left out when the runbook takes none.
             extra: dict[str, Any] = (
                 {"Parameters": {k: list(v) for k, v in parameters.items()}} if parameters else {}
             )
-            response = self._ssm_client(region).start_automation_execution(
+            response = self._ssm_client(where).start_automation_execution(
                 DocumentName=document, ClientToken=client_token, **extra
             )
         except (ClientError, BotoCoreError) as error:
             raise _translated(error) from error
         return str(response["AutomationExecutionId"])
 
-    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, HookResult]:
+    def automations(self, where: AccountRegion, execution_ids: Sequence[str]) -> dict[str, HookResult]:
         results: dict[str, HookResult] = {}
         for execution_id in execution_ids:
             try:
-                response = self._ssm_client(region).get_automation_execution(
+                response = self._ssm_client(where).get_automation_execution(
                     AutomationExecutionId=execution_id
                 )
             except (ClientError, BotoCoreError):
@@ -106,9 +116,11 @@ class AwsHooks:
         return results
 
     def invoke(
-        self, region: str, function: str, payload: Mapping[str, object], timeout_seconds: int
+        self, where: AccountRegion, function: str, payload: Mapping[str, object], timeout_seconds: int
     ) -> HookResult:
-        client = self._lambda_client(_function_region(function) or region, timeout_seconds)
+        client = self._lambda_client(
+            AccountRegion(where.account, _function_region(function) or where.region), timeout_seconds
+        )
         try:
             response = client.invoke(
                 FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
@@ -134,17 +146,17 @@ class AwsHooks:
             return HookResult(status=HookStatus.FAILED, run_id=request_id, error=_function_error(body))
         return HookResult(status=HookStatus.SUCCEEDED, run_id=request_id, output=body or None)
 
-    def _ssm_client(self, region: str) -> Any:
+    def _ssm_client(self, where: AccountRegion) -> Any:
         with self._lock:
-            if region not in self._ssm:
-                self._ssm[region] = self._ssm_factory(region)
-            return self._ssm[region]
+            if where not in self._ssm:
+                self._ssm[where] = self._ssm_factory(where)
+            return self._ssm[where]
 
-    def _lambda_client(self, region: str, timeout_seconds: int) -> LambdaClient:
+    def _lambda_client(self, where: AccountRegion, timeout_seconds: int) -> LambdaClient:
         with self._lock:
-            key = (region, timeout_seconds)
+            key = (where, timeout_seconds)
             if key not in self._lambda:
-                self._lambda[key] = self._lambda_factory(region, timeout_seconds)
+                self._lambda[key] = self._lambda_factory(where, timeout_seconds)
             return self._lambda[key]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import RecoveryInstanceInfo
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import CleanupFinished, CleanupStarted
@@ -92,7 +93,7 @@ def started(
     terminating: list[str],
     already_gone: int,
     job_ids: list[str],
-    job_regions: list[str],
+    job_regions: list[AccountRegion],
     failures: list[str],
     now: datetime,
 ) -> Decision:
@@ -106,7 +107,8 @@ def started(
         started_at=now,
         instance_ids=tuple(terminating),
         job_ids=tuple(job_ids),
-        job_regions=tuple(job_regions),
+        job_regions=tuple(where.region for where in job_regions),
+        job_accounts=tuple(where.account for where in job_regions),
         already_gone=already_gone,
         failures=tuple(failures),
     )

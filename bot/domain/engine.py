@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from bot.domain import health, hooks, importance, steering
+from bot.domain.accounts import AccountRegion
 from bot.domain.events import (
     FAILURES_LISTED,
     WAVES_LISTED,
@@ -82,7 +83,7 @@ class JobSnapshot(Frozen):
 
 
 class RegionLoad(Frozen):
-    """Active DRS jobs in a region, and the source servers in them: the quotas count these."""
+    """Active DRS jobs in an account and region, and the source servers in them: the quotas count these."""
 
     jobs: int
     servers: int
@@ -93,8 +94,8 @@ class Observation(Frozen):
 
     jobs: Mapping[str, JobSnapshot] = Field(default_factory=dict)
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
-    # DRS-wide load per region (every active job, ours and others'), when it was looked up.
-    load: Mapping[str, RegionLoad] = Field(default_factory=dict)
+    # DRS-wide load per account and region (every active job, ours and others'), when it was looked up.
+    load: Mapping[AccountRegion, RegionLoad] = Field(default_factory=dict)
     # health (#15): the CHECKING waves' health check results, by recovery instance id.
     health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
     # hooks (#15): what SSM said of the running automations, by automation execution id.
@@ -287,7 +288,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
                 wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
         if wave.status is WaveStatus.IN_PROGRESS:
             wave, wave_starts, wave_reconcile = _claim_chunks(
-                execution, wave, now, limits, load.get(wave.region)
+                execution, wave, now, limits, load.get(wave.where)
             )
             starts += wave_starts
             reconcile += wave_reconcile
@@ -613,16 +614,16 @@ def _in_flight(execution: Execution, load: RegionLoad | None) -> tuple[int, int]
     return jobs, servers
 
 
-def regions_starting(execution: Execution, decision: Decision) -> list[str]:
-    """Regions where the decision starts new chunks: the quotas there are shared with every other
-    job in the account, so the step is decided again knowing DRS's own count (only then: most
-    steps start nothing and need no extra call)."""
-    regions = set()
+def regions_starting(execution: Execution, decision: Decision) -> list[AccountRegion]:
+    """Accounts and regions where the decision starts new chunks: the quotas there are shared with
+    every other job of that account and region, so the step is decided again knowing DRS's own count
+    (only then: most steps start nothing and need no extra call)."""
+    places = set()
     for ref in decision.starts:
         before = execution.waves[ref.wave].chunks[ref.chunk]
         if before.status is ChunkStatus.PLANNED:
-            regions.add(execution.waves[ref.wave].region)
-    return sorted(regions)
+            places.add(execution.waves[ref.wave].where)
+    return sorted(places, key=AccountRegion.sort_key)
 
 
 def _wave_done(wave: WaveRun) -> bool:

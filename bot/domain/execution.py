@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field, model_validator
 
+from bot.domain.accounts import Account, AccountRegion
 from bot.domain.execution_type import ExecutionType as ExecutionType
 from bot.domain.frozen import Frozen
 from bot.domain.plans import Catalog, PlanOptions, RecoveryPlan, WaveOptions
@@ -207,6 +208,7 @@ class WaveRun(_Model):
     name: str
     protection_group: str
     region: str
+    account: str | None = None  # the group's account; None: the bot's own
     status: WaveStatus = WaveStatus.PENDING
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -234,6 +236,10 @@ class WaveRun(_Model):
     def servers(self) -> Iterator[ServerRun]:
         for chunk in self.chunks:
             yield from chunk.servers
+
+    @property
+    def where(self) -> AccountRegion:
+        return AccountRegion(self.account, self.region)
 
     @property
     def job_ids(self) -> list[str]:
@@ -322,6 +328,16 @@ class CleanupRun(_Model):
     instance_ids: tuple[str, ...] = ()  # recovery instances this cleanup terminates
     job_ids: tuple[str, ...] = ()  # the TERMINATE jobs
     job_regions: tuple[str, ...] = ()  # the region of each TERMINATE job
+    job_accounts: tuple[str | None, ...] = ()  # and its account (None: the bot's own; older runs: none)
+
+    def job_places(self) -> list[tuple[str, AccountRegion]]:
+        """Each TERMINATE job with the account and region it runs in."""
+        accounts = self.job_accounts or (None,) * len(self.job_ids)
+        return [
+            (job_id, AccountRegion(account, region))
+            for job_id, region, account in zip(self.job_ids, self.job_regions, accounts, strict=True)
+        ]
+
     already_gone: int = 0
     failures: tuple[str, ...] = ()  # "i-…: DRS's answer"
 
@@ -510,6 +526,7 @@ def new_execution(
                 name=wave.name,
                 protection_group=group.name,
                 region=group.region,
+                account=group.account,
                 options=wave.options,
                 optional=tuple(sid for sid in group.optional if sid in servers),
                 chunks=chunks,
@@ -600,6 +617,16 @@ def summarize(execution: Execution) -> ExecutionSummary:
     )
 
 
+class AccountLimits(_Model):
+    """One account's DRS quotas where they differ from the defaults (a quota increase, a new account)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    servers_per_job: int | None = Field(default=None, ge=1, le=200)
+    concurrent_jobs: int | None = Field(default=None, ge=1)
+    servers_in_active_jobs: int | None = Field(default=None, ge=1)
+
+
 class Limits(_Model):
     """DRS quotas the engine respects (configurable: accounts differ)."""
 
@@ -614,3 +641,12 @@ class Limits(_Model):
     failback_sync_timeout_seconds: int = Field(default=6 * 3600, ge=60)
     # A gate before a wave never launches by itself: it reminds its thread this often until decided.
     gate_reminder_seconds: int = Field(default=30 * 60, ge=60)
+    # Quotas count per account and region: an account whose quotas differ names them here (by account id).
+    accounts: dict[Account, AccountLimits] = Field(default_factory=dict)
+
+    def in_account(self, account: str | None) -> Limits:
+        """The quotas that hold in one account (each of its regions has them in full)."""
+        override = self.accounts.get(account) if account is not None else None
+        if override is None:
+            return self
+        return Limits.model_validate({**self.model_dump(), **override.model_dump(exclude_none=True)})

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.execution import (
     CheckResult,
     CommandRun,
@@ -34,10 +35,11 @@ INSTANCE_CHECKS = ("ec2_status", "ssm_online")  # what a server passes before it
 
 @dataclass(frozen=True)
 class Target:
-    """What one tick must ask about one CHECKING wave: its region, checks and unhealthy instances."""
+    """What one tick must ask about one CHECKING wave: its account and region, checks and unhealthy
+    instances."""
 
     wave: int
-    region: str
+    where: AccountRegion
     health: HealthCheck
     instance_ids: tuple[str, ...]
     commands: tuple[CommandRun, ...] = ()  # ssm_command: the batches sent or claimed so far
@@ -76,7 +78,7 @@ def targets(execution: Execution) -> list[Target]:
             continue
         ids = tuple(s.instance_id for s in _unconfirmed(wave.servers()) if s.instance_id)
         if ids:
-            found.append(Target(wave.index, wave.region, wave.options.health_check, ids, wave.commands))
+            found.append(Target(wave.index, wave.where, wave.options.health_check, ids, wave.commands))
     return found
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.events import HookFinished
 from bot.domain.execution import (
     Execution,
@@ -231,10 +232,10 @@ def release(execution: Execution, ref: HookRef, now: datetime) -> Execution:
     return execution.replace_wave(_replace(wave, move_hook(run, HookStatus.PENDING, now)))
 
 
-def running(execution: Execution) -> list[tuple[str, str]]:
-    """(region, automation execution id) of the hooks to ask about this tick."""
+def running(execution: Execution) -> list[tuple[AccountRegion, str]]:
+    """(account and region, automation execution id) of the hooks to ask about this tick."""
     return [
-        (wave.region, run.run_id)
+        (wave.where, run.run_id)
         for wave in execution.waves
         if wave.status in (WaveStatus.PREPARING, WaveStatus.FINISHING)
         for run in wave.hooks

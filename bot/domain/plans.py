@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_pascal
 
+from bot.domain.accounts import Account, AccountRegion
 from bot.domain.schedule import ScheduleError, check_expression, check_timezone
 
 SourceServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
@@ -428,10 +429,12 @@ def _flatten(handler: SerializerFunctionWrapHandler, value: BaseModel) -> dict[s
 
 
 class ProtectionGroup(_Strict):
-    """A named set of DRS source servers in one region: listed, or selected by their tags at run time."""
+    """A named set of DRS source servers in one account and region: listed, or selected by their tags
+    at run time. Without `account`, the bot's own account."""
 
     name: Name
     region: Region
+    account: Account | None = Field(default=None, exclude_if=lambda account: account is None)
     source_servers: list[SourceServerId] = Field(default_factory=list)
     source_server_tags: dict[str, str] = Field(default_factory=dict)
     # Servers whose failure is reported but never fails the wave or stops the plan (impact level).
@@ -440,6 +443,10 @@ class ProtectionGroup(_Strict):
     @property
     def by_tags(self) -> bool:
         return bool(self.source_server_tags)
+
+    @property
+    def where(self) -> AccountRegion:
+        return AccountRegion(self.account, self.region)
 
     @model_validator(mode="after")
     def _servers_unique(self) -> ProtectionGroup:
@@ -702,6 +709,8 @@ def _problem(error: object) -> PlanProblem:
         message = f"{error.get('input')!r} is not a DRS source server id (s- followed by 17 letters/digits)"
     elif error.get("type") == "string_pattern_mismatch" and path.endswith("region"):
         message = f"{error.get('input')!r} is not an AWS region name (like us-east-1)"
+    elif error.get("type") == "string_pattern_mismatch" and path.endswith("account"):
+        message = f"{error.get('input')!r} is not an AWS account id (12 digits, quoted)"
     elif error.get("type") == "string_pattern_mismatch":
         message = f"{error.get('input')!r} is not a valid name (letters, digits, '.', '_' or '-'; no spaces)"
     elif error.get("type") == "greater_than_equal":

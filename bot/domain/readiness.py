@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.domain import snapshot_ages
+from bot.domain.accounts import AccountRegion
 from bot.domain.engine import Decision, EventLog, RegionLoad
 from bot.domain.events import ReadinessReported
 from bot.domain.execution import Execution, Limits, chunked
@@ -134,13 +135,13 @@ def chosen_snapshot_findings(
     return (Finding(level=Level.WARN, reason=reason, servers=old),)
 
 
-def snapshot_targets(execution: Execution) -> list[tuple[str, str]]:
-    """(region, source server id) of every server the execution launches, once each, in launch order:
-    the order the snapshot ages are read in."""
-    seen: dict[str, str] = {}
+def snapshot_targets(execution: Execution) -> list[tuple[AccountRegion, str]]:
+    """(account and region, source server id) of every server the execution launches, once each, in
+    launch order: the order the snapshot ages are read in."""
+    seen: dict[str, AccountRegion] = {}
     for wave in execution.waves:
         for server in wave.servers():
-            seen.setdefault(server.source_server_id, wave.region)
+            seen.setdefault(server.source_server_id, wave.where)
     return [(region, sid) for sid, region in seen.items()]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.approval import REASON_LIMIT
 from bot.domain.engine import JOB_DONE, Decision, EventLog, JobSnapshot, schedule_next
 from bot.domain.events import FAILURES_LISTED, RetryRequested, WaveSkippedByUser
@@ -75,14 +76,14 @@ def _waves_text(execution: Execution, waves: list[WaveRun]) -> str:
     return ", ".join(f"{wave.index + 1} {wave.name}" for wave in waves)
 
 
-def previous_jobs(execution: Execution) -> dict[str, list[str]]:
-    """The DRS jobs (by region) that the retryable servers failed in: a retry reads them first, since a
+def previous_jobs(execution: Execution) -> dict[AccountRegion, list[str]]:
+    """The DRS jobs (by account and region) that the retryable servers failed in: a retry reads them first, since a
     job goes on in DRS after the wave's timeout failed its servers here."""
-    jobs: dict[str, list[str]] = {}
+    jobs: dict[AccountRegion, list[str]] = {}
     for wave in execution.waves:
         if wave.status in RETRYABLE_WAVES:
             ids = {s.recovery_job_id for s in retryable_servers(execution, wave) if s.recovery_job_id}
-            jobs.setdefault(wave.region, []).extend(sorted(ids))
+            jobs.setdefault(wave.where, []).extend(sorted(ids))
     return jobs
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from bot.domain import cleanup
+from bot.domain.accounts import AccountRegion
 from bot.domain.execution import CleanupStatus, Execution
 from bot.errors import DrsConflict, DrsRefused, StaleExecution
 from bot.services.ports import Clock, Drs, ExecutionStore
@@ -46,10 +47,10 @@ class Cleaner:
             return self._follow(execution)
         return execution
 
-    def _servers_by_region(self, execution: Execution) -> dict[str, list[str]]:
-        regions: dict[str, list[str]] = defaultdict(list)
+    def _servers_by_region(self, execution: Execution) -> dict[AccountRegion, list[str]]:
+        regions: dict[AccountRegion, list[str]] = defaultdict(list)
         for wave in execution.waves:
-            regions[wave.region] += [server.source_server_id for server in wave.servers()]
+            regions[wave.where] += [server.source_server_id for server in wave.servers()]
         return regions
 
     def _terminate(self, execution: Execution) -> Execution:
@@ -69,7 +70,7 @@ class Cleaner:
         terminating: list[str] = []
         gone = 0
         job_ids: list[str] = []
-        job_regions: list[str] = []
+        job_regions: list[AccountRegion] = []
         failures: list[str] = []
         run = execution.cleanup
         assert run is not None
@@ -133,7 +134,7 @@ class Cleaner:
         assert done.execution is not None  # saved: run_from raises otherwise
         return done.execution
 
-    def _terminating(self, region: str, instance_ids: list[str], since: datetime) -> dict[str, str]:
+    def _terminating(self, region: AccountRegion, instance_ids: list[str], since: datetime) -> dict[str, str]:
         """Recovery instance id -> the TERMINATE job (created since `since`) that names it."""
         wanted = set(instance_ids)
         found: dict[str, str] = {}
@@ -146,9 +147,9 @@ class Cleaner:
     def _follow(self, execution: Execution) -> Execution:
         run = execution.cleanup
         assert run is not None
-        by_region: dict[str, list[str]] = defaultdict(list)
-        for job_id, region in zip(run.job_ids, run.job_regions, strict=True):
-            by_region[region].append(job_id)
+        by_region: dict[AccountRegion, list[str]] = defaultdict(list)
+        for job_id, where in run.job_places():
+            by_region[where].append(job_id)
         for region, jobs in by_region.items():
             if any(job.status != "COMPLETED" for job in self._drs.describe_jobs(region, jobs)):
                 return execution

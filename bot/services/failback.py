@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain import failback
+from bot.domain.accounts import home
 from bot.domain.engine import Decision
 from bot.domain.execution import Execution, FailbackPhase, Limits
 from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable
@@ -65,7 +66,7 @@ class Failbacker:
                 arn = None
                 if server.reverse_attempts > 1:
                     arn = self._reversed_arn(server.recovery_region, server.source_server_id, instance)
-                arns[instance] = arn or self._drs.reverse_replication(server.recovery_region, instance)
+                arns[instance] = arn or self._drs.reverse_replication(home(server.recovery_region), instance)
             except DrsUnavailable as error:
                 logger.warning("ReverseReplication of %s deferred: %s", instance, error)
             except DrsError as error:
@@ -99,17 +100,17 @@ class Failbacker:
     def _reversed_arn(self, region: str, source_server_id: str, instance_id: str) -> str | None:
         """The source server an earlier ReverseReplication of this instance created, if it took
         effect: the instance replicates back, and its source server names its reversed counterpart."""
-        instances = self._drs.recovery_instances(region, [source_server_id])
+        instances = self._drs.recovery_instances(home(region), [source_server_id])
         mine = next((i for i in instances if i.recovery_instance_id == instance_id), None)
         if mine is None or mine.replication_state is None:
             return None
-        servers = self._drs.source_servers(region, [source_server_id])
+        servers = self._drs.source_servers(home(region), [source_server_id])
         return next((s.reversed_source_server_arn for s in servers if s.reversed_source_server_arn), None)
 
     def _sync(self, execution: Execution) -> Execution:
         states: dict[str, str | None] = {}
         for region, ids in failback.to_sync(execution).items():
-            for info in self._drs.source_servers(region, ids):
+            for info in self._drs.source_servers(home(region), ids):
                 states[info.source_server_id] = info.replication_state
         decision = failback.record_sync(execution, states, self._clock(), self._limits.servers_per_job)
         if decision.execution == execution:
@@ -138,7 +139,7 @@ class Failbacker:
                 if claim.server.reprotect_attempts > 1 and self._replicating(region, reversed_id, instance):
                     done[instance] = "already"
                     continue
-                done[instance] = self._drs.reverse_replication(region, instance)
+                done[instance] = self._drs.reverse_replication(home(region), instance)
             except DrsConflict as error:
                 # Already re-protected (a repeat), or busy: e.g. its launch job has not closed yet.
                 try:
@@ -166,7 +167,7 @@ class Failbacker:
         """The instance replicates (to the recovery region): an earlier re-protect took effect."""
         return any(
             i.recovery_instance_id == instance_id and i.replication_state is not None
-            for i in self._drs.recovery_instances(region, [source_server_id])
+            for i in self._drs.recovery_instances(home(region), [source_server_id])
         )
 
     def _record(self, execution: Execution, decide: Callable[[Execution], Decision]) -> Execution:

@@ -49,9 +49,9 @@ class HealthObserver:
         if check == "ssm_command":
             return self._commands(target)
         if check == "ec2_status":
-            answers = self._checks.instance_status(target.region, target.instance_ids)
+            answers = self._checks.instance_status(target.where, target.instance_ids)
         elif check == "ssm_online":
-            answers = self._checks.agents_online(target.region, target.instance_ids)
+            answers = self._checks.agents_online(target.where, target.instance_ids)
         else:
             answers = self._alarms(target)
         return {key: (passed, detail, False) for key, (passed, detail) in answers.items()}
@@ -73,7 +73,7 @@ class HealthObserver:
             elif run.command_id is None:
                 answers.update(dict.fromkeys(mine, (False, "command sending", False)))
             else:
-                found = self._checks.command_results(target.region, run.command_id)
+                found = self._checks.command_results(target.where, run.command_id)
                 for instance_id in mine:
                     answers[instance_id] = found.get(
                         instance_id, (False, "command not listed by SSM yet", False)
@@ -105,13 +105,13 @@ class HealthObserver:
             comment = health.command_comment(execution.execution_id, ref)
             try:
                 command_id = (
-                    self._checks.find_command(wave.region, command.document, comment, run.claimed_at)
+                    self._checks.find_command(wave.where, command.document, comment, run.claimed_at)
                     if ref in stale
                     else None
                 )
                 if command_id is None:
                     command_id = self._checks.send_command(
-                        wave.region,
+                        wave.where,
                         command.document,
                         command.parameters,
                         run.instance_ids,
@@ -137,7 +137,7 @@ class HealthObserver:
 
     def _alarms(self, target: health.Target) -> dict[str, tuple[bool, str]]:
         """The wave's alarms, one answer for all its instances: all OK, or the first that is not."""
-        states = self._checks.alarm_states(target.region, target.health.alarms)
+        states = self._checks.alarm_states(target.where, target.health.alarms)
         failing = [states[name][1] for name in target.health.alarms if not states[name][0]]
         answer = (not failing, failing[0] if failing else "all alarms OK")
         return dict.fromkeys(target.instance_ids, answer)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad
 from bot.domain.events import Event, ProgressUpdated
@@ -129,19 +130,19 @@ class Hooks(Protocol):
     """hooks (#15): SSM Automation and Lambda, as a wave's before- and after-hooks call them."""
 
     def start_automation(
-        self, region: str, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
+        self, where: AccountRegion, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
     ) -> str:
         """StartAutomationExecution: the automation execution's id (the same one again for a token
         used before). HookRefused / HookUnavailable."""
         ...
 
-    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, HookResult]:
+    def automations(self, where: AccountRegion, execution_ids: Sequence[str]) -> dict[str, HookResult]:
         """GetAutomationExecution of each: its status, outputs or failure message. Ids SSM does not
         answer for now are left out."""
         ...
 
     def invoke(
-        self, region: str, function: str, payload: Mapping[str, object], timeout_seconds: int
+        self, where: AccountRegion, function: str, payload: Mapping[str, object], timeout_seconds: int
     ) -> HookResult:
         """Invoke (RequestResponse) once, never retried (a retry would run the hook twice): the
         function's answer, its error, or TIMED_OUT. HookUnavailable when Lambda throttled (nothing ran)."""
@@ -151,7 +152,7 @@ class Hooks(Protocol):
 class Drs(Protocol):
     def start_recovery(
         self,
-        region: str,
+        where: AccountRegion,
         source_server_ids: Sequence[str],
         *,
         is_drill: bool,
@@ -161,55 +162,59 @@ class Drs(Protocol):
         """Start one job for these servers (from these recovery snapshots, else the latest data)."""
         ...
 
-    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
+    def describe_jobs(self, where: AccountRegion, job_ids: Sequence[str]) -> list[JobSnapshot]:
         """These jobs, however many (DescribeJobs takes 1,000 ids at a time)."""
         ...
 
-    def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
+    def find_job(self, where: AccountRegion, tags: dict[str, str], since: datetime) -> str | None:
         """The id of a job created since `since` carrying all these tags, if any."""
         ...
 
-    def load(self, region: str, since: datetime) -> RegionLoad:
-        """Active jobs in the region created since `since`, and the servers in them."""
+    def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
+        """Active jobs in that account and region created since `since`, and the servers in them."""
         ...
 
-    def active_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def active_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
         """Jobs created since `since` that have not ended, with their servers."""
         ...
 
-    def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def terminate_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
         """TERMINATE jobs created since `since` (running or ended), with their recovery instances."""
         ...
 
-    def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
-        """The source servers named, or (ids=None) every source server of the region."""
+    def source_servers(
+        self, where: AccountRegion, ids: Sequence[str] | None = None
+    ) -> list[SourceServerInfo]:
+        """The source servers named, or (ids=None) every source server of that account and region."""
         ...
 
     def recovery_instances(
-        self, region: str, source_server_ids: Sequence[str]
+        self, where: AccountRegion, source_server_ids: Sequence[str]
     ) -> list[RecoveryInstanceInfo]: ...
 
     def snapshot_at_or_before(
-        self, region: str, source_server_id: str, moment: datetime
+        self, where: AccountRegion, source_server_id: str, moment: datetime
     ) -> tuple[str, datetime] | None:
         """The newest recovery snapshot taken at or before `moment`: its id and time."""
         ...
 
-    def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
+    def terminate(self, where: AccountRegion, recovery_instance_ids: Sequence[str]) -> str:
         """TerminateRecoveryInstances (at most 200 ids); the TERMINATE job's id."""
         ...
 
-    def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
+    def reverse_replication(self, where: AccountRegion, recovery_instance_id: str) -> str:
         """ReverseReplication on a recovery instance of this region: the ARN of the source server
         replicating back (in the origin region). A repeat may be refused (DrsConflict): ask DRS
         (recovery_instances, source_servers) whether an earlier call took effect."""
         ...
 
-    def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    def jobs_tags(self, where: AccountRegion, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """The tags of each of these jobs that DRS has, by job id."""
         ...
 
-    def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
+    def failure_reasons(
+        self, where: AccountRegion, job_id: str, source_server_ids: Sequence[str]
+    ) -> dict[str, str]:
         """DRS's own error text for each failed server of a job, from its job log."""
         ...
 
@@ -218,15 +223,19 @@ class HealthChecks(Protocol):
     """EC2, SSM and CloudWatch, asked about a wave's recovery instances (bot/adapters/health.py).
     Each answers (passed, what AWS said) by instance id or alarm name."""
 
-    def instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+    def instance_status(
+        self, where: AccountRegion, instance_ids: Sequence[str]
+    ) -> dict[str, tuple[bool, str]]: ...
 
-    def agents_online(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+    def agents_online(
+        self, where: AccountRegion, instance_ids: Sequence[str]
+    ) -> dict[str, tuple[bool, str]]: ...
 
-    def alarm_states(self, region: str, names: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
+    def alarm_states(self, where: AccountRegion, names: Sequence[str]) -> dict[str, tuple[bool, str]]: ...
 
     def send_command(
         self,
-        region: str,
+        where: AccountRegion,
         document: str,
         parameters: Mapping[str, Sequence[str]],
         instance_ids: Sequence[str],
@@ -237,11 +246,11 @@ class HealthChecks(Protocol):
         its CommandId."""
         ...
 
-    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+    def find_command(self, where: AccountRegion, document: str, comment: str, since: datetime) -> str | None:
         """ListCommands of this document since then: the CommandId of the one with this Comment."""
         ...
 
-    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+    def command_results(self, where: AccountRegion, command_id: str) -> dict[str, tuple[bool, str, bool]]:
         """ListCommandInvocations: by instance id (passed, what SSM said, ended): Success, or what is
         pending, or how it ended (Failed, TimedOut, Cancelled) with its output."""
         ...

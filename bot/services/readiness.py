@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain import readiness, snapshot_ages
+from bot.domain.accounts import AccountRegion
 from bot.domain.engine import RegionLoad
 from bot.domain.execution import Limits
 from bot.domain.plans import Catalog, RecoveryPlan
@@ -41,7 +42,8 @@ class ReadinessReport(BaseModel):
     servers: dict[str, list[str]]  # protection group -> its source servers, tag selectors resolved
     # With an rpo_target and no --at: the snapshot ages still to read (none yet), and of which servers.
     snapshot_ages: SnapshotAges | None = None
-    targets: tuple[tuple[str, str], ...] = ()  # (region, source server id), once each, in plan order
+    # (account and region, source server id), once each, in plan order
+    targets: tuple[tuple[AccountRegion, str], ...] = ()
 
 
 class Readiness:
@@ -68,10 +70,8 @@ class Readiness:
                 checked_at=now,
             )
             return ReadinessReport(verdict=verdict, servers={})
-        waves = [
-            (wave.name, catalog.group(wave.protection_group).region, servers[wave.protection_group])
-            for wave in plan.waves
-        ]
+        wheres = {wave.name: catalog.group(wave.protection_group).where for wave in plan.waves}
+        waves = [(wave.name, str(wheres[wave.name]), servers[wave.protection_group]) for wave in plan.waves]
         verdict = readiness.assess(
             plan_name=plan.name,
             waves=waves,
@@ -82,7 +82,7 @@ class Readiness:
             now=now,
             at=at,
         )
-        targets = {sid: region for _, region, ids in waves for sid in ids}
+        targets = {sid: wheres[name] for name, _, ids in waves for sid in ids}
         ages = (
             snapshot_ages.start(plan.options.rpo_target, now, len(targets))
             if plan.options.rpo_target is not None and at is None and targets
@@ -96,7 +96,7 @@ class Readiness:
         )
 
     def read_snapshot_ages(
-        self, targets: Sequence[tuple[str, str]], taken_by: datetime
+        self, targets: Sequence[tuple[AccountRegion, str]], taken_by: datetime
     ) -> tuple[list[Lookup], str | None]:
         """Each server's newest recovery snapshot taken by `taken_by`, in order, a few calls at a time.
         At the first call DRS did not answer (throttled past botocore's retries) no new call starts:
@@ -104,7 +104,7 @@ class Readiness:
         found: list[Lookup] = []
         refused: list[str] = []  # set once, by the first call DRS did not answer
 
-        def newest(region: str, source_server_id: str) -> datetime | str | None:
+        def newest(region: AccountRegion, source_server_id: str) -> datetime | str | None:
             if refused:
                 raise _NotAsked
             try:
@@ -130,29 +130,28 @@ class Readiness:
     def resolve(self, catalog: Catalog, plan: RecoveryPlan) -> dict[str, list[str]]:
         """Each protection group's servers; groups that select by tags are looked up now."""
         resolved: dict[str, list[str]] = {}
-        in_region: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        in_region: dict[AccountRegion, list[tuple[str, dict[str, str]]]] = {}
         for wave in plan.waves:
             group = catalog.group(wave.protection_group)
             if not group.by_tags:
                 resolved[group.name] = list(group.source_servers)
                 continue
-            if group.region not in in_region:
-                in_region[group.region] = [
-                    (server.source_server_id, server.tags)
-                    for server in self._drs.source_servers(group.region)
+            if group.where not in in_region:
+                in_region[group.where] = [
+                    (server.source_server_id, server.tags) for server in self._drs.source_servers(group.where)
                 ]
             wanted = group.source_server_tags.items()
             resolved[group.name] = sorted(
-                sid for sid, tags in in_region[group.region] if all(tags.get(k) == v for k, v in wanted)
+                sid for sid, tags in in_region[group.where] if all(tags.get(k) == v for k, v in wanted)
             )
         return resolved
 
     def _facts(
         self, catalog: Catalog, plan: RecoveryPlan, servers: dict[str, list[str]]
     ) -> tuple[dict[str, ServerFacts], dict[str, RegionLoad]]:
-        by_region: dict[str, set[str]] = defaultdict(set)
+        by_region: dict[AccountRegion, set[str]] = defaultdict(set)
         for wave in plan.waves:
-            by_region[catalog.group(wave.protection_group).region].update(servers[wave.protection_group])
+            by_region[catalog.group(wave.protection_group).where].update(servers[wave.protection_group])
         facts: dict[str, ServerFacts] = {}
         load: dict[str, RegionLoad] = {}
         since = self._clock() - ACTIVE_JOB_WINDOW
@@ -166,7 +165,7 @@ class Readiness:
                 active = self._drs.active_jobs(region, since)
                 infos = {info.source_server_id: info for call in described for info in call.result()}
                 found_instances = [instance for call in instances for instance in call.result()]
-            load[region] = RegionLoad(jobs=len(active), servers=sum(len(job.servers) for job in active))
+            load[str(region)] = RegionLoad(jobs=len(active), servers=sum(len(job.servers) for job in active))
             holders = {launch.source_server_id: job.job_id for job in active for launch in job.servers}
             drills: dict[str, list[str]] = defaultdict(list)
             for instance in found_instances:
@@ -176,7 +175,7 @@ class Readiness:
                 info = infos.get(sid)
                 facts[sid] = ServerFacts(
                     source_server_id=sid,
-                    region=region,
+                    region=str(region),
                     found=info is not None,
                     replication_state=info.replication_state if info else None,
                     lag_seconds=info.lag_seconds if info else None,

@@ -337,7 +337,7 @@ class Requesting:
     ) -> tuple[dict[str, tuple[str, datetime]], list[str]]:
         """Each server's newest recovery snapshot at or before `at`, and the servers that have none."""
         wanted = [
-            (catalog.group(wave.protection_group).region, sid)
+            (catalog.group(wave.protection_group).where, sid)
             for wave in plan.waves
             for sid in servers.get(wave.protection_group, [])
         ]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import approval, engine, hooks
 from bot.domain import readiness as readiness_domain
+from bot.domain.accounts import AccountRegion
 from bot.domain.engine import JobSnapshot, Observation
 from bot.domain.execution import ChunkRef, ChunkStatus, CleanupStatus, Execution, ExecutionStatus, Limits
 from bot.errors import (
@@ -78,13 +79,17 @@ def job_tags(execution: Execution, ref: ChunkRef) -> dict[str, str]:
 class NoHooks:
     """A deployment without hook clients: a plan's hooks fail, saying so, rather than being skipped."""
 
-    def start_automation(self, region: str, document: str, parameters: object, client_token: str) -> str:
+    def start_automation(
+        self, where: AccountRegion, document: str, parameters: object, client_token: str
+    ) -> str:
         raise HookRefused("NotConfigured", "hooks are not wired in this deployment")
 
-    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, hooks.HookResult]:
+    def automations(self, where: AccountRegion, execution_ids: Sequence[str]) -> dict[str, hooks.HookResult]:
         return {}
 
-    def invoke(self, region: str, function: str, payload: object, timeout_seconds: int) -> hooks.HookResult:
+    def invoke(
+        self, where: AccountRegion, function: str, payload: object, timeout_seconds: int
+    ) -> hooks.HookResult:
         raise HookRefused("NotConfigured", "hooks are not wired in this deployment")
 
 
@@ -160,7 +165,7 @@ class Ticking:
             decision = engine.advance(execution, observation, now, self._limits)
             if regions := engine.regions_starting(execution, decision):
                 since = now - ACTIVE_JOB_WINDOW
-                load = {region: self._drs.load(region, since) for region in regions}
+                load = {where: self._drs.load(where, since) for where in regions}
                 observation = observation.model_copy(update={"load": load})
                 decision = engine.advance(execution, observation, now, self._limits)
             wake_at = decision.wake_at
@@ -191,18 +196,19 @@ class Ticking:
             execution_id=execution_id, finished=False, wait_seconds=self._wait(execution, wake_at)
         )
 
-    def on_launch_results(self, jobs: Iterable[tuple[str, str]]) -> LaunchResultsOutcome:
+    def on_launch_results(self, jobs: Iterable[tuple[AccountRegion, str]]) -> LaunchResultsOutcome:
         """DRS says servers' launches ended: tick their executions now rather than at the next poll.
 
-        `jobs` are (region, job id) pairs from a batch of events, repeats included: each execution they
-        concern is ticked once, after one DescribeJobs per region for the jobs' tags. Events are best
+        `jobs` are (account and region, job id) pairs from a batch of events, repeats included: each
+        execution they concern is ticked once, after one DescribeJobs per account and region for the
+        jobs' tags. Events are best
         effort and may be for jobs that are not ours: those change nothing."""
-        by_region: dict[str, set[str]] = defaultdict(set)
-        for region, job_id in jobs:
-            by_region[region].add(job_id)
+        by_region: dict[AccountRegion, set[str]] = defaultdict(set)
+        for where, job_id in jobs:
+            by_region[where].add(job_id)
         execution_ids: dict[str, None] = {}  # in order, once each
         outcome = LaunchResultsOutcome()
-        for region, job_ids in sorted(by_region.items()):
+        for region, job_ids in sorted(by_region.items(), key=lambda item: item[0].sort_key()):
             try:
                 found = self._drs.jobs_tags(region, sorted(job_ids))
             except DrsError as error:
@@ -213,9 +219,9 @@ class Ticking:
                     len(job_ids),
                     region,
                     error,
-                    extra={"region": region, "job_ids": sorted(job_ids)},
+                    extra={"region": str(region), "job_ids": sorted(job_ids)},
                 )
-                outcome.unresolved[region] = f"{type(error).__name__}: {error}"
+                outcome.unresolved[str(region)] = f"{type(error).__name__}: {error}"
                 continue
             for tags in found.values():
                 if execution_id := tags.get(f"{TAG_PREFIX}:execution"):
@@ -308,8 +314,8 @@ class Ticking:
         return max(1.0, (wake_at - self._clock()).total_seconds())
 
     def _observe(self, execution: Execution) -> Observation:
-        regions = {wave.index: wave.region for wave in execution.waves}
-        to_follow: dict[str, list[str]] = defaultdict(list)
+        regions = {wave.index: wave.where for wave in execution.waves}
+        to_follow: dict[AccountRegion, list[str]] = defaultdict(list)
         for wave in execution.waves:
             for chunk in wave.chunks:
                 if chunk.status is ChunkStatus.RUNNING and chunk.job_id:
@@ -329,7 +335,7 @@ class Ticking:
 
     def _observe_hooks(self, execution: Execution) -> dict[str, hooks.HookResult]:
         """hooks (#15): the running automations, as SSM reports them."""
-        by_region: dict[str, list[str]] = defaultdict(list)
+        by_region: dict[AccountRegion, list[str]] = defaultdict(list)
         for region, run_id in hooks.running(execution):
             by_region[region].append(run_id)
         results: dict[str, hooks.HookResult] = {}
@@ -354,7 +360,7 @@ class Ticking:
         released: list[hooks.HookRef] = []
         for ref in refs:
             hook = hooks.hook_of(execution, ref)
-            region = execution.waves[ref.wave].region
+            region = execution.waves[ref.wave].where
             try:
                 if hook.automation is not None:
                     run_id = self._hooks.start_automation(
@@ -415,7 +421,7 @@ class Ticking:
                 job_id = self._find_job(execution, ref) if chunk.attempts > 1 else None
                 if job_id is None:
                     job_id = self._drs.start_recovery(
-                        wave.region,
+                        wave.where,
                         chunk.server_ids,
                         is_drill=execution.execution_type.is_drill,
                         tags=job_tags(execution, ref),
@@ -448,7 +454,7 @@ class Ticking:
     def _find_job(self, execution: Execution, ref: ChunkRef) -> str | None:
         wave = execution.waves[ref.wave]
         since = (wave.start_time or execution.created_at) - FIND_JOB_SLACK
-        return self._drs.find_job(wave.region, job_tags(execution, ref), since)
+        return self._drs.find_job(wave.where, job_tags(execution, ref), since)
 
     def _record_starts(
         self,

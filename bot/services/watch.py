@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain import readiness, watch
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import SourceServerInfo
 from bot.domain.execution import ExecutionSummary, ExecutionType, Limits
 from bot.domain.plans import Catalog, RecoveryPlan
@@ -57,8 +58,8 @@ class WatchStore(Protocol):
 
 
 class SourceServers(Protocol):
-    def source_servers(self, region: str) -> list[SourceServerInfo]:
-        """Every source server of the region (DrsGateway's call of the same name does this too)."""
+    def source_servers(self, where: AccountRegion) -> list[SourceServerInfo]:
+        """Every source server of the account and region (DrsGateway's call of the same name does this too)."""
         ...
 
 
@@ -107,12 +108,14 @@ class Watch:
         round saved but did not get out."""
         catalog = self._catalog.load()
         wanted = set(regions) if regions is not None else None
-        plans = [p for p in catalog.plans if wanted is None or _regions(catalog, p) & wanted]
+        plans = [
+            p for p in catalog.plans if wanted is None or {w.region for w in _regions(catalog, p)} & wanted
+        ]
         needed = {region for plan in plans for region in _regions(catalog, plan)}
-        servers: dict[str, list[SourceServerInfo]] = {}
-        unavailable: list[str] = []
-        refused: dict[str, str] = {}
-        for region in sorted(needed):
+        servers: dict[AccountRegion, list[SourceServerInfo]] = {}
+        unavailable: list[AccountRegion] = []
+        refused: dict[AccountRegion, str] = {}
+        for region in sorted(needed, key=AccountRegion.sort_key):
             try:
                 servers[region] = self._drs.source_servers(region)
             except DrsUnavailable as error:
@@ -165,7 +168,7 @@ class Watch:
             news_posted=posted,
             forgotten=forgotten,
             home_changed=home_changed,
-            regions_unavailable=tuple(unavailable),
+            regions_unavailable=tuple(str(where) for where in unavailable),
         )
 
     def _forget_removed(self, catalog: Catalog, stored: dict[str, WatchState]) -> tuple[str, ...]:
@@ -183,11 +186,11 @@ class Watch:
         self,
         catalog: Catalog,
         plan: RecoveryPlan,
-        servers: dict[str, list[SourceServerInfo]],
+        servers: dict[AccountRegion, list[SourceServerInfo]],
         now: datetime,
-        refused: dict[str, str],
+        refused: dict[AccountRegion, str],
     ) -> readiness.Verdict:
-        asked = sorted(_regions(catalog, plan) & set(refused))
+        asked = sorted(_regions(catalog, plan) & set(refused), key=AccountRegion.sort_key)
         if asked:
             findings = tuple(
                 readiness.Finding(
@@ -206,7 +209,7 @@ class Watch:
         facts: dict[str, ServerFacts] = {}
         for wave in plan.waves:
             group = catalog.group(wave.protection_group)
-            infos = {info.source_server_id: info for info in servers[group.region]}
+            infos = {info.source_server_id: info for info in servers[group.where]}
             if group.by_tags:
                 wanted = group.source_server_tags.items()
                 ids = sorted(sid for sid, i in infos.items() if all(i.tags.get(k) == v for k, v in wanted))
@@ -315,5 +318,5 @@ def _shown(state: WatchState | None) -> tuple[object, ...] | None:
     return (state.level, state.since, state.reminded_at is None)
 
 
-def _regions(catalog: Catalog, plan: RecoveryPlan) -> set[str]:
-    return {catalog.group(wave.protection_group).region for wave in plan.waves}
+def _regions(catalog: Catalog, plan: RecoveryPlan) -> set[AccountRegion]:
+    return {catalog.group(wave.protection_group).where for wave in plan.waves}

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bot.adapters.health import HealthGateway
+from bot.domain.accounts import home
 from bot.errors import HealthCheckRefused
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 
@@ -102,11 +103,14 @@ def test_the_gateway_batches_and_pages_many_instances(
     clock.advance(emulator.timings.status_checks_pass)
     emulator.clear_calls()
     gateway = HealthGateway(
-        lambda region: client("ec2", server), lambda region: client("ssm", server), lambda region: None
+        lambda region: client("ec2", server),
+        lambda region: client("ssm", server),
+        lambda region: None,
+        lambda region: None,
     )
     ids = sorted(instances.values())
-    status = gateway.instance_status(REGION, ids)
-    online = gateway.agents_online(REGION, ids)
+    status = gateway.instance_status(home(REGION), ids)
+    online = gateway.agents_online(home(REGION), ids)
     assert status == dict.fromkeys(ids, (True, "instance status ok, system status ok"))
     assert online == dict.fromkeys(ids, (True, "SSM agent Online"))
     calls = [call.operation for call in emulator.calls]
@@ -115,9 +119,11 @@ def test_the_gateway_batches_and_pages_many_instances(
 
 
 def test_the_gateway_turns_ec2s_refusal_into_ours(server: EmulatorServer) -> None:
-    gateway = HealthGateway(lambda region: client("ec2", server), lambda region: None, lambda region: None)
+    gateway = HealthGateway(
+        lambda region: client("ec2", server), lambda region: None, lambda region: None, lambda region: None
+    )
     with pytest.raises(HealthCheckRefused) as refused:
-        gateway.instance_status(REGION, ["i-0123456789abcdef0"])
+        gateway.instance_status(home(REGION), ["i-0123456789abcdef0"])
     assert (refused.value.service, refused.value.code) == ("EC2", "InvalidInstanceID.NotFound")
 
 
@@ -138,21 +144,26 @@ def test_run_commands_follow_the_clock_with_a_failing_and_a_hanging_one_through_
     gateway = HealthGateway(lambda region: None, lambda region: ssm, lambda region: None, lambda region: ssm)
     # As SSM: one instance without an Online agent refuses the whole call.
     with pytest.raises(HealthCheckRefused) as refused:
-        gateway.send_command(REGION, "AWS-RunShellScript", {}, [instances[offline]], 600, "c")
+        gateway.send_command(home(REGION), "AWS-RunShellScript", {}, [instances[offline]], 600, "c")
     assert refused.value.code == "InvalidInstanceId"
     ids = [instances[s] for s in sources if s != offline]
     sent_at = clock.now()
-    first = gateway.send_command(REGION, "AWS-RunShellScript", {"commands": ["true"]}, ids[:50], 600, "run 1")
-    second = gateway.send_command(
-        REGION, "AWS-RunShellScript", {"commands": ["true"]}, ids[50:], 600, "run 2"
+    first = gateway.send_command(
+        home(REGION), "AWS-RunShellScript", {"commands": ["true"]}, ids[:50], 600, "run 1"
     )
-    assert gateway.command_results(REGION, first)[ids[0]] == (False, "command InProgress", False)
+    second = gateway.send_command(
+        home(REGION), "AWS-RunShellScript", {"commands": ["true"]}, ids[50:], 600, "run 2"
+    )
+    assert gateway.command_results(home(REGION), first)[ids[0]] == (False, "command InProgress", False)
     # Found again by its Comment, among the document's commands since the claim; not another's.
-    assert gateway.find_command(REGION, "AWS-RunShellScript", "run 2", sent_at) == second
-    assert gateway.find_command(REGION, "AWS-RunPowerShellScript", "run 2", sent_at) is None
-    assert gateway.find_command(REGION, "AWS-RunShellScript", "run 3", sent_at) is None
+    assert gateway.find_command(home(REGION), "AWS-RunShellScript", "run 2", sent_at) == second
+    assert gateway.find_command(home(REGION), "AWS-RunPowerShellScript", "run 2", sent_at) is None
+    assert gateway.find_command(home(REGION), "AWS-RunShellScript", "run 3", sent_at) is None
     clock.advance(emulator.timings.command_runs)
-    results = {**gateway.command_results(REGION, first), **gateway.command_results(REGION, second)}
+    results = {
+        **gateway.command_results(home(REGION), first),
+        **gateway.command_results(home(REGION), second),
+    }
     assert len(results) == 52
     assert results[instances[failing]] == (
         False,

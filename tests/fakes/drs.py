@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsRefused, DrsUnavailable
@@ -88,13 +89,14 @@ class FakeDrs:
 
     def start_recovery(
         self,
-        region: str,
+        where: AccountRegion,
         source_server_ids: Sequence[str],
         *,
         is_drill: bool,
         tags: dict[str, str],
         snapshots: Mapping[str, str] | None = None,
     ) -> str:
+        region = str(where)
         self._call("StartRecovery", region)
         busy = {sid for job in self._running(region) for sid in job.server_ids}
         if busy & set(source_server_ids):
@@ -105,30 +107,38 @@ class FakeDrs:
         job = self._job(region, "LAUNCH", tuple(source_server_ids), is_drill=is_drill, tags=dict(tags))
         return job.job_id
 
-    def describe_jobs(self, region: str, job_ids: Sequence[str]) -> list[JobSnapshot]:
+    def describe_jobs(self, where: AccountRegion, job_ids: Sequence[str]) -> list[JobSnapshot]:
+        region = str(where)
         self._call("DescribeJobs", region)
         return [self._snapshot(self.jobs[i]) for i in job_ids if i in self.jobs]
 
-    def find_job(self, region: str, tags: dict[str, str], since: datetime) -> str | None:
+    def find_job(self, where: AccountRegion, tags: dict[str, str], since: datetime) -> str | None:
+        region = str(where)
         self._call("DescribeJobs", region)
         for job in self._in(region, since):
             if all(job.tags.get(k) == v for k, v in tags.items()):
                 return job.job_id
         return None
 
-    def load(self, region: str, since: datetime) -> RegionLoad:
+    def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
+        region = str(where)
         running = [job for job in self._running(region) if job.created_at >= since]
         return RegionLoad(jobs=len(running), servers=sum(len(job.server_ids) for job in running))
 
-    def active_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def active_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
+        region = str(where)
         self._call("DescribeJobs", region)
         return [self._snapshot(job) for job in self._running(region) if job.created_at >= since]
 
-    def terminate_jobs(self, region: str, since: datetime) -> list[JobSnapshot]:
+    def terminate_jobs(self, where: AccountRegion, since: datetime) -> list[JobSnapshot]:
+        region = str(where)
         self._call("DescribeJobs", region)
         return [self._snapshot(job) for job in self._in(region, since) if job.kind == "TERMINATE"]
 
-    def source_servers(self, region: str, ids: Sequence[str] | None = None) -> list[SourceServerInfo]:
+    def source_servers(
+        self, where: AccountRegion, ids: Sequence[str] | None = None
+    ) -> list[SourceServerInfo]:
+        region = str(where)
         self._call("DescribeSourceServers", region)
         wanted = [s for s in self.servers.values() if s.region == region]
         if ids is not None:
@@ -144,7 +154,10 @@ class FakeDrs:
             for s in wanted
         ]
 
-    def recovery_instances(self, region: str, source_server_ids: Sequence[str]) -> list[RecoveryInstanceInfo]:
+    def recovery_instances(
+        self, where: AccountRegion, source_server_ids: Sequence[str]
+    ) -> list[RecoveryInstanceInfo]:
+        region = str(where)
         self._call("DescribeRecoveryInstances", region)
         self._settle()
         return [
@@ -162,14 +175,16 @@ class FakeDrs:
         ]
 
     def snapshot_at_or_before(
-        self, region: str, source_server_id: str, moment: datetime
+        self, where: AccountRegion, source_server_id: str, moment: datetime
     ) -> tuple[str, datetime] | None:
+        region = str(where)
         self._call("DescribeRecoverySnapshots", region)
         server = self._server(region, source_server_id)
         taken = [s for s in (server.snapshots if server else []) if s[1] <= moment]
         return max(taken, key=lambda s: s[1]) if taken else None
 
-    def terminate(self, region: str, recovery_instance_ids: Sequence[str]) -> str:
+    def terminate(self, where: AccountRegion, recovery_instance_ids: Sequence[str]) -> str:
+        region = str(where)
         self._call("TerminateRecoveryInstances", region)
         self._settle()
         job = self._job(region, "TERMINATE", ())
@@ -180,7 +195,8 @@ class FakeDrs:
         job.server_ids = tuple(job.instance_ids)
         return job.job_id
 
-    def reverse_replication(self, region: str, recovery_instance_id: str) -> str:
+    def reverse_replication(self, where: AccountRegion, recovery_instance_id: str) -> str:
+        region = str(where)
         self._call("ReverseReplication", region)
         self._settle()
         instance = self.instances[recovery_instance_id]
@@ -196,11 +212,15 @@ class FakeDrs:
             source.reversed_arn = arn
         return arn
 
-    def jobs_tags(self, region: str, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    def jobs_tags(self, where: AccountRegion, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        region = str(where)
         self._call("DescribeJobs", region)
         return {i: self.jobs[i].tags for i in job_ids if i in self.jobs and self.jobs[i].region == region}
 
-    def failure_reasons(self, region: str, job_id: str, source_server_ids: Sequence[str]) -> dict[str, str]:
+    def failure_reasons(
+        self, where: AccountRegion, job_id: str, source_server_ids: Sequence[str]
+    ) -> dict[str, str]:
+        region = str(where)
         self._call("DescribeJobLogItems", region)
         return {sid: self.failing[sid] for sid in source_server_ids if sid in self.failing}
 

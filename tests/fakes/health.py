@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import AccountRegion
 from bot.errors import HealthCheckRefused, HealthCheckUnavailable
 from tests.fakes.clock import FakeClock
 
@@ -29,13 +30,14 @@ class FakeHealthChecks:
 
     def send_command(
         self,
-        region: str,
+        where: AccountRegion,
         document: str,
         parameters: Mapping[str, Sequence[str]],
         instance_ids: Sequence[str],
         timeout_seconds: int,
         comment: str,
     ) -> str:
+        region = str(where)
         self._call("ssm_command", region, instance_ids)
         command_id = f"cmd-{len(self.commands) + 1:04d}"
         self.commands[command_id] = (document, tuple(instance_ids), comment, self.clock())
@@ -44,14 +46,16 @@ class FakeHealthChecks:
             raise RuntimeError("the tick died after SendCommand")
         return command_id
 
-    def find_command(self, region: str, document: str, comment: str, since: datetime) -> str | None:
+    def find_command(self, where: AccountRegion, document: str, comment: str, since: datetime) -> str | None:
+        region = str(where)
         self._call("find_command", region, ())
         for command_id, (doc, _, said, at) in self.commands.items():
             if doc == document and said == comment and at >= since - timedelta(minutes=1):
                 return command_id
         return None
 
-    def command_results(self, region: str, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+    def command_results(self, where: AccountRegion, command_id: str) -> dict[str, tuple[bool, str, bool]]:
+        region = str(where)
         self._call("command_results", region, (command_id,))
         _, ids, _, _ = self.commands[command_id]
         return {
@@ -59,13 +63,18 @@ class FakeHealthChecks:
             for i in ids
         }
 
-    def instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+    def instance_status(
+        self, where: AccountRegion, instance_ids: Sequence[str]
+    ) -> dict[str, tuple[bool, str]]:
+        region = str(where)
         return self._answer("ec2_status", region, instance_ids, "instance status ok, system status ok")
 
-    def agents_online(self, region: str, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+    def agents_online(self, where: AccountRegion, instance_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+        region = str(where)
         return self._answer("ssm_online", region, instance_ids, "SSM agent Online")
 
-    def alarm_states(self, region: str, names: Sequence[str]) -> dict[str, tuple[bool, str]]:
+    def alarm_states(self, where: AccountRegion, names: Sequence[str]) -> dict[str, tuple[bool, str]]:
+        region = str(where)
         self._call("alarms", region, names)
         return {
             n: (False, self.failing[n]) if n in self.failing else (True, f"alarm {n} is OK") for n in names

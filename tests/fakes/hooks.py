@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.execution import HookStatus
 from bot.domain.hooks import HookResult
 from bot.errors import HookRefused, HookUnavailable
@@ -57,8 +58,9 @@ class FakeHooks:
         self._ids = itertools.count(1)
 
     def start_automation(
-        self, region: str, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
+        self, where: AccountRegion, document: str, parameters: Mapping[str, Sequence[str]], client_token: str
     ) -> str:
+        region = str(where)
         self._call("StartAutomationExecution", region, document, dict(parameters))
         if client_token in self._tokens:
             return self._tokens[client_token]
@@ -80,7 +82,8 @@ class FakeHooks:
     def automations_started(self) -> list[str]:
         return [a.document for a in self.runs.values()]
 
-    def automations(self, region: str, execution_ids: Sequence[str]) -> dict[str, HookResult]:
+    def automations(self, where: AccountRegion, execution_ids: Sequence[str]) -> dict[str, HookResult]:
+        region = str(where)
         results: dict[str, HookResult] = {}
         for execution_id in execution_ids:
             self._call("GetAutomationExecution", region, execution_id)
@@ -100,8 +103,9 @@ class FakeHooks:
         return results
 
     def invoke(
-        self, region: str, function: str, payload: Mapping[str, object], timeout_seconds: int
+        self, where: AccountRegion, function: str, payload: Mapping[str, object], timeout_seconds: int
     ) -> HookResult:
+        region = str(where)
         self._call("Invoke", region, function, dict(payload))
         handler = self.functions.get(function)
         if handler is None:

@@ -78,9 +78,9 @@ class World:
     def drs(self, max_attempts: int = 3) -> DrsGateway:
         config = Config(retries={"mode": "standard", "max_attempts": max_attempts})
         return DrsGateway(
-            lambda region: boto3.client(
+            lambda where: boto3.client(
                 "drs",
-                region_name=region,
+                region_name=where.region,
                 endpoint_url=self.emulator_url,
                 aws_access_key_id="test",
                 aws_secret_access_key="test",
@@ -103,13 +103,16 @@ class World:
     def hooks(self) -> AwsHooks:
         """hooks (#15): SSM Automation on the emulator (Lambda hooks are proven in tests/e2e)."""
         return AwsHooks(
-            lambda region: boto3.client(
+            lambda where: boto3.client(
                 "ssm",
-                region_name=region,
+                region_name=where.region,
                 endpoint_url=self.emulator_url,
                 aws_access_key_id="test",
                 aws_secret_access_key="test",
-            )
+            ),
+            lambda where, timeout: boto3.client(
+                "lambda", region_name=where.region, aws_access_key_id="test", aws_secret_access_key="test"
+            ),
         )
 
     def use_cases(

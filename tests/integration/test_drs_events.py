@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.adapters.drs import launch_result_job
+from bot.domain.accounts import home
 from bot.domain.execution import ExecutionType
 from bot.domain.plans import Catalog
 from sandbox.slack_fake import FakeSlack
@@ -100,7 +101,7 @@ def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: W
     before = len(describe_jobs_by_id(world))
 
     jobs = [job for message in messages if (job := launch_result_job(message))]
-    outcome = world.use_cases().ticking.on_launch_results(jobs)
+    outcome = world.use_cases().ticking.on_launch_results([(home(region), job_id) for region, job_id in jobs])
 
     assert sorted(result.execution_id for result in outcome.ticked) == sorted([big, small])
     assert outcome.failed == {}
@@ -115,7 +116,7 @@ def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: W
 
 
 def test_events_for_no_job_of_ours_tick_nothing(world: World) -> None:
-    outcome = world.use_cases().ticking.on_launch_results([(REGION, "drsjob-0000000000000abcd")])
+    outcome = world.use_cases().ticking.on_launch_results([(home(REGION), "drsjob-0000000000000abcd")])
     assert outcome.ticked == [] and outcome.failed == {}
 
 
@@ -137,7 +138,7 @@ def test_one_executions_failed_tick_does_not_hold_back_the_others(world: World) 
             return store.get(execution_id, *args, **kwargs)
 
     outcome = world.use_cases(store=FailingFor()).ticking.on_launch_results(
-        [(REGION, big_jobs[0]), (REGION, small_jobs[0])]
+        [(home(REGION), big_jobs[0]), (home(REGION), small_jobs[0])]
     )
     assert [result.execution_id for result in outcome.ticked] == [small]
     assert list(outcome.failed) == [big] and "ProvisionedThroughputExceeded" in outcome.failed[big]
@@ -151,7 +152,9 @@ def test_a_throttled_tag_lookup_ticks_nothing_there_raises_nothing_and_leaves_it
     # Every DescribeJobs is throttled, botocore's retries included.
     world.emulator.inject_fault("DescribeJobs", "ThrottlingException")
     try:
-        outcome = world.use_cases().ticking.on_launch_results([(REGION, big_jobs[0]), (REGION, big_jobs[1])])
+        outcome = world.use_cases().ticking.on_launch_results(
+            [(home(REGION), big_jobs[0]), (home(REGION), big_jobs[1])]
+        )
     finally:
         world.emulator.clear_faults()
     assert outcome.ticked == [] and outcome.failed == {}

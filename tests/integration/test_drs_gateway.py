@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from bot.adapters.drs import DrsGateway
+from bot.domain.accounts import home
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
 
 REGION = "us-east-1"
@@ -31,9 +32,9 @@ def emulator(clock: ManualClock) -> Iterator[DrsEmulator]:
 def gateway(emulator: DrsEmulator) -> Iterator[DrsGateway]:
     with EmulatorServer(emulator) as server:
         yield DrsGateway(
-            lambda region: boto3.client(
+            lambda where: boto3.client(
                 "drs",
-                region_name=region,
+                region_name=where.region,
                 endpoint_url=server.url,
                 aws_access_key_id="test",
                 aws_secret_access_key="test",
@@ -49,13 +50,15 @@ def test_job_searches_send_utc_timestamps_ending_in_z(
     gateway: DrsGateway, emulator: DrsEmulator, clock: ManualClock
 ) -> None:
     ids = emulator.add_source_servers(REGION, count=2)
-    job_id = gateway.start_recovery(REGION, ids, is_drill=True, tags={"drs-chatops:execution": "e-1"})
+    job_id = gateway.start_recovery(home(REGION), ids, is_drill=True, tags={"drs-chatops:execution": "e-1"})
     since = (START - timedelta(minutes=5)).astimezone(PARIS)
-    assert gateway.find_job(REGION, {"drs-chatops:execution": "e-1"}, since) == job_id
-    assert [job.job_id for job in gateway.active_jobs(REGION, since)] == [job_id]
+    assert gateway.find_job(home(REGION), {"drs-chatops:execution": "e-1"}, since) == job_id
+    assert [job.job_id for job in gateway.active_jobs(home(REGION), since)] == [job_id]
     # A job started before `since` is not found: the instant sent is the one meant, whatever its zone.
     assert (
-        gateway.find_job(REGION, {"drs-chatops:execution": "e-1"}, START.astimezone(PARIS) + timedelta(1))
+        gateway.find_job(
+            home(REGION), {"drs-chatops:execution": "e-1"}, START.astimezone(PARIS) + timedelta(1)
+        )
         is None
     )
     filters = [params["filters"] for params in sent(emulator, "DescribeJobs")]
@@ -72,9 +75,9 @@ def test_point_in_time_search_sends_a_utc_timestamp_ending_in_z(
 ) -> None:
     (sid,) = emulator.add_source_servers(REGION, count=1)
     moment = (START - timedelta(hours=2)).astimezone(PARIS)
-    found = gateway.snapshot_at_or_before(REGION, sid, moment)
+    found = gateway.snapshot_at_or_before(home(REGION), sid, moment)
     assert found is not None and found[1] <= moment
     (params,) = sent(emulator, "DescribeRecoverySnapshots")
     assert params["filters"] == {"toDateTime": "2026-11-29T07:00:00.000000Z"}
     with pytest.raises(ValueError, match="timezone-aware"):
-        gateway.snapshot_at_or_before(REGION, sid, datetime(2026, 11, 29, 7, 0))
+        gateway.snapshot_at_or_before(home(REGION), sid, datetime(2026, 11, 29, 7, 0))

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.accounts import AccountSessions
 from bot.adapters.hooks import AwsHooks, lambda_client, ssm_client
+from bot.domain.accounts import AccountRegion, home
 from bot.domain.execution import HookStatus
 from bot.errors import HookRefused
 from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
@@ -51,42 +53,44 @@ def adapter(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     regions: list[str] = []
+    sessions = AccountSessions("us-east-1", role_name="drs-chatops-target", external_id=None)
+    lambdas_in = lambda_client(sessions)
 
-    def recording(region: str, timeout: int) -> Any:
-        regions.append(region)
-        return lambda_client(region, timeout)
+    def recording(where: AccountRegion, timeout: int) -> Any:
+        regions.append(where.region)
+        return lambdas_in(where, timeout)
 
-    return AwsHooks(ssm_client, recording), regions
+    return AwsHooks(ssm_client(sessions), recording), regions
 
 
 def test_a_lambda_answers_fails_or_times_out_once_each(adapter: Any, lambdas: FakeLambda) -> None:
     hooks, regions = adapter
     lambdas.reset()
-    ok = hooks.invoke("us-east-1", "drs-hook-ok", {"wave": "Databases"}, 5)
+    ok = hooks.invoke(home("us-east-1"), "drs-hook-ok", {"wave": "Databases"}, 5)
     assert (ok.status, ok.output) == (HookStatus.SUCCEEDED, '{"seen": "Databases"}') and ok.run_id
-    failed = hooks.invoke("us-east-1", "drs-hook-fail", {"wave": "Databases"}, 5)
+    failed = hooks.invoke(home("us-east-1"), "drs-hook-fail", {"wave": "Databases"}, 5)
     assert failed.status is HookStatus.FAILED and failed.error == "ValueError: zone <locked>"
-    slow = hooks.invoke("us-east-1", "drs-hook-slow", {}, 1)
+    slow = hooks.invoke(home("us-east-1"), "drs-hook-slow", {}, 1)
     assert slow.status is HookStatus.TIMED_OUT
     assert slow.error == "no answer within 1s (the function may still be running)"
-    missing = hooks.invoke("us-east-1", "drs-hook-none", {}, 5)
+    missing = hooks.invoke(home("us-east-1"), "drs-hook-none", {}, 5)
     assert missing.status is HookStatus.FAILED and (missing.error or "").startswith(
         "ResourceNotFoundException"
     )
     # One invocation each: a timed-out RequestResponse is never sent again.
     assert [i.function_name for i in lambdas.invocations] == ["drs-hook-ok", "drs-hook-fail", "drs-hook-slow"]
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:drs-hook-ok"
-    assert hooks.invoke("us-east-1", arn, {"wave": "W"}, 5).status is HookStatus.SUCCEEDED
+    assert hooks.invoke(home("us-east-1"), arn, {"wave": "W"}, 5).status is HookStatus.SUCCEEDED
     assert regions[-1] == "eu-west-1"  # the ARN's region, not the wave's
 
 
 def test_automations_start_once_per_token_and_report_their_end(adapter: Any) -> None:
     hooks, _ = adapter
-    started = hooks.start_automation("us-east-1", "DrsHook-Ok", {}, TOKEN)
-    assert hooks.start_automation("us-east-1", "DrsHook-Ok", {}, TOKEN) == started
-    result = hooks.automations("us-east-1", [started])[started]
+    started = hooks.start_automation(home("us-east-1"), "DrsHook-Ok", {}, TOKEN)
+    assert hooks.start_automation(home("us-east-1"), "DrsHook-Ok", {}, TOKEN) == started
+    result = hooks.automations(home("us-east-1"), [started])[started]
     assert (result.status, result.output) == (HookStatus.SUCCEEDED, '{"a.b": ["c"]}')
     with pytest.raises(HookRefused) as refused:
-        hooks.start_automation("us-east-1", "DrsHook-Missing", {}, TOKEN.replace("6f", "7f"))
+        hooks.start_automation(home("us-east-1"), "DrsHook-Missing", {}, TOKEN.replace("6f", "7f"))
     assert refused.value.code == "AutomationDefinitionNotFoundException"
-    assert hooks.automations("us-east-1", ["0" * 36]) == {}  # not answered: asked again next tick
+    assert hooks.automations(home("us-east-1"), ["0" * 36]) == {}  # not answered: asked again next tick

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import engine
+from bot.domain.accounts import home
 from bot.domain.events import ExecutionFinished, ProgressUpdated, WaveFinished, WaveStarted
 from bot.domain.execution import (
     ChunkRef,
@@ -195,10 +196,10 @@ def test_other_jobs_in_the_region_count_against_the_quotas() -> None:
 
     limits = Limits(servers_per_job=100, concurrent_jobs=20, servers_in_active_jobs=500)
     ex = execution(450, servers_per_job=100)
-    busy = Observation(load={"us-east-1": RegionLoad(jobs=2, servers=150)})
+    busy = Observation(load={home("us-east-1"): RegionLoad(jobs=2, servers=150)})
     d = engine.advance(ex, busy, at(1), limits)
     assert [ref.chunk for ref in d.starts] == [0, 1, 2]  # 150 + 300 in flight; a fourth would be 550
-    full = Observation(load={"us-east-1": RegionLoad(jobs=20, servers=20)})
+    full = Observation(load={home("us-east-1"): RegionLoad(jobs=20, servers=20)})
     assert engine.advance(ex, full, at(1), limits).starts == ()
     # Only new starts need DRS's count; following running jobs does not.
-    assert engine.regions_starting(ex, d) == ["us-east-1"]
+    assert engine.regions_starting(ex, d) == [home("us-east-1")]

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import approval, cleanup, engine
+from bot.domain.accounts import home
 from bot.domain.approval import Vote
 from bot.domain.execution import (
     ChunkStatus,
@@ -298,7 +299,7 @@ def _cleanup_step(ex: Execution, data: st.DataObject, now: int) -> Execution:
             terminating=["i-1"],
             already_gone=0,
             job_ids=jobs,
-            job_regions=["us-east-1"] * len(jobs),
+            job_regions=[home("us-east-1")] * len(jobs),
             failures=[],
             now=at(now),
         )
