@@ -106,6 +106,8 @@ def parse_form(operation: str, form: dict[str, list[str]]) -> dict[str, Any]:
                 items[int(index)] = values[0]
         if items:
             params[name] = [items[i] for i in sorted(items)]
+        elif name in form:  # the query protocol's empty list: `Name=` with nothing after it
+            params[name] = []
     return params
 
 
@@ -243,6 +245,9 @@ def handle(state: StsState, caller: Identity, form: dict[str, list[str]]) -> tup
             raise StsError("InternalFailure", f"emulator bug: {'; '.join(issues)}", 500)
     except StsError as error:
         return error_xml(error), Outcome(action, params, error.status, error, _role_account(params))
+    except Exception as bug:  # told loudly, as the DRS operations' bugs are, not as a dropped connection
+        failure = StsError("InternalFailure", f"emulator bug: {type(bug).__name__}: {bug}", 500)
+        return error_xml(failure), Outcome(action, params, 500, failure, _role_account(params))
     return to_xml(action, result), Outcome(action, params, 200, None, _role_account(params))
 
 

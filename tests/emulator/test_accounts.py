@@ -615,3 +615,105 @@ def test_assume_role_is_logged_in_the_roles_account(
     assert "Credentials" not in str(world[TARGET].calls[0].to_dict())  # no secret in the log
     # A role in an account the emulator does not serve: the caller's account logs the refusal.
     assert [(c.operation, c.error) for c in world[HOME].calls] == [("AssumeRole", "AccessDenied")]
+
+
+# ----- STS's input contract, walked from botocore's model ---------------------------------------------
+
+# A request that keeps every constraint of AssumeRoleRequest (each member given, so each can be broken).
+VALID_ASSUME_ROLE: dict[str, Any] = {
+    "RoleArn": ROLE_ARN,
+    "RoleSessionName": "drs-chatops",
+    "ExternalId": EXTERNAL_ID,
+    "DurationSeconds": 900,
+    "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+    "Policy": '{"Version": "2012-10-17"}',
+    "Tags": [{"Key": "team", "Value": "dr"}],
+    "TransitiveTagKeys": ["team"],
+    "SerialNumber": "arn:aws:iam::123456789012:mfa/alice",
+    "TokenCode": "123456",
+    "SourceIdentity": "alice",
+    "ProvidedContexts": [
+        {"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter", "ContextAssertion": "abcd"}
+    ],
+    "MinimumSessionTokenSize": 0,
+}
+
+
+def _sts_breaches(shape_name: str, value: Any, path: str) -> list[tuple[str, str, Any]]:
+    """(member path as STS names it, constraint, a value breaking it) for each constraint of the shape."""
+    shape = STS_MODEL["shapes"][shape_name]
+    found: list[tuple[str, str, Any]] = []
+    if shape["type"] == "structure":
+        for name in shape.get("required", []):
+            without = {k: v for k, v in value.items() if k != name}
+            found.append((f"{path}.{name}".lstrip("."), "required", without))
+        for name, member in shape["members"].items():
+            for where, constraint, bad in _sts_breaches(
+                member["shape"], value[name], f"{path}.{name}".lstrip(".")
+            ):
+                found.append((where, constraint, {**value, name: bad}))
+    elif shape["type"] == "list":
+        if "max" in shape:
+            found.append((path, "max", value * (shape["max"] + 1)))
+        if shape.get("min", 0) > 0:
+            found.append((path, "min", []))
+        for where, constraint, bad in _sts_breaches(shape["member"]["shape"], value[0], f"{path}.1.member"):
+            found.append((where, constraint, [bad]))
+    elif shape["type"] == "string":
+        if shape.get("min", 0) > 1:
+            found.append((path, "min", value[: shape["min"] - 1]))
+        if "max" in shape:
+            found.append((path, "max", (value * shape["max"])[: shape["max"] + 1]))
+        if "pattern" in shape:
+            found.append((path, "pattern", value[:-1] + "\u0001"))
+    elif shape["type"] == "integer":
+        if "min" in shape:
+            found.append((path, "min", shape["min"] - 1))
+        if "max" in shape:
+            found.append((path, "max", shape["max"] + 1))
+    return found
+
+
+def _assume_role_breaches() -> list[tuple[str, str, dict[str, Any]]]:
+    return _sts_breaches("AssumeRoleRequest", VALID_ASSUME_ROLE, "")
+
+
+@pytest.mark.parametrize(
+    ("member", "constraint", "request_"), _assume_role_breaches(), ids=lambda x: str(x)[:40]
+)
+def test_every_constraint_of_assume_role_is_enforced(
+    world: dict[str, DrsEmulator],
+    server: EmulatorServer,
+    member: str,
+    constraint: str,
+    request_: dict[str, Any],
+) -> None:
+    client = boto3.client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+    error = error_of(lambda: client.assume_role(**request_))
+
+    named = ".".join(part[:1].lower() + part[1:] for part in member.split("."))
+    assert (error["Code"], error["status"]) == ("ValidationError", 400), error
+    assert f"at '{named}' failed to satisfy constraint" in error["Message"], error["Message"]
+
+
+def test_the_walk_reaches_every_member_of_assume_role() -> None:
+    walked = {member.split(".")[0] for member, _, _ in _assume_role_breaches()}
+    assert walked == set(STS_MODEL["shapes"]["AssumeRoleRequest"]["members"])
+    kinds = {(member, constraint) for member, constraint, _ in _assume_role_breaches()}
+    assert ("Tags.1.member.Key", "pattern") in kinds and ("DurationSeconds", "max") in kinds
+    assert ("RoleArn", "required") in kinds and ("ProvidedContexts", "max") in kinds
+
+
+def test_the_whole_valid_request_is_accepted(world: dict[str, DrsEmulator], server: EmulatorServer) -> None:
+    client = boto3.client(
+        "sts", region_name=REGION, endpoint_url=server.url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    assert client.assume_role(**VALID_ASSUME_ROLE)["AssumedRoleUser"]["Arn"].endswith("/drs-chatops")
