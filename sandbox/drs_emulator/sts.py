@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 from . import model, shapes
 from .clock import Clock
 from .ids import det_hex
+from .instance_health import ApiError
 
 SERVICE = "sts"
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -26,14 +27,9 @@ _ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\w+=
 EXPIRED_MESSAGE = "The security token included in the request is expired"
 
 
-class StsError(Exception):
-    """STS's XML error: <ErrorResponse><Error><Type/><Code/><Message/></Error>."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
+# STS's XML error (<ErrorResponse><Error><Type/><Code/><Message/>): a code, a message, an HTTP status,
+# as EC2's and SSM's.
+StsError = ApiError
 
 
 @dataclass(frozen=True)

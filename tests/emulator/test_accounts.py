@@ -39,14 +39,15 @@ def world(emulator: DrsEmulator) -> dict[str, DrsEmulator]:
     return {HOME: emulator, TARGET: target, OTHER: other}
 
 
-def sts_client(server: EmulatorServer, key: str = "testing") -> Any:
+def sts_client(server: EmulatorServer, *, validate: bool = True) -> Any:
+    """STS with the default keys (the home account); validate=False lets bad input reach the emulator."""
     return boto3.client(
         "sts",
         region_name=REGION,
         endpoint_url=server.url,
-        aws_access_key_id=key,
+        aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=NO_RETRIES,
+        config=Config(parameter_validation=validate, retries={"total_max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -59,9 +60,11 @@ def assume(server: EmulatorServer, account: str = TARGET, **kwargs: Any) -> dict
     return response
 
 
-def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = REGION) -> Any:
-    return boto3.client(
-        "drs",
+def client_as(server: EmulatorServer, service: str, credentials: dict[str, Any], region: str = REGION) -> Any:
+    """A client of `service` signing with credentials STS issued."""
+    make: Any = boto3.client
+    return make(
+        service,
         region_name=region,
         endpoint_url=server.url,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -69,6 +72,10 @@ def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = RE
         aws_session_token=credentials["SessionToken"],
         config=NO_RETRIES,
     )
+
+
+def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = REGION) -> Any:
+    return client_as(server, "drs", credentials, region)
 
 
 def server_ids(drs: Any) -> set[str]:
@@ -256,14 +263,7 @@ def test_assume_role_answers_in_the_shape_of_stss_model(
     user = response["AssumedRoleUser"]
     assert user["Arn"] == f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops"
     assert user["AssumedRoleId"].startswith("AROA") and user["AssumedRoleId"].endswith(":drs-chatops")
-    identity = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    ).get_caller_identity()
+    identity = client_as(server, "sts", credentials).get_caller_identity()
     assert {k: identity[k] for k in ("Account", "Arn", "UserId")} == {
         "Account": TARGET,
         "Arn": user["Arn"],
@@ -335,25 +335,8 @@ def test_expired_credentials_are_refused_as_aws_does(
 
     assert (error["Code"], error["status"]) == ("ExpiredTokenException", 403)
     assert error["Message"] == "The security token included in the request is expired"
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=NO_RETRIES,
-    )
+    ec2, sts = client_as(server, "ec2", credentials), client_as(server, "sts", credentials)
     assert error_of(ec2.describe_instance_status)["Code"] == "RequestExpired"
-    sts = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=NO_RETRIES,
-    )
     assert error_of(sts.get_caller_identity)["Code"] == "ExpiredToken"
     assert drs_as(server, assume(server)["Credentials"]).describe_jobs()["items"] == []  # new ones work
 
@@ -392,14 +375,7 @@ def test_the_input_contract_of_assume_role(
     member: str,
     constraint: str,
 ) -> None:
-    client = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    client = sts_client(server, validate=False)
     args = {"RoleArn": ROLE_ARN, "RoleSessionName": "drs-chatops", "ExternalId": EXTERNAL_ID, **kwargs}
 
     error = error_of(lambda: client.assume_role(**args))
@@ -466,13 +442,7 @@ def test_deny_reaches_ec2_and_ssm_too(world: dict[str, DrsEmulator], server: Emu
     world[TARGET].deny("DescribeInstanceStatus", service="ec2")
     world[TARGET].deny("DescribeInstanceInformation", service="ssm")
     credentials = assume(server)["Credentials"]
-    keys = {
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
-    }
-    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=server.url, config=NO_RETRIES, **keys)
-    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=server.url, config=NO_RETRIES, **keys)
+    ec2, ssm = client_as(server, "ec2", credentials), client_as(server, "ssm", credentials)
 
     ec2_error = error_of(ec2.describe_instance_status)
     ssm_error = error_of(ssm.describe_instance_information)
@@ -688,14 +658,7 @@ def test_every_constraint_of_assume_role_is_enforced(
     constraint: str,
     request_: dict[str, Any],
 ) -> None:
-    client = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    client = sts_client(server, validate=False)
 
     error = error_of(lambda: client.assume_role(**request_))
 
@@ -713,7 +676,6 @@ def test_the_walk_reaches_every_member_of_assume_role() -> None:
 
 
 def test_the_whole_valid_request_is_accepted(world: dict[str, DrsEmulator], server: EmulatorServer) -> None:
-    client = boto3.client(
-        "sts", region_name=REGION, endpoint_url=server.url, aws_access_key_id="t", aws_secret_access_key="t"
+    assert (
+        sts_client(server).assume_role(**VALID_ASSUME_ROLE)["AssumedRoleUser"]["Arn"].endswith("/drs-chatops")
     )
-    assert client.assume_role(**VALID_ASSUME_ROLE)["AssumedRoleUser"]["Arn"].endswith("/drs-chatops")
