@@ -679,3 +679,19 @@ def test_the_whole_valid_request_is_accepted(world: dict[str, DrsEmulator], serv
     assert (
         sts_client(server).assume_role(**VALID_ASSUME_ROLE)["AssumedRoleUser"]["Arn"].endswith("/drs-chatops")
     )
+
+
+def test_a_launch_failing_in_another_account_names_the_role_there(
+    world: dict[str, DrsEmulator], server: EmulatorServer, clock: ManualClock
+) -> None:
+    (sid,) = world[TARGET].add_source_servers(REGION, count=1)
+    world[TARGET].fail_launch(sid)  # the default: the role lacks ec2:CreateLaunchTemplateVersion
+    target_drs = drs_as(server, assume(server)["Credentials"])
+    job = start_drill(target_drs, [sid])
+    clock.advance(DRILL_SECONDS)
+
+    (result,) = world[TARGET].launch_results()
+    assert result.status == "FAILED" and job["jobID"] == result.job_id
+    assert f"User: arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops is not authorized" in (
+        result.error or ""
+    )
