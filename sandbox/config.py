@@ -109,6 +109,12 @@ class SandboxConfig(BaseModel):
     usergroups: dict[str, list[str]] = Field(default_factory=dict)
     # Hostile Slack conditions: channels the bot is not in or that are archived, and Web API faults.
     slack: SlackSetup = SlackSetup()
+    # The bot's role in the other accounts SandboxStack.add_account serves (#18), as the stack's
+    # parameters TargetAccountRoleName and TargetAccountExternalId name it.
+    target_role_name: str = Field(default="drs-chatops-target", max_length=64, pattern=r"^[\w+=,.@-]+$")
+    target_external_id: str | None = Field(
+        default="drs-chatops-sandbox", min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$"
+    )
 
     @classmethod
     def load(cls, path: Path | None) -> SandboxConfig:
