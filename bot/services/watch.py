@@ -23,8 +23,9 @@ from bot.domain.execution import ExecutionSummary, ExecutionType, Limits
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import ServerFacts
 from bot.domain.watch import News, WatchState
-from bot.errors import DrsError, DrsUnavailable, SlackError, StaleWatchState
+from bot.errors import AccountUnreachable, DrsError, DrsUnavailable, SlackError, StaleWatchState
 from bot.services.ports import CatalogStore, Clock, ExecutionStore, HomeTab, Message, Notifier
+from bot.services.readiness import server_facts
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +119,18 @@ class Watch:
         for region in sorted(needed, key=AccountRegion.sort_key):
             try:
                 servers[region] = self._drs.source_servers(region)
+            except AccountUnreachable as error:
+                if error.transient:
+                    logger.warning("watch: STS did not answer for %s: %s", region, error)
+                    unavailable.append(region)
+                else:  # the role cannot be assumed: nothing would launch there
+                    refused[region] = readiness.refusal(error, transient=False)
             except DrsUnavailable as error:
                 logger.warning("watch: DRS did not answer in %s: %s", region, error)
                 unavailable.append(region)
             except DrsError as error:
                 # Refused for good (access denied, DRS not initialized): no launch there would work.
-                refused[region] = str(error)
+                refused[region] = readiness.refusal(error, transient=False)
         stored = self._store.states()
         now = self._clock()
         checked = posted = 0
@@ -190,43 +197,23 @@ class Watch:
         now: datetime,
         refused: dict[AccountRegion, str],
     ) -> readiness.Verdict:
-        asked = sorted(_regions(catalog, plan) & set(refused), key=AccountRegion.sort_key)
-        if asked:
-            findings = tuple(
-                readiness.Finding(
-                    level=readiness.Level.BLOCKED, reason=f"{region}: DRS refused: {refused[region]}"
-                )
-                for region in asked
-            )
-            return readiness.Verdict(
-                plan_name=plan.name,
-                level=readiness.Level.BLOCKED,
-                findings=findings,
-                servers_checked=0,
-                checked_at=now,
-            )
+        unreachable = {where: refused[where] for where in _regions(catalog, plan) if where in refused}
         waves = []
         facts: dict[str, ServerFacts] = {}
         for wave in plan.waves:
             group = catalog.group(wave.protection_group)
+            if group.where in unreachable:
+                waves.append((wave.name, group.where, list(group.source_servers)))
+                continue
             infos = {info.source_server_id: info for info in servers[group.where]}
             if group.by_tags:
                 wanted = group.source_server_tags.items()
                 ids = sorted(sid for sid, i in infos.items() if all(i.tags.get(k) == v for k, v in wanted))
             else:
                 ids = list(group.source_servers)
-            waves.append((wave.name, group.region, ids))
+            waves.append((wave.name, group.where, ids))
             for sid in ids:
-                info = infos.get(sid)
-                facts[sid] = ServerFacts(
-                    source_server_id=sid,
-                    region=group.region,
-                    found=info is not None,
-                    replication_state=info.replication_state if info else None,
-                    lag_seconds=info.lag_seconds if info else None,
-                    replication_error=info.replication_error if info else None,
-                    last_launch_result=info.last_launch_result if info else None,
-                )
+                facts[sid] = server_facts(sid, group.where, infos.get(sid))
         # No load: the region's jobs in flight are a launch's concern, not the plan's health.
         return readiness.assess(
             plan_name=plan.name,
@@ -236,6 +223,7 @@ class Watch:
             limits=self._limits,
             rpo_target_seconds=plan.options.rpo_target,
             now=now,
+            unreachable=unreachable,
         )
 
     def _post(self, news: News) -> int:
