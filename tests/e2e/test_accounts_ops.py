@@ -1,0 +1,214 @@
+"""Protection groups in other accounts (#18), everything around the launch: `plans validate` refuses an
+account the bot has no role for, `/drs check` reports per account (BLOCKED naming the account and AWS's
+error when the role cannot be assumed; the staging account of an extended server), a drill across two
+accounts is cleaned up in each account, and the thread and history say where each wave ran.
+
+The package's sandbox runs at 600x; this module serves three more accounts in the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.execution import Execution, ExecutionStatus
+from bot.domain.history import to_history
+from sandbox.drs_emulator import DrsEmulator
+from tests.e2e.conftest import Sandbox, apply_plans, restore_catalog
+from tests.e2e.test_reports import stored_page, stored_report, valid
+
+TARGET = "222233334444"  # the bot's role is there
+LOCKED = "555566667777"  # listed in TargetAccounts, but the role stack was never deployed there
+STAGING = "888899990000"  # a staging account: its servers are extended into TARGET
+HOME_SERVER = "s-a0c000000000000a1"
+PAY_SERVERS = ["s-a0c000000000000b1", "s-a0c000000000000b2"]
+STAGED = "s-a0c000000000000c1"  # in STAGING; extended into TARGET
+LOCKED_SERVER = "s-a0c000000000000d1"
+
+
+def plans(extended: str) -> str:
+    return f"""
+protection_groups:
+  - {{name: ao-home, region: us-east-1, source_servers: [{HOME_SERVER}]}}
+  - name: ao-pay
+    region: us-west-2
+    account: "{TARGET}"
+    source_servers: [{", ".join([*PAY_SERVERS, extended])}]
+  - {{name: ao-locked, region: us-east-1, account: "{LOCKED}", source_servers: [{LOCKED_SERVER}]}}
+plans:
+  - name: plan-ao-two
+    waves:
+      - {{name: Home, protection_group: ao-home}}
+      - {{name: Payments, protection_group: ao-pay}}
+  - name: plan-ao-locked
+    waves:
+      - {{name: Home, protection_group: ao-home}}
+      - {{name: Locked, protection_group: ao-locked}}
+"""
+
+
+class Box:
+    def __init__(self, sandbox: Sandbox, target: DrsEmulator, extended: str, plans_file: Path) -> None:
+        self.sandbox = sandbox
+        self.target = target
+        self.extended = extended
+        self.plans_file = plans_file
+
+
+@pytest.fixture(scope="module")
+def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    stack = sandbox.stack
+    stack.drs.add_source_servers("us-east-1", ids=[HOME_SERVER])
+    staging = stack.add_account(STAGING, regions=["us-west-2"], servers={"us-west-2": [STAGED]}, role=False)
+    target = stack.add_account(TARGET, regions=["us-west-2"], servers={"us-west-2": PAY_SERVERS})
+    stack.add_account(LOCKED, servers={"us-east-1": [LOCKED_SERVER]}, role=False)
+    assert staging.account_id == STAGING
+    extended = target.extend_source_server(STAGING, STAGED)
+    folder = tmp_path_factory.mktemp("accounts-ops")
+    applied = apply_plans(sandbox, plans(extended), folder, **stack.account_env())
+    assert applied.returncode == 0, applied.stderr
+    yield Box(sandbox, target, extended, folder / "plans.yml")
+    restore_catalog(sandbox)
+
+
+def validate(plans_file: Path, *args: str, accounts: str = "") -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    if accounts:
+        env["DRS_BOT_TARGET_ACCOUNTS"] = accounts
+    return subprocess.run(
+        [sys.executable, "-m", "drs_cli.main", "plans", "validate", str(plans_file), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_validate_refuses_an_unlisted_account_and_accepts_listed_ones(box: Box) -> None:
+    refused = validate(box.plans_file, "--accounts", TARGET)
+    assert refused.returncode == 1
+    assert (
+        f"protection_groups[2].account: protection group ao-locked is in account {LOCKED}, which the bot "
+        "has no role for: deploy cfn/target-account.yaml there and add the account to the bot stack's "
+        f"TargetAccounts parameter (known: {TARGET})"
+    ) in refused.stderr
+    assert "ao-pay" not in refused.stderr
+    # What the stack lists (its TargetAccounts parameter, in the environment) is accepted.
+    accepted = validate(box.plans_file, accounts=box.sandbox.stack.account_env()["DRS_BOT_TARGET_ACCOUNTS"])
+    assert accepted.returncode == 0, accepted.stderr
+    assert "valid — 2 plan(s), 3 protection group(s)" in accepted.stdout
+
+
+def check(box: Box, plan: str) -> str:
+    channel = box.sandbox.new_channel()
+    reply = box.sandbox.command(f"check {plan}", channel=channel)
+    assert reply.status == 200, reply.body
+    deadline = time.monotonic() + 30
+    while not (answers := [t for t in box.sandbox.ephemeral(channel) if "Readiness" in t]):
+        assert time.monotonic() < deadline, box.sandbox.ephemeral(channel)
+        box.sandbox.settle()
+        time.sleep(0.1)
+    return answers[0]
+
+
+def test_check_blocks_the_account_whose_role_cannot_be_assumed_and_checks_the_others(box: Box) -> None:
+    text = check(box, "plan-ao-locked")
+    assert "*Readiness: BLOCKED*" in text
+    assert (
+        f"account {LOCKED} (us-east-1): DRS refused: AccessDenied: cannot assume "
+        f"arn:aws:iam::{LOCKED}:role/drs-chatops-target in account {LOCKED}: User: "
+    ) in text
+    assert f"is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{LOCKED}:role/" in text
+    assert "not checked: wave Locked" in text
+    assert "_1 servers checked._" in text  # the bot's own account's wave was checked
+    # Nothing was asked in the locked account; STS was, once for its role.
+    assert box.sandbox.stack.drs.account(LOCKED).calls == [] or all(
+        call.operation == "AssumeRole" for call in box.sandbox.stack.drs.account(LOCKED).calls
+    )
+
+
+def test_check_names_the_staging_account_an_extended_server_replicates_from(box: Box) -> None:
+    text = check(box, "plan-ao-two")
+    assert "*Readiness: READY*" in text, text
+    assert f"replicating from staging account {STAGING} — 1 server(s): {box.extended}" in text
+    assert "_4 servers checked._" in text
+    # The target account's servers were described in the target account, with its role.
+    described = [c for c in box.target.calls if c.operation == "DescribeSourceServers"]
+    assert described and all(c.region == "us-west-2" for c in described)
+    assert all(
+        f"arn:aws:sts::{TARGET}:assumed-role/drs-chatops-target/" in (c.caller or "") for c in described
+    )
+
+
+def instances(emulator: DrsEmulator, execution: Execution, operation: str) -> list[Any]:
+    return [
+        call
+        for call in emulator.calls
+        if call.operation == operation
+        and (
+            operation != "StartRecovery"
+            or (call.params.get("tags") or {}).get("drs-chatops:execution") == execution.execution_id
+        )
+    ]
+
+
+def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> None:
+    sandbox = box.sandbox
+    home = sandbox.stack.drs
+    channel = sandbox.new_channel()
+    sandbox.command("execute plan-ao-two drill", channel=channel)
+    execution = sandbox.finished_execution(channel, timeout=90)
+    assert execution.status is ExecutionStatus.COMPLETED, execution.waves
+    (home_start,) = instances(home, execution, "StartRecovery")
+    (target_start,) = instances(box.target, execution, "StartRecovery")
+    assert [s["sourceServerID"] for s in home_start.params["sourceServers"]] == [HOME_SERVER]
+    assert {s["sourceServerID"] for s in target_start.params["sourceServers"]} == {*PAY_SERVERS, box.extended}
+    assert target_start.region == "us-west-2"
+
+    home_instances = {s.instance_id for s in execution.waves[0].servers()}
+    target_instances = {s.instance_id for s in execution.waves[1].servers()}
+    home_terminates = len(instances(home, execution, "TerminateRecoveryInstances"))
+    sandbox.command(f"cleanup {execution.execution_id}", channel=channel)
+    deadline = time.monotonic() + 30
+    while (
+        (cleaned := sandbox.stored(execution.execution_id)).cleanup is None
+        or cleaned.cleanup.status.value != "DONE"
+        or sandbox.stack.bot.store.pending_events(execution.execution_id)
+    ):
+        assert time.monotonic() < deadline, cleaned.cleanup
+        sandbox.settle()
+        time.sleep(0.1)
+    # Each account's instances were terminated in that account, and only there.
+    terminated_home = [
+        set(c.params["recoveryInstanceIDs"]) for c in instances(home, execution, "TerminateRecoveryInstances")
+    ][home_terminates:]
+    terminated_target = [
+        set(c.params["recoveryInstanceIDs"])
+        for c in instances(box.target, execution, "TerminateRecoveryInstances")
+    ]
+    assert terminated_home == [home_instances]
+    assert terminated_target == [target_instances]
+    assert cleaned.cleanup is not None and cleaned.cleanup.job_accounts == (None, TARGET)
+    thread = "\n".join(m["text"] for m in sandbox.public(channel))
+    assert "Cleanup done: 4 drill instance(s) terminated" in thread
+
+    history = to_history(cleaned)
+    assert [(w["WaveName"], w["Region"], w.get("AccountId")) for w in history["Waves"]] == [
+        ("Home", "us-east-1", None),
+        ("Payments", "us-west-2", TARGET),
+    ]
+    # The report (JSON and page) names the account of the wave that ran in another.
+    report = valid(
+        stored_report(sandbox, cleaned, until=lambda r: (r["Cleanup"] or {}).get("Status") == "DONE")
+    )
+    assert [(w["WaveName"], w["AccountId"]) for w in report["Waves"]] == [
+        ("Home", None),
+        ("Payments", TARGET),
+    ]
+    assert f"(ao-pay in {TARGET}/us-west-2, jobs" in stored_page(sandbox, cleaned)
