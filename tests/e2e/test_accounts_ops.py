@@ -171,6 +171,21 @@ def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> 
     assert {s["sourceServerID"] for s in target_start.params["sourceServers"]} == {*PAY_SERVERS, box.extended}
     assert target_start.region == "us-west-2"
 
+    # The thread and /drs status say where the other account's wave ran; the own account's stays a region.
+    thread = [m["text"] for m in sandbox.public(channel)]
+    assert any(f"started: 3 servers of ao-pay in {TARGET}/us-west-2 — job" in t for t in thread), "\n".join(
+        thread
+    )
+    assert any("started: 1 servers of ao-home in us-east-1 — job" in t for t in thread), "\n".join(thread)
+    sandbox.command(f"status {execution.execution_id}", channel=channel)
+    deadline = time.monotonic() + 30
+    while not (status := [t for t in sandbox.ephemeral(channel) if execution.execution_id in t]):
+        assert time.monotonic() < deadline
+        sandbox.settle()
+        time.sleep(0.1)
+    assert f"Payments: COMPLETED, 3/3 launched, 0 failed — in {TARGET}/us-west-2" in status[-1]
+    assert "Home: COMPLETED, 1/1 launched, 0 failed\n" in status[-1]
+
     home_instances = {s.instance_id for s in execution.waves[0].servers()}
     target_instances = {s.instance_id for s in execution.waves[1].servers()}
     home_terminates = len(instances(home, execution, "TerminateRecoveryInstances"))
