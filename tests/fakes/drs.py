@@ -202,10 +202,13 @@ class FakeDrs:
         instance = self.instances[recovery_instance_id]
         if instance.replication_state is not None:
             raise DrsConflict("ConflictException", "the recovery instance already replicates")
-        origin = self.failback_to[region]
+        # In another account ("111122223333/us-east-1"), the reversed server is in that account too.
+        account, _, plain = region.rpartition("/")
+        origin_region = self.failback_to[plain]
+        origin = f"{account}/{origin_region}" if account else origin_region
         reversed_id = f"s-rev{next(self._ids):013x}"
         self.servers[reversed_id] = _Server(origin, reversed_id)
-        arn = f"arn:aws:drs:{origin}:{ACCOUNT}:source-server/{reversed_id}"
+        arn = f"arn:aws:drs:{origin_region}:{account or ACCOUNT}:source-server/{reversed_id}"
         instance.replication_state = "CONTINUOUS"
         source = self._server(region, instance.source_server_id)
         if source is not None:
