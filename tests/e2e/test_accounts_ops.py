@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,6 @@ def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> 
 
     home_instances = {s.instance_id for s in execution.waves[0].servers()}
     target_instances = {s.instance_id for s in execution.waves[1].servers()}
-    home_terminates = len(instances(home, execution, "TerminateRecoveryInstances"))
     sandbox.command(f"cleanup {execution.execution_id}", channel=channel)
     deadline = time.monotonic() + 30
     while (
@@ -200,18 +200,19 @@ def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> 
         sandbox.settle()
         time.sleep(0.1)
     # Each account's instances were terminated in that account, and only there.
-    terminated_home = [
-        set(c.params["recoveryInstanceIDs"]) for c in instances(home, execution, "TerminateRecoveryInstances")
-    ][home_terminates:]
-    terminated_target = [
-        set(c.params["recoveryInstanceIDs"])
-        for c in instances(box.target, execution, "TerminateRecoveryInstances")
-    ]
+    ours = home_instances | target_instances
+
+    def terminated(emulator: DrsEmulator) -> list[set[str]]:
+        calls = [c for c in emulator.calls if c.operation == "TerminateRecoveryInstances"]
+        return [ids for c in calls if (ids := set(c.params["recoveryInstanceIDs"])) & ours]
+
+    terminated_home, terminated_target = terminated(home), terminated(box.target)
     assert terminated_home == [home_instances]
     assert terminated_target == [target_instances]
     assert cleaned.cleanup is not None and cleaned.cleanup.job_accounts == (None, TARGET)
-    thread = "\n".join(m["text"] for m in sandbox.public(channel))
-    assert "Cleanup done: 4 drill instance(s) terminated" in thread
+    assert "Cleanup done: 4 drill instance(s) terminated" in "\n".join(
+        m["text"] for m in sandbox.public(channel)
+    )
 
     history = to_history(cleaned)
     assert [(w["WaveName"], w["Region"], w.get("AccountId")) for w in history["Waves"]] == [
@@ -227,3 +228,27 @@ def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> 
         ("Payments", TARGET),
     ]
     assert f"(ao-pay in {TARGET}/us-west-2, jobs" in stored_page(sandbox, cleaned)
+
+
+def test_a_point_in_time_drill_reads_and_launches_each_accounts_snapshots_in_that_account(box: Box) -> None:
+    sandbox = box.sandbox
+    home = sandbox.stack.drs
+    at = (sandbox.stack.bot.clock() - timedelta(hours=3)).replace(microsecond=0)
+    channel = sandbox.new_channel()
+    sandbox.command(f"execute plan-ao-two drill --at {at:%Y-%m-%dT%H:%M:%SZ}", channel=channel)
+    execution = sandbox.finished_execution(channel, timeout=90)
+    assert execution.status is ExecutionStatus.COMPLETED, execution.waves
+    snapshots = {s.source_server_id: s.snapshot_id for s in execution.servers()}
+    assert all(snapshots.values()) and len(snapshots) == 4
+    # Each server's snapshots were read where it replicates to: the target account's in the target account.
+    read_home = {c.params["sourceServerID"] for c in home.calls if c.operation == "DescribeRecoverySnapshots"}
+    read_target = {
+        c.params["sourceServerID"] for c in box.target.calls if c.operation == "DescribeRecoverySnapshots"
+    }
+    assert HOME_SERVER in read_home and not {*PAY_SERVERS, box.extended} & read_home
+    assert {*PAY_SERVERS, box.extended} <= read_target and HOME_SERVER not in read_target
+    (target_start,) = instances(box.target, execution, "StartRecovery")
+    assert {
+        s["sourceServerID"]: s.get("recoverySnapshotID") for s in target_start.params["sourceServers"]
+    } == {sid: snapshots[sid] for sid in (*PAY_SERVERS, box.extended)}
+    sandbox.command(f"cleanup {execution.execution_id}", channel=channel)  # leave no instances running
