@@ -31,6 +31,7 @@ HOME_SERVER = "s-a0c000000000000a1"
 PAY_SERVERS = ["s-a0c000000000000b1", "s-a0c000000000000b2"]
 STAGED = "s-a0c000000000000c1"  # in STAGING; extended into TARGET
 LOCKED_SERVER = "s-a0c000000000000d1"
+TWO_NEWS, LOCKED_NEWS = "C0AOPS0001", "C0AOPS0002"  # where the readiness watch tells each plan's news
 
 
 def plans(extended: str) -> str:
@@ -44,10 +45,12 @@ protection_groups:
   - {{name: ao-locked, region: us-east-1, account: "{LOCKED}", source_servers: [{LOCKED_SERVER}]}}
 plans:
   - name: plan-ao-two
+    channel: {TWO_NEWS}
     waves:
       - {{name: Home, protection_group: ao-home}}
       - {{name: Payments, protection_group: ao-pay}}
   - name: plan-ao-locked
+    channel: {LOCKED_NEWS}
     waves:
       - {{name: Home, protection_group: ao-home}}
       - {{name: Locked, protection_group: ao-locked}}
@@ -252,3 +255,33 @@ def test_a_point_in_time_drill_reads_and_launches_each_accounts_snapshots_in_tha
         s["sourceServerID"]: s.get("recoverySnapshotID") for s in target_start.params["sourceServers"]
     } == {sid: snapshots[sid] for sid in (*PAY_SERVERS, box.extended)}
     sandbox.command(f"cleanup {execution.execution_id}", channel=channel)  # leave no instances running
+
+
+def news(box: Box, channel: str, count: int) -> list[str]:
+    deadline = time.monotonic() + 20
+    while len(told := [m["text"] for m in box.sandbox.public(channel)]) < count:
+        assert time.monotonic() < deadline, told
+        box.sandbox.settle()
+        time.sleep(0.1)
+    return told
+
+
+def test_the_watch_checks_each_account_and_hears_a_stall_in_another_accounts_region(box: Box) -> None:
+    stack = box.sandbox.stack
+    stack.run_watch()
+    # The locked account's plan is BLOCKED, naming the account and STS's refusal; the other is READY.
+    (locked,) = news(box, LOCKED_NEWS, 1)
+    assert locked.startswith(":red_circle: *Readiness of `plan-ao-locked`: BLOCKED*"), locked
+    assert f"account {LOCKED} (us-east-1): DRS refused: AccessDenied: cannot assume" in locked
+    assert box.sandbox.public(TWO_NEWS) == []  # READY from the start: nothing to tell
+    # The target account's DRS reports a stall (its own event, its own account): the round it starts
+    # re-checks the plan there, and the plan's channel is told once.
+    box.target.set_replication_state(PAY_SERVERS[0], "STALLED")
+    try:
+        (stalled,) = news(box, TWO_NEWS, 1)
+        assert stalled.startswith(":red_circle: *Readiness of `plan-ao-two` changed: READY → BLOCKED*")
+        assert "replication is STALLED" in stalled and PAY_SERVERS[0] in stalled
+    finally:
+        box.target.set_replication_state(PAY_SERVERS[0], "CONTINUOUS")
+    stack.run_watch()
+    assert len(news(box, LOCKED_NEWS, 1)) == 1  # the same verdict again: nothing more to say
