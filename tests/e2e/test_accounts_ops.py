@@ -137,6 +137,33 @@ def test_check_blocks_the_account_whose_role_cannot_be_assumed_and_checks_the_ot
     )
 
 
+def test_check_blocks_an_account_whose_role_lacks_a_drs_permission(box: Box) -> None:
+    box.target.deny("DescribeSourceServers")
+    try:
+        text = check(box, "plan-ao-two")
+    finally:
+        box.target.clear_faults()
+    assert "*Readiness: BLOCKED*" in text
+    assert (
+        f"account {TARGET} (us-west-2): DRS refused: AccessDeniedException: User: "
+        f"arn:aws:sts::{TARGET}:assumed-role/drs-chatops-target/drs-chatops is not authorized to perform: "
+        "drs:DescribeSourceServers"
+    ) in text
+    assert "not checked: wave Payments" in text and "_1 servers checked._" in text
+
+
+def test_plan_shows_the_account_of_a_group_in_another(box: Box) -> None:
+    channel = box.sandbox.new_channel()
+    box.sandbox.command("plan plan-ao-two", channel=channel)
+    deadline = time.monotonic() + 30
+    while not (answers := [t for t in box.sandbox.ephemeral(channel) if "plan-ao-two" in t]):
+        assert time.monotonic() < deadline
+        box.sandbox.settle()
+        time.sleep(0.1)
+    assert f"*Payments* — `ao-pay`: 3 servers in {TARGET}/us-west-2 (" in answers[0]
+    assert "*Home* — `ao-home`: 1 servers in us-east-1 (" in answers[0]
+
+
 def test_check_names_the_staging_account_an_extended_server_replicates_from(box: Box) -> None:
     text = check(box, "plan-ao-two")
     assert "*Readiness: READY*" in text, text

@@ -101,3 +101,17 @@ def test_apply_refuses_an_account_outside_the_stacks_target_accounts(
     applied = drs_bot("plans", "apply", str(plans), env={**env, "DRS_BOT_TARGET_ACCOUNTS": f"{TARGET}"})
     assert applied.returncode == 0, applied.stderr
     assert store.load().group("pay-tier").account == TARGET
+
+
+def test_an_unquoted_account_id_is_refused_because_yaml_drops_its_leading_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "plans.yml"
+    path.write_text(PLANS.replace(f'account: "{TARGET}"', "account: 011122223333"))
+    code, out, err = run(capsys, monkeypatch, str(path), "--accounts", "011122223333")
+    assert code == 1 and out == ""
+    assert "protection_groups[1].account" in err
+    # YAML 1.1 reads 011122223333 as octal: the message does not claim to know the digits meant.
+    assert (
+        "write the account id in quotes, as its 12 digits (YAML read an unquoted number: 1229530843;" in err
+    )
