@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain.execution import Execution, ExecutionStatus
 from bot.domain.history import to_history
+from bot.domain.history_export import csv_rows
 from sandbox.drs_emulator import DrsEmulator
 from tests.e2e.conftest import Sandbox, apply_plans, restore_catalog
 from tests.e2e.test_reports import stored_page, stored_report, valid
@@ -249,6 +250,12 @@ def test_a_drill_across_two_accounts_is_cleaned_up_in_each_account(box: Box) -> 
         ("Home", "us-east-1", None),
         ("Payments", "us-west-2", TARGET),
     ]
+    # `drs-bot history export --format csv`'s rows: the account beside the region, empty for the own.
+    rows = csv_rows(history)
+    assert {(r["WaveName"], r["Region"], r["AccountId"]) for r in rows} == {
+        ("Home", "us-east-1", ""),
+        ("Payments", "us-west-2", TARGET),
+    }
     # The report (JSON and page) names the account of the wave that ran in another.
     report = valid(
         stored_report(sandbox, cleaned, until=lambda r: (r["Cleanup"] or {}).get("Status") == "DONE")
@@ -295,7 +302,17 @@ def news(box: Box, channel: str, count: int) -> list[str]:
 
 def test_the_watch_checks_each_account_and_hears_a_stall_in_another_accounts_region(box: Box) -> None:
     stack = box.sandbox.stack
+    before = len(box.target.calls)
     stack.run_watch()
+    # One DescribeSourceServers pass in the target account's one region, whatever its servers and plans.
+    passes = [
+        c.region
+        for c in box.target.calls[before:]
+        if c.operation == "DescribeSourceServers"
+        and not c.params.get("nextToken")
+        and not (c.params.get("filters") or {}).get("sourceServerIDs")  # not a check's or a tick's
+    ]
+    assert passes == ["us-west-2"]
     # The locked account's plan is BLOCKED, naming the account and STS's refusal; the other is READY.
     (locked,) = news(box, LOCKED_NEWS, 1)
     assert locked.startswith(":red_circle: *Readiness of `plan-ao-locked`: BLOCKED*"), locked
