@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from bot.domain.execution import Execution, ExecutionStatus
+from bot.domain.execution import Execution, ExecutionStatus, FailbackPhase
 from bot.domain.history import to_history
 from bot.domain.history_export import csv_rows
+from bot.slack.ids import APPROVE_ACTION
 from sandbox.drs_emulator import DrsEmulator
-from tests.e2e.conftest import Sandbox, apply_plans, restore_catalog
+from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
 from tests.e2e.test_reports import stored_page, stored_report, valid
 
 TARGET = "222233334444"  # the bot's role is there
@@ -329,3 +330,61 @@ def test_the_watch_checks_each_account_and_hears_a_stall_in_another_accounts_reg
         box.target.set_replication_state(PAY_SERVERS[0], "CONTINUOUS")
     stack.run_watch()
     assert len(news(box, LOCKED_NEWS, 1)) == 1  # the same verdict again: nothing more to say
+
+
+def approved(box: Box, channel: str, kind: str) -> str:
+    sandbox = box.sandbox
+    reply = sandbox.command(f"execute plan-ao-two {kind}", channel=channel, user="U0REQUESTER")
+    assert reply.status == 200 and "Requesting approval" in reply.body["text"], reply.body
+    sandbox.settle()
+    pending = sandbox.stack.bot.store.latest_in_channel(channel)
+    assert pending is not None and pending.status is ExecutionStatus.PENDING_APPROVAL
+    card = next(m for m in sandbox.public(channel) if not m["thread_ts"] and m["ts"] == pending.anchor_ts)
+    sandbox.click(channel, card["ts"], APPROVE_ACTION, pending.execution_id, user=APPROVER)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        sandbox.settle()
+        done = sandbox.stack.bot.store.get(pending.execution_id)
+        run = done.failback if done else None
+        if (
+            done is not None
+            and done.status.is_terminal
+            and (run is None or run.phase is FailbackPhase.DONE)
+            and not sandbox.stack.bot.store.pending_events(done.execution_id)
+        ):
+            return done.execution_id
+        time.sleep(0.1)
+    raise AssertionError(f"{kind} did not finish: {sandbox.stack.bot.store.get(pending.execution_id)!r}")
+
+
+def test_a_failback_reverses_launches_and_reprotects_each_wave_in_its_own_account(box: Box) -> None:
+    sandbox = box.sandbox
+    home = sandbox.stack.drs
+    home.initialize_region("us-west-2")  # DRS's prerequisite: the origin regions are initialized
+    box.target.initialize_region("us-east-1")
+    channel = sandbox.new_channel()
+    recovery = sandbox.stored(approved(box, channel, "recovery"))
+    assert recovery.status is ExecutionStatus.COMPLETED, recovery.waves
+    failback = sandbox.stored(approved(box, channel, "failback"))
+
+    assert failback.status is ExecutionStatus.COMPLETED, failback.failback
+    run = failback.failback
+    assert run is not None and all(s.reprotected for s in run.servers)
+    # The target account's wave went back within the target account, the own account's within its own.
+    assert [(w.name, w.account) for w in failback.waves] == [("Home", None), ("Payments", TARGET)]
+    assert {s.origin_account for s in run.servers if s.recovery_account == TARGET} == {TARGET}
+    recovered = {s.instance_id for s in recovery.waves[1].servers()}
+    launched_back = {s.instance_id for s in failback.waves[1].servers()}
+    reversed_in_target = {
+        c.params["recoveryInstanceID"]
+        for c in box.target.calls
+        if c.operation == "ReverseReplication" and c.error is None
+    }
+    assert recovered | launched_back <= reversed_in_target  # reversed, then re-protected, there
+    assert not {c.params["recoveryInstanceID"] for c in home.calls if c.operation == "ReverseReplication"} & (
+        recovered | launched_back
+    )
+    (start,) = instances(box.target, failback, "StartRecovery")
+    assert start.region == failback.waves[1].region != "us-west-2"
+    thread = "\n".join(m.get("text", "") for m in sandbox.messages(channel))
+    assert f"in {TARGET}/{failback.waves[1].region}" in thread
