@@ -75,6 +75,9 @@ class FakeDrs:
         self.instances: dict[str, _Instance] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, region)
         self.unavailable: dict[str, int] = {}  # operation -> how many next calls fail
+        # Place ("111122223333/us-east-1") -> the error every call there raises (a role not assumed, a
+        # permission missing), until removed.
+        self.refusing: dict[str, Exception] = {}
         self._ids = itertools.count(1)
 
     def add_servers(self, region: str, ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
@@ -231,6 +234,8 @@ class FakeDrs:
 
     def _call(self, operation: str, region: str) -> None:
         self.calls.append((operation, region))
+        if region in self.refusing:
+            raise self.refusing[region]
         if self.unavailable.get(operation, 0) > 0:
             self.unavailable[operation] -= 1
             raise DrsUnavailable("ThrottlingException", "Rate exceeded")
