@@ -24,6 +24,7 @@ ACTIVE_JOB_WINDOW = timedelta(hours=24)
 # DescribeSourceServers and DescribeRecoveryInstances filter on at most 200 servers per call.
 FACT_IDS_PER_CALL = 200
 FACT_CALLS_AT_ONCE = 4
+PLACES_AT_ONCE = 4  # accounts and regions asked at once, each with its FACT_CALLS_AT_ONCE
 # DescribeRecoverySnapshots takes one server: a few calls at a time, each retried by botocore's
 # standard mode when throttled; when its retries are spent the rest wait for a later attempt.
 SNAPSHOT_LOOKUPS_AT_ONCE = 8
@@ -176,13 +177,17 @@ class Readiness:
         facts: dict[str, ServerFacts] = {}
         load: dict[AccountRegion, RegionLoad] = {}
         since = self._clock() - ACTIVE_JOB_WINDOW
-        for where, ids in sorted(by_region.items(), key=lambda item: item[0].sort_key()):
-            try:
-                found, load[where] = self._facts_in(where, sorted(ids), since)
-            except DrsError as error:
-                unreachable[where] = _why(error)
-                continue
-            facts.update(found)
+        places = sorted(by_region, key=AccountRegion.sort_key)
+        # A plan over 14 accounts is 14 places: a few at once, as the calls within each.
+        with ThreadPoolExecutor(PLACES_AT_ONCE) as pool:
+            asked = [pool.submit(self._facts_in, where, sorted(by_region[where]), since) for where in places]
+            for where, call in zip(places, asked, strict=True):
+                try:
+                    found, load[where] = call.result()
+                except DrsError as error:
+                    unreachable[where] = _why(error)
+                    continue
+                facts.update(found)
         return facts, load
 
     def _facts_in(
