@@ -65,7 +65,7 @@ class SandboxStack:
         self.catalog: Catalog = read_catalog(plans)
         self.moto = MotoServer()
         self.lambdas = FakeLambda()
-        regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
+        regions = sorted({g.region for g in self.catalog.protection_groups if g.account is None}) or [REGION]
         # The bot's clock (DRS_BOT_CLOCK_*), the emulator's and Slack's run in step from the same origin.
         self.clock_origin = datetime.now(UTC)
         clock = ScaledClock(self.config.time_scale, start=self.clock_origin)
@@ -336,35 +336,50 @@ class SandboxStack:
         set_up_slack(self.slack, self.config.slack)
 
     def _seed_drs(self) -> None:
+        for account_id, setup in self.config.accounts.items():
+            account = self.add_account(
+                account_id,
+                regions=setup.regions,
+                role=setup.role != "missing",
+                quotas=Quotas(**setup.quotas.model_dump()),
+            )
+            if setup.role == "unassumable":
+                account.refuse_assume_role(self.config.target_role_name)
+            for operation in setup.deny:
+                account.deny(operation)
         lagging = {sid for sid, behaviour in self.config.servers.items() if behaviour.lag_seconds}
+        owner: dict[str, DrsEmulator] = {}  # a server's account, for the config's behaviours
         for group in self.catalog.protection_groups:
+            drs = self._account_of(group.account, group.region)
+            owner.update((sid, drs) for sid in group.source_servers)
             # A tag selector names no servers: DRS has whichever carry the tags.
             if plain := [sid for sid in group.source_servers if sid not in lagging]:
-                self.drs.add_source_servers(group.region, ids=plain)
+                drs.add_source_servers(group.region, ids=plain)
             for server_id in (sid for sid in group.source_servers if sid in lagging):
                 behaviour = self.config.servers[server_id]
-                self.drs.add_source_servers(
+                drs.add_source_servers(
                     group.region,
                     ids=[server_id],
                     replication_state=behaviour.replication_state,
                     lag=behaviour.lag_seconds,
                 )
         for server_id, behaviour in self.config.servers.items():
+            drs = owner.get(server_id, self.drs)
             if behaviour.launch == "fail":
-                self.drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
+                drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
             if behaviour.replication_state != "CONTINUOUS" and server_id not in lagging:
-                self.drs.set_replication_state(server_id, behaviour.replication_state)
+                drs.set_replication_state(server_id, behaviour.replication_state)
             if behaviour.slow_conversion_seconds:
-                self.drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
+                drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
             hold = behaviour.reverse_not_ready_seconds
             if hold:
-                self.drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
+                drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
             if (
                 behaviour.status_check == "failing"
                 or behaviour.ssm_agent == "offline"
                 or behaviour.ssm_command != "success"
             ):
-                self.drs.set_instance_health(
+                drs.set_instance_health(
                     server_id,
                     status_check_fails=behaviour.status_check == "failing",
                     agent_offline=behaviour.ssm_agent == "offline",
@@ -372,6 +387,17 @@ class SandboxStack:
                 )
         for name, state in self.config.alarms.items():
             self.set_alarm(name, state)
+
+    def _account_of(self, account_id: str | None, region: str) -> DrsEmulator:
+        """The emulator of the account a protection group names (the home one without), serving its
+        region: an account the plans name is served with the bot's role, unless the config says more."""
+        if account_id is None:
+            return self.drs
+        if account_id in self.drs.accounts:
+            account = self.drs.account(account_id)
+            account.initialize_region(region)
+            return account
+        return self.add_account(account_id, regions=[region])
 
     def set_alarm(self, name: str, state: str, reason: str = "set in the sandbox") -> None:
         """A CloudWatch alarm on moto in this state (created if new), for plans' health checks."""
