@@ -338,6 +338,7 @@ class Container:
             limits=self.settings.limits,
             claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
             home=self.home,
+            target_accounts=self.settings.target_accounts,
         )
 
     @cached_property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -91,7 +91,9 @@ class Watch:
         limits: Limits,
         claim_seconds: float = CLAIM_SECONDS,
         home: HomeTab | None = None,
+        target_accounts: Collection[str] = (),
     ) -> None:
+        self._target_accounts = frozenset(target_accounts)
         self._home = home
         self._catalog = catalog
         self._drs = drs
@@ -103,15 +105,15 @@ class Watch:
         self._claim_seconds = claim_seconds
         self._owner = uuid.uuid4().hex
 
-    def round(self, regions: Iterable[str] | None = None) -> RoundResult:
-        """Check every plan (or those with a server in `regions`: a DRS event names its region), store
-        each verdict, and tell each channel whose plan's verdict changed; then post news an earlier
-        round saved but did not get out."""
+    def round(self, regions: Iterable[str] | None = None, *, account: str | None = None) -> RoundResult:
+        """Check every plan (or those with a server in `regions` of `account`: a DRS event names its
+        region and account), store each verdict, and tell each channel whose plan's verdict changed;
+        then post news an earlier round saved but did not get out. An event's account that is not one of
+        the bot's targets is the bot's own (the bot does not know its own id)."""
         catalog = self._catalog.load()
-        wanted = set(regions) if regions is not None else None
-        plans = [
-            p for p in catalog.plans if wanted is None or {w.region for w in _regions(catalog, p)} & wanted
-        ]
+        owner = account if account in self._target_accounts else None
+        wanted = {AccountRegion(owner, region) for region in regions} if regions is not None else None
+        plans = [p for p in catalog.plans if wanted is None or _regions(catalog, p) & wanted]
         needed = {region for plan in plans for region in _regions(catalog, plan)}
         servers: dict[AccountRegion, list[SourceServerInfo]] = {}
         unavailable: list[AccountRegion] = []

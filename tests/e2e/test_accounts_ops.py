@@ -7,6 +7,7 @@ The package's sandbox runs at 600x; this module serves three more accounts in th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from bot.domain.execution import Execution, ExecutionStatus, FailbackPhase
@@ -23,6 +25,7 @@ from bot.domain.history import to_history
 from bot.domain.history_export import csv_rows
 from bot.slack.ids import APPROVE_ACTION
 from sandbox.drs_emulator import DrsEmulator
+from sandbox.stack import WATCH_FUNCTION
 from tests.e2e.conftest import APPROVER, Sandbox, apply_plans, restore_catalog
 from tests.e2e.test_reports import stored_page, stored_report, valid
 
@@ -33,6 +36,7 @@ HOME_SERVER = "s-a0c000000000000a1"
 PAY_SERVERS = ["s-a0c000000000000b1", "s-a0c000000000000b2"]
 STAGED = "s-a0c000000000000c1"  # in STAGING; extended into TARGET
 LOCKED_SERVER = "s-a0c000000000000d1"
+WEST_SERVER = "s-a0c000000000000e1"  # the bot's own account, us-west-2: the target's region, not its account
 TWO_NEWS, LOCKED_NEWS = "C0AOPS0001", "C0AOPS0002"  # where the readiness watch tells each plan's news
 
 
@@ -45,6 +49,7 @@ protection_groups:
     account: "{TARGET}"
     source_servers: [{", ".join([*PAY_SERVERS, extended])}]
   - {{name: ao-locked, region: us-east-1, account: "{LOCKED}", source_servers: [{LOCKED_SERVER}]}}
+  - {{name: ao-west, region: us-west-2, source_servers: [{WEST_SERVER}]}}
 plans:
   - name: plan-ao-two
     channel: {TWO_NEWS}
@@ -56,6 +61,9 @@ plans:
     waves:
       - {{name: Home, protection_group: ao-home}}
       - {{name: Locked, protection_group: ao-locked}}
+  - name: plan-ao-west
+    waves:
+      - {{name: West, protection_group: ao-west}}
 """
 
 
@@ -71,6 +79,8 @@ class Box:
 def box(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     stack = sandbox.stack
     stack.drs.add_source_servers("us-east-1", ids=[HOME_SERVER])
+    stack.drs.initialize_region("us-west-2")
+    stack.drs.add_source_servers("us-west-2", ids=[WEST_SERVER])
     staging = stack.add_account(STAGING, regions=["us-west-2"], servers={"us-west-2": [STAGED]}, role=False)
     target = stack.add_account(TARGET, regions=["us-west-2"], servers={"us-west-2": PAY_SERVERS})
     stack.add_account(LOCKED, servers={"us-east-1": [LOCKED_SERVER]}, role=False)
@@ -108,7 +118,7 @@ def test_validate_refuses_an_unlisted_account_and_accepts_listed_ones(box: Box) 
     # What the stack lists (its TargetAccounts parameter, in the environment) is accepted.
     accepted = validate(box.plans_file, accounts=box.sandbox.stack.account_env()["DRS_BOT_TARGET_ACCOUNTS"])
     assert accepted.returncode == 0, accepted.stderr
-    assert "valid — 2 plan(s), 3 protection group(s)" in accepted.stdout
+    assert "valid — 3 plan(s), 4 protection group(s)" in accepted.stdout
 
 
 def check(box: Box, plan: str) -> str:
@@ -388,3 +398,40 @@ def test_a_failback_reverses_launches_and_reprotects_each_wave_in_its_own_accoun
     assert start.region == failback.waves[1].region != "us-west-2"
     thread = "\n".join(m.get("text", "") for m in sandbox.messages(channel))
     assert f"in {TARGET}/{failback.waves[1].region}" in thread
+
+
+def stalled_event(account: str, region: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "ao-stall",
+        "detail-type": "DRS Source Server Data Replication Stalled Change",
+        "source": "aws.drs",
+        "account": account,
+        "time": "2026-11-30T12:00:00Z",
+        "region": region,
+        "resources": [],
+        "detail": {"state": "STALLED"},
+    }
+
+
+def test_a_drs_event_rechecks_the_plans_in_its_account_and_region_only(box: Box) -> None:
+    client = boto3.client("lambda", region_name="us-east-1")
+
+    def round_for(event: dict[str, Any]) -> dict[str, Any]:
+        reply = client.invoke(
+            FunctionName=WATCH_FUNCTION, InvocationType="RequestResponse", Payload=json.dumps(event)
+        )
+        result: dict[str, Any] = json.loads(reply["Payload"].read())
+        return result
+
+    before = len(box.sandbox.stack.drs.calls)
+    # From the target account's us-west-2: plan-ao-two, not the own account's plan in that region.
+    assert round_for(stalled_event(TARGET, "us-west-2"))["plans_checked"] == 1
+    home_west = [
+        c
+        for c in box.sandbox.stack.drs.calls[before:]
+        if c.operation == "DescribeSourceServers" and c.region == "us-west-2"
+    ]
+    assert home_west == []
+    # From an account that is no target (the bot's own): the own account's plan there only.
+    assert round_for(stalled_event("123456789012", "us-west-2"))["plans_checked"] == 1
