@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -130,6 +130,7 @@ def build_use_cases(
     reports: Reports | None = None,
     health_checks: HealthChecks | None = None,
     hook_runner: Hooks | None = None,
+    target_accounts: Collection[str] = (),
 ) -> UseCases:
     """The use cases and their collaborators, one of each, shared (the Container, tests, benchmarks)."""
     access = Access(policy or AccessPolicy(), directory)
@@ -143,7 +144,7 @@ def build_use_cases(
         poll_seconds=poll_seconds,
         readiness=readiness,
         cleaner=Cleaner(store, drs, clock, timedelta(seconds=limits.claim_timeout_seconds)),
-        failbacker=Failbacker(store, drs, clock, limits),
+        failbacker=Failbacker(store, drs, clock, limits, target_accounts),
         log_keys=log_keys,
         reports=reports,
         health=HealthObserver(health_checks) if health_checks is not None else None,
@@ -318,6 +319,7 @@ class Container:
             reports=self.reports,
             health_checks=HealthGateway.through(self.accounts),
             hook_runner=AwsHooks.through(self.accounts),
+            target_accounts=self.settings.target_accounts,
         )
 
     @cached_property
@@ -336,6 +338,7 @@ class Container:
             limits=self.settings.limits,
             claim_seconds=WATCH_CLAIM_SECONDS * self.time_stretch,
             home=self.home,
+            target_accounts=self.settings.target_accounts,
         )
 
     @cached_property

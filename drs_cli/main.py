@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     plans = commands.add_parser("plans", help="plans as code").add_subparsers(title="plans commands")
     validate = plans.add_parser("validate", help="check a plans file; nothing is written")
     validate.add_argument("file", type=Path)
+    validate.add_argument(
+        "--accounts",
+        type=_account_list,
+        help="the bot's target accounts, comma-separated (its stack parameter TargetAccounts): a "
+        "protection group in any other account is refused (default: DRS_BOT_TARGET_ACCOUNTS; "
+        "neither: the bot's own account only)",
+    )
     validate.set_defaults(run=_plans_validate)
     apply = plans.add_parser("apply", help="check a plans file and make it the bot's catalog (DynamoDB)")
     apply.add_argument("file", type=Path)
@@ -136,12 +143,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _account_list(text: str) -> tuple[str, ...]:
+    """12-digit account ids, comma-separated (as the stack parameter TargetAccounts)."""
+    from bot.domain.accounts import is_account
+
+    accounts = tuple(part.strip() for part in text.split(",") if part.strip())
+    wrong = [account for account in accounts if not is_account(account)]
+    if wrong:
+        raise argparse.ArgumentTypeError(f"{', '.join(wrong)}: not a 12-digit AWS account id")
+    return accounts
+
+
 def _plans_validate(args: argparse.Namespace) -> int:
     from bot.domain.plans import InvalidCatalog
     from bot.services.plans import read_catalog
 
+    accounts = args.accounts
+    if accounts is None:
+        try:
+            accounts = _account_list(os.environ.get("DRS_BOT_TARGET_ACCOUNTS", ""))
+        except argparse.ArgumentTypeError as error:
+            print(f"DRS_BOT_TARGET_ACCOUNTS: {error}", file=sys.stderr)
+            return 2
     try:
-        catalog = read_catalog(args.file)
+        catalog = read_catalog(args.file, accounts=accounts)
     except InvalidCatalog as error:
         print(error, file=sys.stderr)
         return 1
@@ -170,7 +195,11 @@ def _plans_apply(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     container = Container(settings)
     try:
-        scheduled = [plan.name for plan in read_catalog(args.file).plans if plan.options.schedule]
+        scheduled = [
+            plan.name
+            for plan in read_catalog(args.file, accounts=settings.target_accounts).plans
+            if plan.options.schedule
+        ]
         if scheduled and not (settings.scheduled_drill_arn and settings.scheduler_role_arn):
             print(
                 f"plans {', '.join(scheduled)} have a schedule: set DRS_BOT_SCHEDULED_DRILL_ARN and "
@@ -180,7 +209,11 @@ def _plans_apply(args: argparse.Namespace) -> int:
             )
             return 2
         catalog = apply_catalog(
-            args.file, container.catalog, applied_by=getpass.getuser(), clock=container.clock
+            args.file,
+            container.catalog,
+            applied_by=getpass.getuser(),
+            clock=container.clock,
+            accounts=settings.target_accounts,
         )
     except InvalidCatalog as error:
         print(error, file=sys.stderr)

@@ -1,8 +1,8 @@
 """Lambda entry point for the readiness watch: a round on its schedule, and at once on DRS events.
 
 EventBridge invokes it every `WatchMinutes` (a scheduled event) and on "DRS Source Server Data
-Replication Stalled Change" events; an event names its region, so that round checks only the plans with
-servers there. Rounds that overlap are harmless: each plan's state is written under a condition, and
+Replication Stalled Change" events; an event names its region and account, so that round checks only
+the plans with servers there. Rounds that overlap are harmless: each plan's state is written under a condition, and
 only the round whose write stored a change tells its news.
 """
 
@@ -45,7 +45,8 @@ def regions_of(event: dict[str, Any]) -> list[str] | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with invocation_keys(logger, context):
-        result = _watch().round(regions_of(event))
+        account = event.get("account") if event.get("source") == "aws.drs" else None
+        result = _watch().round(regions_of(event), account=account if isinstance(account, str) else None)
         metrics.add_metric(name=WATCH_NEWS, unit=MetricUnit.Count, value=result.news_posted)
         if result.regions_unavailable:
             logger.warning(

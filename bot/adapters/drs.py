@@ -200,6 +200,7 @@ class DrsGateway:
 def _source_server(item: dict[str, Any]) -> SourceServerInfo:
     replication = item.get("dataReplicationInfo") or {}
     error = replication.get("dataReplicationError") or {}
+    staging = item.get("stagingArea") or {}
     return SourceServerInfo(
         source_server_id=item["sourceServerID"],
         tags=dict(item.get("tags") or {}),
@@ -208,6 +209,9 @@ def _source_server(item: dict[str, Any]) -> SourceServerInfo:
         replication_error=error.get("rawError") or error.get("error"),
         last_launch_result=item.get("lastLaunchResult"),
         reversed_source_server_arn=item.get("reversedDirectionSourceServerArn"),
+        staging_account=staging.get("stagingAccountID") if staging.get("status") != "NOT_EXTENDED" else None,
+        staging_status=staging.get("status"),
+        staging_error=staging.get("errorMessage"),
     )
 
 

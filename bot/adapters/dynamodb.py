@@ -48,7 +48,7 @@ SERVERS_PER_PAGE = 200
 # upgrade from the previous version.
 # 2: the seed's fields became plain attributes and left the body; 3: gates and pause, retry, health checks (a
 # paused execution saved back by a release without them would silently resume).
-HEADER_SCHEMA = 3
+HEADER_SCHEMA = 4
 PAGE_SCHEMA = 2  # 2: servers' retried attempts and health check results (a release before would drop them)
 EVENT_SCHEMA = 1
 CATALOG_SCHEMA = 1
@@ -578,7 +578,15 @@ def _header_v2_to_v3(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "SchemaVersion": _n(3)}
 
 
-_HEADER_UPGRADES = {1: _header_v1_to_v2, 2: _header_v2_to_v3}
+def _header_v3_to_v4(item: dict[str, Any]) -> dict[str, Any]:
+    """Several accounts (#18): a wave's account, a cleanup's TERMINATE jobs' accounts, a failback
+    server's recovery and origin accounts; None (the bot's own) fits every older item. The version keeps
+    a release before them from loading an execution and calling DRS for another account's wave in its
+    own account."""
+    return {**item, "SchemaVersion": _n(4)}
+
+
+_HEADER_UPGRADES = {1: _header_v1_to_v2, 2: _header_v2_to_v3, 3: _header_v3_to_v4}
 
 
 def upgrade_header(item: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,10 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 def _account(value: object) -> object:
     # YAML reads 012345678901 as a number (and drops the zero): an account id is written quoted.
     if isinstance(value, int) and not isinstance(value, bool):
+        # Not restated as digits: YAML reads 012345670123 as an octal number, whatever zeros it drops.
         raise ValueError(
-            f'write the account id {value} in quotes ("{value:012d}"): an unquoted number loses leading zeros'
+            f"write the account id in quotes, as its 12 digits (YAML read an unquoted number: {value}; it "
+            "drops leading zeros and reads one starting with 0 as octal)"
         )
     return value
 

@@ -41,6 +41,10 @@ class SourceServerInfo(BaseModel):
     last_launch_result: str | None = None
     # Its counterpart replicating the other way, once ReverseReplication ran (failback).
     reversed_source_server_arn: str | None = None
+    # An extended source server (its data replicates into a staging account): DRS's stagingArea.
+    staging_account: str | None = None
+    staging_status: str | None = None  # EXTENDED, EXTENSION_ERROR, NOT_EXTENDED
+    staging_error: str | None = None
 
 
 class RecoveryInstanceInfo(BaseModel):

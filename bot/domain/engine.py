@@ -205,6 +205,7 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
                 name=wave.name,
                 protection_group=wave.protection_group,
                 region=wave.region,
+                account=wave.account,
                 servers=sum(len(chunk.servers) for chunk in wave.chunks),
                 status=wave.status,
                 healthy=health.counts(wave)[0] if wave.status is WaveStatus.CHECKING else None,
@@ -224,7 +225,7 @@ def progress_fields(execution: Execution, now: datetime) -> dict[str, Any]:
         "rejection_reason": execution.rejection.reason if execution.rejection else None,
         "expires_at": execution.approval_expires_at,
         "server_count": counts.total,
-        "regions": sorted({wave.region for wave in execution.waves}),
+        "regions": sorted({str(wave.where) for wave in execution.waves}),  # account/region off the own
         "readiness_level": execution.readiness.current_level if execution.readiness else None,
         "readiness_lines": list(execution.readiness.all_lines()[:READINESS_LINES])
         if execution.readiness
@@ -392,6 +393,7 @@ def record_jobs_started(
             wave_name=wave.name,
             protection_group=wave.protection_group,
             region=wave.region,
+            account=wave.account,
             server_count=sum(1 for _ in wave.servers()),
             job_ids=job_ids,
         )

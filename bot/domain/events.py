@@ -52,6 +52,7 @@ class WaveStarted(StatusEvent):
     region: str
     server_count: int
     job_ids: list[str]
+    account: str | None = None  # another account's (#18); None: the bot's own
 
 
 class WaveScheduled(StatusEvent):
@@ -239,6 +240,7 @@ class WaveLine(BaseModel):
     region: str
     servers: int
     status: WaveStatus
+    account: str | None = None  # another account's (#18); None: the bot's own
     healthy: int | None = None  # CHECKING: servers healthy so far
 
 
@@ -289,6 +291,7 @@ class WaveGated(StatusEvent):
     wave_name: str
     protection_group: str
     region: str
+    account: str | None = None  # another account's (#18); None: the bot's own
     server_count: int
     first_servers: list[str]  # the first GATE_SERVERS_LISTED
     why: Literal["pause_before", "step"]

@@ -365,6 +365,10 @@ class FailbackServer(_Model):
     recovery_instance_id: str
     reversed_source_server_id: str | None = None  # the FAILBACK-direction server in the origin region
     origin_region: str | None = None
+    # Several accounts (#18): the recovery's account, and the origin's (the reversed server's ARN names
+    # it); None: the bot's own.
+    recovery_account: str | None = None
+    origin_account: str | None = None
     replication_state: str | None = None
     ready: bool = False  # reached CONTINUOUS
     error: str | None = None  # why it does not fail back (ReverseReplication refused, never synced)

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import AccountRegion
 from bot.domain.engine import Decision, EventLog
 from bot.domain.events import (
     FAILURES_LISTED,
@@ -47,7 +48,9 @@ from bot.domain.frozen import Frozen
 from bot.domain.transitions import move_failback
 
 CONTINUOUS = "CONTINUOUS"
-_ARN = re.compile(r"^arn:aws[\w-]*:drs:(?P<region>[\w-]+):\d*:source-server/(?P<id>s-[0-9a-zA-Z]+)$")
+_ARN = re.compile(
+    r"^arn:aws[\w-]*:drs:(?P<region>[\w-]+):(?P<account>\d*):source-server/(?P<id>s-[0-9a-zA-Z]+)$"
+)
 # ConflictException on re-protect (a launch job still holds the instance): claims before giving up.
 REPROTECT_ATTEMPTS = 20
 
@@ -56,6 +59,25 @@ def parse_source_server_arn(arn: str) -> tuple[str, str] | None:
     """(region, source server id) of `arn:aws:drs:<region>:<account>:source-server/<id>`."""
     match = _ARN.match(arn)
     return (match["region"], match["id"]) if match else None
+
+
+def origin_account(
+    arn: str, recovery_account: str | None, target_accounts: Collection[str]
+) -> tuple[str | None, str | None]:
+    """The account a reversed source server is in, from its ARN: (account, None), or (None, why not)
+    when the bot cannot reach it. The bot does not know its own account id: a reversal of a recovery in
+    the bot's own account into an account that is not a target is taken as the bot's own (the only
+    other it can reach); one from a target account into an unknown account is reported, not guessed."""
+    match = _ARN.match(arn)
+    account = match["account"] if match else ""
+    if account and (account == recovery_account or account in target_accounts):
+        return account, None
+    if recovery_account is None:
+        return None, None
+    return None, (
+        f"ReverseReplication made {arn} in account {account or 'unknown'}, which the bot has no role for: "
+        "add it to the bot stack's TargetAccounts to fail back there"
+    )
 
 
 def plan_failback(
@@ -87,6 +109,7 @@ def plan_failback(
                 name=wave.name,
                 protection_group=wave.protection_group,
                 region=wave.region,
+                account=wave.account,
                 options=wave.options,  # a failback runs its waves as the recovery did
                 chunks=chunks,
             )
@@ -96,6 +119,7 @@ def plan_failback(
                 wave=index,
                 source_server_id=s.source_server_id,
                 recovery_region=wave.region,
+                recovery_account=wave.account,
                 recovery_instance_id=s.instance_id or "",
             )
             for s in launched
@@ -170,6 +194,7 @@ def record_reversals(
     *,
     not_ready: Mapping[str, str] | None = None,
     released: Collection[str] = (),
+    target_accounts: Collection[str] = (),
 ) -> Decision:
     """ReverseReplication answers by recovery instance id: an ARN, DRS's refusal, or DRS's "not ready
     yet" (asked again next tick, until the deadline: then it is left out with DRS's text). Claims of
@@ -194,8 +219,15 @@ def record_reversals(
                     )
                 else:
                     region, sid = parsed
+                    account, unreachable = origin_account(arn, server.recovery_account, target_accounts)
                     server = server.model_copy(
-                        update={"origin_region": region, "reversed_source_server_id": sid, "not_ready": None}
+                        update={
+                            "origin_region": region,
+                            "origin_account": account,
+                            "reversed_source_server_id": sid,
+                            "not_ready": None,
+                            "error": clip_error(unreachable) if unreachable else None,
+                        }
                     )
             elif instance in refused:
                 error = refused[instance]
@@ -263,15 +295,16 @@ def record_reversals(
     return Decision(execution=events.stamp(execution), events=tuple(events.items))
 
 
-def to_sync(execution: Execution) -> dict[str, list[str]]:
-    """Reversed source servers not yet CONTINUOUS, by origin region."""
+def to_sync(execution: Execution) -> dict[AccountRegion, list[str]]:
+    """Reversed source servers not yet CONTINUOUS, by origin account and region."""
     run = execution.failback
-    wanted: dict[str, list[str]] = {}
+    wanted: dict[AccountRegion, list[str]] = {}
     if run is None or run.phase is not FailbackPhase.SYNCING:
         return wanted
     for s in run.servers:
         if s.reversed_source_server_id and s.origin_region and not s.ready and not s.failed:
-            wanted.setdefault(s.origin_region, []).append(s.reversed_source_server_id)
+            where = AccountRegion(s.origin_account, s.origin_region)
+            wanted.setdefault(where, []).append(s.reversed_source_server_id)
     return wanted
 
 
@@ -344,11 +377,11 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
     for wave in execution.waves:
         mine = [s for s in servers if s.wave == wave.index]
         ready = [s for s in mine if not s.failed]
-        regions = Counter(s.origin_region for s in ready if s.origin_region)
-        region = regions.most_common(1)[0][0] if regions else wave.region
+        places = Counter(AccountRegion(s.origin_account, s.origin_region) for s in ready if s.origin_region)
+        where = places.most_common(1)[0][0] if places else wave.where
         for s in ready:
-            if s.origin_region != region:
-                error = f"its origin region {s.origin_region} differs from the wave's ({region})"
+            if AccountRegion(s.origin_account, s.origin_region or "") != where:
+                error = f"its origin {AccountRegion(s.origin_account, s.origin_region or '')} differs from the wave's ({where})"
                 servers = [x.model_copy(update={"error": error}) if x is s else x for x in servers]
         mine = [s for s in servers if s.wave == wave.index]
         launch = [s.reversed_source_server_id or "" for s in mine if not s.failed]
@@ -367,7 +400,11 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
         )
         if left_out:
             chunks.append(Chunk(index=len(chunks), status=ChunkStatus.DONE, servers=left_out))
-        waves.append(wave.model_copy(update={"region": region, "chunks": tuple(chunks)}))
+        waves.append(
+            wave.model_copy(
+                update={"region": where.region, "account": where.account, "chunks": tuple(chunks)}
+            )
+        )
     failed = [s for s in servers if s.failed]
     run = move_failback(run, FailbackPhase.LAUNCHING, servers=tuple(servers))
     events.add(
@@ -382,13 +419,13 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
     return execution.model_copy(update={"failback": run, "waves": tuple(waves)})
 
 
-def to_reprotect(execution: Execution) -> list[tuple[str, str]]:
+def to_reprotect(execution: Execution) -> list[tuple[AccountRegion, str]]:
     """(origin region, recovery instance id) of each server launched in the origin region and not
     re-protected yet."""
     return [(region, instance) for region, instance, _ in _launched_to_reprotect(execution)]
 
 
-def _launched_to_reprotect(execution: Execution) -> list[tuple[str, str, FailbackServer]]:
+def _launched_to_reprotect(execution: Execution) -> list[tuple[AccountRegion, str, FailbackServer]]:
     run = execution.failback
     if run is None or run.phase is not FailbackPhase.REPROTECTING:
         return []
@@ -403,12 +440,12 @@ def _launched_to_reprotect(execution: Execution) -> list[tuple[str, str, Failbac
                 and mine is not None
                 and not (mine.reprotected or mine.reprotect_error)
             ):
-                found.append((wave.region, server.instance_id, mine))
+                found.append((wave.where, server.instance_id, mine))
     return found
 
 
 class ReprotectClaim(Frozen):
-    region: str  # the origin region, where the new recovery instance runs
+    where: AccountRegion  # the origin account and region, where the new recovery instance runs
     instance_id: str
     server: FailbackServer  # its reversed_source_server_id launched the instance
 
@@ -434,7 +471,7 @@ def claim_reprotects(
     servers = tuple(claims.get(s.source_server_id, s) for s in run.servers)
     claimed = execution.model_copy(update={"failback": run.model_copy(update={"servers": servers})})
     return claimed, [
-        ReprotectClaim(region=region, instance_id=instance, server=claims[server.source_server_id])
+        ReprotectClaim(where=region, instance_id=instance, server=claims[server.source_server_id])
         for region, instance, server in todo
     ]
 

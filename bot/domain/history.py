@@ -114,6 +114,8 @@ def _wave(wave: WaveRun) -> dict[str, Any]:
         "WaveName": wave.name,
         "ProtectionGroupId": wave.protection_group,
         "Region": wave.region,
+        # Several accounts (#18): the account it recovered in; absent for the bot's own account.
+        **({"AccountId": wave.account} if wave.account else {}),
         "Status": wave.status.value,
         "StartTime": epoch(wave.start_time),
         "EndTime": epoch(wave.end_time),

@@ -14,6 +14,7 @@ _WAVE = {
     "WaveName": "WaveName",
     "ProtectionGroupId": "ProtectionGroupId",
     "Region": "Region",
+    "AccountId": "AccountId",  # another account's wave (#18); empty for the bot's own
     "WaveStatus": "Status",
     "WaveStartTime": "StartTime",
     "WaveEndTime": "EndTime",
@@ -35,7 +36,7 @@ def csv_rows(history: dict[str, Any]) -> list[dict[str, Any]]:
     execution = {column: history[key] for column, key in _EXECUTION.items()}
     rows = []
     for wave in history["Waves"]:
-        wave_part = {column: wave[key] for column, key in _WAVE.items()}
+        wave_part = {column: wave.get(key) for column, key in _WAVE.items()}
         for server in wave["Servers"]:
             rows.append(
                 {**execution, **wave_part, **{column: server[key] for column, key in _SERVER.items()}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated
 
@@ -663,6 +664,23 @@ class InvalidCatalog(Exception):
         self.problems = problems
         lines = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+def account_problems(catalog: Catalog, accounts: Collection[str]) -> list[PlanProblem]:
+    """Groups in an account the bot has no role for (`accounts`: the bot's TargetAccounts). A group
+    without `account` is in the bot's own account, always reachable."""
+    return [
+        PlanProblem(
+            path=f"protection_groups[{index}].account",
+            message=(
+                f"protection group {group.name} is in account {group.account}, which the bot has no role "
+                "for: deploy cfn/target-account.yaml there and add the account to the bot stack's "
+                "TargetAccounts parameter (known: " + (", ".join(sorted(accounts)) or "none") + ")"
+            ),
+        )
+        for index, group in enumerate(catalog.protection_groups)
+        if group.account is not None and group.account not in accounts
+    ]
 
 
 def parse_catalog(text: str | bytes, source: str) -> Catalog:

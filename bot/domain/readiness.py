@@ -35,7 +35,7 @@ class Level(StrEnum):
 
 class ServerFacts(Frozen):
     source_server_id: str
-    region: str
+    where: AccountRegion
     found: bool = True
     replication_state: str | None = None
     lag_seconds: float | None = None
@@ -43,6 +43,11 @@ class ServerFacts(Frozen):
     last_launch_result: str | None = None
     active_job_id: str | None = None  # a job that has not ended holds this server
     running_drill_instances: tuple[str, ...] = ()
+    # An extended source server (DRS's extended source servers): the staging account it replicates
+    # from, and the extension's status (EXTENDED, EXTENSION_ERROR) with DRS's message.
+    staging_account: str | None = None
+    staging_status: str | None = None
+    staging_error: str | None = None
 
 
 class Finding(Frozen):
@@ -57,6 +62,8 @@ class Verdict(Frozen):
     findings: tuple[Finding, ...]
     servers_checked: int
     checked_at: datetime
+    # Facts worth knowing that hold nothing back: which staging account extended servers replicate from.
+    notes: tuple[Finding, ...] = ()
 
     @property
     def blocked(self) -> bool:
@@ -68,6 +75,8 @@ class Verdict(Frozen):
         for finding in sorted(self.findings, key=lambda f: f.level is not Level.BLOCKED):
             line = f"{finding.level.value}: {finding.reason}"
             lines.append(line + servers_text(len(finding.servers), finding.servers, examples))
+        for note in self.notes:
+            lines.append(note.reason + servers_text(len(note.servers), note.servers, examples))
         return lines
 
     def with_findings(self, more: tuple[Finding, ...]) -> Verdict:
@@ -78,40 +87,66 @@ class Verdict(Frozen):
 def assess(
     *,
     plan_name: str,
-    waves: list[tuple[str, str, list[str]]],  # (wave name, region, source server ids)
+    waves: list[tuple[str, AccountRegion, list[str]]],  # (wave name, account and region, source servers)
     facts: dict[str, ServerFacts],
-    load: dict[str, RegionLoad],
+    load: dict[AccountRegion, RegionLoad],
     limits: Limits,
     rpo_target_seconds: int | None,
     now: datetime,
     at: datetime | None = None,
+    unreachable: dict[AccountRegion, str] | None = None,
 ) -> Verdict:
     """`at`: the --at time, if any. Replication lag is the RPO of a launch from the latest data only;
-    with --at it is the chosen snapshots' age (chosen_snapshot_findings)."""
+    with --at it is the chosen snapshots' age (chosen_snapshot_findings). `unreachable`: the places
+    DRS could not be asked in (a role that cannot be assumed, a permission missing), each with why
+    (`refusal`): their waves are BLOCKED with that reason, the others judged as usual."""
     lag_target = rpo_target_seconds if at is None else None
+    cut_off = unreachable or {}
     found: dict[tuple[Level, str], list[str]] = defaultdict(list)
-    for wave_name, _region, servers in waves:
+    for where, reason in sorted(cut_off.items(), key=lambda item: item[0].sort_key()):
+        names = ", ".join(name for name, place, _ in waves if place == where)
+        found[(Level.BLOCKED, f"{_place(where)}: {reason}; not checked: wave {names}")]
+    checked = [(name, where, servers) for name, where, servers in waves if where not in cut_off]
+    for wave_name, _where, servers in checked:
         if not servers:
             found[
                 (Level.BLOCKED, f"wave {wave_name}: its protection group resolves to no source server")
             ].append("")
-    for server_id in sorted({sid for _, _, servers in waves for sid in servers}):
-        for level, reason in _server_findings(facts.get(server_id), lag_target):
+    server_ids = sorted({sid for _, _, servers in checked for sid in servers})
+    staging: dict[str, list[str]] = defaultdict(list)
+    for server_id in server_ids:
+        server = facts.get(server_id)
+        for level, reason in _server_findings(server, lag_target):
             found[(level, reason)].append(server_id)
-    for level, reason in _quota_findings(waves, load, limits):
+        if server is not None and server.staging_account and server.staging_status == "EXTENDED":
+            staging[server.staging_account].append(server_id)
+    for level, reason in _quota_findings(checked, load, limits):
         found[(level, reason)] = []
     findings = tuple(
         Finding(level=level, reason=reason, servers=tuple(s for s in servers if s))
         for (level, reason), servers in found.items()
     )
-    checked = len({sid for _, _, servers in waves for sid in servers})
+    notes = tuple(
+        Finding(level=Level.READY, reason=f"replicating from staging account {account}", servers=tuple(ids))
+        for account, ids in sorted(staging.items())
+    )
     return Verdict(
         plan_name=plan_name,
         level=_level(findings),
         findings=findings,
-        servers_checked=checked,
+        servers_checked=len(server_ids),
         checked_at=now,
+        notes=notes,
     )
+
+
+def refusal(error: Exception, transient: bool) -> str:
+    """Why DRS could not be asked in a place, as `assess` says it."""
+    return f"DRS did not answer: {error}" if transient else f"DRS refused: {error}"
+
+
+def _place(where: AccountRegion) -> str:
+    return f"account {where.account} ({where.region})" if where.account else where.region
 
 
 def _level(findings: tuple[Finding, ...]) -> Level:
@@ -178,6 +213,11 @@ def _server_findings(facts: ServerFacts | None, rpo_target_seconds: int | None) 
     elif state != HEALTHY:
         error = f": {facts.replication_error}" if facts.replication_error else ""
         out.append((Level.BLOCKED, f"replication is {state}{error}"))
+    if facts.staging_status == "EXTENSION_ERROR":
+        error = f": {facts.staging_error}" if facts.staging_error else ""
+        out.append(
+            (Level.BLOCKED, f"its extension from staging account {facts.staging_account} is in error{error}")
+        )
     if (
         rpo_target_seconds is not None
         and facts.lag_seconds is not None
@@ -196,30 +236,40 @@ def _server_findings(facts: ServerFacts | None, rpo_target_seconds: int | None) 
 
 
 def _quota_findings(
-    waves: list[tuple[str, str, list[str]]], load: dict[str, RegionLoad], limits: Limits
+    waves: list[tuple[str, AccountRegion, list[str]]], load: dict[AccountRegion, RegionLoad], limits: Limits
 ) -> list[tuple[Level, str]]:
+    """Each account and region has DRS's quotas in full (an account may have its own: Limits.accounts)."""
     out: list[tuple[Level, str]] = []
-    for wave_name, region, servers in waves:
-        in_use = load.get(region) or RegionLoad(jobs=0, servers=0)
-        jobs = len(chunked(servers, limits.servers_per_job))
-        if in_use.jobs >= limits.concurrent_jobs:
-            out.append(
-                (
-                    Level.WARN,
-                    f"{region}: all {limits.concurrent_jobs} concurrent DRS jobs are in use now; "
-                    f"wave {wave_name} will wait for capacity",
-                )
-            )
-        elif (
-            in_use.servers + len(servers) > limits.servers_in_active_jobs
-            or in_use.jobs + jobs > limits.concurrent_jobs
-        ):
-            out.append(
-                (
-                    Level.WARN,
-                    f"{region}: wave {wave_name} ({len(servers)} servers, {jobs} jobs) does not fit the free quota "
-                    f"({limits.servers_in_active_jobs - in_use.servers} servers, "
-                    f"{limits.concurrent_jobs - in_use.jobs} jobs); it will start in parts",
-                )
-            )
+    for wave_name, where, servers in waves:
+        out += _quota_finding(
+            wave_name, str(where), servers, load.get(where), limits.in_account(where.account)
+        )
     return out
+
+
+def _quota_finding(
+    wave_name: str, region: str, servers: list[str], load: RegionLoad | None, limits: Limits
+) -> list[tuple[Level, str]]:
+    in_use = load or RegionLoad(jobs=0, servers=0)
+    jobs = len(chunked(servers, limits.servers_per_job))
+    if in_use.jobs >= limits.concurrent_jobs:
+        return [
+            (
+                Level.WARN,
+                f"{region}: all {limits.concurrent_jobs} concurrent DRS jobs are in use now; "
+                f"wave {wave_name} will wait for capacity",
+            )
+        ]
+    if (
+        in_use.servers + len(servers) > limits.servers_in_active_jobs
+        or in_use.jobs + jobs > limits.concurrent_jobs
+    ):
+        return [
+            (
+                Level.WARN,
+                f"{region}: wave {wave_name} ({len(servers)} servers, {jobs} jobs) does not fit the free quota "
+                f"({limits.servers_in_active_jobs - in_use.servers} servers, "
+                f"{limits.concurrent_jobs - in_use.jobs} jobs); it will start in parts",
+            )
+        ]
+    return []

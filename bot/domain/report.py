@@ -150,6 +150,7 @@ class WaveReport(_Part):
     wave_name: str
     protection_group_id: str
     region: str
+    account_id: str | None = None  # the account it recovered in (#18); None: the bot's own
     status: WaveStatus
     not_before: datetime | None  # waited for wait_before until then
     start_time: datetime | None
@@ -310,6 +311,7 @@ def _wave(wave: WaveRun, execution: Execution) -> WaveReport:
         wave_name=wave.name,
         protection_group_id=wave.protection_group,
         region=wave.region,
+        account_id=wave.account,
         status=wave.status,
         not_before=wave.not_before,
         start_time=wave.start_time,

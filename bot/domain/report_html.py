@@ -412,7 +412,7 @@ def _servers(report: Report) -> Html:
                 wave.index + 1,
                 wave.wave_name,
                 wave.protection_group_id,
-                wave.region,
+                f"{wave.account_id}/{wave.region}" if wave.account_id else wave.region,
                 ", ".join(wave.job_ids) or "none",
                 join(rows),
             )

@@ -99,6 +99,7 @@ def _card(execution: Execution, wave: WaveRun, now: datetime, *, reminder: bool)
         "wave_name": wave.name,
         "protection_group": wave.protection_group,
         "region": wave.region,
+        "account": wave.account,
         "server_count": len(servers),
         "first_servers": servers[:GATE_SERVERS_LISTED],
         "why": gate_reason(execution, wave) or "step",
@@ -107,6 +108,7 @@ def _card(execution: Execution, wave: WaveRun, now: datetime, *, reminder: bool)
                 name=w.name,
                 protection_group=w.protection_group,
                 region=w.region,
+                account=w.account,
                 servers=sum(len(chunk.servers) for chunk in w.chunks),
                 status=w.status,
             )

@@ -8,11 +8,11 @@ once call it once, and after a crash or a lost answer DRS is asked what happened
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from bot.domain import failback
-from bot.domain.accounts import home
+from bot.domain.accounts import AccountRegion
 from bot.domain.engine import Decision
 from bot.domain.execution import Execution, FailbackPhase, Limits
 from bot.errors import DrsConflict, DrsError, DrsRefused, DrsUnavailable
@@ -28,7 +28,15 @@ RECORD_ATTEMPTS = 5
 
 
 class Failbacker:
-    def __init__(self, store: ExecutionStore, drs: Drs, clock: Clock, limits: Limits) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        drs: Drs,
+        clock: Clock,
+        limits: Limits,
+        target_accounts: Collection[str] = (),
+    ) -> None:
+        self._target_accounts = tuple(target_accounts)  # where a reversed server may be followed
         self._store = store
         self._work = UnitOfWork(store)
         self._drs = drs
@@ -61,12 +69,13 @@ class Failbacker:
         not_ready: dict[str, str] = {}
         for server in claim.servers:
             instance = server.recovery_instance_id
+            recovery = AccountRegion(server.recovery_account, server.recovery_region)
             try:
                 # A claim taken again may follow a call that took effect: ask DRS before calling.
                 arn = None
                 if server.reverse_attempts > 1:
-                    arn = self._reversed_arn(server.recovery_region, server.source_server_id, instance)
-                arns[instance] = arn or self._drs.reverse_replication(home(server.recovery_region), instance)
+                    arn = self._reversed_arn(recovery, server.source_server_id, instance)
+                arns[instance] = arn or self._drs.reverse_replication(recovery, instance)
             except DrsUnavailable as error:
                 logger.warning("ReverseReplication of %s deferred: %s", instance, error)
             except DrsError as error:
@@ -75,7 +84,7 @@ class Failbacker:
                     continue
                 # Already reversing (a repeat that reached DRS), or not ready yet: DRS's state tells.
                 try:
-                    arn = self._reversed_arn(server.recovery_region, server.source_server_id, instance)
+                    arn = self._reversed_arn(recovery, server.source_server_id, instance)
                 except DrsUnavailable:
                     arn = None
                 if arn is not None:
@@ -94,23 +103,24 @@ class Failbacker:
                 self._limits.servers_per_job,
                 not_ready=not_ready,
                 released=claimed,
+                target_accounts=self._target_accounts,
             ),
         )
 
-    def _reversed_arn(self, region: str, source_server_id: str, instance_id: str) -> str | None:
+    def _reversed_arn(self, region: AccountRegion, source_server_id: str, instance_id: str) -> str | None:
         """The source server an earlier ReverseReplication of this instance created, if it took
         effect: the instance replicates back, and its source server names its reversed counterpart."""
-        instances = self._drs.recovery_instances(home(region), [source_server_id])
+        instances = self._drs.recovery_instances(region, [source_server_id])
         mine = next((i for i in instances if i.recovery_instance_id == instance_id), None)
         if mine is None or mine.replication_state is None:
             return None
-        servers = self._drs.source_servers(home(region), [source_server_id])
+        servers = self._drs.source_servers(region, [source_server_id])
         return next((s.reversed_source_server_arn for s in servers if s.reversed_source_server_arn), None)
 
     def _sync(self, execution: Execution) -> Execution:
         states: dict[str, str | None] = {}
         for region, ids in failback.to_sync(execution).items():
-            for info in self._drs.source_servers(home(region), ids):
+            for info in self._drs.source_servers(region, ids):
                 states[info.source_server_id] = info.replication_state
         decision = failback.record_sync(execution, states, self._clock(), self._limits.servers_per_job)
         if decision.execution == execution:
@@ -133,13 +143,13 @@ class Failbacker:
         refused: dict[str, str] = {}
         busy: dict[str, str] = {}
         for claim in claimed[1]:
-            instance, region = claim.instance_id, claim.region
+            instance, region = claim.instance_id, claim.where
             reversed_id = claim.server.reversed_source_server_id or ""
             try:
                 if claim.server.reprotect_attempts > 1 and self._replicating(region, reversed_id, instance):
                     done[instance] = "already"
                     continue
-                done[instance] = self._drs.reverse_replication(home(region), instance)
+                done[instance] = self._drs.reverse_replication(region, instance)
             except DrsConflict as error:
                 # Already re-protected (a repeat), or busy: e.g. its launch job has not closed yet.
                 try:
@@ -163,11 +173,11 @@ class Failbacker:
             ),
         )
 
-    def _replicating(self, region: str, source_server_id: str, instance_id: str) -> bool:
+    def _replicating(self, region: AccountRegion, source_server_id: str, instance_id: str) -> bool:
         """The instance replicates (to the recovery region): an earlier re-protect took effect."""
         return any(
             i.recovery_instance_id == instance_id and i.replication_state is not None
-            for i in self._drs.recovery_instances(home(region), [source_server_id])
+            for i in self._drs.recovery_instances(region, [source_server_id])
         )
 
     def _record(self, execution: Execution, decide: Callable[[Execution], Decision]) -> Execution:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -23,8 +23,9 @@ from bot.domain.execution import ExecutionSummary, ExecutionType, Limits
 from bot.domain.plans import Catalog, RecoveryPlan
 from bot.domain.readiness import ServerFacts
 from bot.domain.watch import News, WatchState
-from bot.errors import DrsError, DrsUnavailable, SlackError, StaleWatchState
+from bot.errors import AccountUnreachable, DrsError, DrsUnavailable, SlackError, StaleWatchState
 from bot.services.ports import CatalogStore, Clock, ExecutionStore, HomeTab, Message, Notifier
+from bot.services.readiness import server_facts
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,9 @@ class Watch:
         limits: Limits,
         claim_seconds: float = CLAIM_SECONDS,
         home: HomeTab | None = None,
+        target_accounts: Collection[str] = (),
     ) -> None:
+        self._target_accounts = frozenset(target_accounts)
         self._home = home
         self._catalog = catalog
         self._drs = drs
@@ -102,15 +105,15 @@ class Watch:
         self._claim_seconds = claim_seconds
         self._owner = uuid.uuid4().hex
 
-    def round(self, regions: Iterable[str] | None = None) -> RoundResult:
-        """Check every plan (or those with a server in `regions`: a DRS event names its region), store
-        each verdict, and tell each channel whose plan's verdict changed; then post news an earlier
-        round saved but did not get out."""
+    def round(self, regions: Iterable[str] | None = None, *, account: str | None = None) -> RoundResult:
+        """Check every plan (or those with a server in `regions` of `account`: a DRS event names its
+        region and account), store each verdict, and tell each channel whose plan's verdict changed;
+        then post news an earlier round saved but did not get out. An event's account that is not one of
+        the bot's targets is the bot's own (the bot does not know its own id)."""
         catalog = self._catalog.load()
-        wanted = set(regions) if regions is not None else None
-        plans = [
-            p for p in catalog.plans if wanted is None or {w.region for w in _regions(catalog, p)} & wanted
-        ]
+        owner = account if account in self._target_accounts else None
+        wanted = {AccountRegion(owner, region) for region in regions} if regions is not None else None
+        plans = [p for p in catalog.plans if wanted is None or _regions(catalog, p) & wanted]
         needed = {region for plan in plans for region in _regions(catalog, plan)}
         servers: dict[AccountRegion, list[SourceServerInfo]] = {}
         unavailable: list[AccountRegion] = []
@@ -118,12 +121,18 @@ class Watch:
         for region in sorted(needed, key=AccountRegion.sort_key):
             try:
                 servers[region] = self._drs.source_servers(region)
+            except AccountUnreachable as error:
+                if error.transient:
+                    logger.warning("watch: STS did not answer for %s: %s", region, error)
+                    unavailable.append(region)
+                else:  # the role cannot be assumed: nothing would launch there
+                    refused[region] = readiness.refusal(error, transient=False)
             except DrsUnavailable as error:
                 logger.warning("watch: DRS did not answer in %s: %s", region, error)
                 unavailable.append(region)
             except DrsError as error:
                 # Refused for good (access denied, DRS not initialized): no launch there would work.
-                refused[region] = str(error)
+                refused[region] = readiness.refusal(error, transient=False)
         stored = self._store.states()
         now = self._clock()
         checked = posted = 0
@@ -190,43 +199,23 @@ class Watch:
         now: datetime,
         refused: dict[AccountRegion, str],
     ) -> readiness.Verdict:
-        asked = sorted(_regions(catalog, plan) & set(refused), key=AccountRegion.sort_key)
-        if asked:
-            findings = tuple(
-                readiness.Finding(
-                    level=readiness.Level.BLOCKED, reason=f"{region}: DRS refused: {refused[region]}"
-                )
-                for region in asked
-            )
-            return readiness.Verdict(
-                plan_name=plan.name,
-                level=readiness.Level.BLOCKED,
-                findings=findings,
-                servers_checked=0,
-                checked_at=now,
-            )
+        unreachable = {where: refused[where] for where in _regions(catalog, plan) if where in refused}
         waves = []
         facts: dict[str, ServerFacts] = {}
         for wave in plan.waves:
             group = catalog.group(wave.protection_group)
+            if group.where in unreachable:
+                waves.append((wave.name, group.where, list(group.source_servers)))
+                continue
             infos = {info.source_server_id: info for info in servers[group.where]}
             if group.by_tags:
                 wanted = group.source_server_tags.items()
                 ids = sorted(sid for sid, i in infos.items() if all(i.tags.get(k) == v for k, v in wanted))
             else:
                 ids = list(group.source_servers)
-            waves.append((wave.name, group.region, ids))
+            waves.append((wave.name, group.where, ids))
             for sid in ids:
-                info = infos.get(sid)
-                facts[sid] = ServerFacts(
-                    source_server_id=sid,
-                    region=group.region,
-                    found=info is not None,
-                    replication_state=info.replication_state if info else None,
-                    lag_seconds=info.lag_seconds if info else None,
-                    replication_error=info.replication_error if info else None,
-                    last_launch_result=info.last_launch_result if info else None,
-                )
+                facts[sid] = server_facts(sid, group.where, infos.get(sid))
         # No load: the region's jobs in flight are a launch's concern, not the plan's health.
         return readiness.assess(
             plan_name=plan.name,
@@ -236,6 +225,7 @@ class Watch:
             limits=self._limits,
             rpo_target_seconds=plan.options.rpo_target,
             now=now,
+            unreachable=unreachable,
         )
 
     def _post(self, news: News) -> int:

@@ -110,6 +110,11 @@ _READINESS_ICON = {
 }
 
 
+def place(region: str, account: str | None) -> str:
+    """Where a wave runs, as people read it: the region, with its account when not the bot's own."""
+    return f"{account}/{region}" if account else region
+
+
 def readiness_text(
     level: str, lines: list[str], *, forced: bool = False, plan_name: str | None = None
 ) -> Mrkdwn:

@@ -46,6 +46,7 @@ from bot.slack.layout import (
     duration,
     fit,
     kind_label,
+    place,
     point_in_time,
     progress_line,
     readiness_text,
@@ -97,7 +98,7 @@ def plan_text(catalog: Catalog, plan_name: str) -> Mrkdwn:
                 wave.name,
                 group.name,
                 members,
-                group.region,
+                place(group.region, group.account),
                 "; ".join(options),
             )
         )
@@ -230,6 +231,8 @@ def status_text(execution: Execution, now: datetime) -> Mrkdwn:
             counts.total,
             counts.failed,
         )
+        if wave.account:  # another account's wave says where it runs
+            line += md(" — in {}", place(wave.region, wave.account))
         if wave.options.health_check is not None and wave.status is not WaveStatus.PENDING:
             healthy, launched = health.counts(wave)
             line += md(", {}/{} healthy", healthy, launched)

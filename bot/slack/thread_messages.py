@@ -72,6 +72,7 @@ from bot.slack.layout import (
     fit,
     kind_label,
     message,
+    place,
     point_in_time,
     progress_line,
     readiness_text,
@@ -96,7 +97,7 @@ def anchor(view: ProgressUpdated, now: datetime) -> Message:
                 wave.name,
                 wave.protection_group,
                 wave.servers,
-                wave.region,
+                place(wave.region, wave.account),
             )
             + (md(" — {}/{} healthy", wave.healthy, wave.servers) if wave.healthy is not None else Mrkdwn(""))
             for index, wave in enumerate(view.waves)
@@ -302,7 +303,7 @@ def _wave_started(event: WaveStarted) -> Mrkdwn:
         event.wave_name,
         event.server_count,
         event.protection_group,
-        event.region,
+        place(event.region, event.account),
         Mrkdwn(", ").join(md("`{}`", job) for job in event.job_ids),
     )
 
@@ -366,7 +367,7 @@ def _wave_gated(event: WaveGated) -> Mrkdwn:
         event.launched,
         event.failed,
         event.protection_group,
-        event.region,
+        place(event.region, event.account),
         event.server_count,
         servers,
         who,

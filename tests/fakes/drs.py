@@ -75,6 +75,9 @@ class FakeDrs:
         self.instances: dict[str, _Instance] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, region)
         self.unavailable: dict[str, int] = {}  # operation -> how many next calls fail
+        # Place ("111122223333/us-east-1") -> the error every call there raises (a role not assumed, a
+        # permission missing), until removed.
+        self.refusing: dict[str, Exception] = {}
         self._ids = itertools.count(1)
 
     def add_servers(self, region: str, ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
@@ -202,10 +205,13 @@ class FakeDrs:
         instance = self.instances[recovery_instance_id]
         if instance.replication_state is not None:
             raise DrsConflict("ConflictException", "the recovery instance already replicates")
-        origin = self.failback_to[region]
+        # In another account ("111122223333/us-east-1"), the reversed server is in that account too.
+        account, _, plain = region.rpartition("/")
+        origin_region = self.failback_to[plain]
+        origin = f"{account}/{origin_region}" if account else origin_region
         reversed_id = f"s-rev{next(self._ids):013x}"
         self.servers[reversed_id] = _Server(origin, reversed_id)
-        arn = f"arn:aws:drs:{origin}:{ACCOUNT}:source-server/{reversed_id}"
+        arn = f"arn:aws:drs:{origin_region}:{account or ACCOUNT}:source-server/{reversed_id}"
         instance.replication_state = "CONTINUOUS"
         source = self._server(region, instance.source_server_id)
         if source is not None:
@@ -228,6 +234,8 @@ class FakeDrs:
 
     def _call(self, operation: str, region: str) -> None:
         self.calls.append((operation, region))
+        if region in self.refusing:
+            raise self.refusing[region]
         if self.unavailable.get(operation, 0) > 0:
             self.unavailable[operation] -= 1
             raise DrsUnavailable("ThrottlingException", "Rate exceeded")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import engine, failback
+from bot.domain.accounts import home
 from bot.domain.events import (
     FailbackReprotected,
     FailbackReversed,
@@ -199,7 +200,7 @@ def test_reprotect_records_each_answer() -> None:
     )
     finished = engine.advance(launched, engine.Observation(), at(90), Limits()).execution
     assert finished.status is ExecutionStatus.COMPLETED and finished.needs_ticks()
-    assert failback.to_reprotect(finished) == [("us-west-2", "i-new0")]
+    assert failback.to_reprotect(finished) == [(home("us-west-2"), "i-new0")]
     decision = failback.record_reprotect(finished, {}, {"i-new0": "ConflictException: not running"}, at(100))
     (event,) = decision.events
     assert isinstance(event, FailbackReprotected) and event.reprotected == 0
@@ -276,9 +277,27 @@ def test_a_claimed_reprotect_is_not_claimed_twice_and_busy_is_retried() -> None:
     assert claimed is not None and [c.instance_id for c in claimed[1]] == ["i-new0"]
     assert failback.claim_reprotects(claimed[0], at(130), STALE) is None
     busy = failback.record_reprotect(claimed[0], {}, {}, at(131), busy={"i-new0": "ConflictException: busy"})
-    assert busy.events == () and failback.to_reprotect(busy.execution) == [("us-west-2", "i-new0")]
+    assert busy.events == () and failback.to_reprotect(busy.execution) == [(home("us-west-2"), "i-new0")]
     again = failback.claim_reprotects(busy.execution, at(160), STALE)
     assert again is not None and again[1][0].server.reprotect_attempts == 2
     done = failback.record_reprotect(again[0], {"i-new0": "arn"}, {}, at(161))
     (event,) = done.events
     assert isinstance(event, FailbackReprotected) and event.reprotected == 1
+
+
+def test_the_origin_account_comes_from_the_reversed_servers_arn_and_an_unreachable_one_is_reported() -> None:
+    def at(account: str) -> str:
+        return f"arn:aws:drs:us-west-2:{account}:source-server/s-0123456789abcdef0"
+
+    target, other, own = "111122223333", "444455556666", "999988887777"
+    # A recovery in another account reverses into that account, or into one of the bot's targets.
+    assert failback.origin_account(at(target), target, ()) == (target, None)
+    assert failback.origin_account(at(other), target, (other,)) == (other, None)
+    # A recovery in the bot's own account into an account that is no target: the bot's own.
+    assert failback.origin_account(at(own), None, (target,)) == (None, None)
+    # From another account into one the bot cannot reach: reported, not guessed.
+    account, why = failback.origin_account(at(other), target, ())
+    assert account is None and why == (
+        f"ReverseReplication made {at(other)} in account {other}, which the bot has no role for: add it "
+        "to the bot stack's TargetAccounts to fail back there"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain import snapshot_ages
+from bot.domain.accounts import AccountRegion, home
 from bot.domain.engine import RegionLoad
 from bot.domain.execution import Limits
 from bot.domain.readiness import Level, ServerFacts, Verdict, assess, chosen_snapshot_findings
@@ -15,7 +16,7 @@ NOW = at(0)
 
 def healthy(sid: str, **changes: object) -> ServerFacts:
     return ServerFacts(
-        source_server_id=sid, region="us-east-1", replication_state="CONTINUOUS", lag_seconds=5
+        source_server_id=sid, where=home("us-east-1"), replication_state="CONTINUOUS", lag_seconds=5
     ).model_copy(update=changes)
 
 
@@ -24,13 +25,13 @@ def verdict(
     *,
     waves: list[list[str]] | None = None,
     rpo: int | None = None,
-    load: dict[str, RegionLoad] | None = None,
+    load: dict[AccountRegion, RegionLoad] | None = None,
     at: datetime | None = None,
 ) -> Verdict:
     waves = waves if waves is not None else [list(facts)]
     return assess(
         plan_name="plan-x",
-        waves=[(f"Wave {i + 1}", "us-east-1", servers) for i, servers in enumerate(waves)],
+        waves=[(f"Wave {i + 1}", home("us-east-1"), servers) for i, servers in enumerate(waves)],
         facts=facts,
         load=load or {},
         limits=Limits(),
@@ -129,7 +130,7 @@ def test_snapshot_ages_are_counted_as_they_arrive() -> None:
 def test_missing_busy_and_still_running_drill_servers() -> None:
     ids = server_ids("a", 3)
     facts = {
-        ids[0]: ServerFacts(source_server_id=ids[0], region="us-east-1", found=False),
+        ids[0]: ServerFacts(source_server_id=ids[0], where=home("us-east-1"), found=False),
         ids[1]: healthy(ids[1], active_job_id="drsjob-00000000000000001"),
         ids[2]: healthy(
             ids[2], running_drill_instances=("i-0123456789abcdef0",), last_launch_result="FAILED"
@@ -154,7 +155,7 @@ def test_a_group_that_resolves_to_nothing_blocks() -> None:
 
 def test_quota_headroom_is_reported() -> None:
     ids = server_ids("a", 450)
-    busy = {"us-east-1": RegionLoad(jobs=3, servers=200)}
+    busy = {home("us-east-1"): RegionLoad(jobs=3, servers=200)}
     result = verdict({sid: healthy(sid) for sid in ids}, load=busy)
     assert result.level is Level.WARN
     (line,) = result.summary_lines()
@@ -171,3 +172,65 @@ def test_a_4000_server_verdict_stays_compact() -> None:
     assert lines[0].startswith("BLOCKED: replication is STALLED — 2000 server(s): ")
     assert lines[0].endswith("and 1995 more") and len(lines[0]) < 300
     assert lines[1].startswith("WARN: us-east-1: wave Wave 1 (4000 servers, 40 jobs) does not fit")
+
+
+TARGET = AccountRegion("111122223333", "us-east-1")
+STAGING = "444455556666"
+
+
+def test_an_account_drs_could_not_be_asked_in_blocks_its_waves_and_only_those() -> None:
+    own, theirs = server_ids("a", 2), server_ids("b", 2)
+    facts = {sid: healthy(sid) for sid in own}  # nothing is known of the other account's servers
+    result = assess(
+        plan_name="plan-x",
+        waves=[("Web", home("us-east-1"), own), ("Payments", TARGET, theirs), ("Batch", TARGET, [])],
+        facts=facts,
+        load={},
+        limits=Limits(),
+        rpo_target_seconds=None,
+        now=NOW,
+        unreachable={TARGET: "DRS refused: AccessDenied: cannot assume arn:aws:iam::111122223333:role/r"},
+    )
+    assert result.level is Level.BLOCKED
+    assert result.summary_lines() == [
+        "BLOCKED: account 111122223333 (us-east-1): DRS refused: AccessDenied: cannot assume "
+        "arn:aws:iam::111122223333:role/r; not checked: wave Payments, Batch"
+    ]
+    assert result.servers_checked == 2  # the own account's servers were judged
+
+
+def test_quotas_and_their_text_are_per_account_and_region() -> None:
+    own, theirs = server_ids("a", 150), server_ids("b", 150)
+    limits = Limits.model_validate({"accounts": {"111122223333": {"servers_in_active_jobs": 100}}})
+    result = assess(
+        plan_name="plan-x",
+        waves=[("Web", home("us-east-1"), own), ("Payments", TARGET, theirs)],
+        facts={sid: healthy(sid) for sid in (*own, *theirs)},
+        load={home("us-east-1"): RegionLoad(jobs=20, servers=400)},
+        limits=limits,
+        rpo_target_seconds=None,
+        now=NOW,
+    )
+    assert result.summary_lines() == [
+        "WARN: us-east-1: all 20 concurrent DRS jobs are in use now; wave Web will wait for capacity",
+        "WARN: 111122223333/us-east-1: wave Payments (150 servers, 2 jobs) does not fit the free quota "
+        "(100 servers, 20 jobs); it will start in parts",
+    ]
+
+
+def test_an_extended_server_names_its_staging_account_and_an_extension_in_error_blocks_it() -> None:
+    extended, broken = server_ids("c", 2)
+    facts = {
+        extended: healthy(extended, staging_account=STAGING, staging_status="EXTENDED"),
+        broken: healthy(
+            broken, staging_account=STAGING, staging_status="EXTENSION_ERROR", staging_error="<gone> & lost"
+        ),
+    }
+    result = verdict(facts)
+    assert result.level is Level.BLOCKED
+    assert result.summary_lines() == [
+        f"BLOCKED: its extension from staging account {STAGING} is in error: <gone> & lost — 1 server(s): "
+        f"{broken}",
+        f"replicating from staging account {STAGING} — 1 server(s): {extended}",
+    ]
+    assert verdict({extended: facts[extended]}).level is Level.READY  # a note holds nothing back

@@ -33,6 +33,15 @@ def test_the_hooks_example_is_a_valid_plans_file() -> None:
     assert options.before[0].timeout_seconds == 20 * 60 and options.after[0].drill is False
 
 
+def test_the_several_accounts_example_is_a_valid_plans_file() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Protection groups in other accounts") :]
+    example = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    catalog = parse_catalog(example.group(1), "README.md")
+    assert [group.account for group in catalog.protection_groups] == [None, "111122223333"]
+
+
 def test_every_drs_bot_command_the_readme_shows_exists() -> None:
     from drs_cli.main import _parser
 

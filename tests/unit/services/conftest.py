@@ -71,6 +71,7 @@ class World:
     reports: Reports | None = None
     health: FakeHealthChecks | None = None  # health checks (a wave's health_check)
     home: HomeTab | None = None
+    target_accounts: tuple[str, ...] = ()  # the bot's TargetAccounts (#18)
 
     def __post_init__(self) -> None:
         self.catalog = InMemoryCatalogStore(plans())
@@ -103,6 +104,7 @@ class World:
             reports=self.reports,
             health_checks=self.health,
             hook_runner=self.hooks,
+            target_accounts=self.target_accounts,
         )
 
     def request(
