@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -140,6 +140,8 @@ class Chunk(_Model):
     job_id: str | None = None
     claimed_at: datetime | None = None  # when a tick took on starting it
     attempts: int = 0
+    # Tries that found its account unreachable (the role not assumed): none of those reached DRS.
+    unreachable: int = 0
     servers: tuple[ServerRun, ...]
 
     @property
@@ -494,6 +496,14 @@ def chunked(items: list[str], size: int) -> list[list[str]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+# Servers per job: one size everywhere, or each account's (`Limits.servers_per_job_in`).
+JobSize = int | Callable[[str | None], int]
+
+
+def job_size(size: JobSize, account: str | None) -> int:
+    return size if isinstance(size, int) else size(account)
+
+
 def new_execution(
     *,
     execution_id: str,
@@ -503,7 +513,7 @@ def new_execution(
     initiated_by: str,
     channel_id: str | None,
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
     resolved: Mapping[str, Sequence[str]] | None = None,
     snapshots: Mapping[str, tuple[str, datetime]] | None = None,
     point_in_time: datetime | None = None,
@@ -518,7 +528,7 @@ def new_execution(
         servers = list((resolved or {}).get(group.name, group.source_servers))
         chunks = tuple(
             Chunk(index=number, servers=tuple(_server_run(sid, snapshots) for sid in ids))
-            for number, ids in enumerate(chunked(servers, servers_per_job))
+            for number, ids in enumerate(chunked(servers, job_size(servers_per_job, group.account)))
         )
         waves.append(
             WaveRun(
@@ -650,3 +660,7 @@ class Limits(_Model):
         if override is None:
             return self
         return Limits.model_validate({**self.model_dump(), **override.model_dump(exclude_none=True)})
+
+    def servers_per_job_in(self, account: str | None) -> int:
+        """How many servers one job takes in `account` (chunks are laid out with it)."""
+        return self.in_account(account).servers_per_job

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.accounts import AccountRegion
+from bot.domain.accounts import AccountRegion, role_arn
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
-from bot.errors import DrsConflict, DrsRefused, DrsUnavailable
+from bot.errors import AccountUnreachable, DrsConflict, DrsRefused, DrsUnavailable
 from tests.fakes.clock import FakeClock
 
 ACCOUNT = "111122223333"
@@ -75,6 +75,8 @@ class FakeDrs:
         self.instances: dict[str, _Instance] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, region)
         self.unavailable: dict[str, int] = {}  # operation -> how many next calls fail
+        # account -> STS's refusal: every call there fails as AccountSessions fails it (nothing called).
+        self.unreachable: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     def add_servers(self, region: str, ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
@@ -122,6 +124,7 @@ class FakeDrs:
 
     def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
         region = str(where)
+        self._reach(region)
         running = [job for job in self._running(region) if job.created_at >= since]
         return RegionLoad(jobs=len(running), servers=sum(len(job.server_ids) for job in running))
 
@@ -226,7 +229,14 @@ class FakeDrs:
 
     # --- behaviour -----------------------------------------------------------------------------------
 
+    def _reach(self, region: str) -> None:
+        account = region.split("/")[0] if "/" in region else None
+        if account is not None and account in self.unreachable:
+            arn = role_arn(account, "drs-chatops-target", region.split("/")[1])
+            raise AccountUnreachable(account, arn, "AccessDenied", self.unreachable[account], transient=False)
+
     def _call(self, operation: str, region: str) -> None:
+        self._reach(region)
         self.calls.append((operation, region))
         if self.unavailable.get(operation, 0) > 0:
             self.unavailable[operation] -= 1
