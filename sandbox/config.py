@@ -12,6 +12,7 @@ from bot.domain.policy import AccessPolicy
 from bot.domain.strict_json import DocumentError
 from bot.domain.strict_yaml import MAX_BYTES, load_yaml
 from sandbox.drs_emulator.lifecycle import FAILURES
+from sandbox.drs_emulator.model import service_model
 
 
 class InvalidSandboxConfig(ValueError):
@@ -86,6 +87,37 @@ class SlackSetup(BaseModel):
     faults: list[SlackFaultSetup] = Field(default_factory=list)
 
 
+class AccountQuotas(BaseModel):
+    """DRS's quotas in one of the sandbox's other accounts (the emulator's; the bot plans with `limits`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    servers_per_job: int = Field(default=100, ge=1, le=200)
+    concurrent_jobs: int = Field(default=20, ge=1)
+    servers_in_active_jobs: int = Field(default=500, ge=1)
+
+
+class AccountSetup(BaseModel):
+    """Another AWS account the sandbox serves (SandboxStack.add_account), and its faults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    # assumable: the bot's role is there; unassumable: it is, and STS refuses it; missing: no role at all.
+    role: Literal["assumable", "unassumable", "missing"] = "assumable"
+    deny: list[str] = Field(default_factory=list)  # DRS operations the bot's role there lacks
+    quotas: AccountQuotas = AccountQuotas()
+
+    @field_validator("deny")
+    @classmethod
+    def _drs_operations(cls, operations: list[str]) -> list[str]:
+        known = service_model()["operations"]
+        unknown = [operation for operation in operations if operation not in known]
+        if unknown:
+            raise ValueError(f"not DRS operations: {', '.join(unknown)}")
+        return operations
+
+
 class SandboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +141,14 @@ class SandboxConfig(BaseModel):
     usergroups: dict[str, list[str]] = Field(default_factory=dict)
     # Hostile Slack conditions: channels the bot is not in or that are archived, and Web API faults.
     slack: SlackSetup = SlackSetup()
+    # The bot's role in the other accounts SandboxStack.add_account serves (#18), as the stack's
+    # parameters TargetAccountRoleName and TargetAccountExternalId name it.
+    target_role_name: str = Field(default="drs-chatops-target", max_length=64, pattern=r"^[\w+=,.@-]+$")
+    target_external_id: str | None = Field(
+        default="drs-chatops-sandbox", min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$"
+    )
+    # Other accounts, by 12-digit id, with their regions and faults.
+    accounts: dict[Annotated[str, Field(pattern=r"^\d{12}$")], AccountSetup] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> SandboxConfig:

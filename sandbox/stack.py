@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -31,7 +31,8 @@ from bot.settings import Settings
 from bot.wiring import Container, moved_time
 from sandbox import hook_functions
 from sandbox.config import SandboxConfig, SlackSetup
-from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ScaledClock
+from sandbox.drs_emulator import DrsEmulator, EmulatorServer, Quotas, ScaledClock
+from sandbox.drs_emulator.ssm_automation import set_runbook
 from sandbox.event_queue import EventQueue
 from sandbox.lambda_fake import FakeLambda, make_context
 from sandbox.local_http import LocalHTTPServer
@@ -64,12 +65,16 @@ class SandboxStack:
         self.catalog: Catalog = read_catalog(plans)
         self.moto = MotoServer()
         self.lambdas = FakeLambda()
-        regions = sorted({group.region for group in self.catalog.protection_groups}) or [REGION]
+        regions = sorted({g.region for g in self.catalog.protection_groups if g.account is None}) or [REGION]
         # The bot's clock (DRS_BOT_CLOCK_*), the emulator's and Slack's run in step from the same origin.
         self.clock_origin = datetime.now(UTC)
         clock = ScaledClock(self.config.time_scale, start=self.clock_origin)
         self._drs_clock = clock
-        self.drs = DrsEmulator(regions=tuple(regions), clock=clock, seed=self.config.seed)
+        # STS credentials expire by the wall clock: botocore renews them by it, whatever the time scale.
+        self.drs = DrsEmulator(
+            regions=tuple(regions), clock=clock, seed=self.config.seed, sts_clock=ScaledClock(1.0)
+        )
+        self.target_accounts: list[str] = []  # the accounts add_account served, in order
         self.slack = FakeSlack(
             bot_token=self.config.bot_token,
             usergroups=self.config.usergroups,
@@ -208,6 +213,9 @@ class SandboxStack:
             "AWS_ENDPOINT_URL_SFN": self.moto.url,
             "AWS_ENDPOINT_URL_S3": self.moto.url,
             "AWS_ENDPOINT_URL_DRS": self.drs_server.url,
+            # The bot assumes its role in other accounts through STS: the emulator's, whose credentials
+            # select the account its DRS, EC2 and SSM calls act in.
+            "AWS_ENDPOINT_URL_STS": self.drs_server.url,
             # Health checks and hooks: the recovery instances (and SSM Automation) exist only in the emulator;
             # alarms are moto's.
             "AWS_ENDPOINT_URL_EC2": self.drs_server.url,
@@ -232,10 +240,79 @@ class SandboxStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         }
+        values.update(self.account_env())
+        self._export(values)
+        self.container = Container(Settings.from_env())
+
+    def _export(self, values: dict[str, str]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        self.container = Container(Settings.from_env())
+
+    # --- several accounts (#18) ------------------------------------------------------------------
+
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        regions: Iterable[str] = (REGION,),
+        servers: Mapping[str, Iterable[str]] | None = None,
+        role: bool = True,
+        role_name: str | None = None,
+        external_id: str | None = None,
+        quotas: Quotas | None = None,
+    ) -> DrsEmulator:
+        """Another AWS account the bot recovers into: served by the DRS emulator (its own servers,
+        quotas, faults and call log, `servers` by region), with the bot's role in it (the stack's
+        `target_role_name`, trusting this account's bot, with the stack's external id) unless `role` is
+        False or another `role_name`/`external_id` is given (a role the bot cannot assume). The bot's
+        environment then lists the account (DRS_BOT_TARGET_ACCOUNTS), before or after start.
+
+        Test modules share a stack: an account served already is served again with these regions and
+        servers added, if what is asked agrees with what it has (else a ValueError)."""
+        name = role_name or self.config.target_role_name
+        wanted_id = external_id if external_id is not None else self.config.target_external_id
+        if account_id in self.drs.accounts:
+            account = self.drs.account(account_id)
+            existing = self.drs.world.sts.roles.get((account_id, name))
+            if quotas is not None and quotas != account.quotas:
+                raise ValueError(f"account {account_id} is served already, with other quotas")
+            if role and existing is not None and existing.external_id != wanted_id:
+                raise ValueError(f"account {account_id} has role {name} already, with another external id")
+            if not role and existing is not None:
+                raise ValueError(f"account {account_id} is served already, with role {name}")
+            for region in regions:
+                account.initialize_region(region)
+        else:
+            account = self.drs.add_account(account_id, regions=tuple(regions), quotas=quotas)
+            existing = None
+        if role and existing is None:
+            account.add_role(name, external_id=wanted_id)
+        for region, ids in (servers or {}).items():
+            account.add_source_servers(region, ids=list(ids))
+        for document, runbook in hook_functions.RUNBOOKS.items():  # hooks' runbooks exist there too
+            set_runbook(account, document, runbook)
+        if account_id not in self.target_accounts:
+            self.target_accounts.append(account_id)
+        if self.container is not None:  # started: the functions read their environment again
+            self._export(self.account_env())
+            self._fresh_functions()
+            self.container = Container(Settings.from_env())
+        return account
+
+    def account_env(self) -> dict[str, str]:
+        """What the bot's stack parameters TargetAccounts, TargetAccountRoleName and
+        TargetAccountExternalId put in its environment (none while there is one account only); also
+        what `drs-bot plans validate|apply` needs to know the accounts."""
+        if not self.target_accounts:
+            return {}
+        env = {
+            "DRS_BOT_TARGET_ACCOUNTS": ",".join(self.target_accounts),
+            "DRS_BOT_TARGET_ROLE_NAME": self.config.target_role_name,
+        }
+        if self.config.target_external_id is not None:
+            env["DRS_BOT_TARGET_EXTERNAL_ID"] = self.config.target_external_id
+        return env
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_env.items():
@@ -259,35 +336,50 @@ class SandboxStack:
         set_up_slack(self.slack, self.config.slack)
 
     def _seed_drs(self) -> None:
+        for account_id, setup in self.config.accounts.items():
+            account = self.add_account(
+                account_id,
+                regions=setup.regions,
+                role=setup.role != "missing",
+                quotas=Quotas(**setup.quotas.model_dump()),
+            )
+            if setup.role == "unassumable":
+                account.refuse_assume_role(self.config.target_role_name)
+            for operation in setup.deny:
+                account.deny(operation)
         lagging = {sid for sid, behaviour in self.config.servers.items() if behaviour.lag_seconds}
+        owner: dict[str, DrsEmulator] = {}  # a server's account, for the config's behaviours
         for group in self.catalog.protection_groups:
+            drs = self._account_of(group.account, group.region)
+            owner.update((sid, drs) for sid in group.source_servers)
             # A tag selector names no servers: DRS has whichever carry the tags.
             if plain := [sid for sid in group.source_servers if sid not in lagging]:
-                self.drs.add_source_servers(group.region, ids=plain)
+                drs.add_source_servers(group.region, ids=plain)
             for server_id in (sid for sid in group.source_servers if sid in lagging):
                 behaviour = self.config.servers[server_id]
-                self.drs.add_source_servers(
+                drs.add_source_servers(
                     group.region,
                     ids=[server_id],
                     replication_state=behaviour.replication_state,
                     lag=behaviour.lag_seconds,
                 )
         for server_id, behaviour in self.config.servers.items():
+            drs = owner.get(server_id, self.drs)
             if behaviour.launch == "fail":
-                self.drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
+                drs.fail_launch(server_id, error=behaviour.error, event=behaviour.event)
             if behaviour.replication_state != "CONTINUOUS" and server_id not in lagging:
-                self.drs.set_replication_state(server_id, behaviour.replication_state)
+                drs.set_replication_state(server_id, behaviour.replication_state)
             if behaviour.slow_conversion_seconds:
-                self.drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
+                drs.slow_conversion(server_id, behaviour.slow_conversion_seconds)
             hold = behaviour.reverse_not_ready_seconds
             if hold:
-                self.drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
+                drs.hold_reverse_readiness(server_id, None if hold == "forever" else hold)
             if (
                 behaviour.status_check == "failing"
                 or behaviour.ssm_agent == "offline"
                 or behaviour.ssm_command != "success"
             ):
-                self.drs.set_instance_health(
+                drs.set_instance_health(
                     server_id,
                     status_check_fails=behaviour.status_check == "failing",
                     agent_offline=behaviour.ssm_agent == "offline",
@@ -295,6 +387,17 @@ class SandboxStack:
                 )
         for name, state in self.config.alarms.items():
             self.set_alarm(name, state)
+
+    def _account_of(self, account_id: str | None, region: str) -> DrsEmulator:
+        """The emulator of the account a protection group names (the home one without), serving its
+        region: an account the plans name is served with the bot's role, unless the config says more."""
+        if account_id is None:
+            return self.drs
+        if account_id in self.drs.accounts:
+            account = self.drs.account(account_id)
+            account.initialize_region(region)
+            return account
+        return self.add_account(account_id, regions=[region])
 
     def set_alarm(self, name: str, state: str, reason: str = "set in the sandbox") -> None:
         """A CloudWatch alarm on moto in this state (created if new), for plans' health checks."""
@@ -316,11 +419,7 @@ class SandboxStack:
         # Import here: the handlers read the environment set above, as they would on Lambda.
         from handlers import drs_events, executor, scheduled_drill, slack_http, watch
 
-        slack_http._slack_handler.cache_clear()
-        executor._ticking.cache_clear()
-        drs_events._ticking.cache_clear()
-        watch._watch.cache_clear()
-        scheduled_drill._scheduled.cache_clear()
+        self._fresh_functions()
         self.lambdas.register(SCHEDULED_DRILL_FUNCTION, scheduled_drill.handler, timeout_seconds=60)
         self.lambdas.register(WATCH_FUNCTION, watch.handler, timeout_seconds=300)
         self.lambdas.register(SLACK_FUNCTION, slack_http.handler, timeout_seconds=60)
@@ -328,6 +427,16 @@ class SandboxStack:
         self.lambdas.register(EVENTS_FUNCTION, drs_events.handler, timeout_seconds=60)
         # hooks (#15): functions and runbooks a plan's before:/after: may name, with their faults.
         self.hook_functions = hook_functions.deploy(self.lambdas, self.drs)
+
+    def _fresh_functions(self) -> None:
+        """The functions' next invocations build their wiring again from the environment (a cold start)."""
+        from handlers import drs_events, executor, scheduled_drill, slack_http, watch
+
+        slack_http._slack_handler.cache_clear()
+        executor._ticking.cache_clear()
+        drs_events._ticking.cache_clear()
+        watch._watch.cache_clear()
+        scheduled_drill._scheduled.cache_clear()
 
     def _route_drs_events(self) -> None:
         """What the stack's EventBridge rule, queue and event source mapping do on AWS: DRS launch

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .clock import fmt_time, parse_time
+from .config import Quotas
 from .emulator import DrsEmulator
 
 
@@ -181,7 +182,59 @@ def instance_health(emu: DrsEmulator, body: dict[str, Any], query: dict[str, lis
     return {}
 
 
+def list_accounts(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    return {"accounts": emu.accounts}
+
+
+def add_account(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """{"accountID", "regions": [...], "quotas": {servers_per_job, ...}}"""
+    quotas = body.get("quotas")
+    if quotas is not None and not isinstance(quotas, dict):
+        raise AdminError(400, "'quotas' is an object of Quotas fields")
+    account = emu.add_account(
+        _require(body, "accountID"),
+        regions=body.get("regions") or ("us-east-1",),
+        quotas=Quotas(**quotas) if quotas else None,
+    )
+    return {"accountID": account.account_id, "regions": account.regions}
+
+
+def add_role(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """{"roleName", "externalId", "trusted": [accounts], "maxSessionSeconds"} in ?account=…"""
+    arn = emu.add_role(
+        _require(body, "roleName"),
+        external_id=body.get("externalId"),
+        trusted=body.get("trusted"),
+        max_session_seconds=int(body.get("maxSessionSeconds", 3600)),
+    )
+    return {"roleArn": arn}
+
+
+def refuse_role(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.refuse_assume_role(_require(body, "roleName"))
+    return {}
+
+
+def deny(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    emu.deny(_require(body, "operation"), service=body.get("service", "drs"))
+    return {}
+
+
+def extend(emu: DrsEmulator, body: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+    """{"stagingAccountID", "sourceServerID", "tags"} in ?account=… (the target account)"""
+    server_id = emu.extend_source_server(
+        _require(body, "stagingAccountID"), _require(body, "sourceServerID"), tags=body.get("tags")
+    )
+    return {"sourceServerID": server_id}
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "accounts"): list_accounts,
+    ("POST", "accounts"): add_account,
+    ("POST", "roles"): add_role,
+    ("POST", "role-refusals"): refuse_role,
+    ("POST", "denials"): deny,
+    ("POST", "extended-source-servers"): extend,
     ("POST", "instance-health"): instance_health,
     ("GET", "health"): health,
     ("GET", "state"): state,
@@ -227,6 +280,8 @@ def handle(
     if body is None or not isinstance(body, dict):
         return 400, {"error": "the body must be a JSON object"}
     try:
+        if query.get("account"):  # ?account=…: the endpoint acts on that account (default: home)
+            emu = emu.account(query["account"][0])
         return 200, handler(emu, body, query)
     except AdminError as exc:
         return exc.status, {"error": str(exc)}

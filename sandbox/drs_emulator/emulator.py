@@ -5,19 +5,20 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import ec2, errors, instance_health, lifecycle, model, shapes, ssm
+from . import ec2, errors, instance_health, lifecycle, model, shapes, ssm, sts
 from .clock import Clock, ScaledClock, fmt_event_time, fmt_time, parse_duration
 from .config import Quotas, Timings
 from .errors import DrsError
 from .faults import Fault, FaultSet
 from .ids import det_hex, det_int
-from .operations import HANDLERS, MUTATING, Ctx, consume_failure
+from .operations import HANDLERS, MUTATING, Ctx, consume_failure, create_extended_source_server
 from .state import HEALTHY_STATE, Hardware, LaunchFailure, RegionState, SourceServer
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ _LAUNCH_TEMPLATE_EVENTS = frozenset({"LAUNCH_FAILED", "UPDATE_LAUNCH_TEMPLATE_FA
 DEFAULT_FAILURE = "{event} for source server {source_server_id} (failure injected by the DRS emulator)"
 # Seeded in these states, a server has never finished its initial sync, so it has no snapshots.
 _NEVER_REPLICATED = frozenset({"INITIATING", "INITIAL_SYNC"})
+_ACCOUNT_ID = re.compile(r"\d{12}")
+# How a missing permission is answered, per service (the message names the caller, as IAM's does).
+_DENIED = {
+    "drs": ("AccessDeniedException", 403),
+    "ec2": ("UnauthorizedOperation", 403),
+    "ssm": ("AccessDeniedException", 400),
+}
 
 
 @dataclass
@@ -58,6 +66,7 @@ class CallRecord:
     error: str | None = None  # error code, when one was returned
     error_message: str | None = None
     response: dict[str, Any] | None = None  # kept for mutating operations only
+    caller: str | None = None  # the ARN that signed the call (an assumed role's session, or the home role)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +79,7 @@ class CallRecord:
             "error": self.error,
             "errorMessage": self.error_message,
             "response": self.response,
+            "caller": self.caller,
         }
 
 
@@ -99,6 +109,64 @@ class LaunchResult:
         }
 
 
+class World:
+    """What the accounts of one emulator share: the clock, the lock, event subscribers, and STS (roles
+    and the credentials issued, which select the account a request acts in)."""
+
+    def __init__(self, home: str, clock: Clock, seed: int, sts_clock: Clock | None) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.home = home
+        self.accounts: dict[str, DrsEmulator] = {}
+        self.subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self.sts = sts.StsState(seed, sts_clock or clock)
+        self.home_identity = self.sts.home_identity(home)
+
+    def caller(self, access_key_id: str | None) -> tuple[DrsEmulator, sts.Identity]:
+        """The account a request signed with this access key acts in, and who signed it: a session
+        STS issued, else (unknown or default keys) the home account's own role."""
+        with self.lock:
+            identity = self.sts.sessions.get(access_key_id or "")
+            if identity is None:
+                return self.accounts[self.home], self.home_identity
+            return self.accounts[identity.account], identity
+
+    def serve_sts(self, caller: sts.Identity, form: dict[str, list[str]], region: str) -> tuple[int, bytes]:
+        """One STS request. AssumeRole goes to the call log of the role's account (as CloudTrail logs it
+        there), or the caller's when that account is not served."""
+        with self.lock:
+            data, outcome = sts.handle(self.sts, caller, form)
+            if outcome.action == "AssumeRole":
+                account = self.accounts.get(outcome.role_account or "") or self.accounts[caller.account]
+                now = account._now()
+                record = CallRecord(len(account._calls) + 1, "AssumeRole", region, outcome.params, now)
+                record.status, record.caller = outcome.status, caller.arn
+                if outcome.error is not None:
+                    record.error, record.error_message = outcome.error.code, outcome.error.message
+                account._calls.append(record)
+            return outcome.status, data
+
+    def expired(self, identity: sts.Identity) -> bool:
+        return identity.expires is not None and identity.expires <= self.sts.clock.now()
+
+    def server_by_arn(self, arn: str) -> SourceServer | None:
+        """A source server of any account served, by its ARN (one lookup per part, not a search)."""
+        parts = arn.split(":")
+        if len(parts) != 6 or "/" not in parts[5]:
+            return None
+        account = self.accounts.get(parts[4])
+        region = account._regions.get(parts[3]) if account else None
+        server = region.servers.get(parts[5].rsplit("/", 1)[1]) if region else None
+        return server if server is not None and server.arn == arn else None
+
+    def server_exists(self, server_id: str) -> bool:
+        return any(
+            server_id in region.servers
+            for account in self.accounts.values()
+            for region in account._regions.values()
+        )
+
+
 class DrsEmulator:
     def __init__(
         self,
@@ -110,7 +178,11 @@ class DrsEmulator:
         quotas: Quotas | None = None,
         timings: Timings | None = None,
         account_id: str = "123456789012",
+        sts_clock: Clock | None = None,
+        _world: World | None = None,
     ) -> None:
+        if not _ACCOUNT_ID.fullmatch(account_id):
+            raise ValueError(f"an account id is 12 digits, not {account_id!r}")
         self.seed = seed
         self.account_id = account_id
         self.quotas = quotas or Quotas()
@@ -119,8 +191,12 @@ class DrsEmulator:
         self.initial_regions = tuple(regions)
         if not self.initial_regions:
             raise ValueError("at least one region is needed")
-        self._lock = threading.RLock()
-        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        # sts_clock: what credentials expire by (default the emulator's clock). botocore renews them by
+        # the wall clock, so a sandbox whose DRS time runs 60 times faster passes a wall clock here.
+        self._world = _world or World(account_id, self.clock, seed, sts_clock)
+        self._world.accounts[account_id] = self
+        self._lock = self._world.lock
+        self._subscribers = self._world.subscribers
         self._faults = FaultSet(seed)
         self._reset_state()
 
@@ -136,11 +212,136 @@ class DrsEmulator:
         self._events: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
         self._last_now: datetime | None = None
+        self._denied: set[tuple[str, str]] = set()
 
     def reset(self) -> None:
-        """Back to the state right after construction (the clock is left alone; subscribers stay)."""
+        """Back to the state right after construction (the clock is left alone; subscribers stay):
+        accounts added since are forgotten, and so are roles and the credentials STS issued."""
         with self._lock:
-            self._reset_state()
+            world = self._world
+            for account_id in [a for a in world.accounts if a != world.home]:
+                del world.accounts[account_id]
+            world.sts.roles.clear()
+            world.sts.sessions.clear()
+            world.accounts[world.home]._reset_state()
+
+    # ----- accounts ----------------------------------------------------------------------------
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        regions: Iterable[str] = ("us-east-1",),
+        quotas: Quotas | None = None,
+        timings: Timings | None = None,
+    ) -> DrsEmulator:
+        """Another AWS account served by the same emulator, on the same clock: its own source servers,
+        jobs, quotas, faults and call log; its ids come from a seed of its own, so they differ from every
+        other account's. Reach it with credentials from STS AssumeRole on a role `add_role` set up."""
+        with self._lock:
+            if account_id in self._world.accounts:
+                raise ValueError(f"account {account_id} is already served")
+            return DrsEmulator(
+                regions=regions,
+                clock=self.clock,
+                seed=int(
+                    det_hex(self._world.accounts[self._world.home].seed, "account", account_id, length=12), 16
+                ),
+                quotas=quotas,
+                timings=timings or self.timings,
+                account_id=account_id,
+                _world=self._world,
+            )
+
+    def account(self, account_id: str) -> DrsEmulator:
+        """The emulator of one account (the home one included)."""
+        with self._lock:
+            if account_id not in self._world.accounts:
+                raise ValueError(f"account {account_id} is not served (add_account first)")
+            return self._world.accounts[account_id]
+
+    @property
+    def accounts(self) -> list[str]:
+        """Every account served, the home account first."""
+        with self._lock:
+            return list(self._world.accounts)
+
+    @property
+    def home(self) -> DrsEmulator:
+        return self.account(self._world.home)
+
+    @property
+    def world(self) -> World:
+        return self._world
+
+    def add_role(
+        self,
+        role_name: str,
+        *,
+        external_id: str | None = None,
+        trusted: Iterable[str] | None = None,
+        max_session_seconds: int = 3600,
+    ) -> str:
+        """A role in this account that STS AssumeRole lets the `trusted` accounts' principals assume
+        (default: the home account), with `external_id` if given (then required). Returns its ARN."""
+        if not 3600 <= max_session_seconds <= 43200:
+            raise ValueError("a role's maximum session duration is 3600..43200 seconds")
+        if external_id is not None and sts.validate_external_id(external_id):
+            raise ValueError(f"invalid external id {external_id!r}: {sts.validate_external_id(external_id)}")
+        with self._lock:
+            role = sts.Role(
+                self.account_id,
+                role_name,
+                "AROA" + det_hex(self.seed, "role", self.account_id, role_name, length=17).upper(),
+                external_id,
+                frozenset(trusted) if trusted is not None else frozenset({self._world.home}),
+                max_session_seconds,
+            )
+            self._world.sts.roles[(self.account_id, role_name)] = role
+            return role.arn
+
+    def refuse_assume_role(self, role_name: str) -> None:
+        """Fault: STS refuses to let anyone assume this role (AccessDenied), until clear_faults()."""
+        with self._lock:
+            role = self._world.sts.roles.get((self.account_id, role_name))
+            if role is None:
+                raise ValueError(f"no role {role_name} in account {self.account_id} (add_role first)")
+            role.assumable = False
+
+    def deny(self, operation: str, service: str = "drs") -> None:
+        """Fault: callers in this account lack the permission for `operation` of `service` (drs, ec2 or
+        ssm), until clear_faults(): AccessDeniedException (EC2: UnauthorizedOperation) naming the caller."""
+        known = {
+            "drs": lambda: model.service_model()["operations"],
+            "ec2": lambda: shapes.service_model("ec2")["operations"],
+            "ssm": lambda: shapes.service_model("ssm")["operations"],
+        }
+        if service not in known:
+            raise ValueError(f"service is drs, ec2 or ssm, not {service!r}")
+        if operation not in known[service]():
+            raise ValueError(f"{operation} is not an operation of {service}")
+        with self._lock:
+            self._denied.add((service, operation))
+
+    def denial(
+        self, service: str, operation: str, caller: sts.Identity | None, region: str
+    ) -> tuple[str, int, str] | None:
+        """(code, HTTP status, message) when `deny` took this permission away, else None."""
+        if (service, operation) not in self._denied:
+            return None
+        code, status = _DENIED[service]
+        who = (caller or self._world.home_identity).arn
+        action = f"{service}:{operation}"
+        resource = f"arn:aws:{service}:{region}:{self.account_id}:*"
+        message = (
+            f"User: {who} is not authorized to perform: {action} on resource: {resource} "
+            f"because no identity-based policy allows the {action} action"
+        )
+        if service == "ec2":
+            message = (
+                f"You are not authorized to perform this operation. User: {who} is not authorized to perform: "
+                f"{action} because no identity-based policy allows the {action} action"
+            )
+        return code, status, message
 
     def _region(self, name: str) -> RegionState:
         if name not in self._regions:
@@ -207,7 +408,7 @@ class DrsEmulator:
             for i, sid in enumerate(id_list):
                 if sid is not None and not _valid_server_id(sid):
                     raise ValueError(f"invalid source server id {sid!r}")
-                if sid is not None and any(sid in r.servers for r in self._regions.values()):
+                if sid is not None and self._world.server_exists(sid):
                     raise ValueError(f"source server {sid} already exists")
                 server = self._new_server(
                     state,
@@ -245,7 +446,7 @@ class DrsEmulator:
             salt = 0
             while True:
                 server_id = "s-" + det_hex(self.seed, "source-server", state.name, seq, salt)
-                if not any(server_id in r.servers for r in self._regions.values()):
+                if not self._world.server_exists(server_id):
                     break
                 salt += 1
         name = hostname or f"server-{seq:03d}"
@@ -298,6 +499,26 @@ class DrsEmulator:
             server.set_state(state, max(healthy_from, now - timedelta(seconds=lag)))
             server.lag_override = 0.0
 
+    def extend_source_server(
+        self, staging_account: str, source_server_id: str, *, tags: dict[str, str] | None = None
+    ) -> str:
+        """Extend a source server of `staging_account` into this account (what CreateExtendedSourceServer
+        does): a new server here, in the same region, whose stagingArea is EXTENDED and whose
+        replication and snapshots are the staging server's; it launches here like any other. Returns
+        its id."""
+        with self._lock:
+            now = self._now()
+            staging_region, staging = self.account(staging_account)._find_server(source_server_id)
+            if not self._region(staging_region.name).initialized:
+                raise ValueError(f"account {self.account_id} does not serve {staging_region.name}")
+            params = {"sourceServerArn": staging.arn, **({"tags": tags} if tags else {})}
+            try:
+                body = create_extended_source_server(self._ctx(staging_region.name, now), params)
+            except DrsError as error:
+                raise ValueError(f"cannot extend {staging.arn}: {error.message}") from None
+            server_id: str = body["sourceServer"]["sourceServerID"]
+            return server_id
+
     def set_replication_state(
         self, source_server_id: str, state: str, lag: str | float | timedelta | None = None
     ) -> None:
@@ -307,6 +528,11 @@ class DrsEmulator:
             now = self._now()
             self._advance(now)
             region, server = self._find_server(source_server_id)
+            if server.staging is not None:
+                raise ValueError(
+                    f"{source_server_id} is extended from {server.staging.arn}: its replication is that "
+                    "server's, set it there"
+                )
             server.sync(now)
             server.schedule.clear()
             was_stalled = server.state == "STALLED"
@@ -449,6 +675,10 @@ class DrsEmulator:
         with self._lock:
             self._faults.clear()
             self._instance_faults.clear()
+            self._denied.clear()
+            for (account, _), role in self._world.sts.roles.items():
+                if account == self.account_id:
+                    role.assumable = True
             for region in self._regions.values():
                 for server in region.servers.values():
                     server.launch_failure = None
@@ -504,10 +734,14 @@ class DrsEmulator:
         return unsubscribe
 
     def advance_all(self) -> list[dict[str, Any]]:
-        """Bring every lifecycle up to the clock's now and deliver the events that produces."""
+        """Bring every lifecycle of every account up to the clock's now and deliver the events that
+        produces. (An API call moves only its own account's lifecycles: no per-call work grows with the
+        number of accounts.)"""
         with self._lock:
-            events = self._advance(self._now())
-        self._flush()
+            accounts = list(self._world.accounts.values())
+            events = [event for account in accounts for event in account._advance(account._now())]
+        for account in accounts:
+            account._flush()
         return copy.deepcopy(events)
 
     def _advance(self, now: datetime) -> list[dict[str, Any]]:
@@ -567,33 +801,53 @@ class DrsEmulator:
                     log.exception("DRS emulator event subscriber failed")
 
     # ----- the API -----------------------------------------------------------------------------
-    def handle(self, operation: str, region: str, params: dict[str, Any] | None) -> ApiResponse:
-        """Serve one DRS API call. `params` None means the request body could not be parsed."""
+    def handle(
+        self,
+        operation: str,
+        region: str,
+        params: dict[str, Any] | None,
+        *,
+        caller: sts.Identity | None = None,
+    ) -> ApiResponse:
+        """Serve one DRS API call. `params` None means the request body could not be parsed; `caller`
+        is who signed it (None: the home account's own role)."""
         with self._lock:
             now = self._now()
             self._advance(now)
             record = CallRecord(len(self._calls) + 1, operation, region, copy.deepcopy(params or {}), now)
+            record.caller = (caller or self._world.home_identity).arn
             self._calls.append(record)
-            try:
-                status, body = self._dispatch(operation, region, params, now)
-                record.status = status
-                if operation in MUTATING:
-                    record.response = copy.deepcopy(body)
-                response = ApiResponse(status, body, {})
-            except DrsError as exc:
-                if not model.may_answer(operation, exc.code, exc.reason):
-                    # A bug of the emulator, told loudly: DRS never answers this error for this operation.
-                    log.error(
-                        "DRS emulator: %s answered %s, which its model does not list", operation, exc.code
-                    )
-                    exc = DrsError(
-                        "InternalServerException",
-                        f"DRS emulator bug: {operation} may not answer {exc.code} ({exc.message})",
-                    )
-                record.status, record.error, record.error_message = exc.status, exc.code, exc.message
-                response = ApiResponse(exc.status, exc.body(), {"x-amzn-ErrorType": exc.code, **exc.headers})
+            denied = self.denial("drs", operation, caller, region)
+            if denied:
+                # IAM answers in front of the service, for any operation, whether or not the operation's
+                # model lists AccessDeniedException.
+                code, status, message = denied
+                record.status, record.error, record.error_message = status, code, message
+                response = ApiResponse(status, {"message": message}, {"x-amzn-ErrorType": code})
+            else:
+                response = self._serve(record, operation, region, params, now)
         self._flush()
         return response
+
+    def _serve(
+        self, record: CallRecord, operation: str, region: str, params: dict[str, Any] | None, now: datetime
+    ) -> ApiResponse:
+        try:
+            status, body = self._dispatch(operation, region, params, now)
+            record.status = status
+            if operation in MUTATING:
+                record.response = copy.deepcopy(body)
+            return ApiResponse(status, body, {})
+        except DrsError as exc:
+            if not model.may_answer(operation, exc.code, exc.reason):
+                # A bug of the emulator, told loudly: DRS never answers this error for this operation.
+                log.error("DRS emulator: %s answered %s, which its model does not list", operation, exc.code)
+                exc = DrsError(
+                    "InternalServerException",
+                    f"DRS emulator bug: {operation} may not answer {exc.code} ({exc.message})",
+                )
+            record.status, record.error, record.error_message = exc.status, exc.code, exc.message
+            return ApiResponse(exc.status, exc.body(), {"x-amzn-ErrorType": exc.code, **exc.headers})
 
     def _dispatch(
         self, operation: str, region: str, params: dict[str, Any] | None, now: datetime
@@ -615,9 +869,20 @@ class DrsEmulator:
         state = self._region(region)
         if not state.initialized and "UninitializedAccountException" in model.listed_errors(operation):
             raise errors.uninitialized(region)
-        ctx = Ctx(state, now, self.seed, self.quotas, self.timings, self._region, self._new_server)
-        body = HANDLERS[operation](ctx, params)
+        body = HANDLERS[operation](self._ctx(region, now), params)
         return model.success_code(operation), body
+
+    def _ctx(self, region: str, now: datetime) -> Ctx:
+        return Ctx(
+            self._region(region),
+            now,
+            self.seed,
+            self.quotas,
+            self.timings,
+            self._region,
+            self._new_server,
+            self._world.server_by_arn,
+        )
 
     def set_instance_health(
         self,
@@ -643,7 +908,13 @@ class DrsEmulator:
                 faults.command = command
 
     def handle_service(
-        self, service: str, operation: str, region: str, params: dict[str, Any] | None
+        self,
+        service: str,
+        operation: str,
+        region: str,
+        params: dict[str, Any] | None,
+        *,
+        caller: sts.Identity | None = None,
     ) -> tuple[int, dict[str, Any] | instance_health.ApiError]:
         """Serve one EC2 or SSM call about the recovery instances: (HTTP status, the result in the
         model's member names, or the error). Recorded with the DRS calls, on the same clock."""
@@ -652,8 +923,11 @@ class DrsEmulator:
             now = self._now()
             self._advance(now)
             record = CallRecord(len(self._calls) + 1, operation, region, copy.deepcopy(params or {}), now)
+            record.caller = (caller or self._world.home_identity).arn
             self._calls.append(record)
             try:
+                if denied := self.denial(service, operation, caller, region):
+                    raise instance_health.ApiError(denied[0], denied[2], denied[1])
                 if operation not in handlers:
                     raise instance_health.ApiError(
                         "InvalidAction" if service == "ec2" else "UnknownOperationException",

@@ -21,6 +21,7 @@ EXTRA_ENUM_VALUES: dict[str, frozenset[str]] = {
 SUPPORTED_OPERATIONS = frozenset(
     {
         "StartRecovery",
+        "CreateExtendedSourceServer",
         "DescribeJobs",
         "DescribeJobLogItems",
         "DescribeSourceServers",

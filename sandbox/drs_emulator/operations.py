@@ -27,6 +27,8 @@ class Ctx:
     timings: Timings
     get_region: Callable[[str], RegionState]
     new_server: Callable[..., SourceServer]
+    # A source server of any account the emulator serves, by ARN (None: no such server).
+    server_by_arn: Callable[[str], SourceServer | None]
 
 
 def _micros(dt: datetime) -> int:
@@ -208,7 +210,7 @@ def describe_source_servers(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         for s in ctx.region.servers.values()
         if (not wanted or s.id in wanted)
         and (not hardware_id or hardware_id in (s.origin_instance_id, s.hardware.mac))
-        and not staging  # no server is extended from a staging account
+        and (not staging or (s.staging is not None and s.staging.account in staging))
     ]
     servers.sort(key=lambda s: s.seq)
     page, more = paginate("DescribeSourceServers", servers, lambda s: [s.seq], p)
@@ -368,6 +370,60 @@ def _server_by_arn(ctx: Ctx, arn: str | None) -> SourceServer | None:
     return ctx.get_region(parts[3]).servers.get(arn.rsplit("/", 1)[1])
 
 
+def create_extended_source_server(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    arn = p["sourceServerArn"]
+    tags = p.get("tags") or {}
+    _check_tags(tags, ctx.quotas)
+    region = ctx.region
+    account, arn_region = arn.split(":")[4], arn.split(":")[3]
+    # Guessed rules (the API reference is silent): same region, another account, one extension per server.
+    if arn_region != region.name:
+        raise errors.validation(f"Source server {arn} is not in {region.name}", "other")
+    if account == region.account:
+        raise errors.validation(
+            f"Source server {arn} is in this account: only another account's extends", "other"
+        )
+    staging = ctx.server_by_arn(arn)
+    if staging is None:
+        raise errors.not_found(f"Source server {arn} not found", arn, "SOURCE_SERVER")
+    if staging.staging is not None:
+        raise errors.validation(
+            f"Source server {arn} is itself extended: extend {staging.staging.arn}", "other"
+        )
+    for server in region.servers.values():
+        if server.staging is staging:
+            raise errors.validation(
+                f"Source server {arn} is already extended into this account as {server.id}", "other"
+            )
+    if len(region.servers) >= ctx.quotas.source_servers_per_region:
+        raise errors.quota_exceeded(
+            f"Source server quota reached in {region.name}",
+            QUOTA_CODES["source_servers_per_region"],
+            "SOURCE_SERVER",
+        )
+    server = extend(ctx, staging, tags)
+    return {"sourceServer": server.to_api(ctx.now)}
+
+
+def extend(ctx: Ctx, staging: SourceServer, tags: dict[str, str]) -> SourceServer:
+    """A source server in this account showing the staging account's server: its machine, its
+    replication and snapshots; launches make their own jobs and instances here."""
+    server = ctx.new_server(
+        ctx.region,
+        hostname=staging.hardware.hostname,
+        tags=tags,
+        origin_region=staging.origin_region,
+        origin_instance_id=staging.origin_instance_id,
+        direction=staging.direction,
+        added_at=ctx.now,
+    )
+    server.hardware = staging.hardware
+    server.staging = staging
+    server.origin_account = staging.origin_account or staging.account
+    server.sync(ctx.now)
+    return server
+
+
 def get_launch_configuration(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     sid = p["sourceServerID"]
     server = ctx.region.servers.get(sid)
@@ -425,6 +481,7 @@ def untag_resource(ctx: Ctx, p: dict[str, Any]) -> None:
 
 HANDLERS: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any] | None]] = {
     "StartRecovery": start_recovery,
+    "CreateExtendedSourceServer": create_extended_source_server,
     "DescribeJobs": describe_jobs,
     "DescribeJobLogItems": describe_job_log_items,
     "DescribeSourceServers": describe_source_servers,
@@ -441,4 +498,12 @@ HANDLERS: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any] | None]] = {
 }
 
 # Operations whose response is kept in the call log (the others are reads and can be large).
-MUTATING = frozenset({"StartRecovery", "TerminateRecoveryInstances", "ReverseReplication", "DeleteJob"})
+MUTATING = frozenset(
+    {
+        "StartRecovery",
+        "TerminateRecoveryInstances",
+        "ReverseReplication",
+        "DeleteJob",
+        "CreateExtendedSourceServer",
+    }
+)

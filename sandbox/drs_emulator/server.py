@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.domain.strict_json import DocumentError, load_json
 from sandbox.local_http import LocalHTTPServer
 
-from . import admin, ec2, model, ssm, ssm_automation
+from . import admin, ec2, model, ssm, ssm_automation, sts
 from .emulator import DrsEmulator
 from .instance_health import ApiError
 
@@ -25,13 +25,27 @@ SSM_OPERATIONS: dict[str, Any] = {
     name: functools.partial(ssm_automation.handle, operation=name) for name in ssm_automation.HANDLERS
 }
 
-_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
 
 def region_from_authorization(header: str | None) -> tuple[str | None, str | None]:
     """(region, service) from a SigV4 Authorization header's credential scope."""
     match = _SCOPE.search(header or "")
-    return (match.group(1), match.group(2)) if match else (None, None)
+    return (match.group(2), match.group(3)) if match else (None, None)
+
+
+def access_key_from_authorization(header: str | None) -> str | None:
+    """The access key id that signed the request (the Credential before the scope)."""
+    match = _SCOPE.search(header or "")
+    return match.group(1) if match else None
+
+
+# What each protocol answers a request signed with expired credentials.
+_EXPIRED = {
+    "drs": ("ExpiredTokenException", 403),
+    "ssm": ("ExpiredTokenException", 400),
+    "ec2": ("RequestExpired", 400),
+}
 
 
 def _request_params(operation: str, body: Any, labels: dict[str, str], query: dict[str, list[str]]) -> Any:
@@ -95,16 +109,28 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = admin.handle(emulator, method, path[len("/_emulator/") :], body, query)
             self._send(status, payload, {})
             return
-        region, service = region_from_authorization(self.headers.get("Authorization"))
+        authorization = self.headers.get("Authorization")
+        region, service = region_from_authorization(authorization)
+        # The signing credentials select the account: a session STS issued acts in its role's account.
+        emulator, caller = emulator.world.caller(access_key_from_authorization(authorization))
+        if region is not None and service == "sts":
+            status, data = emulator.world.serve_sts(caller, parse_qs(raw.decode()), region)
+            self._send_raw(status, data, "text/xml")
+            return
+        if region is not None and service in _EXPIRED and emulator.world.expired(caller):
+            self._expired(service)
+            return
         target = (self.headers.get("X-Amz-Target") or "").removeprefix(ssm_automation.TARGET_PREFIX)
         if region is not None and service == "ssm" and target in SSM_OPERATIONS:
             # The hooks' automations (ssm_automation.py); the health checks' SSM calls go below.
             serve = SSM_OPERATIONS[target]
-            status, payload = serve(emulator, region=region, params=body if isinstance(body, dict) else None)
+            status, payload = serve(
+                emulator, region=region, params=body if isinstance(body, dict) else None, caller=caller
+            )
             self._send(status, payload, {})
             return
         if region is not None and service in ("ec2", "ssm"):
-            self._other_service(service, region, raw)
+            self._other_service(emulator, caller, service, region, raw)
             return
         if region is None or service != "drs":
             code = "MissingAuthenticationTokenException" if region is None else "InvalidSignatureException"
@@ -118,18 +144,33 @@ class _Handler(BaseHTTPRequestHandler):
         found = model.route(method, path)
         if found is None:
             # Not a route of the model: this name is never an operation, so the answer is unknownOperation.
-            response = emulator.handle(f"{method} {path}", region, body if isinstance(body, dict) else None)
+            response = emulator.handle(
+                f"{method} {path}", region, body if isinstance(body, dict) else None, caller=caller
+            )
         else:
             operation, labels = found
-            response = emulator.handle(operation, region, _request_params(operation, body, labels, query))
+            params = _request_params(operation, body, labels, query)
+            response = emulator.handle(operation, region, params, caller=caller)
         self._send(response.status, response.body, response.headers)
 
-    def _other_service(self, service: str, region: str, raw: bytes) -> None:
+    def _expired(self, service: str) -> None:
+        code, status = _EXPIRED[service]
+        if service == "ec2":
+            error = ec2.error_xml(ApiError(code, "Request has expired."))
+            self._send_raw(status, error, "text/xml;charset=UTF-8")
+        elif service == "ssm":
+            payload = {"__type": code, "message": sts.EXPIRED_MESSAGE}
+            self._send_raw(status, json.dumps(payload).encode(), "application/x-amz-json-1.1")
+        else:
+            self._send(status, {"message": sts.EXPIRED_MESSAGE}, {"x-amzn-ErrorType": code})
+
+    def _other_service(
+        self, emulator: DrsEmulator, caller: sts.Identity, service: str, region: str, raw: bytes
+    ) -> None:
         """EC2 (query protocol, XML) and SSM (JSON 1.1) about the recovery instances."""
-        emulator = self.server.emulator
         if service == "ec2":
             operation, params = ec2.parse_query(parse_qs(raw.decode()))
-            status, result = emulator.handle_service(service, operation, region, params)
+            status, result = emulator.handle_service(service, operation, region, params, caller=caller)
             data = ec2.error_xml(result) if isinstance(result, ApiError) else ec2.to_xml(operation, result)
             self._send_raw(status, data, "text/xml;charset=UTF-8")
             return
@@ -140,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         status, result = emulator.handle_service(
-            service, operation, region, body if isinstance(body, dict) else None
+            service, operation, region, body if isinstance(body, dict) else None, caller=caller
         )
         payload = (
             {"__type": result.code, "message": result.message}

@@ -27,6 +27,7 @@ from . import model
 
 if TYPE_CHECKING:
     from .emulator import DrsEmulator
+    from .sts import Identity
 
 TARGET_PREFIX = "AmazonSSM."
 OUTCOMES = ("Success", "Failed", "hang")
@@ -178,7 +179,12 @@ MUTATING = frozenset({"StartAutomationExecution"})
 
 
 def handle(
-    emulator: DrsEmulator, *, operation: str, region: str, params: dict[str, Any] | None
+    emulator: DrsEmulator,
+    *,
+    operation: str,
+    region: str,
+    params: dict[str, Any] | None,
+    caller: Identity | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Serve one SSM call: (HTTP status, JSON body). Recorded in the emulator's call log."""
     from .emulator import CallRecord
@@ -186,8 +192,11 @@ def handle(
     with emulator._lock:
         now = emulator._now()
         record = CallRecord(len(emulator._calls) + 1, operation, region, copy.deepcopy(params or {}), now)
+        record.caller = (caller or emulator.world.home_identity).arn
         emulator._calls.append(record)
         try:
+            if denied := emulator.denial("ssm", operation, caller, region):
+                raise SsmError(denied[0], denied[2])
             body = _dispatch(emulator, operation, region, params, now)
             record.status = 200
             if operation in MUTATING:

@@ -104,6 +104,9 @@ class SourceServer:
     extra_conversion: float = 0.0
     # Fault: its recovery instances stay not ready to reverse this many seconds more (inf: never).
     reverse_not_ready: float = 0.0
+    # An extended source server: the server in a staging account whose replication it shows.
+    staging: SourceServer | None = None
+    origin_account: str | None = None  # where the protected machine runs, when not this account
 
     @property
     def arn(self) -> str:
@@ -118,6 +121,21 @@ class SourceServer:
         self.state_since = at
 
     def sync(self, now: datetime) -> None:
+        staging = self.staging
+        if staging is not None:
+            # Extended: the data is the staging server's, so is its replication and its snapshots.
+            staging.sync(now)
+            self.state, self.state_since, self.lag_override = (
+                staging.state,
+                staging.state_since,
+                staging.lag_override,
+            )
+            self.added_at, self.schedule, self.continuous = (
+                staging.added_at,
+                staging.schedule,
+                staging.continuous,
+            )
+            return
         while self.schedule and self.schedule[0][0] <= now:
             at, state = self.schedule.pop(0)
             self.set_state(state, at)
@@ -154,9 +172,9 @@ class SourceServer:
                 "supportsNitroInstances": True,
                 "architecture": "x86_64",
             },
-            "stagingArea": {"status": "NOT_EXTENDED"},
+            "stagingArea": self._staging_area(),
             "sourceCloudProperties": {
-                "originAccountID": self.account,
+                "originAccountID": self.origin_account or self.account,
                 "originRegion": self.origin_region,
                 "originAvailabilityZone": f"{self.origin_region}a",
             },
@@ -168,6 +186,15 @@ class SourceServer:
         if self.reversed_arn:
             item["reversedDirectionSourceServerArn"] = self.reversed_arn
         return item
+
+    def _staging_area(self) -> dict[str, Any]:
+        if self.staging is None:
+            return {"status": "NOT_EXTENDED"}
+        return {
+            "status": "EXTENDED",
+            "stagingAccountID": self.staging.account,
+            "stagingSourceServerArn": self.staging.arn,
+        }
 
     def _replication_info(self, now: datetime) -> dict[str, Any]:
         total = self.hardware.disk_bytes

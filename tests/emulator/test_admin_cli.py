@@ -202,3 +202,67 @@ def test_an_admin_body_with_a_key_written_twice_is_refused_and_changes_nothing(
     admin(server, "POST", "clock", {"advanceSeconds": DRILL_SECONDS + 60})
     _, results = admin(server, "GET", "launch-results")
     assert [(r["sourceServerID"], r["status"]) for r in results["results"]] == [(server_id, "LAUNCHED")]
+
+
+def test_accounts_through_the_admin_api(server: EmulatorServer, drs: Any) -> None:
+    """What a benchmark in another process does: accounts, their roles and servers, faults, calls."""
+    import boto3
+
+    assert admin(
+        server, "POST", "accounts", {"accountID": "111122223333", "quotas": {"concurrent_jobs": 1}}
+    ) == (
+        200,
+        {"accountID": "111122223333", "regions": [REGION]},
+    )
+    admin(server, "POST", "accounts", {"accountID": "210987654321"})
+    assert admin(server, "GET", "accounts") == (
+        200,
+        {"accounts": ["123456789012", "111122223333", "210987654321"]},
+    )
+    role = {"roleName": "drs-chatops-target", "externalId": "x-1234"}
+    assert admin(server, "POST", "roles?account=111122223333", role) == (
+        200,
+        {"roleArn": "arn:aws:iam::111122223333:role/drs-chatops-target"},
+    )
+    _, seeded = admin(server, "POST", "source-servers?account=111122223333", {"region": REGION, "count": 2})
+    _, staged = admin(server, "POST", "source-servers?account=210987654321", {"region": REGION, "count": 1})
+    _, extended = admin(
+        server,
+        "POST",
+        "extended-source-servers?account=111122223333",
+        {"stagingAccountID": "210987654321", "sourceServerID": staged["sourceServerIDs"][0]},
+    )
+    admin(server, "POST", "denials?account=111122223333", {"operation": "TerminateRecoveryInstances"})
+    sts = boto3.client(
+        "sts", region_name=REGION, endpoint_url=server.url, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    credentials = sts.assume_role(
+        RoleArn=role_arn("111122223333"), RoleSessionName="bench", ExternalId="x-1234"
+    )["Credentials"]
+    target = boto3.client(
+        "drs",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    listed = {s["sourceServerID"] for s in target.describe_source_servers()["items"]}
+    assert listed == {*seeded["sourceServerIDs"], extended["sourceServerID"]}
+    assert drs.describe_source_servers()["items"] == []  # the home account has none
+    _, calls = admin(server, "GET", "calls?account=111122223333&operation=DescribeSourceServers")
+    assert [c["caller"] for c in calls["calls"]] == [
+        "arn:aws:sts::111122223333:assumed-role/drs-chatops-target/bench"
+    ]
+    assert (
+        admin(server, "POST", "role-refusals?account=111122223333", {"roleName": "drs-chatops-target"})[0]
+        == 200
+    )
+    status, body = admin(server, "GET", "calls?account=999999999999")
+    assert status == 400 and "not served" in body["error"]
+    status, body = admin(server, "POST", "accounts", {"accountID": "1", "regions": [REGION]})
+    assert status == 400 and "12 digits" in body["error"]
+
+
+def role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/drs-chatops-target"

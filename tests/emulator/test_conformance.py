@@ -28,6 +28,8 @@ from .helpers import (
     start_drill,
 )
 
+STAGING_ACCOUNT = "210987654321"
+
 
 def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) -> None:
     east, west = make_client(REGION), make_client(OTHER_REGION)
@@ -80,6 +82,11 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
     east.untag_resource(resourceArn=job_arn, tagKeys=["owner"])
     east.delete_job(jobID=recovery["jobID"])
     make_client("ap-south-1").initialize_service()
+    staging = emulator.add_account(STAGING_ACCOUNT)
+    (staged,) = staging.add_source_servers(REGION, count=1)
+    staged_arn = f"arn:aws:drs:{REGION}:{STAGING_ACCOUNT}:source-server/{staged}"
+    east.create_extended_source_server(sourceServerArn=staged_arn, tags={"app": "erp"})
+    east.describe_source_servers(filters={"stagingAccountIDs": [STAGING_ACCOUNT]})
 
     # Errors, one of each kind the emulator produces.
     attempts: list[Callable[[], object]] = [
@@ -93,6 +100,9 @@ def run_everything(make_client: Any, emulator: DrsEmulator, clock: ManualClock) 
         ),  # quota
         lambda: make_client("eu-central-1").describe_jobs(),  # uninitialized
         lambda: east.list_launch_actions(resourceId=ids[0]),  # unknownOperation
+        lambda: east.create_extended_source_server(
+            sourceServerArn=f"arn:aws:drs:{REGION}:{STAGING_ACCOUNT}:source-server/s-0123456789abcdef0"
+        ),  # not found
     ]
     emulator.inject_fault("DescribeSourceServers", "ThrottlingException", count=1)
     emulator.inject_fault("DescribeRecoveryInstances", "InternalServerException", count=1)

@@ -31,6 +31,15 @@ def test_the_example_config_is_read() -> None:
         (b"time_scale: 60\ntime_scale: 1\n", "time_scale: written twice (lines 1 and 2)"),
         (b"time_scael: 60\n", "time_scael: Extra inputs are not permitted"),
         (b"time_scale: -1\n", "time_scale: Input should be greater than 0"),
+        (b"accounts:\n  '1111':\n    role: missing\n", "accounts.1111.[key]: String should match pattern"),
+        (
+            b"accounts:\n  '111122223333':\n    deny: [StartRecoveryy]\n",
+            "accounts.111122223333.deny: Value error, not DRS operations: StartRecoveryy",
+        ),
+        (
+            b"accounts:\n  '111122223333':\n    role: absent\n",
+            "accounts.111122223333.role: Input should be 'assumable', 'unassumable' or 'missing'",
+        ),
         (b"time_scale: \xff\n", "line 1, column 13: byte 0xff is not UTF-8 text"),
         (
             b"access_policy: !!python/object/apply:os.system [true]\n",
