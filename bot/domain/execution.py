@@ -647,6 +647,10 @@ class Limits(_Model):
     concurrent_jobs: int = Field(default=20, ge=1)
     servers_in_active_jobs: int = Field(default=500, ge=1)
     claim_timeout_seconds: float = Field(default=120, gt=0)
+    # A target account whose role STS keeps refusing fails the chunks it holds back after this many
+    # tries (one a poll): long enough to ride out an IAM change propagating, short enough that the
+    # plan's on_failure decides soon (README "How waves run across accounts").
+    unreachable_retries: int = Field(default=10, ge=1, le=100)
     # Failback: how long the reversed servers may take to reach CONTINUOUS before they are left out.
     failback_sync_timeout_seconds: int = Field(default=6 * 3600, ge=60)
     # A gate before a wave never launches by itself: it reminds its thread this often until decided.

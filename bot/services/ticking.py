@@ -47,9 +47,6 @@ FIND_JOB_SLACK = timedelta(minutes=5)
 ACTIVE_JOB_WINDOW = timedelta(hours=24)
 # A quota that stays full this many tries means the configured quota is above the account's.
 QUOTA_RETRIES = 20
-# A target account whose role is refused this many tries (one a poll) fails the chunks it holds back:
-# long enough to ride out an IAM change propagating, short enough that the plan's on_failure decides.
-UNREACHABLE_RETRIES = 10
 
 
 class TickResult(BaseModel):
@@ -167,8 +164,9 @@ class Ticking:
             if self._health is not None:  # health (#15): the CHECKING waves' checks
                 observation = observation.model_copy(update={"health": self._health.observe(execution, now)})
             decision = engine.advance(execution, observation, now, self._limits)
+            down: dict[str | None, AccountUnreachable] = {}
             if places := engine.regions_starting(execution, decision):
-                observation = observation.model_copy(update=self._loads(places, now))
+                observation = observation.model_copy(update=self._loads(places, now, down))
                 decision = engine.advance(execution, observation, now, self._limits)
             wake_at = decision.wake_at
             if decision.execution != execution:
@@ -180,7 +178,7 @@ class Ticking:
             if decision.hook_starts:
                 execution = self._run_hooks(execution, decision.hook_starts)
             if decision.starts or decision.reconcile:
-                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+                execution = self._start_chunks(execution, decision.starts, decision.reconcile, down)
             if self._health is not None:  # health_check.ssm_command: claim, send, record
                 execution = self._health.send_commands(execution, now, self._claim, self._record)
         except DrsError as error:
@@ -315,7 +313,9 @@ class Ticking:
         # Nothing runs: sleep until the waiting wave is due (a cancel is handled then too).
         return max(1.0, (wake_at - self._clock()).total_seconds())
 
-    def _loads(self, places: Sequence[AccountRegion], now: datetime) -> dict[str, object]:
+    def _loads(
+        self, places: Sequence[AccountRegion], now: datetime, down: dict[str | None, AccountUnreachable]
+    ) -> dict[str, object]:
         """DRS's load where chunks would start, one call per account and region. A place DRS does not
         answer for is held (nothing new starts there this tick); the others go on. An account whose role
         cannot be assumed is not held: its starts fail the same way, and are counted (`_start_chunks`)."""
@@ -327,6 +327,7 @@ class Ticking:
                 load[where] = self._drs.load(where, since)
             except AccountUnreachable as error:
                 logger.warning("DRS load in %s unknown: %s", where, error, extra={"where": str(where)})
+                down[where.account] = error  # its starts fail with it, without asking STS again
             except DrsError as error:
                 logger.warning("DRS load in %s unknown, no start there: %s", where, error)
                 held.add(where)
@@ -432,14 +433,18 @@ class Ticking:
         return done.execution
 
     def _start_chunks(
-        self, execution: Execution, refs: Sequence[ChunkRef], reconcile: Sequence[ChunkRef] = ()
+        self,
+        execution: Execution,
+        refs: Sequence[ChunkRef],
+        reconcile: Sequence[ChunkRef] = (),
+        down: dict[str | None, AccountUnreachable] | None = None,
     ) -> Execution:
         started: list[tuple[ChunkRef, str]] = []
         refused: list[tuple[ChunkRef, str]] = []
         retry_later: list[ChunkRef] = []
         unreachable: list[tuple[ChunkRef, str]] = []
-        # Accounts found unreachable this tick: their other chunks wait without another AssumeRole.
-        down: dict[str | None, AccountUnreachable] = {}
+        # Accounts found unreachable this tick: their chunks wait without another AssumeRole.
+        down = dict(down or {})
         for ref in reconcile:
             # Cancelled: such a chunk must not start now, but a crashed tick may have started it.
             try:
@@ -523,7 +528,7 @@ class Ticking:
             for ref in retry_later:
                 updated = engine.release_chunk(updated, ref)
             for ref, error in unreachable:
-                updated = engine.release_unreachable(updated, ref, error, UNREACHABLE_RETRIES)
+                updated = engine.release_unreachable(updated, ref, error, self._limits.unreachable_retries)
             return Outcome(None, updated, decision.events)
 
         # Another tick may save meanwhile; what was started must still be recorded, on its version.

@@ -1,6 +1,6 @@
 """Waves in several accounts (#18), over the fakes: each wave plans with its own account's quotas and
 DRS's load there; an account whose role cannot be assumed holds back only its own wave, which ends FAILED
-with the reason after UNREACHABLE_RETRIES tries, and nothing launches twice."""
+with the reason after `Limits.unreachable_retries` tries, and nothing launches twice."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 from bot.domain.accounts import AccountRegion, home
 from bot.domain.execution import Limits, ServerStatus, WaveStatus
 from bot.domain.plans import Catalog
-from bot.services.ticking import UNREACHABLE_RETRIES
 from tests.fakes.store import InMemoryCatalogStore
 from tests.unit.services.conftest import DB, REGION, WEB, World
 
@@ -165,7 +164,7 @@ def test_an_unreachable_account_fails_its_wave_with_the_reason_and_continue_goes
         assert server.error.startswith("not launched: AccessDenied: cannot assume ")
         assert f"arn:aws:iam::{TARGET}:role/drs-chatops-target in account {TARGET}" in server.error
         assert DENIED in server.error
-        assert f"still after {UNREACHABLE_RETRIES} tries" in server.error
+        assert f"still after {Limits().unreachable_retries} tries" in server.error
     assert not [job for job in world.drs.started() if job.region == THERE]  # nothing called there
 
 
@@ -198,7 +197,7 @@ def test_an_account_reachable_again_within_the_tries_launches_each_server_once()
     for _ in range(200):  # until App has tried to start a few times
         result = ticking.tick(execution_id)
         app = world.stored(execution_id).waves[1]
-        if app.chunks[0].unreachable >= UNREACHABLE_RETRIES - 2:
+        if app.chunks[0].unreachable >= Limits().unreachable_retries - 2:
             break
         world.clock.advance(result.wait_seconds)
     del world.drs.unreachable[TARGET]  # the role's trust policy is fixed
