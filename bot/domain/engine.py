@@ -98,6 +98,8 @@ class Observation(Frozen):
     load: Mapping[AccountRegion, RegionLoad] = Field(default_factory=dict)
     # Where DRS could not say its load this tick (throttled): no new chunk starts there until it can.
     held: frozenset[AccountRegion] = frozenset()
+    # Where the bot's role was refused this tick: those jobs were not followed (why, by account and region).
+    unreachable: Mapping[AccountRegion, str] = Field(default_factory=dict)
     # health (#15): the CHECKING waves' health check results, by recovery instance id.
     health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
     # hooks (#15): what SSM said of the running automations, by automation execution id.
@@ -248,7 +250,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     events = EventLog(execution)
     before = execution
     execution = _apply_observation(execution, observation, now)
-    execution = _apply_timeouts(execution, now)
+    execution = _apply_timeouts(execution, now, observation.unreachable)
     load = observation.load
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
@@ -530,7 +532,9 @@ def record_not_started(execution: Execution, ref: ChunkRef, reason: str) -> Exec
     return execution.replace_wave(_replace_chunk(wave, _not_started(chunk, reason)))
 
 
-def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
+def _apply_timeouts(
+    execution: Execution, now: datetime, unreachable: Mapping[AccountRegion, str] | None = None
+) -> Execution:
     wave = execution.current_wave()
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
@@ -546,6 +550,12 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     }
     if execution.paused:  # [gates] held by a person, not waiting for capacity
         del reasons[ChunkStatus.PLANNED]
+    if (refused := (unreachable or {}).get(wave.where)) is not None:
+        # Its jobs could not be read: they may well have launched; say what is known.
+        reasons[ChunkStatus.RUNNING] = clip_error(
+            f"outcome unknown: timed out {_minutes(timeout)} after the wave started, its account "
+            f"unreachable ({refused}); its job may have launched it"
+        )
     chunks = []
     for chunk in wave.chunks:
         if chunk.status in reasons:

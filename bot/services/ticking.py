@@ -343,6 +343,7 @@ class Ticking:
                     to_follow[wave.where].append(chunk.job_id)
         jobs: dict[str, JobSnapshot] = {}
         reasons: dict[str, str] = {}
+        unreachable: dict[AccountRegion, str] = {}
         for where, job_ids in to_follow.items():
             try:
                 found = {job.job_id: job for job in self._drs.describe_jobs(where, job_ids)}
@@ -356,9 +357,16 @@ class Ticking:
                 logger.warning(
                     "jobs in %s not followed this tick: %s", where, error, extra={"where": str(where)}
                 )
+                if isinstance(error, AccountUnreachable) and not error.transient:
+                    unreachable[where] = str(error)
                 continue
             jobs.update(found)
-        return Observation(jobs=jobs, failure_reasons=reasons, hooks=self._observe_hooks(execution))
+        return Observation(
+            jobs=jobs,
+            failure_reasons=reasons,
+            hooks=self._observe_hooks(execution),
+            unreachable=unreachable,
+        )
 
     def _observe_hooks(self, execution: Execution) -> dict[str, hooks.HookResult]:
         """hooks (#15): the running automations, as SSM reports them (an account or region that does

@@ -18,6 +18,7 @@ import pytest
 
 from bot.domain.execution import Execution, ExecutionStatus, ServerStatus, WaveStatus
 from sandbox.drs_emulator.config import Quotas
+from sandbox.stack import EVENTS_FUNCTION
 from tests.e2e.conftest import Sandbox, apply_plans, restore_catalog
 from tests.e2e.test_plan_options import servers_of, sid, thread_texts
 
@@ -208,6 +209,24 @@ def test_waves_run_in_order_each_in_its_account_and_region_with_its_quotas(box: 
     assert db_start.time < others_end <= web_start.time
     assert [c for c in east.calls if c.operation == "StartRecovery" and c.error] == []
     assert launched_once(box, run_id) == Counter([*DB, *APP, *WEB])
+    # WEST's launch results reached the events function (forwarded, as cfn/target-account.yaml does) and
+    # were looked up in WEST: a batch of them alone ticked this execution early.
+    assert any(
+        run_id in invocation.result["ticked"] and invocation.result["unresolved"] == {}
+        for invocation in events_invocations(box, only_from=WEST)
+    )
+
+
+def events_invocations(box: Sandbox, *, only_from: str) -> list[Any]:
+    """The events function's invocations whose every event came from one account."""
+    found = []
+    for invocation in box.stack.lambdas.invocations:
+        if invocation.function_name != EVENTS_FUNCTION or invocation.status != "succeeded":
+            continue
+        events = [json.loads(record["body"]) for record in invocation.payload["Records"]]
+        if events and all(event.get("account") == only_from for event in events):
+            found.append(invocation)
+    return found
 
 
 def run_then_refuse(box: Sandbox, plan: str) -> Execution:

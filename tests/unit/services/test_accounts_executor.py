@@ -233,3 +233,26 @@ def test_an_earlier_try_that_may_have_started_a_job_is_reported_as_outcome_unkno
     (error,) = errors
     assert error is not None and error.startswith("outcome unknown: AccessDenied: cannot assume ")
     assert "an earlier try may have started a job, which could not be looked for" in error
+
+
+def test_jobs_that_started_before_their_account_became_unreachable_time_out_as_outcome_unknown() -> None:
+    world = World()
+    two_accounts(world, app={"on_failure": "continue", "timeout": "30m"})
+    outcome = world.request()
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    ticking = world.use_cases().ticking
+    result = ticking.tick(execution_id)
+    while not world.stored(execution_id).waves[1].job_ids:  # App's job starts in the target account
+        world.clock.advance(result.wait_seconds)
+        result = ticking.tick(execution_id)
+    world.drs.unreachable[TARGET] = DENIED  # then its role is refused: its job cannot be followed
+
+    execution = world.run(execution_id)
+
+    app = execution.waves[1]
+    assert app.status is WaveStatus.FAILED and execution.waves[2].status is WaveStatus.COMPLETED
+    for server in app.servers():
+        assert server.error is not None
+        assert server.error.startswith("outcome unknown: timed out 30 min after the wave started")
+        assert f"in account {TARGET}" in server.error
