@@ -166,7 +166,8 @@ class Ticking:
             decision = engine.advance(execution, observation, now, self._limits)
             down: dict[str | None, AccountUnreachable] = {}
             if places := engine.regions_starting(execution, decision):
-                observation = observation.model_copy(update=self._loads(places, now, down))
+                load, held = self._loads(places, now, down)
+                observation = observation.model_copy(update={"load": load, "held": held})
                 decision = engine.advance(execution, observation, now, self._limits)
             wake_at = decision.wake_at
             if decision.execution != execution:
@@ -315,7 +316,7 @@ class Ticking:
 
     def _loads(
         self, places: Sequence[AccountRegion], now: datetime, down: dict[str | None, AccountUnreachable]
-    ) -> dict[str, object]:
+    ) -> tuple[dict[AccountRegion, RegionLoad], frozenset[AccountRegion]]:
         """DRS's load where chunks would start, one call per account and region. A place DRS does not
         answer for is held (nothing new starts there this tick); the others go on. An account whose role
         cannot be assumed is not held: its starts fail the same way, and are counted (`_start_chunks`)."""
@@ -331,7 +332,7 @@ class Ticking:
             except DrsError as error:
                 logger.warning("DRS load in %s unknown, no start there: %s", where, error)
                 held.add(where)
-        return {"load": load, "held": frozenset(held)}
+        return load, frozenset(held)
 
     def _observe(self, execution: Execution) -> Observation:
         """DRS's jobs, per account and region. One that does not answer (throttled, its role not
