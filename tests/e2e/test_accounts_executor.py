@@ -114,13 +114,6 @@ def starts_in(box: Sandbox, account: str, execution_id: str) -> list[Any]:
     ]
 
 
-def run(box: Sandbox, plan: str) -> Execution:
-    channel = box.new_channel()
-    reply = box.command(f"execute {plan} drill", channel=channel)
-    assert reply.status == 200, reply.body
-    return box.finished_execution(channel, timeout=90)
-
-
 def launched_once(box: Sandbox, execution_id: str) -> Counter[str]:
     return Counter(
         sid
