@@ -30,23 +30,43 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regions", default="us-east-1", help="comma-separated initialized regions")
     parser.add_argument("--seed", type=int, default=0, help="seed for ids, jitter and fault rates")
     parser.add_argument(
+        "--accounts",
+        default="",
+        help="comma-separated 12-digit ids of other accounts to serve, each with the same regions and "
+        "--servers, and the role --role-name (external id --external-id) trusting the home account",
+    )
+    parser.add_argument("--role-name", default="drs-chatops-target", help="the role in each other account")
+    parser.add_argument(
+        "--external-id", default=None, help="the external id that role requires (default none)"
+    )
+    parser.add_argument(
         "--manual-clock",
         action="store_true",
         help="time moves only through POST /_emulator/clock (ignores --time-scale)",
     )
 
 
-def build(args: argparse.Namespace) -> tuple[DrsEmulator, dict[str, list[str]]]:
+def build(args: argparse.Namespace) -> tuple[DrsEmulator, dict[str, list[str]], dict[str, Any]]:
+    """The emulator, the home account's seeded servers by region, and each other account's."""
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
     clock: Any = ManualClock(datetime.now(UTC).replace(microsecond=0)) if args.manual_clock else None
     emulator = DrsEmulator(regions=regions, time_scale=args.time_scale, seed=args.seed, clock=clock)
-    seeded = {r: emulator.add_source_servers(r, count=args.servers) if args.servers else [] for r in regions}
-    return emulator, seeded
+    seeded = _seed(emulator, regions, args.servers)
+    others: dict[str, Any] = {}
+    for account_id in (a.strip() for a in args.accounts.split(",") if a.strip()):
+        account = emulator.add_account(account_id, regions=regions)
+        role = account.add_role(args.role_name, external_id=args.external_id)
+        others[account_id] = {"roleArn": role, "regions": _seed(account, regions, args.servers)}
+    return emulator, seeded, others
+
+
+def _seed(emulator: DrsEmulator, regions: list[str], count: int) -> dict[str, list[str]]:
+    return {r: emulator.add_source_servers(r, count=count) if count else [] for r in regions}
 
 
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        emulator, seeded = build(args)
+        emulator, seeded, others = build(args)
     except ValueError as exc:
         print(f"drs emulator: {exc}", file=sys.stderr)
         return 2
@@ -59,7 +79,10 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"drs emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"url": server.url, "regions": seeded, "seed": args.seed, "timeScale": args.time_scale}))
+    started = {"url": server.url, "regions": seeded, "seed": args.seed, "timeScale": args.time_scale}
+    if others:
+        started["accounts"] = others
+    print(json.dumps(started))
     sys.stdout.flush()
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -28,7 +28,7 @@ DEFAULT_LAUNCH_ERROR = (
     "Failed to create a launch template version for source server {source_server_id}. "
     "An error occurred (UnauthorizedOperation) when calling the CreateLaunchTemplateVersion operation: "
     "You are not authorized to perform this operation. User: arn:aws:sts::{account}:assumed-role/"
-    "drs-chatops-executor/drs-chatops is not authorized to perform: ec2:CreateLaunchTemplateVersion on "
+    "{role}/drs-chatops is not authorized to perform: ec2:CreateLaunchTemplateVersion on "
     "resource: arn:aws:ec2:{region}:{account}:launch-template/{launch_template_id} because no "
     "identity-based policy allows the ec2:CreateLaunchTemplateVersion action"
 )
@@ -585,6 +585,7 @@ class DrsEmulator:
                 event=event,
                 source_server_id=server.id,
                 account=self.account_id,
+                role=self._launching_role(),
                 region=region.name,
                 launch_template_id=server.launch_template_id,
             )
@@ -645,6 +646,14 @@ class DrsEmulator:
                 )
                 instance.not_ready_for = max(0.0, running) + hold
         self._flush()
+
+    def _launching_role(self) -> str:
+        """Whose permissions a launch here uses (DRS launches with the caller's): the bot's own role at
+        home, its role in another account."""
+        if self.account_id == self._world.home:
+            return sts.HOME_ROLE
+        names = [name for (account, name) in self._world.sts.roles if account == self.account_id]
+        return names[0] if names else sts.HOME_ROLE
 
     def _running(self, region: RegionState, server_id: str) -> Any:
         for job in region.active.values():

@@ -189,6 +189,23 @@ def _check_size(shape: dict[str, Any], size: int, path: str, issues: list[FieldI
         issues.append(FieldIssue(path, f"Member must have length less than or equal to {shape['max']}"))
 
 
+# Java's Unicode classes, which some models' patterns use (STS's tag keys: [\p{L}\p{Z}\p{N}_.:/=+\-@]+)
+# and Python's re lacks. In a character class, \w is exactly letters, numbers and "_" (str.isalnum);
+# every such pattern lists "_" too. \p{Z} is the space separators, line and paragraph separators.
+_UNICODE_CLASSES = {
+    r"\p{L}": r"\w",
+    r"\p{N}": r"\w",
+    r"\p{Z}": "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000",
+}
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    for java, python in _UNICODE_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    return re.compile(pattern)
+
+
 def _check_string(name: str, shape: dict[str, Any], value: Any, path: str, issues: list[FieldIssue]) -> None:
     if not isinstance(value, str):
         issues.append(FieldIssue(path, "Member must be a string", value, True))
@@ -198,7 +215,7 @@ def _check_string(name: str, shape: dict[str, Any], value: Any, path: str, issue
         allowed = ", ".join(shape["enum"])
         issues.append(FieldIssue(path, f"Member must satisfy enum value set: [{allowed}]", value))
     # Anchored (fullmatch): stricter than a search, so our requests never lean on a lenient reading.
-    if "pattern" in shape and not re.fullmatch(shape["pattern"], value):
+    if "pattern" in shape and not _compiled(shape["pattern"]).fullmatch(value):
         issues.append(
             FieldIssue(path, f"Member must satisfy regular expression pattern: {shape['pattern']}", value)
         )

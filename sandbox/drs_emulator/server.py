@@ -114,7 +114,8 @@ class _Handler(BaseHTTPRequestHandler):
         # The signing credentials select the account: a session STS issued acts in its role's account.
         emulator, caller = emulator.world.caller(access_key_from_authorization(authorization))
         if region is not None and service == "sts":
-            status, data = emulator.world.serve_sts(caller, parse_qs(raw.decode()), region)
+            form = parse_qs(raw.decode(), keep_blank_values=True)  # `Tags=` is an empty list
+            status, data = emulator.world.serve_sts(caller, form, region)
             self._send_raw(status, data, "text/xml")
             return
         if region is not None and service in _EXPIRED and emulator.world.expired(caller):

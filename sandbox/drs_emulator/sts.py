@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 from . import model, shapes
 from .clock import Clock
 from .ids import det_hex
+from .instance_health import ApiError
 
 SERVICE = "sts"
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -26,14 +27,9 @@ _ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\w+=
 EXPIRED_MESSAGE = "The security token included in the request is expired"
 
 
-class StsError(Exception):
-    """STS's XML error: <ErrorResponse><Error><Type/><Code/><Message/></Error>."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
+# STS's XML error (<ErrorResponse><Error><Type/><Code/><Message/>): a code, a message, an HTTP status,
+# as EC2's and SSM's.
+StsError = ApiError
 
 
 @dataclass(frozen=True)
@@ -106,6 +102,8 @@ def parse_form(operation: str, form: dict[str, list[str]]) -> dict[str, Any]:
                 items[int(index)] = values[0]
         if items:
             params[name] = [items[i] for i in sorted(items)]
+        elif name in form:  # the query protocol's empty list: `Name=` with nothing after it
+            params[name] = []
     return params
 
 
@@ -243,6 +241,9 @@ def handle(state: StsState, caller: Identity, form: dict[str, list[str]]) -> tup
             raise StsError("InternalFailure", f"emulator bug: {'; '.join(issues)}", 500)
     except StsError as error:
         return error_xml(error), Outcome(action, params, error.status, error, _role_account(params))
+    except Exception as bug:  # told loudly, as the DRS operations' bugs are, not as a dropped connection
+        failure = StsError("InternalFailure", f"emulator bug: {type(bug).__name__}: {bug}", 500)
+        return error_xml(failure), Outcome(action, params, 500, failure, _role_account(params))
     return to_xml(action, result), Outcome(action, params, 200, None, _role_account(params))
 
 

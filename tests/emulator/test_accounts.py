@@ -39,14 +39,15 @@ def world(emulator: DrsEmulator) -> dict[str, DrsEmulator]:
     return {HOME: emulator, TARGET: target, OTHER: other}
 
 
-def sts_client(server: EmulatorServer, key: str = "testing") -> Any:
+def sts_client(server: EmulatorServer, *, validate: bool = True) -> Any:
+    """STS with the default keys (the home account); validate=False lets bad input reach the emulator."""
     return boto3.client(
         "sts",
         region_name=REGION,
         endpoint_url=server.url,
-        aws_access_key_id=key,
+        aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=NO_RETRIES,
+        config=Config(parameter_validation=validate, retries={"total_max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -59,9 +60,11 @@ def assume(server: EmulatorServer, account: str = TARGET, **kwargs: Any) -> dict
     return response
 
 
-def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = REGION) -> Any:
-    return boto3.client(
-        "drs",
+def client_as(server: EmulatorServer, service: str, credentials: dict[str, Any], region: str = REGION) -> Any:
+    """A client of `service` signing with credentials STS issued."""
+    make: Any = boto3.client
+    return make(
+        service,
         region_name=region,
         endpoint_url=server.url,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -69,6 +72,10 @@ def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = RE
         aws_session_token=credentials["SessionToken"],
         config=NO_RETRIES,
     )
+
+
+def drs_as(server: EmulatorServer, credentials: dict[str, Any], region: str = REGION) -> Any:
+    return client_as(server, "drs", credentials, region)
 
 
 def server_ids(drs: Any) -> set[str]:
@@ -256,14 +263,7 @@ def test_assume_role_answers_in_the_shape_of_stss_model(
     user = response["AssumedRoleUser"]
     assert user["Arn"] == f"arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops"
     assert user["AssumedRoleId"].startswith("AROA") and user["AssumedRoleId"].endswith(":drs-chatops")
-    identity = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    ).get_caller_identity()
+    identity = client_as(server, "sts", credentials).get_caller_identity()
     assert {k: identity[k] for k in ("Account", "Arn", "UserId")} == {
         "Account": TARGET,
         "Arn": user["Arn"],
@@ -335,25 +335,8 @@ def test_expired_credentials_are_refused_as_aws_does(
 
     assert (error["Code"], error["status"]) == ("ExpiredTokenException", 403)
     assert error["Message"] == "The security token included in the request is expired"
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=NO_RETRIES,
-    )
+    ec2, sts = client_as(server, "ec2", credentials), client_as(server, "sts", credentials)
     assert error_of(ec2.describe_instance_status)["Code"] == "RequestExpired"
-    sts = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=NO_RETRIES,
-    )
     assert error_of(sts.get_caller_identity)["Code"] == "ExpiredToken"
     assert drs_as(server, assume(server)["Credentials"]).describe_jobs()["items"] == []  # new ones work
 
@@ -392,14 +375,7 @@ def test_the_input_contract_of_assume_role(
     member: str,
     constraint: str,
 ) -> None:
-    client = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    client = sts_client(server, validate=False)
     args = {"RoleArn": ROLE_ARN, "RoleSessionName": "drs-chatops", "ExternalId": EXTERNAL_ID, **kwargs}
 
     error = error_of(lambda: client.assume_role(**args))
@@ -466,13 +442,7 @@ def test_deny_reaches_ec2_and_ssm_too(world: dict[str, DrsEmulator], server: Emu
     world[TARGET].deny("DescribeInstanceStatus", service="ec2")
     world[TARGET].deny("DescribeInstanceInformation", service="ssm")
     credentials = assume(server)["Credentials"]
-    keys = {
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
-    }
-    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=server.url, config=NO_RETRIES, **keys)
-    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=server.url, config=NO_RETRIES, **keys)
+    ec2, ssm = client_as(server, "ec2", credentials), client_as(server, "ssm", credentials)
 
     ec2_error = error_of(ec2.describe_instance_status)
     ssm_error = error_of(ssm.describe_instance_information)
@@ -615,3 +585,113 @@ def test_assume_role_is_logged_in_the_roles_account(
     assert "Credentials" not in str(world[TARGET].calls[0].to_dict())  # no secret in the log
     # A role in an account the emulator does not serve: the caller's account logs the refusal.
     assert [(c.operation, c.error) for c in world[HOME].calls] == [("AssumeRole", "AccessDenied")]
+
+
+# ----- STS's input contract, walked from botocore's model ---------------------------------------------
+
+# A request that keeps every constraint of AssumeRoleRequest (each member given, so each can be broken).
+VALID_ASSUME_ROLE: dict[str, Any] = {
+    "RoleArn": ROLE_ARN,
+    "RoleSessionName": "drs-chatops",
+    "ExternalId": EXTERNAL_ID,
+    "DurationSeconds": 900,
+    "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+    "Policy": '{"Version": "2012-10-17"}',
+    "Tags": [{"Key": "team", "Value": "dr"}],
+    "TransitiveTagKeys": ["team"],
+    "SerialNumber": "arn:aws:iam::123456789012:mfa/alice",
+    "TokenCode": "123456",
+    "SourceIdentity": "alice",
+    "ProvidedContexts": [
+        {"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter", "ContextAssertion": "abcd"}
+    ],
+    "MinimumSessionTokenSize": 0,
+}
+
+
+def _sts_breaches(shape_name: str, value: Any, path: str) -> list[tuple[str, str, Any]]:
+    """(member path as STS names it, constraint, a value breaking it) for each constraint of the shape."""
+    shape = STS_MODEL["shapes"][shape_name]
+    found: list[tuple[str, str, Any]] = []
+    if shape["type"] == "structure":
+        for name in shape.get("required", []):
+            without = {k: v for k, v in value.items() if k != name}
+            found.append((f"{path}.{name}".lstrip("."), "required", without))
+        for name, member in shape["members"].items():
+            for where, constraint, bad in _sts_breaches(
+                member["shape"], value[name], f"{path}.{name}".lstrip(".")
+            ):
+                found.append((where, constraint, {**value, name: bad}))
+    elif shape["type"] == "list":
+        if "max" in shape:
+            found.append((path, "max", value * (shape["max"] + 1)))
+        if shape.get("min", 0) > 0:
+            found.append((path, "min", []))
+        for where, constraint, bad in _sts_breaches(shape["member"]["shape"], value[0], f"{path}.1.member"):
+            found.append((where, constraint, [bad]))
+    elif shape["type"] == "string":
+        if shape.get("min", 0) > 1:
+            found.append((path, "min", value[: shape["min"] - 1]))
+        if "max" in shape:
+            found.append((path, "max", (value * shape["max"])[: shape["max"] + 1]))
+        if "pattern" in shape:
+            found.append((path, "pattern", value[:-1] + "\u0001"))
+    elif shape["type"] == "integer":
+        if "min" in shape:
+            found.append((path, "min", shape["min"] - 1))
+        if "max" in shape:
+            found.append((path, "max", shape["max"] + 1))
+    return found
+
+
+def _assume_role_breaches() -> list[tuple[str, str, dict[str, Any]]]:
+    return _sts_breaches("AssumeRoleRequest", VALID_ASSUME_ROLE, "")
+
+
+@pytest.mark.parametrize(
+    ("member", "constraint", "request_"), _assume_role_breaches(), ids=lambda x: str(x)[:40]
+)
+def test_every_constraint_of_assume_role_is_enforced(
+    world: dict[str, DrsEmulator],
+    server: EmulatorServer,
+    member: str,
+    constraint: str,
+    request_: dict[str, Any],
+) -> None:
+    client = sts_client(server, validate=False)
+
+    error = error_of(lambda: client.assume_role(**request_))
+
+    named = ".".join(part[:1].lower() + part[1:] for part in member.split("."))
+    assert (error["Code"], error["status"]) == ("ValidationError", 400), error
+    assert f"at '{named}' failed to satisfy constraint" in error["Message"], error["Message"]
+
+
+def test_the_walk_reaches_every_member_of_assume_role() -> None:
+    walked = {member.split(".")[0] for member, _, _ in _assume_role_breaches()}
+    assert walked == set(STS_MODEL["shapes"]["AssumeRoleRequest"]["members"])
+    kinds = {(member, constraint) for member, constraint, _ in _assume_role_breaches()}
+    assert ("Tags.1.member.Key", "pattern") in kinds and ("DurationSeconds", "max") in kinds
+    assert ("RoleArn", "required") in kinds and ("ProvidedContexts", "max") in kinds
+
+
+def test_the_whole_valid_request_is_accepted(world: dict[str, DrsEmulator], server: EmulatorServer) -> None:
+    assert (
+        sts_client(server).assume_role(**VALID_ASSUME_ROLE)["AssumedRoleUser"]["Arn"].endswith("/drs-chatops")
+    )
+
+
+def test_a_launch_failing_in_another_account_names_the_role_there(
+    world: dict[str, DrsEmulator], server: EmulatorServer, clock: ManualClock
+) -> None:
+    (sid,) = world[TARGET].add_source_servers(REGION, count=1)
+    world[TARGET].fail_launch(sid)  # the default: the role lacks ec2:CreateLaunchTemplateVersion
+    target_drs = drs_as(server, assume(server)["Credentials"])
+    job = start_drill(target_drs, [sid])
+    clock.advance(DRILL_SECONDS)
+
+    (result,) = world[TARGET].launch_results()
+    assert result.status == "FAILED" and job["jobID"] == result.job_id
+    assert f"User: arn:aws:sts::{TARGET}:assumed-role/{ROLE}/drs-chatops is not authorized" in (
+        result.error or ""
+    )

@@ -186,6 +186,45 @@ def test_serve_command(make_client: Any) -> None:
         assert process.wait(timeout=10) == 0
 
 
+def test_serve_command_with_other_accounts(make_client: Any) -> None:
+    command = [sys.executable, "-m", "sandbox.drs_emulator", "serve", "--servers", "1", "--manual-clock"]
+    command += ["--accounts", "111122223333", "--external-id", "x-42"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        assert process.stdout is not None
+        started = json.loads(process.stdout.readline())
+        other = started["accounts"]["111122223333"]
+        assert other["roleArn"] == "arn:aws:iam::111122223333:role/drs-chatops-target"
+        import boto3
+
+        sts = boto3.client(
+            "sts",
+            region_name=REGION,
+            endpoint_url=started["url"],
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        credentials = sts.assume_role(RoleArn=other["roleArn"], RoleSessionName="cli", ExternalId="x-42")[
+            "Credentials"
+        ]
+        drs = boto3.client(
+            "drs",
+            region_name=REGION,
+            endpoint_url=started["url"],
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        found = [s["sourceServerID"] for s in drs.describe_source_servers()["items"]]
+        assert found == other["regions"][REGION] and found != started["regions"][REGION]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
 def test_an_admin_body_with_a_key_written_twice_is_refused_and_changes_nothing(
     server: EmulatorServer, drs: Any, emulator: DrsEmulator
 ) -> None:
