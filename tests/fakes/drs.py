@@ -1,7 +1,9 @@
 """DRS in memory, on the fake clock: source servers, launch jobs that end `launch_seconds` after they
 start (a server named in `failing` fails, with DRS's reason), recovery instances, TERMINATE jobs,
 ReverseReplication. Every call is recorded in `calls`; `unavailable` makes the next calls of a kind
-fail as DRS throttling past botocore's retries does."""
+fail as DRS throttling past botocore's retries does, `load_unavailable` the quota load of a place;
+`unreachable` refuses the bot's role in an account (every call there fails as AccountSessions fails it).
+A place is named as `str(AccountRegion)`: "us-east-1" in the own account, "111122223333/us-east-1"."""
 
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class FakeDrs:
         self.unavailable: dict[str, int] = {}  # operation -> how many next calls fail
         # account -> STS's refusal: every call there fails as AccountSessions fails it (nothing called).
         self.unreachable: dict[str, str] = {}
+        self.load_unavailable: set[str] = set()  # places ("acct/region") whose quota load is throttled
         self._ids = itertools.count(1)
 
     def add_servers(self, region: str, ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
@@ -125,6 +128,8 @@ class FakeDrs:
     def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
         region = str(where)
         self._reach(region)
+        if region in self.load_unavailable:
+            raise DrsUnavailable("ThrottlingException", "Rate exceeded")
         running = [job for job in self._running(region) if job.created_at >= since]
         return RegionLoad(jobs=len(running), servers=sum(len(job.server_ids) for job in running))
 

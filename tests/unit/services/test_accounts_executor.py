@@ -256,3 +256,28 @@ def test_jobs_that_started_before_their_account_became_unreachable_time_out_as_o
         assert server.error is not None
         assert server.error.startswith("outcome unknown: timed out 30 min after the wave started")
         assert f"in account {TARGET}" in server.error
+
+
+def test_a_place_whose_quota_load_is_throttled_starts_nothing_until_drs_answers() -> None:
+    world = World()
+    two_accounts(world)
+    outcome = world.request()
+    assert outcome.execution is not None
+    execution_id = outcome.execution.execution_id
+    ticking = world.use_cases().ticking
+    world.drs.load_unavailable.add(THERE)  # DRS in the target account cannot say its jobs at once
+    result = ticking.tick(execution_id)
+    while world.stored(execution_id).waves[0].status is not WaveStatus.COMPLETED:
+        world.clock.advance(result.wait_seconds)
+        result = ticking.tick(execution_id)  # the own account's wave goes on meanwhile
+
+    app = world.stored(execution_id).waves[1]
+    assert app.status is WaveStatus.IN_PROGRESS and app.chunks[0].status.value == "PLANNED"
+    assert app.chunks[0].attempts == 0  # not even claimed: the quota there is not known
+    assert not [job for job in world.drs.started() if job.region == THERE]
+    world.drs.load_unavailable.clear()
+
+    execution = world.run(execution_id)
+
+    assert execution.status.value == "COMPLETED"
+    assert [job.server_ids for job in world.drs.started() if job.region == THERE] == [tuple(APP)]
