@@ -22,6 +22,11 @@ Per tick it records:
 - CPU: time.thread_time around `executions.tick` in this (ticking) thread, and the part of it spent in
   the garbage collector (gc.callbacks).
 
+With `--accounts N` the waves are spread round robin over N target accounts (each in one of `--regions`),
+reached through the bot's role as deployed (AccountSessions, STS on the emulator); every account's call
+log is read after each tick, AssumeRole calls counted (in the role's account), and DescribeJobs (follow)
+checked against its bound in each account and region.
+
 Lower bounds printed beside the counts:
 - StartRecovery: sum over waves of ceil(servers_in_wave / servers_per_job);
 - DescribeJobs (follow): per tick ceil(jobs running at the tick's start / 1000), summed;
@@ -30,6 +35,7 @@ Lower bounds printed beside the counts:
 
     .venv/bin/python -m benchmarks.executor_ticks [--quick] [--sizes 10,100,1000,4000] [--waves 1,3,10]
         [--advance 60] [--per-tick] [--profile SERVERSxWAVES] [--gc-freeze] [--json FILE]
+        [--accounts 14 --regions us-east-1,us-west-2]
 """
 
 from __future__ import annotations
@@ -65,17 +71,21 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
+from bot.adapters.accounts import AccountSessions  # noqa: E402
 from bot.adapters.drs import JOB_IDS_PER_DESCRIBE, DrsGateway  # noqa: E402
 from bot.adapters.dynamodb import DynamoCatalogStore, DynamoExecutionStore  # noqa: E402
 from bot.adapters.slack_notifier import SlackNotifier  # noqa: E402
 from bot.adapters.trigger import PollingTrigger  # noqa: E402
-from bot.domain import engine  # noqa: E402
+from bot.domain.accounts import AccountRegion  # noqa: E402
 from bot.domain.execution import ExecutionType, Limits  # noqa: E402
 from bot.domain.plans import Catalog  # noqa: E402
 from bot.services.outbox import Outbox  # noqa: E402
 from bot.wiring import BlockKitRenderer, build_use_cases  # noqa: E402
 
 REGION = "us-east-1"
+REGIONS = ("us-east-1", "us-west-2")  # what --regions may name
+ROLE_NAME = "drs-chatops-target"
+EXTERNAL_ID = "bench-external-id"
 START = datetime.fromisoformat("2026-11-29T09:00:00+00:00")
 BOT_TOKEN = "xoxb-bench"
 FULL_SIZES = (10, 100, 1000, 4000)
@@ -94,10 +104,12 @@ def serve() -> int:
     """moto + the DRS emulator (manual clock) + the fake Slack; prints their URLs, serves until stdin closes."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from sandbox.drs_emulator import DrsEmulator, EmulatorServer, ManualClock
+    from sandbox.drs_emulator.clock import ScaledClock
     from sandbox.moto_server import MotoServer
     from sandbox.slack_fake import FakeSlack
 
-    emulator = DrsEmulator(regions=(REGION,), clock=ManualClock(START), seed=3)
+    # Credentials expire by the wall clock, as botocore renews them: DRS's manual time jumps hours ahead.
+    emulator = DrsEmulator(regions=REGIONS, clock=ManualClock(START), seed=3, sts_clock=ScaledClock(1.0))
     with MotoServer() as moto, EmulatorServer(emulator) as drs, FakeSlack(bot_token=BOT_TOKEN) as slack:
         print(json.dumps({"moto": moto.url, "drs": drs.url, "slack": slack.api_url}), flush=True)
         sys.stdin.read()  # the parent closes our stdin when it is done
@@ -124,9 +136,12 @@ class Services:
         self.drs_url: str = urls["drs"]
         self.slack_api_url: str = urls["slack"]
 
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def admin(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, account: str | None = None
+    ) -> dict[str, Any]:
+        query = f"?account={account}" if account else ""
         request = urllib.request.Request(
-            f"{self.drs_url}/_emulator/{path}",
+            f"{self.drs_url}/_emulator/{path}{query}",
             data=json.dumps(body or {}).encode(),
             method=method,
             headers={"Content-Type": "application/json"},
@@ -256,6 +271,11 @@ class CaseResult:
     max_servers_per_start: int = 0
     start_errors: int = 0
     tracked_objects: int = 0
+    accounts: int = 0
+    places: int = 1  # accounts and regions the waves are spread over
+    assume_roles: int = 0  # sts:AssumeRole calls the bot made (the role's account logs them)
+    follow_excess: int = 0
+    places_per_tick_max: int = 0
 
     def summary(self) -> dict[str, Any]:
         ticks = self.ticks
@@ -269,6 +289,11 @@ class CaseResult:
         return {
             "servers": self.servers,
             "waves": self.waves,
+            "accounts": self.accounts,
+            "places": self.places,
+            "assume_roles": self.assume_roles,
+            "follow_above_bound": self.follow_excess,
+            "places_per_tick_max": self.places_per_tick_max,
             "advance_seconds": self.advance,
             "status": self.status,
             "ticks": len(ticks),
@@ -323,13 +348,19 @@ def split(ids: list[str], waves: int) -> list[list[str]]:
     return groups
 
 
-def build_catalog(groups: list[list[str]]) -> Catalog:
+def build_catalog(groups: list[list[str]], places: list[AccountRegion] | None = None) -> Catalog:
+    """One plan, a wave per group; group i in places[i % len(places)] (default: the own account)."""
+    places = places or [AccountRegion(None, REGION)]
     waves = [{"name": f"Wave {i + 1}", "protection_group": f"group-{i}"} for i in range(len(groups))]
+
+    def where(i: int) -> dict[str, str]:
+        place = places[i % len(places)]
+        return {"region": place.region, **({"account": place.account} if place.account else {})}
+
     return Catalog.model_validate(
         {
             "protection_groups": [
-                {"name": f"group-{i}", "region": REGION, "source_servers": ids}
-                for i, ids in enumerate(groups)
+                {"name": f"group-{i}", **where(i), "source_servers": ids} for i, ids in enumerate(groups)
             ],
             "plans": [{"name": "plan-x", "waves": waves}],
         }
@@ -360,6 +391,45 @@ def drs_gateway(url: str) -> DrsGateway:
     )
 
 
+def accounts_gateway(url: str) -> DrsGateway:
+    """The bot's DRS gateway as bot/wiring.py builds it: AccountSessions (AssumeRole into each target
+    account, refreshable credentials), boto3 finding the emulator by AWS_ENDPOINT_URL_DRS/STS."""
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL_DRS": url,
+            "AWS_ENDPOINT_URL_STS": url,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    sessions = AccountSessions(REGION, role_name=ROLE_NAME, external_id=EXTERNAL_ID)
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
+    return DrsGateway(lambda where: sessions.client("drs", where, config))
+
+
+def target_accounts(count: int) -> list[str]:
+    return [f"{300000000001 + n:012d}" for n in range(count)]
+
+
+def places_of(accounts: list[str], regions: tuple[str, ...]) -> list[AccountRegion]:
+    """Where the waves go, round robin: each account in one of the regions (the own account if none)."""
+    if not accounts:
+        return [AccountRegion(None, region) for region in regions]
+    return [AccountRegion(account, regions[n % len(regions)]) for n, account in enumerate(accounts)]
+
+
+def follow_bounds(execution: Any) -> Counter[AccountRegion]:
+    """The fewest DescribeJobs a tick can follow its running jobs with: per account and region, one per
+    JOB_IDS_PER_DESCRIBE job ids (DRS is asked in each account and region on its own)."""
+    running: Counter[AccountRegion] = Counter()
+    for wave in execution.waves:
+        for chunk in wave.chunks:
+            if chunk.status.value == "RUNNING" and chunk.job_id:
+                running[wave.where] += 1
+    return Counter({where: math.ceil(n / JOB_IDS_PER_DESCRIBE) for where, n in running.items()})
+
+
 def drs_operation(call: dict[str, Any]) -> str:
     if call["operation"] != "DescribeJobs":
         return str(call["operation"])
@@ -376,16 +446,29 @@ def run_case(
     profiler: cProfile.Profile | None = None,
     gc_freeze: bool = False,
     max_ticks: int = 2000,
+    accounts: int = 0,
+    regions: tuple[str, ...] = (REGION,),
 ) -> CaseResult:
     from sandbox.tables import create_tables
 
     limits = Limits()
     number = next(_numbers)
     services.admin("POST", "reset")
-    ids = services.admin("POST", "source-servers", {"region": REGION, "count": servers})["sourceServerIDs"]
+    targets = target_accounts(accounts)
+    places = places_of(targets, regions)
+    for target in targets:  # each with the bot's role, as cfn/target-account.yaml makes it
+        services.admin("POST", "accounts", {"accountID": target, "regions": list(regions)})
+        services.admin("POST", "roles", {"roleName": ROLE_NAME, "externalId": EXTERNAL_ID}, account=target)
+    sizes = [len(group) for group in split([""] * servers, waves)]
+    groups = [
+        services.admin(
+            "POST", "source-servers", {"region": place.region, "count": size}, account=place.account
+        )["sourceServerIDs"]
+        for size, place in zip(sizes, itertools.cycle(places), strict=False)
+    ]
     clock = StepClock(datetime.fromisoformat(services.admin("GET", "clock")["now"]))
-    groups = split(ids, waves)
-    catalog = build_catalog(groups)
+    catalog = build_catalog(groups, places)
+    logs: list[str | None] = [None, *targets]  # the call logs to read: each account keeps its own
     tables = {"CatalogTable": f"bench-catalog-{number}", "ExecutionsTable": f"bench-executions-{number}"}
     dynamodb = dynamodb_client(services.moto_url)
     create_tables(dynamodb, tables)
@@ -396,7 +479,7 @@ def run_case(
     use_cases = build_use_cases(
         catalog=DynamoCatalogStore(dynamodb, tables["CatalogTable"]),
         store=store,
-        drs=drs_gateway(services.drs_url),
+        drs=accounts_gateway(services.drs_url) if targets else drs_gateway(services.drs_url),
         outbox=Outbox(store, notifier, BlockKitRenderer(), clock.now),
         trigger=PollingTrigger(),
         clock=clock.now,
@@ -407,9 +490,15 @@ def run_case(
         servers=servers,
         waves=waves,
         advance=advance,
-        start_recovery_bound=sum(math.ceil(len(g) / limits.servers_per_job) for g in groups),
+        start_recovery_bound=sum(
+            math.ceil(len(g) / limits.servers_per_job_in(place.account))
+            for g, place in zip(groups, itertools.cycle(places), strict=False)
+        ),
+        accounts=accounts,
+        places=len(places),
     )
-    services.admin("DELETE", "calls")
+    for account in logs:
+        services.admin("DELETE", "calls", account=account)
     real_start = time.perf_counter()
     cpu0 = time.thread_time()
     outcome = use_cases.requesting.request(
@@ -421,6 +510,9 @@ def run_case(
     )
     result.request_cpu = time.thread_time() - cpu0
     result.request_items = store.items_written
+    for account in logs:  # the request's readiness check is the first to reach each account
+        requested = services.admin("GET", "calls", account=account)["calls"]
+        result.assume_roles += sum(call["operation"] == "AssumeRole" for call in requested)
     assert outcome.execution is not None, outcome
     execution_id = outcome.execution.execution_id
     started = clock.now()
@@ -431,7 +523,8 @@ def run_case(
     gc_meter = GcMeter()
     try:
         for _ in range(max_ticks):
-            services.admin("DELETE", "calls")
+            for account in logs:
+                services.admin("DELETE", "calls", account=account)
             store.first_read, saves0 = None, store.saves
             items0, dyn_calls0, dyn_bytes0 = store.items_written, meter.calls, meter.bytes
             gc0, full0 = gc_meter.seconds, gc_meter.full
@@ -448,8 +541,23 @@ def run_case(
                 meter.calls - dyn_calls0,
                 meter.bytes - dyn_bytes0,
             )
-            following = len(engine.job_ids_to_follow(store.first_read)) if store.first_read else 0
-            calls = services.admin("GET", "calls")["calls"]
+            bounds = follow_bounds(store.first_read) if store.first_read else Counter()
+            calls = []
+            follows: Counter[AccountRegion] = Counter()
+            asked: set[AccountRegion] = set()
+            for account in logs:
+                for call in services.admin("GET", "calls", account=account)["calls"]:
+                    if call["operation"] == "AssumeRole":
+                        result.assume_roles += 1
+                        continue
+                    calls.append(call)
+                    asked.add(AccountRegion(account, call["region"]))
+                    if drs_operation(call) == "DescribeJobs(follow)":
+                        follows[AccountRegion(account, call["region"])] += 1
+            # Follow-ups above their own account and region's bound (none expected), and the most
+            # accounts and regions one tick asked DRS in.
+            result.follow_excess += sum(max(0, n - bounds[where]) for where, n in follows.items())
+            result.places_per_tick_max = max(result.places_per_tick_max, len(asked))
             result.ticks.append(
                 TickSample(
                     cpu=cpu,
@@ -460,7 +568,7 @@ def run_case(
                     dynamo_calls=dyn_calls,
                     dynamo_bytes=dyn_bytes,
                     drs=Counter(drs_operation(call) for call in calls),
-                    follow_bound=math.ceil(following / JOB_IDS_PER_DESCRIBE),
+                    follow_bound=sum(bounds.values()),
                     saved=store.saves > saves0,
                 )
             )
@@ -532,6 +640,18 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", type=parse_ints, help="servers per plan, comma-separated (10,100,1000,4000)"
     )
     parser.add_argument("--waves", type=parse_ints, help="waves per plan, comma-separated (1,3,10)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=0,
+        help="spread the waves over this many target accounts, reached through their role (0: own only)",
+    )
+    parser.add_argument(
+        "--regions",
+        type=lambda text: tuple(part for part in text.split(",") if part),
+        default=(REGION,),
+        help=f"regions the waves go to, round robin, among {','.join(REGIONS)} (us-east-1)",
+    )
     parser.add_argument("--advance", type=float, default=60.0, help="emulated seconds between ticks (60)")
     parser.add_argument("--per-tick", action="store_true", help="print one line per tick")
     parser.add_argument(
@@ -565,7 +685,14 @@ def main(argv: list[str] | None = None) -> int:
         for servers, waves in cases:
             profiler = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not waiting
             result = run_case(
-                services, servers, waves, advance=args.advance, profiler=profiler, gc_freeze=args.gc_freeze
+                services,
+                servers,
+                waves,
+                advance=args.advance,
+                profiler=profiler,
+                gc_freeze=args.gc_freeze,
+                accounts=args.accounts,
+                regions=args.regions,
             )
             row = result.summary()
             rows.append(row)
@@ -576,6 +703,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"({row['gc_ms_total']} ms GC in {row['full_gcs']} full collections; {row['real_seconds']} s real)",
                 flush=True,
             )
+            if args.accounts:
+                print(
+                    f"      {args.accounts} accounts, {row['places']} accounts and regions: "
+                    f"AssumeRole {row['assume_roles']}, DescribeJobs follow above the per-place bound "
+                    f"{row['follow_above_bound']}, most places asked in one tick {row['places_per_tick_max']}",
+                    flush=True,
+                )
             if args.per_tick:
                 for n, t in enumerate(result.ticks, 1):
                     print(

@@ -17,8 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
 from bot.adapters import telemetry
-from bot.adapters.drs import launch_result_job
-from bot.domain.accounts import home
+from bot.adapters.drs import LaunchResult, launch_result_job, launch_result_place
+from bot.domain.accounts import AccountRegion
 from bot.services.ticking import Ticking
 from bot.settings import Settings
 from bot.wiring import Container
@@ -34,14 +34,38 @@ def _ticking() -> Ticking:
     return Container(Settings.from_env()).use_cases.ticking
 
 
+def _own_account(context: Any) -> str | None:
+    """The bot's own account, from the function's ARN (arn:aws:lambda:region:account:function:name)."""
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def _placed(results: list[LaunchResult], own_account: str | None) -> list[tuple[AccountRegion, str]]:
+    """Each event's job where it runs; an event from an account the bot has no role for is left out."""
+    targets = Settings.from_env().target_accounts if results else ()
+    jobs = []
+    for result in results:
+        where = launch_result_place(result, targets, own_account)
+        if where is None:
+            logger.warning(
+                "Launch-result event from account %s ignored: not one of the target accounts",
+                result.account,
+                extra={"account": result.account, "region": result.region, "job_id": result.job_id},
+            )
+            continue
+        jobs.append((where, result.job_id))
+    return jobs
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
     with invocation_keys(logger, context):  # each execution's tick adds its keys to these, and removes them
-        jobs = [job for record in event.records if (job := launch_result_job(record.body))]
-        outcome = _ticking().on_launch_results([(home(region), job_id) for region, job_id in jobs])
+        results = [result for record in event.records if (result := launch_result_job(record.body))]
+        jobs = _placed(results, _own_account(context))
+        outcome = _ticking().on_launch_results(jobs)
         # An early tick is a tick: the same alarm covers both.
         metrics.add_metric(name=telemetry.TICKS, unit=MetricUnit.Count, value=len(outcome.ticked))
         if outcome.failed:

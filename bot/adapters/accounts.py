@@ -52,6 +52,7 @@ class AccountSessions:
         self._external_id = external_id
         self._sts_factory = sts or (lambda: boto3.client("sts", region_name=region, config=_STS_CONFIG))
         self._sessions: dict[str | None, boto3.Session] = {}
+        self._loader: Any = None
         self._lock = threading.Lock()
 
     def client(self, service: str, where: AccountRegion, config: Config) -> Any:
@@ -60,11 +61,26 @@ class AccountSessions:
     def _session(self, account: str | None) -> boto3.Session:
         with self._lock:
             if account not in self._sessions:
-                self._sessions[account] = boto3.Session() if account is None else self._assumed(account)
+                self._sessions[account] = (
+                    boto3.Session(botocore_session=self._core())
+                    if account is None
+                    else self._assumed(account)
+                )
             return self._sessions[account]
 
-    def _assumed(self, account: str) -> boto3.Session:
+    def _core(self) -> botocore.session.Session:
+        """A botocore session sharing the first one's loader: the service models (parsed JSON) are read
+        once, not once per account. Measured: 14 accounts' DRS clients hold 58k objects instead of 393k,
+        and a full garbage collection walking them takes 74 ms instead of 414 ms."""
         core = botocore.session.get_session()
+        if self._loader is None:
+            self._loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", self._loader)
+        return core
+
+    def _assumed(self, account: str) -> boto3.Session:
+        core = self._core()
         # botocore has no public setter for refreshable credentials; this attribute is what it reads.
         core._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
             refresh_using=lambda: self.assume(account), method="sts-assume-role"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters import telemetry
-from bot.domain.accounts import AccountRegion
+from bot.domain.accounts import AccountRegion, home
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo, launch_failure_reason
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
 from bot.errors import DrsConflict, DrsError, DrsQuotaExceeded, DrsRefused, DrsUnavailable
@@ -298,9 +298,18 @@ class _translated:
 __all__ = ["DrsError", "DrsGateway"]
 
 
-def launch_result_job(message: str) -> tuple[str, str] | None:
-    """The region and job id of an EventBridge "DRS Source Server Launch Result" event (as JSON, the
-    body of the SQS message EventBridge sends), or None for anything else.
+class LaunchResult(NamedTuple):
+    """What a launch-result event names: the account it came from (None if it names none), the region
+    and the job."""
+
+    account: str | None
+    region: str
+    job_id: str
+
+
+def launch_result_job(message: str) -> LaunchResult | None:
+    """The account, region and job id of an EventBridge "DRS Source Server Launch Result" event (as JSON,
+    the body of the SQS message EventBridge sends), or None for anything else.
 
     Real events name the job `job-id` in their detail; `jobID` is accepted too, as DRS's API spells it."""
     try:
@@ -312,9 +321,24 @@ def launch_result_job(message: str) -> tuple[str, str] | None:
     detail = event.get("detail")
     if not isinstance(detail, dict):
         return None
-    job_id, region = detail.get("job-id") or detail.get("jobID"), event.get("region")
-    return (
-        (region, job_id)
-        if isinstance(job_id, str) and job_id and isinstance(region, str) and region
-        else None
+    job_id, region, account = (
+        detail.get("job-id") or detail.get("jobID"),
+        event.get("region"),
+        event.get("account"),
     )
+    if not (isinstance(job_id, str) and job_id and isinstance(region, str) and region):
+        return None
+    return LaunchResult(account if isinstance(account, str) and account else None, region, job_id)
+
+
+def launch_result_place(
+    result: LaunchResult, target_accounts: Collection[str], own_account: str | None
+) -> AccountRegion | None:
+    """Where to ask DRS about an event's job: a target account's (through its role), the bot's own for
+    its own events (or one naming no account, or when the bot does not know its own id), and None for any
+    other account: the bot has no role there, and never tries to assume one it was not given."""
+    if result.account is not None and result.account in target_accounts:
+        return AccountRegion(result.account, result.region)
+    if result.account is None or own_account is None or result.account == own_account:
+        return home(result.region)
+    return None

@@ -96,6 +96,10 @@ class Observation(Frozen):
     failure_reasons: Mapping[str, str] = Field(default_factory=dict)  # by source server id
     # DRS-wide load per account and region (every active job, ours and others'), when it was looked up.
     load: Mapping[AccountRegion, RegionLoad] = Field(default_factory=dict)
+    # Where DRS could not say its load this tick (throttled): no new chunk starts there until it can.
+    held: frozenset[AccountRegion] = frozenset()
+    # Where the bot's role was refused this tick: those jobs were not followed (why, by account and region).
+    unreachable: Mapping[AccountRegion, str] = Field(default_factory=dict)
     # health (#15): the CHECKING waves' health check results, by recovery instance id.
     health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
     # hooks (#15): what SSM said of the running automations, by automation execution id.
@@ -247,7 +251,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     events = EventLog(execution)
     before = execution
     execution = _apply_observation(execution, observation, now)
-    execution = _apply_timeouts(execution, now)
+    execution = _apply_timeouts(execution, now, observation.unreachable)
     load = observation.load
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
@@ -288,8 +292,14 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
             if wave.status is WaveStatus.PREPARING and hook_stop is None and not execution.cancelling:
                 wave = move_wave(wave, WaveStatus.IN_PROGRESS, now)
         if wave.status is WaveStatus.IN_PROGRESS:
+            # Quotas hold per account and region: the wave's own account's, and DRS's count there.
             wave, wave_starts, wave_reconcile = _claim_chunks(
-                execution, wave, now, limits, load.get(wave.where)
+                execution,
+                wave,
+                now,
+                limits.in_account(wave.account),
+                load.get(wave.where),
+                held=wave.where in observation.held,
             )
             starts += wave_starts
             reconcile += wave_reconcile
@@ -460,11 +470,17 @@ def _follow_server(
 
 
 def _claim_chunks(
-    execution: Execution, wave: WaveRun, now: datetime, limits: Limits, load: RegionLoad | None
+    execution: Execution,
+    wave: WaveRun,
+    now: datetime,
+    limits: Limits,
+    load: RegionLoad | None,
+    *,
+    held: bool = False,
 ) -> tuple[WaveRun, list[ChunkRef], list[ChunkRef]]:
     """Chunks to start now (planned ones while quota allows; stale claims of a crashed tick),
     or, once cancelled, only stale claims to look up: a job may exist for them."""
-    jobs_in_flight, servers_in_flight = _in_flight(execution, load)
+    jobs_in_flight, servers_in_flight = _in_flight(execution, wave.where, load)
     stale_before = now - timedelta(seconds=limits.claim_timeout_seconds)
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
@@ -488,6 +504,8 @@ def _claim_chunks(
             continue
         if chunk.status is ChunkStatus.PLANNED:
             size = len(chunk.servers)
+            if held:
+                break
             if jobs_in_flight + 1 > limits.concurrent_jobs:
                 break
             if servers_in_flight + size > limits.servers_in_active_jobs:
@@ -516,7 +534,9 @@ def record_not_started(execution: Execution, ref: ChunkRef, reason: str) -> Exec
     return execution.replace_wave(_replace_chunk(wave, _not_started(chunk, reason)))
 
 
-def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
+def _apply_timeouts(
+    execution: Execution, now: datetime, unreachable: Mapping[AccountRegion, str] | None = None
+) -> Execution:
     wave = execution.current_wave()
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
@@ -532,6 +552,12 @@ def _apply_timeouts(execution: Execution, now: datetime) -> Execution:
     }
     if execution.paused:  # [gates] held by a person, not waiting for capacity
         del reasons[ChunkStatus.PLANNED]
+    if (refused := (unreachable or {}).get(wave.where)) is not None:
+        # Its jobs could not be read: they may well have launched; say what is known.
+        reasons[ChunkStatus.RUNNING] = clip_error(
+            f"outcome unknown: timed out {_minutes(timeout)} after the wave started, its account "
+            f"unreachable ({refused}); its job may have launched it"
+        )
     chunks = []
     for chunk in wave.chunks:
         if chunk.status in reasons:
@@ -598,11 +624,14 @@ def _next_wake(execution: Execution) -> datetime | None:
     return None
 
 
-def _in_flight(execution: Execution, load: RegionLoad | None) -> tuple[int, int]:
-    """Jobs and servers counting against the quotas: DRS's own count when known (it includes other
-    executions' jobs), plus our claimed chunks DRS may not show yet; else our own count."""
+def _in_flight(execution: Execution, where: AccountRegion, load: RegionLoad | None) -> tuple[int, int]:
+    """Jobs and servers counting against the quotas of one account and region: DRS's own count when
+    known (it includes other executions' jobs), plus our claimed chunks DRS may not show yet; else our
+    own count. Jobs in another account or region count against that one's quotas, not these."""
     jobs = servers = 0
     for wave in execution.waves:
+        if wave.where != where:
+            continue
         for chunk in wave.chunks:
             counted = ChunkStatus.STARTING if load else None
             if chunk.status in (ChunkStatus.STARTING, ChunkStatus.RUNNING) and (
@@ -751,6 +780,34 @@ def _finish_execution(
 def _replace_chunk(wave: WaveRun, chunk: Chunk) -> WaveRun:
     chunks = tuple(chunk if existing.index == chunk.index else existing for existing in wave.chunks)
     return wave.model_copy(update={"chunks": chunks})
+
+
+def release_unreachable(execution: Execution, ref: ChunkRef, error: str, give_up_after: int) -> Execution:
+    """The chunk's account could not be reached (the bot's role there not assumed): nothing was called
+    in DRS this try. Back to the queue, the try counted; the `give_up_after`th such try ends its servers
+    FAILED with why. Only a chunk none of whose tries can have reached DRS is said not to have launched:
+    an earlier try may have started a job (a crash after its claim, a call left unanswered) that could not
+    be looked for, and then the outcome is unknown, and said so."""
+    wave = execution.waves[ref.wave]
+    chunk = wave.chunks[ref.chunk]
+    if chunk.status is not ChunkStatus.STARTING:
+        return execution
+    unreachable = chunk.unreachable + 1
+    if unreachable < give_up_after:
+        released = move_chunk(chunk, ChunkStatus.PLANNED).model_copy(update={"unreachable": unreachable})
+        return execution.replace_wave(_replace_chunk(wave, released))
+    if unreachable >= chunk.attempts:
+        reason = f"not launched: {error} (still after {unreachable} tries)"
+    else:
+        reason = (
+            f"outcome unknown: {error} (still after {unreachable} tries); an earlier try may have "
+            "started a job, which could not be looked for"
+        )
+    servers = tuple(move_server(s, ServerStatus.FAILED, error=clip_error(reason)) for s in chunk.servers)
+    done = move_chunk(chunk, ChunkStatus.DONE, servers=servers).model_copy(
+        update={"unreachable": unreachable}
+    )
+    return execution.replace_wave(_replace_chunk(wave, done))
 
 
 def release_chunk(execution: Execution, ref: ChunkRef) -> Execution:

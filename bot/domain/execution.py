@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -140,6 +140,8 @@ class Chunk(_Model):
     job_id: str | None = None
     claimed_at: datetime | None = None  # when a tick took on starting it
     attempts: int = 0
+    # Tries that found its account unreachable (the role not assumed): none of those reached DRS.
+    unreachable: int = 0
     servers: tuple[ServerRun, ...]
 
     @property
@@ -498,6 +500,14 @@ def chunked(items: list[str], size: int) -> list[list[str]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+# Servers per job: one size everywhere, or each account's (`Limits.servers_per_job_in`).
+JobSize = int | Callable[[str | None], int]
+
+
+def job_size(size: JobSize, account: str | None) -> int:
+    return size if isinstance(size, int) else size(account)
+
+
 def new_execution(
     *,
     execution_id: str,
@@ -507,7 +517,7 @@ def new_execution(
     initiated_by: str,
     channel_id: str | None,
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
     resolved: Mapping[str, Sequence[str]] | None = None,
     snapshots: Mapping[str, tuple[str, datetime]] | None = None,
     point_in_time: datetime | None = None,
@@ -522,7 +532,7 @@ def new_execution(
         servers = list((resolved or {}).get(group.name, group.source_servers))
         chunks = tuple(
             Chunk(index=number, servers=tuple(_server_run(sid, snapshots) for sid in ids))
-            for number, ids in enumerate(chunked(servers, servers_per_job))
+            for number, ids in enumerate(chunked(servers, job_size(servers_per_job, group.account)))
         )
         waves.append(
             WaveRun(
@@ -641,6 +651,10 @@ class Limits(_Model):
     concurrent_jobs: int = Field(default=20, ge=1)
     servers_in_active_jobs: int = Field(default=500, ge=1)
     claim_timeout_seconds: float = Field(default=120, gt=0)
+    # A target account whose role STS keeps refusing fails the chunks it holds back after this many
+    # tries (one a poll): long enough to ride out an IAM change propagating, short enough that the
+    # plan's on_failure decides soon (README "How waves run across accounts").
+    unreachable_retries: int = Field(default=10, ge=1, le=100)
     # Failback: how long the reversed servers may take to reach CONTINUOUS before they are left out.
     failback_sync_timeout_seconds: int = Field(default=6 * 3600, ge=60)
     # A gate before a wave never launches by itself: it reminds its thread this often until decided.
@@ -654,3 +668,7 @@ class Limits(_Model):
         if override is None:
             return self
         return Limits.model_validate({**self.model_dump(), **override.model_dump(exclude_none=True)})
+
+    def servers_per_job_in(self, account: str | None) -> int:
+        """How many servers one job takes in `account` (chunks are laid out with it)."""
+        return self.in_account(account).servers_per_job

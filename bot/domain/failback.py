@@ -38,11 +38,13 @@ from bot.domain.execution import (
     FailbackPhase,
     FailbackRun,
     FailbackServer,
+    JobSize,
     ServerRun,
     ServerStatus,
     WaveRun,
     chunked,
     clip_error,
+    job_size,
 )
 from bot.domain.frozen import Frozen
 from bot.domain.transitions import move_failback
@@ -87,7 +89,7 @@ def plan_failback(
     initiated_by: str,
     channel_id: str | None,
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
     sync_timeout_seconds: int,
 ) -> Execution | None:
     """A failback of what this recovery launched: its waves, with the servers that LAUNCHED (None if
@@ -101,7 +103,7 @@ def plan_failback(
         index = len(waves)
         chunks = tuple(
             Chunk(index=n, servers=tuple(ServerRun(source_server_id=s.source_server_id) for s in part))
-            for n, part in enumerate(chunked_runs(launched, servers_per_job))
+            for n, part in enumerate(chunked_runs(launched, job_size(servers_per_job, wave.account)))
         )
         waves.append(
             WaveRun(
@@ -190,7 +192,7 @@ def record_reversals(
     reversed_arns: Mapping[str, str],
     refused: Mapping[str, str],
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
     *,
     not_ready: Mapping[str, str] | None = None,
     released: Collection[str] = (),
@@ -309,7 +311,7 @@ def to_sync(execution: Execution) -> dict[AccountRegion, list[str]]:
 
 
 def record_sync(
-    execution: Execution, states: Mapping[str, str | None], now: datetime, servers_per_job: int
+    execution: Execution, states: Mapping[str, str | None], now: datetime, servers_per_job: JobSize
 ) -> Decision:
     """DescribeSourceServers in the origin regions: replication state by reversed source server id.
     Progress is reported when the CONTINUOUS count changes; at the deadline the laggards are left out."""
@@ -368,7 +370,7 @@ def cancel_before_launch(execution: Execution) -> Execution:
     return execution.model_copy(update={"failback": move_failback(run, FailbackPhase.LAUNCHING)})
 
 
-def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_per_job: int) -> Execution:
+def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_per_job: JobSize) -> Execution:
     """Rewrite the waves: the reversed servers in the origin region; those left out stay FAILED with why."""
     run = execution.failback
     assert run is not None
@@ -387,7 +389,7 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
         launch = [s.reversed_source_server_id or "" for s in mine if not s.failed]
         chunks = [
             Chunk(index=n, servers=tuple(ServerRun(source_server_id=sid) for sid in ids))
-            for n, ids in enumerate(chunked(launch, servers_per_job))
+            for n, ids in enumerate(chunked(launch, job_size(servers_per_job, wave.account)))
         ]
         left_out = tuple(
             ServerRun(

@@ -24,11 +24,13 @@ from bot.domain.execution import (
     CleanupStatus,
     Execution,
     ExecutionStatus,
+    JobSize,
     ServerAttempt,
     ServerRun,
     ServerStatus,
     WaveRun,
     WaveStatus,
+    job_size,
 )
 from bot.domain.plans import OnFailure
 from bot.domain.transitions import move_wave, reopen_execution, reopen_wave, retry_server
@@ -92,7 +94,7 @@ def retry(
     wave_ref: str | None,
     user_id: str,
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
     jobs: Mapping[str, JobSnapshot],
 ) -> Ruling:
     """Launch a wave's failed servers again (see the module's note); refused with a reason when it
@@ -206,7 +208,7 @@ def _retried(
     failed: list[ServerRun],
     user_id: str,
     now: datetime,
-    servers_per_job: int,
+    servers_per_job: JobSize,
 ) -> Decision:
     events = EventLog(execution)
     before = execution
@@ -229,7 +231,7 @@ def _retried(
     first = len(wave.chunks)
     added = [
         Chunk(index=first + number, servers=tuple(group))
-        for number, group in enumerate(chunked_servers(retried, servers_per_job))
+        for number, group in enumerate(chunked_servers(retried, job_size(servers_per_job, wave.account)))
     ]
     wave = reopen_wave(wave.model_copy(update={"chunks": (*kept, *added)}), now)
     execution = execution.replace_wave(wave)

@@ -288,7 +288,7 @@ class Controlling:
                     if missing and self._drs is not None:
                         jobs.update((job.job_id, job) for job in self._drs.describe_jobs(region, missing))
                 ruling = retry_domain.retry(
-                    execution, wave_ref, user_id, self._clock(), self._limits.servers_per_job, jobs
+                    execution, wave_ref, user_id, self._clock(), self._limits.servers_per_job_in, jobs
                 )
                 return self._ruled(execution, ruling)
 

@@ -100,7 +100,7 @@ class Failbacker:
                 arns,
                 refused,
                 now,
-                self._limits.servers_per_job,
+                self._limits.servers_per_job_in,
                 not_ready=not_ready,
                 released=claimed,
                 target_accounts=self._target_accounts,
@@ -122,7 +122,7 @@ class Failbacker:
         for region, ids in failback.to_sync(execution).items():
             for info in self._drs.source_servers(region, ids):
                 states[info.source_server_id] = info.replication_state
-        decision = failback.record_sync(execution, states, self._clock(), self._limits.servers_per_job)
+        decision = failback.record_sync(execution, states, self._clock(), self._limits.servers_per_job_in)
         if decision.execution == execution:
             return execution
         return self._store.save(decision.execution, execution, decision.events)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.domain import health
 from bot.domain.execution import CheckResult, Execution
-from bot.errors import HealthCheckRefused, HealthCheckUnavailable
+from bot.errors import AccountUnreachable, HealthCheckRefused, HealthCheckUnavailable
 from bot.services.ports import HealthChecks
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ class HealthObserver:
             for check in target.health.checks():
                 try:
                     answers = self._ask(check, target)
-                except HealthCheckUnavailable as error:
+                except (HealthCheckUnavailable, AccountUnreachable) as error:
+                    # An account whose role cannot be assumed now holds back only its own checks.
                     logger.warning("health check %s deferred: %s", check, error)
                     continue
                 except HealthCheckRefused as error:
@@ -119,7 +120,7 @@ class HealthObserver:
                         comment,
                     )
                 outcomes.append((ref, command_id, None))
-            except HealthCheckUnavailable as error:
+            except (HealthCheckUnavailable, AccountUnreachable) as error:
                 logger.warning("ssm_command %s deferred (looked up next tick): %s", ref, error)
             except HealthCheckRefused as error:
                 outcomes.append(

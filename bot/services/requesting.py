@@ -209,7 +209,7 @@ class Requesting:
             initiated_by=user_id,
             channel_id=channel_id,
             now=now,
-            servers_per_job=self._limits.servers_per_job,
+            servers_per_job=self._limits.servers_per_job_in,
             resolved=report.servers,
             snapshots=snapshots,
             point_in_time=at,
@@ -314,7 +314,7 @@ class Requesting:
                 initiated_by=user_id,
                 channel_id=channel_id,
                 now=now,
-                servers_per_job=self._limits.servers_per_job,
+                servers_per_job=self._limits.servers_per_job_in,
                 sync_timeout_seconds=self._limits.failback_sync_timeout_seconds,
             )
         )

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.domain import approval, engine, hooks
 from bot.domain import readiness as readiness_domain
 from bot.domain.accounts import AccountRegion
-from bot.domain.engine import JobSnapshot, Observation
+from bot.domain.engine import JobSnapshot, Observation, RegionLoad
 from bot.domain.execution import ChunkRef, ChunkStatus, CleanupStatus, Execution, ExecutionStatus, Limits
 from bot.errors import (
+    AccountUnreachable,
     DrsConflict,
     DrsError,
     DrsQuotaExceeded,
@@ -163,10 +164,10 @@ class Ticking:
             if self._health is not None:  # health (#15): the CHECKING waves' checks
                 observation = observation.model_copy(update={"health": self._health.observe(execution, now)})
             decision = engine.advance(execution, observation, now, self._limits)
-            if regions := engine.regions_starting(execution, decision):
-                since = now - ACTIVE_JOB_WINDOW
-                load = {where: self._drs.load(where, since) for where in regions}
-                observation = observation.model_copy(update={"load": load})
+            down: dict[str | None, AccountUnreachable] = {}
+            if places := engine.regions_starting(execution, decision):
+                load, held = self._loads(places, now, down)
+                observation = observation.model_copy(update={"load": load, "held": held})
                 decision = engine.advance(execution, observation, now, self._limits)
             wake_at = decision.wake_at
             if decision.execution != execution:
@@ -178,7 +179,7 @@ class Ticking:
             if decision.hook_starts:
                 execution = self._run_hooks(execution, decision.hook_starts)
             if decision.starts or decision.reconcile:
-                execution = self._start_chunks(execution, decision.starts, decision.reconcile)
+                execution = self._start_chunks(execution, decision.starts, decision.reconcile, down)
             if self._health is not None:  # health_check.ssm_command: claim, send, record
                 execution = self._health.send_commands(execution, now, self._claim, self._record)
         except DrsError as error:
@@ -313,34 +314,73 @@ class Ticking:
         # Nothing runs: sleep until the waiting wave is due (a cancel is handled then too).
         return max(1.0, (wake_at - self._clock()).total_seconds())
 
+    def _loads(
+        self, places: Sequence[AccountRegion], now: datetime, down: dict[str | None, AccountUnreachable]
+    ) -> tuple[dict[AccountRegion, RegionLoad], frozenset[AccountRegion]]:
+        """DRS's load where chunks would start, one call per account and region. A place DRS does not
+        answer for is held (nothing new starts there this tick); the others go on. An account whose role
+        cannot be assumed is not held: its starts fail the same way, and are counted (`_start_chunks`)."""
+        since = now - ACTIVE_JOB_WINDOW
+        load: dict[AccountRegion, RegionLoad] = {}
+        held: set[AccountRegion] = set()
+        for where in places:
+            try:
+                load[where] = self._drs.load(where, since)
+            except AccountUnreachable as error:
+                logger.warning("DRS load in %s unknown: %s", where, error, extra={"where": str(where)})
+                down[where.account] = error  # its starts fail with it, without asking STS again
+            except DrsError as error:
+                logger.warning("DRS load in %s unknown, no start there: %s", where, error)
+                held.add(where)
+        return load, frozenset(held)
+
     def _observe(self, execution: Execution) -> Observation:
-        regions = {wave.index: wave.where for wave in execution.waves}
+        """DRS's jobs, per account and region. One that does not answer (throttled, its role not
+        assumed) holds back only its own waves: its jobs are followed at the next tick, the others now."""
         to_follow: dict[AccountRegion, list[str]] = defaultdict(list)
         for wave in execution.waves:
             for chunk in wave.chunks:
                 if chunk.status is ChunkStatus.RUNNING and chunk.job_id:
-                    to_follow[regions[wave.index]].append(chunk.job_id)
+                    to_follow[wave.where].append(chunk.job_id)
         jobs: dict[str, JobSnapshot] = {}
-        for region, job_ids in to_follow.items():
-            for job in self._drs.describe_jobs(region, job_ids):
-                jobs[job.job_id] = job
         reasons: dict[str, str] = {}
-        job_region = {job_id: region for region, ids in to_follow.items() for job_id in ids}
-        failed_by_job: dict[str, list[str]] = defaultdict(list)
-        for job_id, server_id in engine.newly_failed(execution, jobs):
-            failed_by_job[job_id].append(server_id)
-        for job_id, server_ids in failed_by_job.items():
-            reasons.update(self._drs.failure_reasons(job_region[job_id], job_id, server_ids))
-        return Observation(jobs=jobs, failure_reasons=reasons, hooks=self._observe_hooks(execution))
+        unreachable: dict[AccountRegion, str] = {}
+        for where, job_ids in to_follow.items():
+            try:
+                found = {job.job_id: job for job in self._drs.describe_jobs(where, job_ids)}
+                # DRS's reason for each newly failed server, read before the failure is recorded.
+                failed_by_job: dict[str, list[str]] = defaultdict(list)
+                for job_id, server_id in engine.newly_failed(execution, found):
+                    failed_by_job[job_id].append(server_id)
+                for job_id, server_ids in failed_by_job.items():
+                    reasons.update(self._drs.failure_reasons(where, job_id, server_ids))
+            except DrsError as error:
+                logger.warning(
+                    "jobs in %s not followed this tick: %s", where, error, extra={"where": str(where)}
+                )
+                if isinstance(error, AccountUnreachable) and not error.transient:
+                    unreachable[where] = str(error)
+                continue
+            jobs.update(found)
+        return Observation(
+            jobs=jobs,
+            failure_reasons=reasons,
+            hooks=self._observe_hooks(execution),
+            unreachable=unreachable,
+        )
 
     def _observe_hooks(self, execution: Execution) -> dict[str, hooks.HookResult]:
-        """hooks (#15): the running automations, as SSM reports them."""
+        """hooks (#15): the running automations, as SSM reports them (an account or region that does
+        not answer is asked again next tick)."""
         by_region: dict[AccountRegion, list[str]] = defaultdict(list)
         for region, run_id in hooks.running(execution):
             by_region[region].append(run_id)
         results: dict[str, hooks.HookResult] = {}
         for region, run_ids in by_region.items():
-            results.update(self._hooks.automations(region, run_ids))
+            try:
+                results.update(self._hooks.automations(region, run_ids))
+            except (HookUnavailable, DrsUnavailable) as error:
+                logger.warning("automations in %s not followed this tick: %s", region, error)
         return results
 
     def _claim(self, claimed: Execution, read: Execution) -> Execution:
@@ -378,7 +418,8 @@ class Ticking:
                     answered.append((ref, answer))
             except HookRefused as error:
                 answered.append((ref, hooks.HookResult(status=hooks.HookStatus.FAILED, error=str(error))))
-            except HookUnavailable as error:
+            except (HookUnavailable, AccountUnreachable) as error:
+                # An unreachable account: nothing was called there; the hook is tried again.
                 logger.warning("hook %s of %s deferred: %s", ref, execution.execution_id, error)
                 released.append(ref)
 
@@ -401,14 +442,26 @@ class Ticking:
         return done.execution
 
     def _start_chunks(
-        self, execution: Execution, refs: Sequence[ChunkRef], reconcile: Sequence[ChunkRef] = ()
+        self,
+        execution: Execution,
+        refs: Sequence[ChunkRef],
+        reconcile: Sequence[ChunkRef] = (),
+        down: dict[str | None, AccountUnreachable] | None = None,
     ) -> Execution:
         started: list[tuple[ChunkRef, str]] = []
         refused: list[tuple[ChunkRef, str]] = []
         retry_later: list[ChunkRef] = []
+        unreachable: list[tuple[ChunkRef, str]] = []
+        # Accounts found unreachable this tick: their chunks wait without another AssumeRole.
+        down = dict(down or {})
         for ref in reconcile:
             # Cancelled: such a chunk must not start now, but a crashed tick may have started it.
-            job_id = self._find_job(execution, ref)
+            try:
+                job_id = self._find_job(execution, ref)
+            except DrsError as error:
+                # Not looked for: the claim stays, and is looked for again at the next tick.
+                logger.warning("cancelled chunk %s not looked for: %s", ref, error)
+                continue
             if job_id:
                 started.append((ref, job_id))
             else:
@@ -417,6 +470,8 @@ class Ticking:
             wave = execution.waves[ref.wave]
             chunk = wave.chunks[ref.chunk]
             try:
+                if (known := down.get(wave.account)) is not None:
+                    raise known
                 # A retried chunk may have started before a crash: find it by its tags first.
                 job_id = self._find_job(execution, ref) if chunk.attempts > 1 else None
                 if job_id is None:
@@ -446,10 +501,16 @@ class Ticking:
                     retry_later.append(ref)
             except DrsRefused as error:
                 refused.append((ref, str(error)))
+            except AccountUnreachable as error:
+                down[wave.account] = error
+                if error.transient:  # STS throttled: like DRS throttling, tried again, not counted
+                    retry_later.append(ref)
+                else:
+                    unreachable.append((ref, str(error)))
             except DrsUnavailable as error:
                 logger.warning("StartRecovery for %s %s deferred: %s", execution.execution_id, ref, error)
                 retry_later.append(ref)
-        return self._record_starts(execution, started, refused, retry_later)
+        return self._record_starts(execution, started, refused, retry_later, unreachable)
 
     def _find_job(self, execution: Execution, ref: ChunkRef) -> str | None:
         wave = execution.waves[ref.wave]
@@ -462,6 +523,7 @@ class Ticking:
         started: list[tuple[ChunkRef, str]],
         refused: list[tuple[ChunkRef, str]],
         retry_later: list[ChunkRef],
+        unreachable: Sequence[tuple[ChunkRef, str]] = (),
     ) -> Execution:
         def decide(latest: Execution) -> Outcome[None]:
             now = self._clock()
@@ -474,6 +536,8 @@ class Ticking:
                     updated = engine.record_start_refused(updated, ref, error, now)
             for ref in retry_later:
                 updated = engine.release_chunk(updated, ref)
+            for ref, error in unreachable:
+                updated = engine.release_unreachable(updated, ref, error, self._limits.unreachable_retries)
             return Outcome(None, updated, decision.events)
 
         # Another tick may save meanwhile; what was started must still be recorded, on its version.

@@ -1,7 +1,9 @@
 """DRS in memory, on the fake clock: source servers, launch jobs that end `launch_seconds` after they
 start (a server named in `failing` fails, with DRS's reason), recovery instances, TERMINATE jobs,
 ReverseReplication. Every call is recorded in `calls`; `unavailable` makes the next calls of a kind
-fail as DRS throttling past botocore's retries does."""
+fail as DRS throttling past botocore's retries does, `load_unavailable` the quota load of a place;
+`unreachable` refuses the bot's role in an account (every call there fails as AccountSessions fails it).
+A place is named as `str(AccountRegion)`: "us-east-1" in the own account, "111122223333/us-east-1"."""
 
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.accounts import AccountRegion
+from bot.domain.accounts import AccountRegion, role_arn
 from bot.domain.drs import RecoveryInstanceInfo, SourceServerInfo
 from bot.domain.engine import JobSnapshot, RegionLoad, ServerLaunch
-from bot.errors import DrsConflict, DrsRefused, DrsUnavailable
+from bot.errors import AccountUnreachable, DrsConflict, DrsRefused, DrsUnavailable
 from tests.fakes.clock import FakeClock
 
 ACCOUNT = "111122223333"
@@ -78,6 +80,9 @@ class FakeDrs:
         # Place ("111122223333/us-east-1") -> the error every call there raises (a role not assumed, a
         # permission missing), until removed.
         self.refusing: dict[str, Exception] = {}
+        # account -> STS's refusal: every call there fails as AccountSessions fails it (nothing called).
+        self.unreachable: dict[str, str] = {}
+        self.load_unavailable: set[str] = set()  # places ("acct/region") whose quota load is throttled
         self._ids = itertools.count(1)
 
     def add_servers(self, region: str, ids: Sequence[str], tags: Mapping[str, str] | None = None) -> None:
@@ -125,6 +130,9 @@ class FakeDrs:
 
     def load(self, where: AccountRegion, since: datetime) -> RegionLoad:
         region = str(where)
+        self._reach(region)
+        if region in self.load_unavailable:
+            raise DrsUnavailable("ThrottlingException", "Rate exceeded")
         running = [job for job in self._running(region) if job.created_at >= since]
         return RegionLoad(jobs=len(running), servers=sum(len(job.server_ids) for job in running))
 
@@ -232,7 +240,14 @@ class FakeDrs:
 
     # --- behaviour -----------------------------------------------------------------------------------
 
+    def _reach(self, region: str) -> None:
+        account = region.split("/")[0] if "/" in region else None
+        if account is not None and account in self.unreachable:
+            arn = role_arn(account, "drs-chatops-target", region.split("/")[1])
+            raise AccountUnreachable(account, arn, "AccessDenied", self.unreachable[account], transient=False)
+
     def _call(self, operation: str, region: str) -> None:
+        self._reach(region)
         self.calls.append((operation, region))
         if region in self.refusing:
             raise self.refusing[region]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.drs import launch_result_job
-from bot.domain.accounts import home
+from bot.adapters.drs import LaunchResult, launch_result_job, launch_result_place
+from bot.domain.accounts import AccountRegion, home
 from bot.domain.execution import ExecutionType
 from bot.domain.plans import Catalog
 from sandbox.slack_fake import FakeSlack
@@ -101,7 +101,8 @@ def test_a_batch_ticks_each_execution_once_after_one_lookup_of_its_jobs(world: W
     before = len(describe_jobs_by_id(world))
 
     jobs = [job for message in messages if (job := launch_result_job(message))]
-    outcome = world.use_cases().ticking.on_launch_results([(home(region), job_id) for region, job_id in jobs])
+    assert {job.account for job in jobs} == {"123456789012"}
+    outcome = world.use_cases().ticking.on_launch_results([(home(job.region), job.job_id) for job in jobs])
 
     assert sorted(result.execution_id for result in outcome.ticked) == sorted([big, small])
     assert outcome.failed == {}
@@ -183,7 +184,37 @@ def test_anything_but_a_launch_result_with_a_job_and_a_region_is_ignored(message
 
 
 def test_the_job_id_is_read_as_events_and_the_api_spell_it() -> None:
-    assert launch_result_job(launch_result("drsjob-1", "s-1")) == (REGION, "drsjob-1")
+    assert launch_result_job(launch_result("drsjob-1", "s-1")) == ("123456789012", REGION, "drsjob-1")
     api_spelling = json.loads(launch_result("drsjob-2", "s-2"))
     api_spelling["detail"] = {"jobID": "drsjob-2"}
-    assert launch_result_job(json.dumps(api_spelling)) == (REGION, "drsjob-2")
+    assert launch_result_job(json.dumps(api_spelling)) == ("123456789012", REGION, "drsjob-2")
+
+
+TARGET = "111122223333"
+
+
+def _from(account: str | None) -> LaunchResult:
+    event = json.loads(launch_result("drsjob-1", "s-1"))
+    if account is None:
+        del event["account"]
+    else:
+        event["account"] = account
+    result = launch_result_job(json.dumps(event))
+    assert result is not None
+    return result
+
+
+@pytest.mark.parametrize(
+    ("account", "own", "where"),
+    [
+        (TARGET, "123456789012", AccountRegion(TARGET, REGION)),  # a target account: asked there
+        ("123456789012", "123456789012", home(REGION)),  # the bot's own account
+        (None, "123456789012", home(REGION)),  # an event naming no account
+        ("999999999999", None, home(REGION)),  # own id unknown: asked with the own credentials only
+        ("999999999999", "123456789012", None),  # no role there: ignored, never assumed
+    ],
+)
+def test_an_event_is_asked_about_in_its_account_when_the_bot_has_a_role_there(
+    account: str | None, own: str | None, where: AccountRegion | None
+) -> None:
+    assert launch_result_place(_from(account), (TARGET,), own) == where
