@@ -51,25 +51,25 @@ class AccountSessions:
         self._role_name = role_name
         self._external_id = external_id
         self._sts_factory = sts or (lambda: boto3.client("sts", region_name=region, config=_STS_CONFIG))
-        self._sessions: dict[str | None, boto3.Session] = {}
+        self._sessions: dict[str, boto3.Session] = {}
         self._loader: Any = None
         self._lock = threading.Lock()
 
     def client(self, service: str, where: AccountRegion, config: Config) -> Any:
+        if where.account is None:
+            # boto3's default session, as every other client of the function: its service models are
+            # loaded already, which a cold start's first DRS call must not wait for again.
+            return boto3.client(service, region_name=where.region, config=config)  # type: ignore[call-overload]
         return self._session(where.account).client(service, region_name=where.region, config=config)  # type: ignore[call-overload]
 
-    def _session(self, account: str | None) -> boto3.Session:
+    def _session(self, account: str) -> boto3.Session:
         with self._lock:
             if account not in self._sessions:
-                self._sessions[account] = (
-                    boto3.Session(botocore_session=self._core())
-                    if account is None
-                    else self._assumed(account)
-                )
+                self._sessions[account] = self._assumed(account)
             return self._sessions[account]
 
     def _core(self) -> botocore.session.Session:
-        """A botocore session sharing the first one's loader: the service models (parsed JSON) are read
+        """A botocore session sharing the first target account's loader: the service models (parsed JSON) are read
         once, not once per account. Measured: 14 accounts' DRS clients hold 58k objects instead of 393k,
         and a full garbage collection walking them takes 74 ms instead of 414 ms."""
         core = botocore.session.get_session()
