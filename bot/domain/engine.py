@@ -100,6 +100,9 @@ class Observation(Frozen):
     held: frozenset[AccountRegion] = frozenset()
     # Where the bot's role was refused this tick: those jobs were not followed (why, by account and region).
     unreachable: Mapping[AccountRegion, str] = Field(default_factory=dict)
+    # Where DRS did not answer for the jobs this tick (throttled, failing): nothing is judged there on
+    # what was not seen, so a wave's timeout waits for a tick that read its jobs.
+    unobserved: frozenset[AccountRegion] = frozenset()
     # health (#15): the CHECKING waves' health check results, by recovery instance id.
     health: Mapping[str, tuple[CheckResult, ...]] = Field(default_factory=dict)
     # hooks (#15): what SSM said of the running automations, by automation execution id.
@@ -251,7 +254,7 @@ def advance(execution: Execution, observation: Observation, now: datetime, limit
     events = EventLog(execution)
     before = execution
     execution = _apply_observation(execution, observation, now)
-    execution = _apply_timeouts(execution, now, observation.unreachable)
+    execution = _apply_timeouts(execution, now, observation.unreachable, observation.unobserved)
     load = observation.load
     starts: list[ChunkRef] = []
     reconcile: list[ChunkRef] = []
@@ -535,11 +538,16 @@ def record_not_started(execution: Execution, ref: ChunkRef, reason: str) -> Exec
 
 
 def _apply_timeouts(
-    execution: Execution, now: datetime, unreachable: Mapping[AccountRegion, str] | None = None
+    execution: Execution,
+    now: datetime,
+    unreachable: Mapping[AccountRegion, str] | None = None,
+    unobserved: frozenset[AccountRegion] = frozenset(),
 ) -> Execution:
     wave = execution.current_wave()
     if wave is None or wave.status is not WaveStatus.IN_PROGRESS or wave.start_time is None:
         return execution
+    if wave.where in unobserved:
+        return execution  # its jobs may have launched since last seen: judged when DRS answers
     # A retried wave's timeout counts from the retry; time paused does not count.
     elapsed = (now - (wave.retried_at or wave.start_time)).total_seconds() - wave.paused_seconds
     timeout = wave.options.timeout

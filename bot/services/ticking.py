@@ -345,6 +345,7 @@ class Ticking:
         jobs: dict[str, JobSnapshot] = {}
         reasons: dict[str, str] = {}
         unreachable: dict[AccountRegion, str] = {}
+        unobserved: set[AccountRegion] = set()
         for where, job_ids in to_follow.items():
             try:
                 found = {job.job_id: job for job in self._drs.describe_jobs(where, job_ids)}
@@ -360,6 +361,8 @@ class Ticking:
                 )
                 if isinstance(error, AccountUnreachable) and not error.transient:
                     unreachable[where] = str(error)
+                else:
+                    unobserved.add(where)
                 continue
             jobs.update(found)
         return Observation(
@@ -367,6 +370,7 @@ class Ticking:
             failure_reasons=reasons,
             hooks=self._observe_hooks(execution),
             unreachable=unreachable,
+            unobserved=frozenset(unobserved),
         )
 
     def _observe_hooks(self, execution: Execution) -> dict[str, hooks.HookResult]:

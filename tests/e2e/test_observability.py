@@ -137,7 +137,9 @@ def test_a_throttled_drs_is_counted_by_error_code_and_logged_with_the_execution(
     sandbox.stack.drs.inject_fault("DescribeJobs", "ThrottlingException", count=30)
     # (The retries' real seconds are emulated hours at the sandbox's 600x clock: a wave may time out.)
     execution = sandbox.finished_execution(channel, timeout=180)
-    assert sandbox.stack.drs.faults == []
+    # A tick goes on where DRS answers; here nothing did, so the waves may have timed out waiting for it
+    # (never started) before every fault was used: what is left must not reach the next test.
+    sandbox.stack.drs.clear_faults()
 
     throttled = values(metrics.documents(), "DrsErrors", ErrorCode="ThrottlingException")
     assert throttled and set(throttled) == {1}  # one per call that gave up (30 faults: at most 5)
@@ -145,7 +147,7 @@ def test_a_throttled_drs_is_counted_by_error_code_and_logged_with_the_execution(
     warnings = [
         line
         for line in lines.all()
-        if "DRS unavailable during the tick" in str(line["message"])
+        if any(said in str(line["message"]) for said in ("no start there", "not followed this tick"))
         and line.get("execution_id") == execution.execution_id
     ]
     assert warnings

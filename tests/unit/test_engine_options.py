@@ -60,6 +60,22 @@ def test_servers_not_launched_by_the_wave_timeout_fail_as_timed_out() -> None:
     assert d.execution.waves[0].status is WaveStatus.PARTIAL
 
 
+def test_a_wave_whose_jobs_drs_did_not_show_this_tick_is_not_timed_out_on_what_was_not_seen() -> None:
+    ex = with_wave(execution(2), 0, options=WaveOptions(timeout=600))
+    ex = started(ex, 0)
+    blind = observe().model_copy(update={"unobserved": frozenset({ex.waves[0].where})})
+    d = engine.advance(ex, blind, at(900), LIMITS)
+    assert all(s.status is ServerStatus.LAUNCHING for s in d.execution.waves[0].servers())
+    # The first tick that reads the jobs judges them: what launched is kept, the rest timed out.
+    first, second = (s.source_server_id for s in ex.waves[0].servers())
+    seen = observe(job("drsjob-w0c0", "STARTED", **{first: "LAUNCHED", second: "IN_PROGRESS"}))
+    servers = {
+        s.source_server_id: s for s in engine.advance(ex, seen, at(901), LIMITS).execution.waves[0].servers()
+    }
+    assert servers[first].status is ServerStatus.LAUNCHED
+    assert servers[second].error == "timed out: not launched 10 min after the wave started"
+
+
 def test_on_failure_stop_skips_the_remaining_waves_and_fails_the_execution() -> None:
     ex = with_wave(execution(1, 1, 1), 0, options=WaveOptions(on_failure=OnFailure.STOP))
     ex = started(ex, 0)
