@@ -389,7 +389,7 @@ def _to_launch(execution: Execution, events: EventLog, now: datetime, servers_pe
         launch = [s.reversed_source_server_id or "" for s in mine if not s.failed]
         chunks = [
             Chunk(index=n, servers=tuple(ServerRun(source_server_id=sid) for sid in ids))
-            for n, ids in enumerate(chunked(launch, job_size(servers_per_job, wave.account)))
+            for n, ids in enumerate(chunked(launch, job_size(servers_per_job, where.account)))
         ]
         left_out = tuple(
             ServerRun(
